@@ -1,0 +1,1 @@
+"""The suishin command line: embedded stack, services, tokens, import."""

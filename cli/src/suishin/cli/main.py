@@ -1,0 +1,131 @@
+"""``suishin``: run the platform, check on it, mint dev tokens."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+import typer
+
+from suishin.cli.stack import Stack, StackError, status
+from suishin.cli.tokens import ROLE_PRESETS
+from suishin.kit.auth import issue_token
+from suishin.kit.embedded import EmbeddedError
+from suishin.kit.settings import PlatformSettings
+
+app = typer.Typer(
+    help="Suishin (推進): the platform for municipal ICT/DX plans.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _data_dir() -> Path:
+    return Path(os.environ.get("SUISHIN_DATA_DIR", ".suishin"))
+
+
+@app.command()
+def up(
+    demo: bool = typer.Option(True, help="Load the four reference plans and demo users."),
+    base_port: int = typer.Option(4000, help="Gateway port; services use the next three."),
+) -> None:
+    """Start PostgreSQL and the broker (embedded unless configured), every service and the
+    gateway; load the demo data; stop everything on Ctrl-C."""
+    started = time.monotonic()
+    stack = Stack(_data_dir(), base_port=base_port, say=typer.echo)
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start_infrastructure()
+        typer.echo("starting services ...")
+        stack.start_services()
+        if demo:
+            from suishin.cli.demo import load_demo
+
+            load_demo(stack, say=typer.echo)
+        typer.echo(
+            f"\nSuishin is up in {time.monotonic() - started:.1f}s.\n"
+            f"  GraphQL gateway (GraphiQL): http://127.0.0.1:{base_port}/graphql\n"
+            "  `suishin status` shows what runs; Ctrl-C stops everything."
+        )
+        while True:
+            for name, proc in stack.children.items():
+                if proc.poll() is not None:
+                    raise StackError(f"{name} stopped unexpectedly:\n{stack.log_tail(name)}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        typer.echo("\nstopping ...")
+    except (StackError, EmbeddedError) as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        stack.stop()
+        raise typer.Exit(1) from exc
+    stack.stop()
+    typer.echo("stopped.")
+
+
+@app.command("status")
+def status_command() -> None:
+    """Show what runs and whether it is ready."""
+    ok, rows = status(_data_dir())
+    for name, state, detail in rows:
+        colour = (
+            typer.colors.GREEN
+            if state in ("ready", "embedded", "external", "embedded tansu")
+            else typer.colors.RED
+        )
+        typer.echo(f"{name:<14} " + typer.style(f"{state:<14}", fg=colour) + f" {detail}")
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def token(
+    tenant: str = typer.Option(..., help="Municipality slug, e.g. itabashi."),
+    role: str = typer.Option("viewer", help=f"One of: {', '.join(ROLE_PRESETS)}."),
+    department: list[str] = typer.Option([], help="Department code(s) for a reporter."),
+    subject: str | None = typer.Option(None, help="User id (defaults to role@tenant)."),
+    name: str | None = typer.Option(None, help="Display name."),
+    hours: int = typer.Option(12, help="Validity in hours."),
+) -> None:
+    """Print a dev bearer token (embedded default; production uses your OIDC provider)."""
+    preset = ROLE_PRESETS.get(role)
+    if preset is None:
+        typer.secho(
+            f"unknown role {role!r}; choose one of {', '.join(ROLE_PRESETS)}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2)
+    if "reporter" in preset.roles and not department:
+        typer.secho("a reporter needs --department", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    settings = PlatformSettings()
+    typer.echo(
+        issue_token(
+            settings,
+            subject=subject or f"{role}@{tenant}",
+            tenant=tenant,
+            roles=list(preset.roles),
+            departments=department,
+            posts=list(preset.posts),
+            name=name,
+            ttl_seconds=hours * 3600,
+        )
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

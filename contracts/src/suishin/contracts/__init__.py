@@ -1,0 +1,1 @@
+"""Shared contracts of the Suishin services: events, topics, enums, plan files, calendar."""

@@ -1,0 +1,298 @@
+"""The event catalogue: one envelope, versioned payloads.
+
+Every message on a Suishin topic is an :class:`Envelope` serialised as JSON. ``event_type`` names
+the payload model and ``schema_version`` its version; consumers parse with :func:`parse_event`,
+which raises :class:`EventRejected` with a machine-readable reason for anything they must not
+apply (the reason goes to the dead-letter topic's headers).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from suishin.contracts import topics
+from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Severity
+
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,62}$")]
+"""A municipality's slug, e.g. ``itabashi``."""
+
+Period = Annotated[
+    str,
+    StringConstraints(pattern=r"^(FY\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-\d{2}-\d{2})$"),
+]
+"""A reporting period: fiscal year ``FY2024``, month ``2024-08`` or as-of date ``2024-08-01``."""
+
+
+class TraceContext(BaseModel):
+    """W3C trace context plus the event that caused this one."""
+
+    model_config = ConfigDict(frozen=True)
+
+    traceparent: str | None = None
+    correlation_id: str | None = None
+    causation_id: UUID | None = None
+
+
+class Payload(BaseModel):
+    """Base of every payload; the class variables bind it to its type and version."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+    topic: ClassVar[str]
+
+
+P = TypeVar("P", bound=Payload)
+
+
+class Envelope(BaseModel, Generic[P]):
+    """Metadata shared by every event, around a typed payload."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: UUID = Field(default_factory=uuid4)
+    event_type: str
+    schema_version: int = Field(ge=1)
+    tenant: TenantId
+    aggregate_id: str = Field(min_length=1)
+    aggregate_version: int | None = Field(default=None, ge=0)
+    occurred_at: AwareDatetime
+    producer: str = Field(min_length=1)
+    trace: TraceContext = Field(default_factory=TraceContext)
+    payload: P
+
+    @property
+    def topic(self) -> str:
+        return self.payload.topic
+
+    @property
+    def key(self) -> bytes:
+        return topics.partition_key(self.tenant, self.aggregate_id)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+# --- payloads ---------------------------------------------------------------------------------
+
+
+class IndicatorReported(Payload):
+    """An actual (実績) reported by an external system or a 所管課 for one indicator and period."""
+
+    event_type: ClassVar[str] = "indicator.reported"
+    topic: ClassVar[str] = topics.INDICATOR_REPORTED
+
+    indicator_key: str = Field(min_length=1, max_length=200)
+    period: Period
+    value: Decimal | None = Field(
+        default=None, description="Numeric value; null for qualitative milestones."
+    )
+    text_value: str | None = Field(
+        default=None, max_length=2000, description="Milestone text, e.g. 構築完了."
+    )
+    unit: str | None = Field(
+        default=None, max_length=40, description="Unit as sent; checked against the definition."
+    )
+    source: str = Field(min_length=1, max_length=200, description="Reporting system or person.")
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    reported_by: str | None = None
+    is_correction: bool = Field(
+        default=False, description="Supersedes the current value for the period."
+    )
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class Figures(BaseModel):
+    """The numbers an evaluation used, so a reader can see why a status is what it is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    actual: Decimal | None = None
+    target: Decimal | None = None
+    expected_to_date: Decimal | None = None
+    comparator: str | None = None
+    unit: str | None = None
+    target_text: str | None = None
+
+
+class IndicatorStatusChanged(Payload):
+    """An indicator's evaluated status for a period changed."""
+
+    event_type: ClassVar[str] = "indicator.status_changed"
+    topic: ClassVar[str] = topics.INDICATOR_STATUS_CHANGED
+
+    indicator_id: UUID
+    indicator_key: str
+    title: str
+    period: Period
+    fiscal_year: int
+    from_status: IndicatorStatus | None
+    to_status: IndicatorStatus
+    figures: Figures
+    rule: str = Field(description="Name of the evaluation rule used.")
+    reason: str = Field(description="Human-readable explanation (Japanese).")
+    measure_ids: list[UUID] = Field(default_factory=list)
+    department_codes: list[str] = Field(default_factory=list)
+    plan_ids: list[UUID] = Field(default_factory=list)
+
+
+class MeasureStatusChanged(Payload):
+    """A measure's lifecycle status (新規/継続/…) changed."""
+
+    event_type: ClassVar[str] = "measure.status_changed"
+    topic: ClassVar[str] = topics.MEASURE_STATUS_CHANGED
+
+    measure_id: UUID
+    plan_id: UUID
+    code: str
+    title: str
+    from_status: MeasureStatus | None
+    to_status: MeasureStatus
+    changed_by: str
+    reason: str
+    department_codes: list[str] = Field(default_factory=list)
+
+
+class MeasureEvaluated(Payload):
+    """A measure's yearly grade was computed or overridden."""
+
+    event_type: ClassVar[str] = "measure.evaluated"
+    topic: ClassVar[str] = topics.MEASURE_EVALUATED
+
+    measure_id: UUID
+    plan_id: UUID
+    code: str
+    title: str
+    fiscal_year: int
+    grade: str = Field(description="Code on the tenant's scale, e.g. achieved_plus.")
+    grade_label: str = Field(description="Label as printed, e.g. 達成＋.")
+    machine_grade: str | None
+    previous_grade: str | None
+    is_override: bool = False
+    is_failing: bool = Field(description="True when the grade is the scale's failing grade.")
+    consecutive_failing_years: int = 0
+    reason: str | None = None
+    department_codes: list[str] = Field(default_factory=list)
+
+
+class NotificationDelivered(Payload):
+    """A notification reached (or finally failed to reach) a recipient on one channel."""
+
+    event_type: ClassVar[str] = "notification.delivered"
+    topic: ClassVar[str] = topics.NOTIFICATION_DELIVERED
+
+    notification_id: UUID
+    recipient_id: str
+    channel: Literal["inbox", "email", "webhook"]
+    status: Literal["delivered", "failed"]
+    attempts: int = Field(ge=1)
+    severity: Severity
+    source_event_id: UUID | None = None
+    title: str
+    error: str | None = None
+
+
+CATALOGUE: dict[tuple[str, int], type[Payload]] = {
+    (model.event_type, model.schema_version): model
+    for model in (
+        IndicatorReported,
+        IndicatorStatusChanged,
+        MeasureStatusChanged,
+        MeasureEvaluated,
+        NotificationDelivered,
+    )
+}
+
+
+# --- building and parsing -------------------------------------------------------------------
+
+
+def new_event(
+    payload: P,
+    *,
+    tenant: str,
+    aggregate_id: str,
+    producer: str,
+    aggregate_version: int | None = None,
+    occurred_at: datetime | None = None,
+    trace: TraceContext | None = None,
+) -> Envelope[P]:
+    """Wrap a payload in a fresh envelope."""
+    envelope_type: Any = Envelope.__class_getitem__(type(payload))
+    return envelope_type(
+        event_type=payload.event_type,
+        schema_version=payload.schema_version,
+        tenant=tenant,
+        aggregate_id=aggregate_id,
+        aggregate_version=aggregate_version,
+        occurred_at=occurred_at or datetime.now(UTC),
+        producer=producer,
+        trace=trace or TraceContext(),
+        payload=payload,
+    )
+
+
+class EventRejected(Exception):
+    """An event a consumer must not apply. ``reason`` is a stable code for the DLQ header."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_event(raw: bytes | str, *, expect: type[P] | None = None) -> Envelope[Any]:
+    """Parse and validate one message body against the catalogue.
+
+    Reasons: ``malformed_json``, ``not_an_envelope``, ``missing_tenant``, ``unknown_event_type``,
+    ``unsupported_schema_version``, ``unexpected_event_type``, ``invalid_envelope``,
+    ``invalid_payload``.
+    """
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventRejected("malformed_json", str(exc)) from exc
+    if not isinstance(data, dict):
+        raise EventRejected("not_an_envelope", f"expected a JSON object, got {type(data).__name__}")
+    if not data.get("tenant"):
+        raise EventRejected("missing_tenant", "the envelope has no tenant")
+    event_type, version = data.get("event_type"), data.get("schema_version")
+    if not any(t == event_type for t, _ in CATALOGUE):
+        raise EventRejected("unknown_event_type", f"unknown event_type {event_type!r}")
+    model = CATALOGUE.get((event_type, version))  # type: ignore[arg-type]
+    if model is None:
+        known = sorted(v for t, v in CATALOGUE if t == event_type)
+        raise EventRejected(
+            "unsupported_schema_version",
+            f"{event_type} schema_version {version!r} is not supported (known: {known})",
+        )
+    if expect is not None and model is not expect:
+        raise EventRejected("unexpected_event_type", f"{event_type} is not {expect.event_type}")
+    try:
+        return Envelope[model].model_validate(data)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        where = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        reason = "invalid_payload" if where == {"payload"} else "invalid_envelope"
+        raise EventRejected(reason, _summarise(exc)) from exc
+
+
+def _summarise(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

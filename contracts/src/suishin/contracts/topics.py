@@ -1,0 +1,34 @@
+"""Topic names and partition-key rules.
+
+One topic per event type. The partition key is the aggregate id prefixed by the tenant, so
+all events of one aggregate land in one partition and keep their order.
+"""
+
+from typing import Final
+
+INDICATOR_REPORTED: Final = "indicator.reported"
+INDICATOR_STATUS_CHANGED: Final = "indicator.status_changed"
+MEASURE_STATUS_CHANGED: Final = "measure.status_changed"
+MEASURE_EVALUATED: Final = "measure.evaluated"
+NOTIFICATION_DELIVERED: Final = "notification.delivered"
+
+ALL_TOPICS: Final = (
+    INDICATOR_REPORTED,
+    INDICATOR_STATUS_CHANGED,
+    MEASURE_STATUS_CHANGED,
+    MEASURE_EVALUATED,
+    NOTIFICATION_DELIVERED,
+)
+
+DEAD_LETTER_SUFFIX: Final = ".dlq"
+DEFAULT_PARTITIONS: Final = 6
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The dead-letter topic that receives what a consumer of ``topic`` could not handle."""
+    return f"{topic}{DEAD_LETTER_SUFFIX}"
+
+
+def partition_key(tenant: str, aggregate_id: str) -> bytes:
+    """Kafka message key: tenant and aggregate id, so one aggregate keeps its order."""
+    return f"{tenant}:{aggregate_id}".encode()

@@ -1,0 +1,1 @@
+"""GraphQL gateway: the one public API in front of the three subgraphs."""

@@ -1,0 +1,250 @@
+"""The process runtime of one service: pool, migrations, broker, outbox relay, HTTP endpoints.
+
+A service builds a :class:`ServiceRuntime`, registers its consumers and background jobs, and
+serves :meth:`ServiceRuntime.http_app` with uvicorn: ``/graphql`` (its subgraph), ``/healthz``
+(alive), ``/readyz`` (database and broker reachable) and ``/metrics`` (Prometheus text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import resource
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import strawberry
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from suishin.contracts.events import Payload
+from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker, platform_topics
+from suishin.kit.consumer import BatchConsumer, Handler, subscribe
+from suishin.kit.db import create_pool, ensure_database
+from suishin.kit.graphql import ServiceGraphQL
+from suishin.kit.logging import configure_logging
+from suishin.kit.migrations import migrate
+from suishin.kit.outbox import OutboxRelay
+from suishin.kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        name: str,
+        settings: ServiceSettings,
+        *,
+        migrations: Path | Traversable | None,
+        schema_name: str | None = None,
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.schema = settings.schema_name(schema_name or name)
+        self.migrations = migrations
+        self.broker = make_broker(settings, client_id=name)
+        self.consumers: list[BatchConsumer[Any]] = []
+        self._background: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pool: asyncpg.Pool | None = None
+        self.relay: OutboxRelay | None = None
+        self.started = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._pool
+
+    def topic(self, name: str) -> str:
+        return self.settings.topic(name)
+
+    def add_consumer(
+        self,
+        topic: str,
+        payload_type: type[Payload],
+        handler: Handler[Any],
+        *,
+        group_id: str | None = None,
+        consumer_name: str | None = None,
+    ) -> BatchConsumer[Any]:
+        """Consume ``topic`` (an unprefixed contracts name) in batches; see kit.consumer."""
+        consumer: BatchConsumer[Any] = BatchConsumer(
+            name=consumer_name or f"{self.name}:{topic}",
+            broker=self.broker,
+            payload_type=payload_type,
+            handler=handler,
+            max_retries=self.settings.handler_max_retries,
+        )
+        subscribe(
+            self.broker,
+            consumer,
+            topic=self.topic(topic),
+            group_id=group_id or f"{self.settings.topic_prefix}{self.name}",
+            max_records=self.settings.consumer_max_records,
+            batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def add_background(self, job: Callable[[], Awaitable[None]]) -> None:
+        """A coroutine run for the life of the process (scheduled checks, digests, ...)."""
+        self._background.append(job)
+
+    async def start(self) -> None:
+        await ensure_database(self.settings.database_url)
+        self._pool = await create_pool(
+            self.settings.database_url,
+            self.schema,
+            min_size=self.settings.pool_min_size,
+            max_size=self.settings.pool_max_size,
+        )
+        async with self._pool.acquire() as conn:
+            await migrate(conn, self.schema, self.migrations)
+        await ensure_topics(self.settings.kafka_bootstrap, platform_topics(self.settings))
+        await self.broker.start()
+        self.relay = OutboxRelay(
+            self._pool,
+            self.schema,
+            BrokerPublisher(self.broker),
+            batch_size=self.settings.relay_batch_size,
+            poll_interval=self.settings.relay_poll_interval,
+            retention=timedelta(days=self.settings.outbox_retention_days),
+            listen_dsn=self.settings.database_url,
+            topic_prefix=self.settings.topic_prefix,
+        )
+        self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        for job in self._background:
+            self._tasks.append(asyncio.create_task(_forever(job), name=f"{self.name}-job"))
+        self.started = True
+        log.info("service started", extra={"service": self.name, "schema": self.schema})
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        self.started = False
+
+    async def ready(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            checks["database"] = await self.pool.fetchval("select 1") == 1
+        except Exception as exc:
+            checks["database"] = repr(exc)
+        try:
+            checks["broker"] = bool(await self.broker.ping(timeout=2.0))
+        except Exception as exc:
+            checks["broker"] = repr(exc)
+        return checks
+
+    async def metrics(self) -> str:
+        lines = [
+            f'suishin_process_max_rss_bytes{{service="{self.name}"}} {_max_rss_bytes()}',
+        ]
+        if self.relay is not None:
+            lines.append(
+                f'suishin_outbox_published_total{{service="{self.name}"}} '
+                f"{self.relay.published_total}"
+            )
+            with contextlib.suppress(Exception):
+                pending = await self.pool.fetchval(
+                    "select count(*) from outbox where published_at is null"
+                )
+                lines.append(f'suishin_outbox_pending{{service="{self.name}"}} {pending}')
+        for c in self.consumers:
+            labels = f'service="{self.name}",consumer="{c.name}"'
+            lines.append(f"suishin_consumer_processed_total{{{labels}}} {c.processed}")
+            lines.append(f"suishin_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}")
+        return "\n".join(lines) + "\n"
+
+    def http_app(
+        self, graphql_schema: strawberry.Schema | None, *, extra_routes: list[Any] | None = None
+    ) -> Starlette:
+        async def healthz(_: Request) -> Response:
+            return JSONResponse({"status": "ok", "service": self.name})
+
+        async def readyz(_: Request) -> Response:
+            if not self.started:
+                return JSONResponse({"status": "starting"}, status_code=503)
+            checks = await self.ready()
+            ok = all(v is True for v in checks.values())
+            return JSONResponse(
+                {"status": "ready" if ok else "degraded", "checks": checks},
+                status_code=200 if ok else 503,
+            )
+
+        async def metrics(_: Request) -> Response:
+            return PlainTextResponse(await self.metrics())
+
+        routes: list[Any] = [
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            *(extra_routes or []),
+        ]
+        if graphql_schema is not None:
+            graphql_app = ServiceGraphQL(graphql_schema, self)
+            routes.append(Route("/graphql", graphql_app, methods=["GET", "POST"]))
+            routes.append(WebSocketRoute("/graphql", graphql_app))
+
+        @contextlib.asynccontextmanager
+        async def lifespan(_: Starlette) -> AsyncIterator[None]:
+            await self.start()
+            try:
+                yield
+            finally:
+                await self.stop()
+
+        return Starlette(routes=routes, lifespan=lifespan)
+
+
+async def _forever(job: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await job()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background job failed; restarting in 1s")
+            await asyncio.sleep(1)
+
+
+def _max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def serve(runtime: ServiceRuntime, app: Starlette) -> None:
+    """Run the service until SIGINT/SIGTERM (used by ``python -m suishin.<service>``)."""
+    configure_logging(
+        runtime.name, runtime.settings.log_level, json_lines=runtime.settings.log_json
+    )
+    config = uvicorn.Config(
+        app,
+        host=runtime.settings.host,
+        port=runtime.settings.port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+
+
+__all__ = ["ServiceRuntime", "serve"]

@@ -1,0 +1,1 @@
+"""Indicators service: indicator definitions, targets, measurements and evaluation."""

@@ -1,0 +1,1 @@
+"""Notifications service: routing, digests, escalation and delivery."""

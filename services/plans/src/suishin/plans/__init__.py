@@ -1,0 +1,1 @@
+"""Plans service: plans, goals and measures with their lifecycle and yearly grades."""

@@ -1,0 +1,16 @@
+"""Session-wide real infrastructure for every test (see suishin.kit.testing)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from suishin.kit.testing import DockerUnavailable, Infrastructure, test_infrastructure
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infrastructure]:
+    try:
+        with test_infrastructure() as infrastructure:
+            yield infrastructure
+    except DockerUnavailable as exc:
+        pytest.skip(str(exc))

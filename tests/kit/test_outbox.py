@@ -1,0 +1,132 @@
+"""The outbox publishes exactly what was committed, in order, and can replay."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+from suishin.contracts import topics
+from suishin.contracts.events import IndicatorReported, new_event
+from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker
+from suishin.kit.db import create_pool
+from suishin.kit.migrations import migrate
+from suishin.kit.outbox import OutboxRelay, enqueue, replay
+from suishin.kit.settings import ServiceSettings
+from suishin.kit.testing import Infrastructure, TopicReader, isolated_settings
+
+pytestmark = pytest.mark.integration
+
+
+def reported(n: int, aggregate: str = "itabashi-kpi-1"):
+    return new_event(
+        IndicatorReported(
+            indicator_key=aggregate,
+            period="FY2024",
+            value=n,
+            source="test",
+            idempotency_key=f"{aggregate}-{n}",
+        ),
+        tenant="itabashi",
+        aggregate_id=aggregate,
+        aggregate_version=n,
+        producer="test",
+    )
+
+
+@pytest.fixture
+async def env(
+    infra: Infrastructure,
+) -> AsyncIterator[tuple[ServiceSettings, asyncpg.Pool, OutboxRelay, str]]:
+    settings = isolated_settings(ServiceSettings, infra)
+    schema = settings.schema_name("outboxtest")
+    pool = await create_pool(settings.database_url, schema)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema, None)
+    topic = settings.topic(topics.INDICATOR_REPORTED)
+    await ensure_topics(settings.kafka_bootstrap, [topic])
+    broker = make_broker(settings)
+    await broker.start()
+    relay = OutboxRelay(pool, schema, BrokerPublisher(broker), topic_prefix=settings.topic_prefix)
+    yield settings, pool, relay, topic
+    await broker.stop()
+    await pool.close()
+
+
+async def test_event_of_rolled_back_transaction_is_never_published(env) -> None:
+    settings, pool, relay, topic = env
+    async with pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        await enqueue(conn, reported(1))
+        await tx.rollback()
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, reported(2))
+    assert await relay.drain() == 1
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        await reader.wait_for(1)
+        # Give a late record every chance to show up before asserting it never does.
+        for _ in range(10):
+            await reader.poll()
+    assert [json.loads(r.value)["aggregate_version"] for r in reader.records] == [2]
+
+
+async def test_transaction_that_commits_late_is_not_skipped(env) -> None:
+    settings, pool, relay, topic = env
+    late = await pool.acquire()
+    late_tx = late.transaction()
+    await late_tx.start()
+    await enqueue(late, reported(1, "late"))  # gets the lower id, commits last
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, reported(2, "early"))
+    assert await relay.drain() == 1
+    await late_tx.commit()
+    await pool.release(late)
+    assert await relay.drain() == 1
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(2)
+    assert sorted(json.loads(r.value)["aggregate_id"] for r in records) == ["early", "late"]
+    assert await pool.fetchval("select count(*) from outbox where published_at is null") == 0
+
+
+async def test_events_of_one_aggregate_keep_their_order(env) -> None:
+    settings, pool, relay, topic = env
+    for n in range(1, 201):
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, reported(n))
+    assert await relay.drain() == 200
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(200)
+    assert len({r.partition for r in records}) == 1
+    assert [json.loads(r.value)["aggregate_version"] for r in records] == list(range(1, 201))
+
+
+async def test_enqueue_outside_a_transaction_is_refused(env) -> None:
+    _, pool, _, _ = env
+    async with pool.acquire() as conn:
+        with pytest.raises(RuntimeError, match="inside the transaction"):
+            await enqueue(conn, reported(1))
+
+
+async def test_replay_republishes_after_a_broker_loss(env) -> None:
+    settings, pool, relay, topic = env
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    async with pool.acquire() as conn, conn.transaction():
+        for n in range(1, 4):
+            await enqueue(conn, reported(n))
+    assert await relay.drain() == 3
+    assert await replay(pool, since) == 3
+    assert await relay.drain() == 3
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(6)
+    assert len(records) == 6
+
+
+async def test_published_rows_are_kept_for_the_retention_window(env) -> None:
+    _, pool, relay, _ = env
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, reported(1))
+    await relay.drain()
+    assert await relay.purge_published() == 0
+    assert await relay.purge_published(now=datetime.now(UTC) + timedelta(days=8)) == 1
