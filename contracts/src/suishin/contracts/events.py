@@ -202,7 +202,12 @@ class NotificationDelivered(Payload):
     attempts: int = Field(ge=1)
     severity: Severity
     source_event_id: UUID | None = None
+    kind: str = Field(description="What happened, e.g. indicator_off_track, measure_failing.")
     title: str
+    body: str | None = None
+    link: str | None = Field(
+        default=None, description="Entity the notice is about, e.g. Indicator:<id>."
+    )
     error: str | None = None
 
 
