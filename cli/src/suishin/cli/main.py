@@ -123,6 +123,38 @@ def token(
     )
 
 
+SERVICE_SCHEMAS = ("plans", "indicators", "notifications")
+
+
+@app.command()
+def replay(
+    minutes: int = typer.Option(60, help="Republish events published in the last N minutes."),
+) -> None:
+    """Republish recent events from every service's outbox (after a broker loss).
+
+    Consumers are idempotent, so replaying more than was lost only fills the gaps.
+    """
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    from suishin.kit.db import create_pool
+    from suishin.kit.outbox import replay as replay_outbox
+
+    settings = PlatformSettings()
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+
+    async def run() -> None:
+        for name in SERVICE_SCHEMAS:
+            pool = await create_pool(settings.database_url, settings.schema_name(name))
+            try:
+                count = await replay_outbox(pool, since)
+            finally:
+                await pool.close()
+            typer.echo(f"{name:<14} {count} event(s) queued for republishing")
+
+    asyncio.run(run())
+
+
 def main() -> None:
     app()
 
