@@ -83,9 +83,11 @@ class OutboxRelay:
         poll_interval: float = 0.5,
         retention: timedelta = timedelta(days=7),
         listen_dsn: str | None = None,
+        on_failure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
         self._listen_dsn = listen_dsn
+        self._on_failure = on_failure
         self._schema = schema
         self._publish = publish
         self._topic_prefix = topic_prefix
@@ -175,6 +177,10 @@ class OutboxRelay:
                     log.warning("outbox relay failed; retrying", extra={"error": repr(exc)})
                     backoff = min(backoff * 2, 10.0)
                     await asyncio.sleep(backoff)
+                    if self._on_failure is not None:
+                        # e.g. recreate topics on a broker that restarted empty
+                        with contextlib.suppress(Exception):
+                            await self._on_failure()
                     continue
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):

@@ -110,7 +110,7 @@ class ServiceRuntime:
         )
         async with self._pool.acquire() as conn:
             await migrate(conn, self.schema, self.migrations)
-        await ensure_topics(self.settings.kafka_bootstrap, platform_topics(self.settings))
+        await self._ensure_topics()
         await self.broker.start()
         self.relay = OutboxRelay(
             self._pool,
@@ -121,12 +121,16 @@ class ServiceRuntime:
             retention=timedelta(days=self.settings.outbox_retention_days),
             listen_dsn=self.settings.database_url,
             topic_prefix=self.settings.topic_prefix,
+            on_failure=self._ensure_topics,
         )
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         for job in self._background:
             self._tasks.append(asyncio.create_task(_forever(job), name=f"{self.name}-job"))
         self.started = True
         log.info("service started", extra={"service": self.name, "schema": self.schema})
+
+    async def _ensure_topics(self) -> None:
+        await ensure_topics(self.settings.kafka_bootstrap, platform_topics(self.settings))
 
     async def stop(self) -> None:
         for task in self._tasks:
