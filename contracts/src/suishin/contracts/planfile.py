@@ -92,6 +92,7 @@ __all__ = [
     "format_loc",
     "load_plan_file",
     "loads_plan_file",
+    "plan_file_data",
     "plan_file_json_schema",
 ]
 
