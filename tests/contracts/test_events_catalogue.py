@@ -1,0 +1,199 @@
+"""Every catalogue entry round-trips, and every rejection reason of parse_event is reachable."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from suishin.contracts import topics
+from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Severity
+from suishin.contracts.events import (
+    CATALOGUE,
+    EventRejected,
+    Figures,
+    IndicatorReported,
+    IndicatorStatusChanged,
+    MeasureEvaluated,
+    MeasureStatusChanged,
+    NotificationDelivered,
+    Payload,
+    TraceContext,
+    new_event,
+    parse_event,
+)
+from suishin.contracts.generate import REJECTION_REASONS
+
+INDICATOR = UUID("00000000-0000-4000-8000-000000000001")
+MEASURE = UUID("00000000-0000-4000-8000-000000000002")
+PLAN = UUID("00000000-0000-4000-8000-000000000003")
+NOTIFICATION = UUID("00000000-0000-4000-8000-000000000004")
+
+SAMPLES: dict[type[Payload], Payload] = {
+    IndicatorReported: IndicatorReported(
+        indicator_key="itabashi/dx-2025/kpi-1",
+        period="2024-08",
+        value=Decimal("1234.50"),
+        unit="件",
+        source="e-application",
+        idempotency_key="e-app/2024-08",
+        reported_by="情報政策課",
+        comment="8月分",
+    ),
+    IndicatorStatusChanged: IndicatorStatusChanged(
+        indicator_id=INDICATOR,
+        indicator_key="itabashi/dx-2025/kpi-1",
+        title="電子申請件数",
+        period="FY2024",
+        fiscal_year=2024,
+        from_status=IndicatorStatus.ON_TRACK,
+        to_status=IndicatorStatus.OFF_TRACK,
+        figures=Figures(actual=Decimal(10), target=Decimal(100), comparator="gte", unit="件"),
+        rule="linear_to_date",
+        reason="年度目標100件に対し10件",
+        measure_ids=[MEASURE],
+        department_codes=["情報政策課"],
+        plan_ids=[PLAN],
+    ),
+    MeasureStatusChanged: MeasureStatusChanged(
+        measure_id=MEASURE,
+        plan_id=PLAN,
+        code="基本方針1施策8",
+        title="電子申請の拡充",
+        from_status=MeasureStatus.CONTINUED,
+        to_status=MeasureStatus.EXPANDED,
+        changed_by="事務局",
+        reason="対象手続を拡大",
+    ),
+    MeasureEvaluated: MeasureEvaluated(
+        measure_id=MEASURE,
+        plan_id=PLAN,
+        code="基本方針1施策8",
+        title="電子申請の拡充",
+        fiscal_year=2024,
+        grade="not_achieved",
+        grade_label="未達成",
+        machine_grade="not_achieved",
+        previous_grade="achieved",
+        is_failing=True,
+        consecutive_failing_years=1,
+    ),
+    NotificationDelivered: NotificationDelivered(
+        notification_id=NOTIFICATION,
+        recipient_id="post:cio",
+        channel="webhook",
+        status="failed",
+        attempts=5,
+        severity=Severity.CRITICAL,
+        kind="indicator_off_track",
+        title="指標が目標を下回っています",
+        error="HTTP 500",
+    ),
+}
+
+
+def test_samples_cover_the_catalogue() -> None:
+    assert set(SAMPLES) == set(CATALOGUE.values())
+
+
+@pytest.mark.parametrize("model", list(CATALOGUE.values()), ids=lambda m: m.event_type)
+def test_catalogue_entry_round_trips(model: type[Payload]) -> None:
+    payload = SAMPLES[model]
+    occurred = datetime(2024, 8, 1, 9, 30, tzinfo=UTC)
+    trace = TraceContext(traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01", correlation_id="c1")
+    event = new_event(
+        payload,
+        tenant="itabashi",
+        aggregate_id="agg-1",
+        producer="test",
+        aggregate_version=7,
+        occurred_at=occurred,
+        trace=trace,
+    )
+    assert event.event_type == model.event_type
+    assert event.schema_version == model.schema_version
+    assert event.topic == model.topic in topics.ALL_TOPICS
+    assert event.key == b"itabashi:agg-1"
+
+    parsed = parse_event(event.to_bytes(), expect=model)
+    assert parsed == event
+    assert type(parsed.payload) is model
+    assert parsed.payload == payload
+    assert parse_event(event.to_bytes().decode()) == event  # str works too
+
+
+# --- each rejection reason from a representative bad message ----------------------------------
+
+
+_DROP = object()
+"""Marks a field to remove from the message."""
+
+
+def _valid() -> dict[str, Any]:
+    event = new_event(
+        SAMPLES[IndicatorReported], tenant="itabashi", aggregate_id="kpi-1", producer="rpa"
+    )
+    message: dict[str, Any] = json.loads(event.to_bytes())
+    return message
+
+
+def _with(**changes: Any) -> bytes:
+    message = _valid()
+    for key, value in changes.items():
+        if value is _DROP:
+            message.pop(key)
+        else:
+            message[key] = value
+    return json.dumps(message).encode()
+
+
+BAD_MESSAGES: dict[str, tuple[bytes, type[Payload] | None]] = {
+    "malformed_json": (b'{"event_type": "indicator.reported",', None),
+    "not_an_envelope": (b'["indicator.reported", 1]', None),
+    "missing_tenant": (_with(tenant=_DROP), None),
+    "unknown_event_type": (_with(event_type="indicator.deleted"), None),
+    "unsupported_schema_version": (_with(schema_version=99), None),
+    "unexpected_event_type": (_with(), MeasureEvaluated),
+    "invalid_envelope": (_with(occurred_at="yesterday"), None),
+    "invalid_payload": (_with(payload={**_valid()["payload"], "period": "last month"}), None),
+}
+
+
+def test_every_reason_has_a_bad_message() -> None:
+    assert set(BAD_MESSAGES) == set(REJECTION_REASONS)
+
+
+@pytest.mark.parametrize("reason", list(BAD_MESSAGES))
+def test_parse_event_rejects_with_reason(reason: str) -> None:
+    raw, expect = BAD_MESSAGES[reason]
+    with pytest.raises(EventRejected) as caught:
+        parse_event(raw, expect=expect)
+    assert caught.value.reason == reason
+    assert caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xff\xfe not utf-8",
+        b"",
+        b"null",
+        b'"a string"',
+        _with(tenant=""),
+        _with(tenant="Itabashi Ward"),
+        _with(payload=_DROP),
+        _with(payload={"indicator_key": "k"}),
+    ],
+)
+def test_other_bad_messages_are_rejected_not_crashing(raw: bytes) -> None:
+    with pytest.raises(EventRejected) as caught:
+        parse_event(raw)
+    assert caught.value.reason in REJECTION_REASONS
+
+
+def test_valid_message_parses_with_the_expected_model() -> None:
+    parsed = parse_event(_with(), expect=IndicatorReported)
+    assert isinstance(parsed.payload, IndicatorReported)
+    assert parsed.payload.value == Decimal("1234.50")
