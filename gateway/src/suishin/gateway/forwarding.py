@@ -1,0 +1,322 @@
+"""Turn the client's selection into subgraph operations.
+
+The gateway forwards, for every root field and every cross-service field, the sub-selection the
+client asked for (not a fixed one): fields the same subgraph owns are sent as they are (aliases,
+arguments, directives and variables kept, fragments inlined); fields owned by another subgraph
+are cut out and replaced by the entity key (``_gw_key: id``) so that a DataLoader can fetch them
+afterwards from the owning subgraph's ``_entities``. Gateway-paginated lists (Relay connections
+over a subgraph's plain list) are sent as the underlying list field with the node selection.
+
+So a query costs one subgraph call per root field plus one per cross-service field *position*
+in the query, whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    ArgumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLField,
+    GraphQLInterfaceType,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    ListTypeNode,
+    NamedTypeNode,
+    NameNode,
+    NonNullTypeNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionNode,
+    SelectionSetNode,
+    VariableDefinitionNode,
+    VariableNode,
+    get_named_type,
+    print_ast,
+)
+
+# Keys of a gateway field's Strawberry metadata.
+OWNER = "suishin.subgraph"  # the subgraph that resolves the field (default: the parent's)
+PAGE_OF = "suishin.page_of"  # a Relay connection the gateway builds over this list field
+GATEWAY_ONLY = "suishin.gateway"  # computed by the gateway itself, never forwarded
+
+TYPENAME_ALIAS = "_gw_typename"
+KEY_ALIAS = "_gw_key"
+REPRESENTATIONS_VAR = "_gw_representations"
+PAGING_ARGUMENTS = frozenset({"first", "after", "last", "before"})
+
+
+def field_metadata(field_def: GraphQLField | None) -> Mapping[str, Any]:
+    if field_def is None:
+        return {}
+    definition = field_def.extensions.get("strawberry-definition")
+    return getattr(definition, "metadata", None) or {}
+
+
+def _name(value: str) -> NameNode:
+    return NameNode(value=value)
+
+
+def _field(
+    name: str,
+    *,
+    alias: str | None = None,
+    arguments: Sequence[ArgumentNode] = (),
+    directives: Sequence[Any] = (),
+    selection_set: SelectionSetNode | None = None,
+) -> FieldNode:
+    return FieldNode(
+        alias=_name(alias) if alias and alias != name else None,
+        name=_name(name),
+        arguments=tuple(arguments),
+        directives=tuple(directives),
+        selection_set=selection_set,
+    )
+
+
+def response_key(node: FieldNode) -> str:
+    return node.alias.value if node.alias else node.name.value
+
+
+@dataclass
+class SelectionBuilder:
+    """Builds the selection one subgraph must answer for part of the client's query."""
+
+    schema: GraphQLSchema
+    fragments: Mapping[str, FragmentDefinitionNode]
+    subgraph: str
+    variables: set[str] = field(default_factory=set)
+
+    @classmethod
+    def for_info(cls, info: GraphQLResolveInfo, subgraph: str) -> SelectionBuilder:
+        return cls(info.schema, info.fragments, subgraph)
+
+    def forwarded_field(
+        self, nodes: Sequence[FieldNode], field_def: GraphQLField, key: str
+    ) -> FieldNode:
+        """The subgraph field for all ``nodes`` merged under one response ``key``."""
+        named = get_named_type(field_def.type)
+        page_of = field_metadata(field_def).get(PAGE_OF)
+        arguments: tuple[ArgumentNode, ...] = tuple(nodes[0].arguments or ())
+        selection_set: SelectionSetNode | None
+        if page_of:
+            assert isinstance(named, GraphQLObjectType)
+            node_type = get_named_type(named.fields["nodes"].type)
+            selections = [s for n in nodes for s in _connection_node_selections(n, self.fragments)]
+            arguments = tuple(a for a in arguments if a.name.value not in PAGING_ARGUMENTS)
+            selection_set = self.selection_set(selections, node_type)
+            name = page_of
+        else:
+            selections = [s for n in nodes if n.selection_set for s in n.selection_set.selections]
+            selection_set = self.selection_set(selections, named) if selections else None
+            name = nodes[0].name.value
+        self._note_variables(arguments)
+        return _field(name, alias=key, arguments=arguments, selection_set=selection_set)
+
+    def selection_set(
+        self, selections: Iterable[SelectionNode], parent: GraphQLNamedType
+    ) -> SelectionSetNode:
+        out: list[SelectionNode] = [_field("__typename", alias=TYPENAME_ALIAS)]
+        needs_key = False
+        for selection in selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if name.startswith("__"):
+                    if name == "__typename":
+                        out.append(selection)
+                    continue
+                field_def = _fields_of(parent).get(name)
+                if field_def is None:
+                    continue
+                meta = field_metadata(field_def)
+                if meta.get(GATEWAY_ONLY):
+                    continue
+                owner = meta.get(OWNER)
+                if owner and owner != self.subgraph:
+                    needs_key = True
+                    continue
+                forwarded = self.forwarded_field([selection], field_def, response_key(selection))
+                if selection.directives:
+                    self._note_variables(selection.directives)
+                    forwarded = _field(
+                        forwarded.name.value,
+                        alias=response_key(selection),
+                        arguments=forwarded.arguments or (),
+                        directives=selection.directives,
+                        selection_set=forwarded.selection_set,
+                    )
+                out.append(forwarded)
+            elif isinstance(selection, (InlineFragmentNode, FragmentSpreadNode)):
+                condition: NamedTypeNode | None
+                if isinstance(selection, FragmentSpreadNode):
+                    fragment = self.fragments[selection.name.value]
+                    condition, inner = fragment.type_condition, fragment.selection_set
+                else:
+                    condition, inner = selection.type_condition, selection.selection_set
+                target = self.schema.get_type(condition.name.value) if condition else parent
+                assert target is not None
+                if selection.directives:
+                    self._note_variables(selection.directives)
+                out.append(
+                    InlineFragmentNode(
+                        type_condition=condition,
+                        directives=tuple(selection.directives or ()),
+                        selection_set=self.selection_set(inner.selections, target),
+                    )
+                )
+        if needs_key and "id" in _fields_of(parent):
+            out.append(_field("id", alias=KEY_ALIAS))
+        return SelectionSetNode(selections=tuple(out))
+
+    def _note_variables(self, nodes: Iterable[Any]) -> None:
+        for node in nodes:
+            self.variables.update(_variables_in(node))
+
+    # --- whole operations -------------------------------------------------------------------
+
+    def root_operation(
+        self, info: GraphQLResolveInfo, operation: OperationType = OperationType.QUERY
+    ) -> tuple[str, str]:
+        """``(document, response key)`` forwarding the root field ``info`` resolves."""
+        parent = info.parent_type
+        field_def = parent.fields[info.field_name]
+        key = info.path.key
+        assert isinstance(key, str)
+        node = self.forwarded_field(info.field_nodes, field_def, key)
+        document = self._operation(operation, info, (node,), ())
+        return document, key
+
+    def entities_operation(self, info: GraphQLResolveInfo, typename: str) -> tuple[str, str]:
+        """``(document, response key)`` fetching the field ``info`` resolves for many entities
+        of ``typename`` at once through ``_entities(representations: $_gw_representations)``."""
+        field_def = info.parent_type.fields[info.field_name]
+        key = info.path.key
+        assert isinstance(key, str)
+        node = self.forwarded_field(info.field_nodes, field_def, key)
+        entities = _field(
+            "_entities",
+            arguments=(
+                ArgumentNode(
+                    name=_name("representations"),
+                    value=VariableNode(name=_name(REPRESENTATIONS_VAR)),
+                ),
+            ),
+            selection_set=SelectionSetNode(
+                selections=(
+                    InlineFragmentNode(
+                        type_condition=NamedTypeNode(name=_name(typename)),
+                        directives=(),
+                        selection_set=SelectionSetNode(selections=(node,)),
+                    ),
+                )
+            ),
+        )
+        representations = VariableDefinitionNode(
+            variable=VariableNode(name=_name(REPRESENTATIONS_VAR)),
+            type=NonNullTypeNode(
+                type=ListTypeNode(type=NonNullTypeNode(type=NamedTypeNode(name=_name("_Any"))))
+            ),
+            default_value=None,
+            directives=(),
+        )
+        document = self._operation(OperationType.QUERY, info, (entities,), (representations,))
+        return document, key
+
+    def _operation(
+        self,
+        operation: OperationType,
+        info: GraphQLResolveInfo,
+        selections: tuple[SelectionNode, ...],
+        extra_definitions: tuple[VariableDefinitionNode, ...],
+    ) -> str:
+        definitions = tuple(
+            d
+            for d in info.operation.variable_definitions or ()
+            if d.variable.name.value in self.variables
+        )
+        op = OperationDefinitionNode(
+            operation=operation,
+            name=None,
+            variable_definitions=extra_definitions + definitions,
+            directives=(),
+            selection_set=SelectionSetNode(selections=selections),
+        )
+        return print_ast(op)
+
+
+def _fields_of(parent: GraphQLNamedType) -> Mapping[str, GraphQLField]:
+    if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
+        return parent.fields
+    return {}
+
+
+def _flatten(
+    selections: Iterable[SelectionNode], fragments: Mapping[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    """Field nodes of a selection, with fragments of a concrete (wrapper) type inlined."""
+    for selection in selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _flatten(selection.selection_set.selections, fragments)
+        elif isinstance(selection, FragmentSpreadNode):
+            yield from _flatten(fragments[selection.name.value].selection_set.selections, fragments)
+
+
+def _connection_node_selections(
+    node: FieldNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> list[SelectionNode]:
+    """What the client selected on the nodes of a connection (``nodes`` and ``edges.node``)."""
+    out: list[SelectionNode] = []
+    if not node.selection_set:
+        return out
+    for child in _flatten(node.selection_set.selections, fragments):
+        if child.name.value == "nodes" and child.selection_set:
+            out.extend(child.selection_set.selections)
+        elif child.name.value == "edges" and child.selection_set:
+            for edge_field in _flatten(child.selection_set.selections, fragments):
+                if edge_field.name.value == "node" and edge_field.selection_set:
+                    out.extend(edge_field.selection_set.selections)
+    return out
+
+
+def _variables_in(node: Any) -> set[str]:
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, VariableNode):
+            found.add(current.name.value)
+            continue
+        if isinstance(current, (list, tuple)):
+            stack.extend(current)
+            continue
+        keys = getattr(current, "keys", None)
+        if isinstance(keys, tuple):
+            for attr in keys:
+                if attr != "loc":
+                    value = getattr(current, attr, None)
+                    if value is not None and not isinstance(value, (str, bool, int)):
+                        stack.append(value)
+    return found
+
+
+__all__ = [
+    "GATEWAY_ONLY",
+    "KEY_ALIAS",
+    "OWNER",
+    "PAGE_OF",
+    "REPRESENTATIONS_VAR",
+    "TYPENAME_ALIAS",
+    "SelectionBuilder",
+    "field_metadata",
+    "response_key",
+]

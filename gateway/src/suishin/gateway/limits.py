@@ -1,0 +1,77 @@
+"""Protection of the public endpoint: depth, token and alias limits, introspection switch, and a
+time limit per HTTP request."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from suishin.gateway import errors
+from suishin.gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+def schema_extensions(settings: GatewaySettings) -> list[SchemaExtension]:
+    """Validation rules applied to every document before anything is forwarded."""
+    extensions: list[SchemaExtension] = [
+        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection())
+    return extensions
+
+
+class RequestTimeout:
+    """Cancels an HTTP request that takes longer than ``seconds`` and answers 504 with a
+    GraphQL error body (WebSocket connections are long-lived and not limited)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            log.warning("request timed out", extra={"path": scope.get("path")})
+            if started:
+                return
+            body: dict[str, Any] = {"data": None, "errors": [errors.request_timeout(self.seconds)]}
+            payload = json.dumps(body, ensure_ascii=False).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 504,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(payload)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,196 @@
+"""Kafka-fed hub for GraphQL subscriptions.
+
+Every gateway replica must push every event to the clients connected to it, so the hub joins no
+consumer group: it assigns itself all partitions of the topics it needs and starts from the end
+(live events only; a client reconnecting re-reads its inbox with ``myInbox``). No group also
+means no join delay and nothing to clean up when a replica goes away.
+
+Subscribers register a filter (tenant, recipient, indicator, ...) and get a bounded queue; a
+subscriber that falls too far behind is ended with ``SUBSCRIPTION_LAGGING`` rather than slowing
+the hub or silently missing events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from suishin.contracts import topics
+from suishin.contracts.events import Envelope, EventRejected, parse_event
+from suishin.gateway import errors
+from suishin.gateway.settings import GatewaySettings
+from suishin.kit.broker import ensure_topics
+
+log = logging.getLogger(__name__)
+
+LIVE_TOPICS = (topics.NOTIFICATION_DELIVERED, topics.INDICATOR_STATUS_CHANGED)
+
+EventFilter = Callable[[Envelope[Any]], bool]
+
+
+class SubscriptionLagging(Exception):
+    """The subscriber's queue overflowed; it must re-sync and subscribe again."""
+
+
+_END = object()
+
+
+@dataclass(eq=False)
+class Subscriber:
+    event_type: str
+    accepts: EventFilter
+    queue: asyncio.Queue[Any]
+    lagging: bool = False
+
+    def offer(self, event: Envelope[Any]) -> None:
+        if self.lagging:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.lagging = True
+            # Make room for the end marker so the reader wakes up and stops.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.queue.put_nowait(_END)
+
+
+@dataclass
+class LiveHub:
+    settings: GatewaySettings
+    subscribers: set[Subscriber] = field(default_factory=set)
+    received: int = 0
+    delivered: int = 0
+    rejected: int = 0
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _consumer: AIOKafkaConsumer | None = None
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def topic_names(self) -> dict[str, str]:
+        """Prefixed topic name → event type."""
+        return {self.settings.topic(t): t for t in LIVE_TOPICS}
+
+    async def start(self) -> None:
+        names = list(self.topic_names)
+        await ensure_topics(self.settings.kafka_bootstrap, names)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            client_id=f"suishin-gateway-{self.settings.instance_id}",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        await consumer.start()
+        self._consumer = consumer
+        try:
+            partitions = [
+                TopicPartition(name, p)
+                for name in names
+                for p in sorted(await _partitions_for(consumer, name))
+            ]
+            consumer.assign(partitions)
+            await consumer.seek_to_end(*partitions)
+            for tp in partitions:  # resolve the end offsets now: later events are all seen
+                await consumer.position(tp)
+        except BaseException:
+            await consumer.stop()
+            self._consumer = None
+            raise
+        self._task = asyncio.create_task(self._run(), name="gateway-live-hub")
+        self.ready.set()
+        log.info("live hub started", extra={"partitions": len(partitions)})
+
+    async def stop(self) -> None:
+        self.ready.clear()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+            self._consumer = None
+        for subscriber in list(self.subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                subscriber.queue.put_nowait(_END)
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=1000)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("live hub poll failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            for records in batches.values():
+                for record in records:
+                    self.dispatch(record.value)
+
+    def dispatch(self, raw: bytes | None) -> int:
+        """Offer one Kafka message to the subscribers that accept it; returns how many did."""
+        self.received += 1
+        if raw is None:
+            self.rejected += 1
+            return 0
+        try:
+            event = parse_event(raw)
+        except EventRejected as rejected:
+            self.rejected += 1
+            log.debug("live event skipped", extra={"reason": rejected.reason})
+            return 0
+        count = 0
+        for subscriber in list(self.subscribers):
+            if subscriber.event_type != event.event_type:
+                continue
+            try:
+                accepted = subscriber.accepts(event)
+            except Exception:
+                log.exception("subscription filter failed")
+                accepted = False
+            if accepted:
+                subscriber.offer(event)
+                count += 1
+        self.delivered += count
+        return count
+
+    async def events(self, event_type: str, accepts: EventFilter) -> AsyncIterator[Envelope[Any]]:
+        """The events of ``event_type`` that ``accepts`` lets through, from now on."""
+        subscriber = Subscriber(
+            event_type, accepts, asyncio.Queue(maxsize=self.settings.live_queue_size)
+        )
+        self.subscribers.add(subscriber)
+        try:
+            while True:
+                item = await subscriber.queue.get()
+                if item is _END:
+                    if subscriber.lagging:
+                        raise errors.gateway_error(
+                            "SUBSCRIPTION_LAGGING",
+                            "通知が多すぎて配信が追いつきません。再取得してから購読し直してください",
+                            "Too many events for this subscriber; re-read and subscribe again",
+                        )
+                    return
+                yield item
+        finally:
+            self.subscribers.discard(subscriber)
+
+
+async def _partitions_for(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    for _ in range(100):
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions:
+            return set(partitions)
+        await consumer._client.force_metadata_update()
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"topic {topic} has no partitions")

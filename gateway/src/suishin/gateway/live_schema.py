@@ -1,0 +1,212 @@
+"""Subscriptions: live inbox and indicator status changes, fed by the Kafka hub."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import AsyncGenerator
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from suishin.contracts.enums import IndicatorStatus as IndicatorStatusValue
+from suishin.contracts.enums import Severity as SeverityValue
+from suishin.contracts.events import Envelope, IndicatorStatusChanged, NotificationDelivered
+from suishin.contracts.topics import INDICATOR_STATUS_CHANGED, NOTIFICATION_DELIVERED
+from suishin.gateway import errors
+from suishin.gateway.auth import require_member, require_signed_in
+from suishin.gateway.context import context_of
+
+
+@strawberry.enum(description="Evaluated status of an indicator for one period.")
+class IndicatorStatus(Enum):
+    ACHIEVED = "achieved"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_DATA = "no_data"
+    STALE = "stale"
+
+
+@strawberry.enum(description="How urgent a notification is.")
+class Severity(Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@strawberry.type(description="A notification that just arrived in your inbox.")
+class NotificationEvent:
+    id: uuid.UUID = strawberry.field(description="Id of the notification (use it to acknowledge).")
+    event_id: uuid.UUID = strawberry.field(description="Id of the delivery event.")
+    kind: str = strawberry.field(description="What happened, e.g. `indicator_off_track`.")
+    severity: Severity = strawberry.field(description="How urgent it is.")
+    title: str = strawberry.field(description="Short title (Japanese).")
+    body: str | None = strawberry.field(description="Longer text (Japanese).")
+    link: str | None = strawberry.field(
+        description="Entity the notice is about, e.g. `Indicator:<id>`."
+    )
+    source_event_id: uuid.UUID | None = strawberry.field(
+        description="The event that caused the notification."
+    )
+    occurred_at: dt.datetime = strawberry.field(description="When it was delivered.")
+
+    @classmethod
+    def of(cls, event: Envelope[NotificationDelivered]) -> NotificationEvent:
+        p = event.payload
+        return cls(
+            id=p.notification_id,
+            event_id=event.event_id,
+            kind=p.kind,
+            severity=Severity(SeverityValue(p.severity).value),
+            title=p.title,
+            body=p.body,
+            link=p.link,
+            source_event_id=p.source_event_id,
+            occurred_at=event.occurred_at,
+        )
+
+
+@strawberry.type(description="The numbers an evaluation used.")
+class EvaluationFigures:
+    actual: decimal.Decimal | None = strawberry.field(description="Reported actual.")
+    target: decimal.Decimal | None = strawberry.field(description="Target for the period.")
+    expected_to_date: decimal.Decimal | None = strawberry.field(
+        description="Pro-rata value expected by now."
+    )
+    comparator: str | None = strawberry.field(
+        description="gte (以上), lte (以下), eq, approx (約)."
+    )
+    unit: str | None = strawberry.field(description="Unit, e.g. 件.")
+    target_text: str | None = strawberry.field(description="Target as text, e.g. 拡大.")
+
+
+@strawberry.type(description="An indicator's evaluated status for a period changed.")
+class IndicatorStatusEvent:
+    event_id: uuid.UUID = strawberry.field(description="Id of the event.")
+    indicator_id: uuid.UUID = strawberry.field(description="Id of the indicator.")
+    indicator_key: str = strawberry.field(description="Key of the indicator in its plan file.")
+    title: str = strawberry.field(description="Indicator title.")
+    period: str = strawberry.field(description="FY2024, 2024-08 or 2024-08-01.")
+    fiscal_year: int = strawberry.field(description="Fiscal year (April–March) of the period.")
+    from_status: IndicatorStatus | None = strawberry.field(description="Status before.")
+    to_status: IndicatorStatus = strawberry.field(description="Status now.")
+    figures: EvaluationFigures = strawberry.field(description="Numbers the evaluation used.")
+    rule: str = strawberry.field(description="Evaluation rule applied.")
+    reason: str = strawberry.field(description="Why (Japanese).")
+    measure_ids: list[uuid.UUID] = strawberry.field(description="Measures it belongs to.")
+    department_codes: list[str] = strawberry.field(description="Departments owning it.")
+    plan_ids: list[uuid.UUID] = strawberry.field(description="Plans it belongs to.")
+    occurred_at: dt.datetime = strawberry.field(description="When the status changed.")
+
+    @classmethod
+    def of(cls, event: Envelope[IndicatorStatusChanged]) -> IndicatorStatusEvent:
+        p = event.payload
+        f = p.figures
+        return cls(
+            event_id=event.event_id,
+            indicator_id=p.indicator_id,
+            indicator_key=p.indicator_key,
+            title=p.title,
+            period=p.period,
+            fiscal_year=p.fiscal_year,
+            from_status=_status(p.from_status),
+            to_status=IndicatorStatus(IndicatorStatusValue(p.to_status).value),
+            figures=EvaluationFigures(
+                actual=f.actual,
+                target=f.target,
+                expected_to_date=f.expected_to_date,
+                comparator=f.comparator,
+                unit=f.unit,
+                target_text=f.target_text,
+            ),
+            rule=p.rule,
+            reason=p.reason,
+            measure_ids=list(p.measure_ids),
+            department_codes=list(p.department_codes),
+            plan_ids=list(p.plan_ids),
+            occurred_at=event.occurred_at,
+        )
+
+
+def _status(value: Any) -> IndicatorStatus | None:
+    return None if value is None else IndicatorStatus(IndicatorStatusValue(value).value)
+
+
+def _hub(info: Info[Any, Any]) -> Any:
+    hub = context_of(info).hub
+    if hub is None:
+        raise errors.gateway_error(
+            "SUBSCRIPTIONS_DISABLED",
+            "このゲートウェイではライブ配信が無効です",
+            "Live subscriptions are disabled on this gateway",
+        )
+    return hub
+
+
+@strawberry.type(description="Live events pushed over graphql-transport-ws.")
+class Subscription:
+    @strawberry.subscription(
+        description="Notifications delivered to your in-app inbox, as they arrive."
+    )
+    async def notification_received(
+        self, info: Info[Any, Any]
+    ) -> AsyncGenerator[NotificationEvent, None]:
+        principal = require_signed_in(info)
+        hub = _hub(info)
+
+        def mine(event: Envelope[Any]) -> bool:
+            p = event.payload
+            return (
+                event.tenant == principal.tenant
+                and p.channel == "inbox"
+                and p.status == "delivered"
+                and p.recipient_id == principal.subject
+            )
+
+        async for event in hub.events(NOTIFICATION_DELIVERED, mine):
+            yield NotificationEvent.of(event)
+
+    @strawberry.subscription(
+        description=(
+            "Status changes of your municipality's indicators (dashboards); optionally only "
+            "those of one indicator, measure or plan."
+        )
+    )
+    async def indicator_status_changed(
+        self,
+        info: Info[Any, Any],
+        indicator_id: Annotated[
+            uuid.UUID | None, strawberry.argument(description="Only this indicator.")
+        ] = None,
+        measure_id: Annotated[
+            uuid.UUID | None, strawberry.argument(description="Only indicators of this measure.")
+        ] = None,
+        plan_id: Annotated[
+            uuid.UUID | None, strawberry.argument(description="Only indicators of this plan.")
+        ] = None,
+    ) -> AsyncGenerator[IndicatorStatusEvent, None]:
+        principal = require_member(info)
+        hub = _hub(info)
+        wanted_indicator = _as_uuid(indicator_id)
+        wanted_measure = _as_uuid(measure_id)
+        wanted_plan = _as_uuid(plan_id)
+
+        def wanted(event: Envelope[Any]) -> bool:
+            p = event.payload
+            return (
+                event.tenant == principal.tenant
+                and (wanted_indicator is None or p.indicator_id == wanted_indicator)
+                and (wanted_measure is None or wanted_measure in p.measure_ids)
+                and (wanted_plan is None or wanted_plan in p.plan_ids)
+            )
+
+        async for event in hub.events(INDICATOR_STATUS_CHANGED, wanted):
+            yield IndicatorStatusEvent.of(event)
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(str(value))

@@ -1,0 +1,297 @@
+"""Gateway types backed by subgraph data, and the resolvers that fetch and unwrap it.
+
+A remote type is a Strawberry type whose instances hold the JSON a subgraph returned (``data``)
+and which subgraph returned it (``source``). Its fields read their value by response key (so
+aliases and arguments work unchanged); a field owned by another subgraph is loaded through that
+subgraph's ``_entities`` with a per-request DataLoader.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+import strawberry
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLUnionType,
+    OperationType,
+    get_named_type,
+)
+from graphql.execution.values import get_argument_values
+from strawberry.types import Info
+
+from suishin.gateway import errors
+from suishin.gateway.context import context_of
+from suishin.gateway.forwarding import (
+    GATEWAY_ONLY,
+    KEY_ALIAS,
+    OWNER,
+    PAGE_OF,
+    TYPENAME_ALIAS,
+    SelectionBuilder,
+)
+
+T = TypeVar("T")
+C = TypeVar("C", bound=type)
+
+REMOTE_TYPES: dict[str, type] = {}
+
+
+def remote_type(*, description: str, name: str | None = None) -> Callable[[C], C]:
+    """``@strawberry.type`` for a type whose data comes from a subgraph."""
+
+    def wrap(cls: C) -> C:
+        own = dict(inspect.get_annotations(cls))
+        cls.__annotations__ = {
+            "data": strawberry.Private[dict[str, Any]],
+            "source": strawberry.Private[str],
+            **own,
+        }
+        typed = strawberry.type(cls, description=description, name=name)
+        REMOTE_TYPES[name or cls.__name__] = typed
+        return typed
+
+    return wrap
+
+
+def remote(
+    description: str,
+    *,
+    subgraph: str | None = None,
+    page_of: str | None = None,
+    deprecation_reason: str | None = None,
+    name: str | None = None,
+) -> Any:
+    """A field read from the parent's subgraph data, or loaded from ``subgraph`` when the
+    parent came from another one. ``page_of`` builds a Relay connection over a list field."""
+    metadata: dict[str, Any] = {}
+    if subgraph:
+        metadata[OWNER] = subgraph
+    if page_of:
+        metadata[PAGE_OF] = page_of
+
+    async def fetch(root: Any, info: Info[Any, Any]) -> tuple[Any, str]:
+        raw = info._raw_info
+        if subgraph and root.source != subgraph:
+            return await _load_foreign(root, raw, subgraph), subgraph
+        return root.data.get(raw.path.key), root.source
+
+    async def resolve(root: Any, info: Info[Any, Any]) -> Any:
+        value, source = await fetch(root, info)
+        return wrap_value(value, info._raw_info.return_type, source)
+
+    async def resolve_page(
+        root: Any,
+        info: Info[Any, Any],
+        first: FirstArg = None,
+        after: AfterArg = None,
+        last: LastArg = None,
+        before: BeforeArg = None,
+    ) -> Any:
+        value, source = await fetch(root, info)
+        return _connection(value, info._raw_info, source)
+
+    resolver: Any = resolve_page if page_of else resolve
+    return strawberry.field(
+        resolver=resolver,
+        description=description,
+        metadata=metadata,
+        deprecation_reason=deprecation_reason,
+        name=name,
+    )
+
+
+def gateway_field(resolver: Callable[..., Any], description: str) -> Any:
+    """A field the gateway computes itself (never forwarded)."""
+    return strawberry.field(
+        resolver=resolver, description=description, metadata={GATEWAY_ONLY: True}
+    )
+
+
+async def forward(
+    info: Info[Any, Any],
+    subgraph: str,
+    operation: OperationType = OperationType.QUERY,
+) -> Any:
+    """Forward the root field ``info`` resolves to ``subgraph`` and return the gateway value."""
+    ctx = context_of(info)
+    raw = info._raw_info
+    builder = SelectionBuilder.for_info(raw, subgraph)
+    document, key = builder.root_operation(raw, operation)
+    variables = {k: v for k, v in ctx.raw_variables.items() if k in builder.variables}
+    result = await ctx.subgraphs[subgraph].execute(
+        document, variables, authorization=ctx.authorization
+    )
+    if result.errors:
+        raise result.errors[0]
+    value = (result.data or {}).get(key)
+    if _metadata(raw).get(PAGE_OF):
+        return _connection(value, raw, subgraph)
+    return wrap_value(value, raw.return_type, subgraph)
+
+
+async def _load_foreign(root: Any, raw: GraphQLResolveInfo, subgraph: str) -> Any:
+    key = root.data.get(KEY_ALIAS)
+    if key is None:
+        raise errors.gateway_error(
+            "GATEWAY_ERROR",
+            "ゲートウェイの内部エラーです",
+            f"missing entity key for {raw.parent_type.name}.{raw.field_name}",
+        )
+    ctx = raw.context
+    builder = SelectionBuilder.for_info(raw, subgraph)
+    typename = raw.parent_type.name
+    document, response_key = builder.entities_operation(raw, typename)
+    loader = ctx.loaders.loader(subgraph, typename, document, response_key, builder.variables)
+    entity = await loader.load(str(key))
+    if entity is None:
+        return None
+    return entity.get(response_key)
+
+
+def wrap_value(value: Any, gql_type: GraphQLOutputType, source: str) -> Any:
+    """Subgraph JSON → what the gateway's Strawberry types expect."""
+    if value is None:
+        return None
+    if isinstance(gql_type, GraphQLNonNull):
+        return wrap_value(value, gql_type.of_type, source)
+    if isinstance(gql_type, GraphQLList):
+        return [wrap_value(v, gql_type.of_type, source) for v in value]
+    if isinstance(gql_type, (GraphQLInterfaceType, GraphQLUnionType)):
+        cls = REMOTE_TYPES[value.get(TYPENAME_ALIAS) or value["__typename"]]
+        return cls(data=value, source=source)
+    if isinstance(gql_type, GraphQLObjectType):
+        return REMOTE_TYPES[gql_type.name](data=value, source=source)
+    if isinstance(gql_type, GraphQLEnumType):
+        # Subgraphs send the enum's GraphQL name; Strawberry wants the Python member.
+        enum_value = gql_type.values.get(value)
+        return enum_value.value if enum_value is not None else value
+    return value
+
+
+def _metadata(raw: GraphQLResolveInfo) -> dict[str, Any]:
+    definition = raw.parent_type.fields[raw.field_name].extensions.get("strawberry-definition")
+    return getattr(definition, "metadata", None) or {}
+
+
+# --- Relay connections built by the gateway over a subgraph list -----------------------------
+
+
+@strawberry.type(description="Where a page of a connection starts and ends (Relay).")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="More items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Items precede this page.")
+    start_cursor: str | None = strawberry.field(description="Cursor of the first item.")
+    end_cursor: str | None = strawberry.field(description="Cursor of the last item.")
+
+
+@strawberry.type(description="One item of a connection with its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque cursor; pass it as `after`/`before`.")
+    node: T = strawberry.field(description="The item.")
+
+
+@strawberry.type(description="A page of a long list (Relay cursor connection).")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="Items of this page with cursors.")
+    nodes: list[T] = strawberry.field(description="Items of this page (shortcut for edges.node).")
+    page_info: PageInfo = strawberry.field(description="Paging information.")
+    total_count: int = strawberry.field(description="Number of items in the whole list.")
+
+
+def encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        kind, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if kind != "offset":
+            raise ValueError(kind)
+        return int(number)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise errors.gateway_error(
+            "BAD_CURSOR", "カーソルが不正です", f"Invalid cursor {cursor!r}", field="after"
+        ) from exc
+
+
+MAX_PAGE = 500
+
+FirstArg = Annotated[
+    int | None, strawberry.argument(description="Return the first n items (at most 500).")
+]
+AfterArg = Annotated[str | None, strawberry.argument(description="Return items after this cursor.")]
+LastArg = Annotated[int | None, strawberry.argument(description="Return the last n items.")]
+BeforeArg = Annotated[
+    str | None, strawberry.argument(description="Return items before this cursor.")
+]
+
+
+def paginate(
+    items: list[Any],
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Connection[Any]:
+    """Slice ``items`` by Relay arguments; cursors are offsets into the list."""
+    for name, count in (("first", first), ("last", last)):
+        if count is not None and not 0 <= count <= MAX_PAGE:
+            raise errors.gateway_error(
+                "BAD_PAGE_SIZE",
+                f"{name} は 0 以上 {MAX_PAGE} 以下で指定してください",
+                f"{name} must be between 0 and {MAX_PAGE}",
+                field=name,
+            )
+    start = decode_cursor(after) + 1 if after else 0
+    end = decode_cursor(before) if before else len(items)
+    start, end = max(start, 0), min(end, len(items))
+    if first is not None:
+        end = min(end, start + first)
+    if last is not None:
+        start = max(start, end - last)
+    window = items[start:end] if start < end else []
+    edges = [Edge(cursor=encode_cursor(start + i), node=n) for i, n in enumerate(window)]
+    return Connection(
+        edges=edges,
+        nodes=window,
+        page_info=PageInfo(
+            has_next_page=end < len(items),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=len(items),
+    )
+
+
+def _connection(value: Any, raw: GraphQLResolveInfo, source: str) -> Any:
+    named = get_named_type(raw.return_type)
+    assert isinstance(named, GraphQLObjectType)
+    node_type = named.fields["nodes"].type
+    assert isinstance(node_type, (GraphQLNonNull, GraphQLList))
+    items = wrap_value(value or [], node_type, source)
+    arguments = _argument_values(raw)
+    return paginate(
+        items,
+        first=arguments.get("first"),
+        after=arguments.get("after"),
+        last=arguments.get("last"),
+        before=arguments.get("before"),
+    )
+
+
+def _argument_values(raw: GraphQLResolveInfo) -> dict[str, Any]:
+    return get_argument_values(
+        raw.parent_type.fields[raw.field_name], raw.field_nodes[0], raw.variable_values
+    )
