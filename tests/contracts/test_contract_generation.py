@@ -93,7 +93,17 @@ def test_planfile_schema_follows_the_module(rendered: dict[str, str]) -> None:
 
     schema = json.loads(rendered[generate.PLANFILE_SCHEMA_FILE])
     assert schema["properties"].keys() == PlanFile.model_json_schema()["properties"].keys()
+    assert schema["$id"] == "urn:suishin:planfile"
     jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_planfile_schema_is_skipped_while_the_module_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(generate, "PLANFILE_MODULE", "suishin.contracts.no_such_module")
+    files = generate.render()
+    assert generate.PLANFILE_SCHEMA_FILE not in files
+    assert generate.ASYNCAPI_FILE in files
 
 
 # --- the event schemas describe real messages -------------------------------------------------

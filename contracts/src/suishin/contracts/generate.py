@@ -125,13 +125,13 @@ def render() -> dict[str, str]:
     for (event_type, version), model in _catalogue():
         path = f"{EVENT_SCHEMAS_DIR}/{event_type}.v{version}.json"
         files[path] = _dump_json(event_schema(model))
-    planfile = _planfile_model()
+    planfile = _planfile_schema()
     if planfile is not None:
         schema = {
             "$schema": JSON_SCHEMA_DIALECT,
             "$comment": GENERATED_NOTE,
             "$id": "urn:suishin:planfile",
-            **planfile.model_json_schema(),
+            **planfile,
         }
         files[PLANFILE_SCHEMA_FILE] = _dump_json(schema)
     files[ASYNCAPI_FILE] = _dump_yaml(asyncapi_document())
@@ -361,13 +361,22 @@ def _catalogue() -> list[tuple[tuple[str, int], type[Payload]]]:
     return sorted(CATALOGUE.items(), key=lambda item: item[0])
 
 
-def _planfile_model() -> type[BaseModel] | None:
-    """``PlanFile`` from the plan-file module, or None while that module does not exist."""
+def _planfile_schema() -> dict[str, Any] | None:
+    """The plan-file JSON Schema, or None while the plan-file module does not exist.
+
+    Prefers the module's own ``plan_file_json_schema()`` (it sets the title), else
+    ``PlanFile.model_json_schema()``.
+    """
     if importlib.util.find_spec(PLANFILE_MODULE) is None:
         return None
-    model = getattr(importlib.import_module(PLANFILE_MODULE), "PlanFile", None)
+    module = importlib.import_module(PLANFILE_MODULE)
+    build = getattr(module, "plan_file_json_schema", None)
+    if callable(build):
+        schema: dict[str, Any] = build()
+        return schema
+    model = getattr(module, "PlanFile", None)
     if isinstance(model, type) and issubclass(model, BaseModel):
-        return model
+        return model.model_json_schema()
     return None
 
 
