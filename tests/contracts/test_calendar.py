@@ -281,6 +281,10 @@ def test_era_of_rejects_days_before_the_first_era() -> None:
         ("令和6年8月1日", "2024-08-01"),
         ("令和6年8月1日現在", "2024-08-01"),
         ("R6.8.1時点", "2024-08-01"),
+        # Printed before the era changed: the western year in parentheses decides.
+        ("平成32(2020)年1月", "2020-01"),
+        ("平成 31(2019)年 5 月", "2019-05"),
+        ("平成31(2019)年5月1日", "2019-05-01"),
     ],
 )
 def test_parse_period(text: str, period: str) -> None:
@@ -288,7 +292,18 @@ def test_parse_period(text: str, period: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["令和元年4月", "平成31年5月", "2024-13", "令和6年", "today", "FY", "2024-08-32"]
+    "text",
+    [
+        "令和元年4月",
+        "平成31年5月",
+        "平成32年1月",  # without the western year the era alone dates it
+        "平成32(2021)年1月",
+        "2024-13",
+        "令和6年",
+        "today",
+        "FY",
+        "2024-08-32",
+    ],
 )
 def test_parse_period_rejects(text: str) -> None:
     with pytest.raises(CalendarError):

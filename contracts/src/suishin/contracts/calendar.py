@@ -6,7 +6,8 @@ The fiscal year (年度) runs April to March and is named after the calendar yea
 Era years in fiscal-year strings are mapped by the era's start year (平成N年度 = 1988 + N,
 令和N年度 = 2018 + N). Plans written before 2019 print 平成31/32/33年度 for what became
 令和元/2/3年度, so an era year is accepted a few years past the era's end
-(:data:`ERA_OVERRUN_YEARS`). Dates are strict: 平成31年5月1日 does not exist.
+(:data:`ERA_OVERRUN_YEARS`). Dates and months are strict: 平成31年5月1日 does not exist, unless
+the western year is printed too (平成31(2019)年5月1日, 平成32(2020)年1月): then it decides.
 
 Input is normalised with NFKC first, so full-width digits and letters (令和６年度, Ｒ３), the
 era ligatures (㍻, ㋿) and full-width punctuation (．／（）) read like their ASCII forms, and
@@ -322,7 +323,7 @@ def _year_from_match(match: re.Match[str], text: str, *, overrun: bool) -> int:
 
 
 def _month_from_match(match: re.Match[str], text: str) -> tuple[int, int]:
-    year = _year_from_match(match, text, overrun=False)
+    year = _year_from_match(match, text, overrun=_has_western_year(match))
     month = int(match.group("m1") or match.group("m2"))
     if not 1 <= month <= 12:
         raise CalendarError(f"月が正しくありません: {text!r}", f"month must be 1 to 12: {text!r}")
@@ -337,7 +338,7 @@ def _month_from_match(match: re.Match[str], text: str) -> tuple[int, int]:
 
 
 def _date_from_match(match: re.Match[str], text: str) -> date:
-    year = _year_from_match(match, text, overrun=False)
+    year = _year_from_match(match, text, overrun=_has_western_year(match))
     month = int(match.group("m1") or match.group("m2"))
     day = int(match.group("d1") or match.group("d2"))
     try:
@@ -354,9 +355,19 @@ def _date_from_match(match: re.Match[str], text: str) -> date:
     return result
 
 
+def _has_western_year(match: re.Match[str]) -> bool:
+    return bool(match.group("year") or match.group("era_western"))
+
+
 def _matched_era(match: re.Match[str]) -> Era | None:
-    key = match.group("era") or match.group("western_era")
-    return _ERA_BY_KEY[key] if key else None
+    """The era that alone dates the text, so the day or month must lie within it.
+
+    When the western year is printed too (平成32(2020)年1月, written before the era changed),
+    it is authoritative and the era is only a label.
+    """
+    if _has_western_year(match):
+        return None
+    return _ERA_BY_KEY[match.group("era")] if match.group("era") else None
 
 
 def _check_within_era(era: Era, first: date, last: date, text: str) -> None:
