@@ -9,6 +9,7 @@ subgraph's ``_entities`` with a per-request DataLoader.
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
@@ -22,14 +23,15 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLSchema,
     GraphQLUnionType,
     OperationType,
     get_named_type,
 )
-from graphql.execution.values import get_argument_values
 from strawberry.types import Info
 
 from suishin.gateway import errors
+from suishin.gateway.auth import check_tenant, require_signed_in
 from suishin.gateway.context import context_of
 from suishin.gateway.forwarding import (
     GATEWAY_ONLY,
@@ -43,8 +45,6 @@ from suishin.gateway.forwarding import (
 T = TypeVar("T")
 C = TypeVar("C", bound=type)
 
-REMOTE_TYPES: dict[str, type] = {}
-
 
 def remote_type(*, description: str, name: str | None = None) -> Callable[[C], C]:
     """``@strawberry.type`` for a type whose data comes from a subgraph."""
@@ -56,9 +56,7 @@ def remote_type(*, description: str, name: str | None = None) -> Callable[[C], C
             "source": strawberry.Private[str],
             **own,
         }
-        typed = strawberry.type(cls, description=description, name=name)
-        REMOTE_TYPES[name or cls.__name__] = typed
-        return typed
+        return strawberry.type(cls, description=description, name=name)
 
     return wrap
 
@@ -87,7 +85,7 @@ def remote(
 
     async def resolve(root: Any, info: Info[Any, Any]) -> Any:
         value, source = await fetch(root, info)
-        return wrap_value(value, info._raw_info.return_type, source)
+        return wrap_value(value, info._raw_info.return_type, source, info._raw_info.schema)
 
     async def resolve_page(
         root: Any,
@@ -98,7 +96,8 @@ def remote(
         before: BeforeArg = None,
     ) -> Any:
         value, source = await fetch(root, info)
-        return _connection(value, info._raw_info, source)
+        paging = {"first": first, "after": after, "last": last, "before": before}
+        return _connection(value, info._raw_info, source, paging)
 
     resolver: Any = resolve_page if page_of else resolve
     return strawberry.field(
@@ -108,6 +107,73 @@ def remote(
         deprecation_reason=deprecation_reason,
         name=name,
     )
+
+
+def remote_method(
+    description: str,
+    *,
+    subgraph: str | None = None,
+    deprecation_reason: str | None = None,
+) -> Callable[[Callable[..., Any]], Any]:
+    """Like :func:`remote` for a field with arguments: decorate a stub whose signature
+    (``self, info: Info, <arguments>``) declares them; the subgraph computes the value, the
+    gateway forwards the arguments as the client wrote them."""
+
+    def decorate(stub: Callable[..., Any]) -> Any:
+        @functools.wraps(stub)
+        async def resolve(*args: Any, **kwargs: Any) -> Any:
+            root, info = args[0], kwargs["info"]
+            raw = info._raw_info
+            if subgraph and root.source != subgraph:
+                value, source = await _load_foreign(root, raw, subgraph), subgraph
+            else:
+                value, source = root.data.get(raw.path.key), root.source
+            return wrap_value(value, raw.return_type, source, raw.schema)
+
+        return strawberry.field(
+            resolver=resolve,
+            description=description,
+            metadata={OWNER: subgraph} if subgraph else {},
+            deprecation_reason=deprecation_reason,
+        )
+
+    return decorate
+
+
+def forwarded(
+    subgraph: str,
+    *,
+    description: str,
+    mutation: bool = False,
+    public: bool = False,
+    page_of: str | None = None,
+    deprecation_reason: str | None = None,
+) -> Callable[[Callable[..., Any]], Any]:
+    """A root field answered by ``subgraph``: decorate a stub whose signature (``self, info:
+    Info, <arguments>``) declares the arguments. The client's selection is forwarded with the
+    caller's token. Only ``public`` fields are open to anonymous callers; a ``tenant`` argument
+    naming another municipality than the caller's is refused here, before any subgraph call."""
+
+    def decorate(stub: Callable[..., Any]) -> Any:
+        @functools.wraps(stub)
+        async def resolve(*args: Any, **kwargs: Any) -> Any:
+            info = kwargs["info"]
+            if not public:
+                require_signed_in(info)
+            check_tenant(info, kwargs.get("tenant"))
+            operation = OperationType.MUTATION if mutation else OperationType.QUERY
+            paging = {k: kwargs.get(k) for k in ("first", "after", "last", "before")}
+            return await forward(info, subgraph, operation, paging)
+
+        make = strawberry.mutation if mutation else strawberry.field
+        return make(
+            resolver=resolve,
+            description=description,
+            deprecation_reason=deprecation_reason,
+            metadata={OWNER: subgraph, **({PAGE_OF: page_of} if page_of else {})},
+        )
+
+    return decorate
 
 
 def gateway_field(resolver: Callable[..., Any], description: str) -> Any:
@@ -121,8 +187,10 @@ async def forward(
     info: Info[Any, Any],
     subgraph: str,
     operation: OperationType = OperationType.QUERY,
+    paging: dict[str, Any] | None = None,
 ) -> Any:
-    """Forward the root field ``info`` resolves to ``subgraph`` and return the gateway value."""
+    """Forward the root field ``info`` resolves to ``subgraph`` and return the gateway value
+    (a connection over the returned list for a ``page_of`` field, sliced by ``paging``)."""
     ctx = context_of(info)
     raw = info._raw_info
     builder = SelectionBuilder.for_info(raw, subgraph)
@@ -135,8 +203,8 @@ async def forward(
         raise result.errors[0]
     value = (result.data or {}).get(key)
     if _metadata(raw).get(PAGE_OF):
-        return _connection(value, raw, subgraph)
-    return wrap_value(value, raw.return_type, subgraph)
+        return _connection(value, raw, subgraph, paging or {})
+    return wrap_value(value, raw.return_type, subgraph, raw.schema)
 
 
 async def _load_foreign(root: Any, raw: GraphQLResolveInfo, subgraph: str) -> Any:
@@ -158,19 +226,25 @@ async def _load_foreign(root: Any, raw: GraphQLResolveInfo, subgraph: str) -> An
     return entity.get(response_key)
 
 
-def wrap_value(value: Any, gql_type: GraphQLOutputType, source: str) -> Any:
+def _origin(gql_type: GraphQLObjectType) -> Any:
+    """The Strawberry class behind a GraphQL object type of this schema."""
+    return gql_type.extensions["strawberry-definition"].origin
+
+
+def wrap_value(value: Any, gql_type: GraphQLOutputType, source: str, schema: GraphQLSchema) -> Any:
     """Subgraph JSON → what the gateway's Strawberry types expect."""
     if value is None:
         return None
     if isinstance(gql_type, GraphQLNonNull):
-        return wrap_value(value, gql_type.of_type, source)
+        return wrap_value(value, gql_type.of_type, source, schema)
     if isinstance(gql_type, GraphQLList):
-        return [wrap_value(v, gql_type.of_type, source) for v in value]
+        return [wrap_value(v, gql_type.of_type, source, schema) for v in value]
     if isinstance(gql_type, (GraphQLInterfaceType, GraphQLUnionType)):
-        cls = REMOTE_TYPES[value.get(TYPENAME_ALIAS) or value["__typename"]]
-        return cls(data=value, source=source)
+        concrete = schema.get_type(value.get(TYPENAME_ALIAS) or value["__typename"])
+        assert isinstance(concrete, GraphQLObjectType)
+        return _origin(concrete)(data=value, source=source)
     if isinstance(gql_type, GraphQLObjectType):
-        return REMOTE_TYPES[gql_type.name](data=value, source=source)
+        return _origin(gql_type)(data=value, source=source)
     if isinstance(gql_type, GraphQLEnumType):
         # Subgraphs send the enum's GraphQL name; Strawberry wants the Python member.
         enum_value = gql_type.values.get(value)
@@ -275,23 +349,16 @@ def paginate(
     )
 
 
-def _connection(value: Any, raw: GraphQLResolveInfo, source: str) -> Any:
+def _connection(value: Any, raw: GraphQLResolveInfo, source: str, paging: dict[str, Any]) -> Any:
     named = get_named_type(raw.return_type)
     assert isinstance(named, GraphQLObjectType)
     node_type = named.fields["nodes"].type
     assert isinstance(node_type, (GraphQLNonNull, GraphQLList))
-    items = wrap_value(value or [], node_type, source)
-    arguments = _argument_values(raw)
+    items = wrap_value(value or [], node_type, source, raw.schema)
     return paginate(
         items,
-        first=arguments.get("first"),
-        after=arguments.get("after"),
-        last=arguments.get("last"),
-        before=arguments.get("before"),
-    )
-
-
-def _argument_values(raw: GraphQLResolveInfo) -> dict[str, Any]:
-    return get_argument_values(
-        raw.parent_type.fields[raw.field_name], raw.field_nodes[0], raw.variable_values
+        first=paging.get("first"),
+        after=paging.get("after"),
+        last=paging.get("last"),
+        before=paging.get("before"),
     )

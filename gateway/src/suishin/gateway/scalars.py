@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from typing import Any, NewType
+from typing import Any
 
 import strawberry
 
@@ -31,35 +31,31 @@ def _parse_decimal(value: Any) -> decimal.Decimal:
 
 
 DateTime = strawberry.scalar(
-    NewType("DateTime", str),
     name="DateTime",
     description="Date with time and offset (ISO 8601).",
     serialize=_text,
     parse_value=lambda v: dt.datetime.fromisoformat(str(v)),
 )
 Date = strawberry.scalar(
-    NewType("Date", str),
     name="Date",
     description="Calendar date (ISO 8601).",
     serialize=_text,
     parse_value=lambda v: dt.date.fromisoformat(str(v)),
 )
 Decimal = strawberry.scalar(
-    NewType("Decimal", str),
     name="Decimal",
     description='Exact decimal number, sent as a string (e.g. "12.5").',
     serialize=_text,
     parse_value=_parse_decimal,
 )
 UUID = strawberry.scalar(
-    NewType("UUID", str),
     name="UUID",
     description="UUID.",
     serialize=_text,
     parse_value=lambda v: uuid.UUID(str(v)),
 )
 
-SCALAR_OVERRIDES: dict[object, Any] = {
+SCALAR_MAP: dict[object, Any] = {
     dt.datetime: DateTime,
     dt.date: Date,
     decimal.Decimal: Decimal,

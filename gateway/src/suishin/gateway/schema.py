@@ -7,10 +7,11 @@ from typing import Any
 
 import strawberry
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from suishin.gateway.live_schema import Subscription
-from suishin.gateway.scalars import SCALAR_OVERRIDES
+from suishin.gateway.scalars import SCALAR_MAP
 
 
 @strawberry.type(description="Reads: plans, measures, indicators and your inbox.")
@@ -26,7 +27,7 @@ def build_schema(extensions: Sequence[SchemaExtension] = ()) -> strawberry.Schem
         query=Query,
         subscription=Subscription,
         extensions=list(extensions),  # type: ignore[arg-type]  # instances are accepted
-        scalar_overrides=SCALAR_OVERRIDES,
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 
 
