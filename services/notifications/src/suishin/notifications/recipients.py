@@ -1,0 +1,221 @@
+"""Resolution of targets (posts, departments, bodies, people) to the people who hold them on a
+given day, and the per-tenant snapshot of directory, rules, subscriptions and silences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+from suishin.contracts.enums import Severity
+from suishin.notifications.directory import OWNER, Target, targets_from_json
+from suishin.notifications.routing import (
+    DepartmentIndex,
+    RuleView,
+    SilenceView,
+    SubscriptionView,
+)
+from suishin.notifications.shaping import Cadence, DigestSchedule, parse_hhmm
+
+
+@dataclass(frozen=True)
+class Person:
+    tenant: str
+    id: str
+    name: str
+    email: str | None
+    language: str
+    active: bool
+    email_enabled: bool
+    cadence: Cadence
+    muted_kinds: tuple[str, ...]
+    respect_quiet_hours: bool
+
+
+@dataclass(frozen=True)
+class WebhookTarget:
+    tenant: str
+    id: str
+    url: str
+    format: str
+    secret: str
+    enabled: bool
+
+    @property
+    def recipient_id(self) -> str:
+        return f"webhook:{self.id}"
+
+
+_PERSON_SQL = """
+    select p.tenant, p.id, p.name, p.email, coalesce(pr.language, p.language) as language,
+           p.active, coalesce(pr.email_enabled, true) as email_enabled,
+           coalesce(pr.cadence, 'immediate') as cadence,
+           coalesce(pr.muted_kinds, '{}') as muted_kinds,
+           coalesce(pr.respect_quiet_hours, true) as respect_quiet_hours
+    from people p left join preferences pr on pr.tenant = p.tenant and pr.person_id = p.id
+"""
+
+
+def _person(row: asyncpg.Record) -> Person:
+    return Person(
+        tenant=row["tenant"],
+        id=row["id"],
+        name=row["name"],
+        email=row["email"],
+        language=row["language"],
+        active=row["active"],
+        email_enabled=row["email_enabled"],
+        cadence=Cadence(row["cadence"]),
+        muted_kinds=tuple(row["muted_kinds"]),
+        respect_quiet_hours=row["respect_quiet_hours"],
+    )
+
+
+async def people_by_id(conn: asyncpg.Connection, tenant: str, ids: Sequence[str]) -> list[Person]:
+    rows = await conn.fetch(
+        _PERSON_SQL + " where p.tenant = $1 and p.id = any($2::text[]) order by p.id",
+        tenant,
+        list(ids),
+    )
+    return [_person(r) for r in rows]
+
+
+async def resolve_target(
+    conn: asyncpg.Connection,
+    tenant: str,
+    target: Target,
+    owner_departments: Sequence[str],
+    on: date,
+) -> list[Person]:
+    """Active people who, on day ``on``, hold an assignment matching every field of ``target``."""
+    if target.person:
+        return [p for p in await people_by_id(conn, tenant, [target.person]) if p.active]
+    departments: list[str] | None = None
+    if target.department == OWNER:
+        departments = list(owner_departments)
+        if not departments:
+            return []
+    elif target.department:
+        departments = [target.department]
+    rows = await conn.fetch(
+        _PERSON_SQL
+        + """ where p.tenant = $1 and p.active and exists (
+                select 1 from assignments a
+                where a.tenant = p.tenant and a.person_id = p.id
+                  and ($2::text[] is null or a.department_code = any($2::text[]))
+                  and ($3::text is null or a.post_code = $3)
+                  and ($4::text is null or a.body_code = $4)
+                  and (a.valid_from is null or a.valid_from <= $5)
+                  and (a.valid_to is null or a.valid_to >= $5))
+            order by p.id""",
+        tenant,
+        departments,
+        target.post,
+        target.body,
+        on,
+    )
+    return [_person(r) for r in rows]
+
+
+@dataclass
+class TenantSnapshot:
+    """What routing needs about one tenant, loaded once per batch of events."""
+
+    tenant: str
+    known: bool
+    departments: DepartmentIndex
+    rules: list[RuleView]
+    subscriptions: list[SubscriptionView]
+    silences: list[SilenceView]
+    escalation: list[Target]
+    webhooks: dict[str, WebhookTarget]
+    digest: DigestSchedule
+
+
+async def load_snapshot(
+    conn: asyncpg.Connection, tenant: str, now: datetime, default_digest: DigestSchedule
+) -> TenantSnapshot:
+    row = await conn.fetchrow("select settings, escalation from tenants where tenant = $1", tenant)
+    departments = await conn.fetch(
+        "select code, name, aliases from departments where tenant = $1", tenant
+    )
+    rules = await conn.fetch(
+        "select * from routing_rules where tenant = $1 and enabled order by created_at, name",
+        tenant,
+    )
+    subs = await conn.fetch("select * from subscriptions where tenant = $1", tenant)
+    silences = await conn.fetch(
+        "select * from silences where tenant = $1 and expires_at > $2", tenant, now
+    )
+    hooks = await conn.fetch("select * from webhooks where tenant = $1", tenant)
+    settings: dict[str, Any] = (row["settings"] if row else None) or {}
+    digest = DigestSchedule(
+        daily_at=parse_hhmm(settings["daily_time"])
+        if settings.get("daily_time")
+        else default_digest.daily_at,
+        weekly_weekday=settings.get("weekly_weekday", default_digest.weekly_weekday),
+        weekly_at=parse_hhmm(settings["weekly_time"])
+        if settings.get("weekly_time")
+        else default_digest.weekly_at,
+    )
+    return TenantSnapshot(
+        tenant=tenant,
+        known=row is not None,
+        departments=DepartmentIndex((d["code"], d["name"], d["aliases"]) for d in departments),
+        rules=[rule_view(r) for r in rules],
+        subscriptions=[
+            SubscriptionView(
+                id=s["id"],
+                person_id=s["person_id"],
+                event_types=tuple(s["event_types"]),
+                plan_id=s["plan_id"],
+                department_code=s["department_code"],
+                min_severity=Severity(s["min_severity"]),
+            )
+            for s in subs
+        ],
+        silences=[
+            SilenceView(
+                id=s["id"],
+                kinds=tuple(s["kinds"]),
+                subject=s["subject"],
+                department_code=s["department_code"],
+                recipient_id=s["recipient_id"],
+                starts_at=s["starts_at"],
+                expires_at=s["expires_at"],
+            )
+            for s in silences
+        ],
+        escalation=targets_from_json(row["escalation"]) if row else [],
+        webhooks={
+            h["id"]: WebhookTarget(
+                tenant=tenant,
+                id=h["id"],
+                url=h["url"],
+                format=h["format"],
+                secret=h["secret"],
+                enabled=h["enabled"],
+            )
+            for h in hooks
+        },
+        digest=digest,
+    )
+
+
+def rule_view(r: asyncpg.Record | dict[str, Any]) -> RuleView:
+    return RuleView(
+        id=r["id"],
+        name=r["name"],
+        event_types=tuple(r["event_types"]),
+        kinds=tuple(r["kinds"]),
+        plan_ids=tuple(r["plan_ids"]),
+        department_codes=tuple(r["department_codes"]),
+        min_severity=Severity(r["min_severity"]),
+        targets=tuple(targets_from_json(r["targets"])),
+        webhook_ids=tuple(r["webhook_ids"]),
+        escalate=r["escalate"],
+        enabled=r["enabled"],
+    )
