@@ -4,8 +4,10 @@ time limit per HTTP request."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,15 +25,16 @@ from suishin.gateway.settings import GatewaySettings
 log = logging.getLogger(__name__)
 
 
-def schema_extensions(settings: GatewaySettings) -> list[SchemaExtension]:
-    """Validation rules applied to every document before anything is forwarded."""
-    extensions: list[SchemaExtension] = [
-        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+def schema_extensions(settings: GatewaySettings) -> list[Callable[[], SchemaExtension]]:
+    """Validation rules applied to every document before anything is forwarded (factories:
+    Strawberry builds fresh extension instances per request)."""
+    extensions: list[Callable[[], SchemaExtension]] = [
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
     ]
     if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return extensions
 
 

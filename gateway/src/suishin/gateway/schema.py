@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 import strawberry
@@ -21,12 +21,14 @@ class Query:
         return "suishin"
 
 
-def build_schema(extensions: Sequence[SchemaExtension] = ()) -> strawberry.Schema:
+def build_schema(
+    extensions: Sequence[Callable[[], SchemaExtension]] = (),
+) -> strawberry.Schema:
     """The gateway schema with the given validation extensions (see limits.py)."""
     return strawberry.Schema(
         query=Query,
         subscription=Subscription,
-        extensions=list(extensions),  # type: ignore[arg-type]  # instances are accepted
+        extensions=list(extensions),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 
