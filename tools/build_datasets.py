@@ -1083,6 +1083,1243 @@ def _early_subseries_indicator(
 
 
 # ---------------------------------------------------------------------------------------------
+# 板橋区 ICT推進・活用計画2020 追録版 (FY2018-2020)
+# ---------------------------------------------------------------------------------------------
+
+ADDENDUM_STATUS = {
+    "官デ変": "変更",
+    "官デ新": "新規",
+    "継続": "継続",
+    "変更": "変更",
+    "完了": "完了",
+    "新規": "新規",
+}
+ADDENDUM_KEYS = {
+    "美術館": "museum",
+    "郷土資料館": "local-history",
+    "郷土資料館(注記)": "local-history-count",
+}
+ADDENDUM_YEARS = (("H30", 2018), ("H31", 2019), ("H32", 2020))
+
+
+def _roman_ascii(text: str) -> str:
+    for full, ascii_ in (("Ⅳ", "IV"), ("Ⅲ", "III"), ("Ⅱ", "II"), ("Ⅰ", "I")):
+        text = text.replace(full, ascii_)
+    return text
+
+
+def build_itabashi_addendum(src: Data) -> Data:
+    depts = Departments()
+    h = src["hierarchy"]
+    goal_path: dict[str | None, str] = {}
+    nodes: list[Data] = []
+    goal_nodes: dict[str, Data] = {}
+    for g in h["goals"]:
+        if g["id"] is None:
+            code, norm = "進捗", "進捗管理"
+            notes = [note("remark", g["note"])]
+        else:
+            code, norm, notes = g["id"], f"基本目標{g['id']}", []
+        node = {
+            "code": code,
+            "normalized_code": norm,
+            "kind": "group",
+            "level": 0,
+            "title": g["title"],
+            "children": [],
+            "notes": notes,
+        }
+        goal_path[g["id"] or "進捗"] = norm
+        goal_nodes[norm] = node
+        nodes.append(node)
+
+    tags = []
+    for st in h["strategies"]:
+        tag: Data = {"code": f"重点戦略{st['id']}", "label": f"重点戦略{st['id']}"}
+        if st.get("title"):
+            tag["label"] += f" {st['title']}"
+            if st.get("former_title"):
+                tag["description"] = f"旧名称：{st['former_title']}（追録版で改称）"
+        else:
+            tag["notes"] = [note("inferred", st["note"])]
+        tags.append(tag)
+
+    measure_path: dict[str, str] = {}
+    for m in src["measures"]:
+        measure_path[m["code"]] = f"{goal_path[m['parent']['goal']]}/No.{m['code']}"
+
+    for m in src["measures"]:
+        path = measure_path[m["code"]]
+        owners, others = depts.owners(m["owner_departments"])
+        if m["owner_open_ended"]:
+            others = "ほか"
+        notes: list[Data] = []
+        for t in m.get("former_titles", []):
+            notes.append(remark_or_inferred(f"旧名称：{t}", "title")[0])
+        for c in m.get("change_points", []):
+            notes.append(note("remark", f"{c['type']}：{c['detail']}"))
+        for k in m.get("kande_policy", []):
+            notes.append(note("remark", f"官民データ活用推進基本法の基本的施策：{k}"))
+        for ms in m.get("milestones", []):
+            notes.append(note("remark", f"{ms['event']}（{ms['date']}）"))
+        if m.get("completion"):
+            notes.append(note("remark", m["completion"]["reason"], "status"))
+        if m.get("linked_plan"):
+            lp = m["linked_plan"]
+            notes.append(note("remark", f"関連計画：{lp['name']}（{lp['owner']}）。{lp['note']}"))
+        if m.get("title_is_provisional"):
+            notes.append(note("remark", "施策名は仮称。", "title"))
+        if m.get("section3_category"):
+            notes.append(note("remark", f"見直し区分：{m['section3_category']}", "status"))
+        schedule, tracks = _addendum_schedule(m, notes)
+        lineage = []
+        if m.get("absorbs"):
+            for a in m["absorbs"]:
+                lineage.append(
+                    {
+                        "kind": "merged",
+                        "from_path": measure_path[a["from_measure"]],
+                        "note": f"{a['what']}を統合",
+                    }
+                )
+        strategy = m["parent"]["strategy"]
+        node = {
+            "code": m["code_printed"],
+            "normalized_code": f"No.{m['code']}",
+            "kind": "measure",
+            "level": 1,
+            "title": m["title"],
+            "title_variants": [
+                v
+                for v in (m.get("title_variants") or []) + [m.get("title_as_printed_in_detail")]
+                if v and v != m["title"]
+            ],
+            "description": m["description"],
+            "owners": owners,
+            "others_text": others,
+            "primary_goal": goal_path[m["parent"]["goal"]],
+            "related_goals": [goal_path[g["goal"]] for g in m["related_goals"]],
+            "tags": [f"重点戦略{_roman_ascii(strategy)}"] if strategy else [],
+            "schedule": schedule,
+            "tracks": tracks,
+            "status": ADDENDUM_STATUS[m["status_label"]],
+            "status_label": m["status_label"] if m["status_label"].startswith("官デ") else None,
+            "lineage": lineage,
+            "source": m.get("detail_section"),
+            "notes": notes,
+        }
+        if "システム的设计" in json.dumps(m, ensure_ascii=False):
+            node["notes"].append(note("source_typo", "原文の誤字「システム的设计」を保持。"))
+        goal_nodes[goal_path[m["parent"]["goal"]]]["children"].append(node)
+
+    others_node: Data = {
+        "code": "4",
+        "normalized_code": "その他",
+        "kind": "group",
+        "level": 0,
+        "title": "その他の取り組み",
+        "children": [],
+    }
+    for o in src["other_initiatives"]:
+        code = re.search(r"\((\d)\)", o["code"])
+        assert code
+        child: Data = {
+            "code": o["code_printed"],
+            "normalized_code": f"({code.group(1)})",
+            "kind": "measure",
+            "level": 1,
+            "title": o["title"],
+            "description": o["description"],
+            "status": "完了" if o["state"] == "実施済み" else "継続",
+            "status_label": o["state"],
+            "notes": [note("remark", "所管課の記載なし。", "owners")],
+        }
+        for k in ("deadline", "effective"):
+            if o.get(k):
+                child["notes"].append(note("remark", f"{k}: {o[k]['text']}"))
+        others_node["children"].append(child)
+    nodes.append(others_node)
+    measure_path["その他(2)"] = "その他/(2)"
+
+    indicators = [_addendum_indicator(i, measure_path) for i in src["indicators"]]
+    doc = src["document"]
+    gov = src["governance"]
+    bodies = [
+        {
+            "code": "ICT推進・活用本部",
+            "name": "ICT推進・活用本部",
+            "kind": "本部",
+            "role": "事業実施結果を毎年度評価し、計画に反映する（推進施策No.34）。",
+        },
+        {
+            "code": "個人情報保護審議会",
+            "name": "情報公開及び個人情報保護審議会",
+            "kind": "審議会",
+            "role": "個人情報の適正な利用に関する審議（No.16）。",
+        },
+        {
+            "code": "外部評価委員会",
+            "name": "外部評価委員会",
+            "kind": "委員会",
+            "role": "個人情報保護制度の点検（No.16）。",
+        },
+        {
+            "code": "付議事項調査委員会",
+            "name": "個人情報保護審議会付議事項調査委員会",
+            "kind": "委員会",
+            "parent": "個人情報保護審議会",
+            "former_names": ["電子計算組織運営委員会"],
+            "renamed_on": "2017-04",
+        },
+        {
+            "code": "収入確保対策検討会",
+            "name": "収入確保対策検討会",
+            "kind": "会議",
+            "role": "その他の公金収納方法を費用対効果を意識して検討（No.12）。",
+        },
+    ]
+    it = depts.add("IT 推進課")
+    posts = [
+        {
+            "code": "事務局",
+            "name": "計画の所管課（IT推進課）",
+            "department": it,
+            "notes": [note("inferred", "計画の所管・事務局的役割（No.34の所管課）からの推定。")],
+        }
+    ]
+    plan = {
+        "key": "ict2020-addendum",
+        "title": doc["plan_name"],
+        "kind": "追録版",
+        "period": {"start": "平成30年度", "end": "平成32年度"},
+        "edition": "追録版",
+        "predecessor": "ict2020",
+        "state": "superseded",
+        "level_labels": ["基本目標", "推進施策"],
+        "source": f"{doc['plan_name']} reference/sources/itabashi-ict-2020-addendum.txt",
+        "description": doc["kind_detail"],
+        "tags": tags,
+        "notes": [
+            note("remark", doc["scope_of_revision"]),
+            note("inferred", doc["period"]["note"], "predecessor"),
+            note("inferred", doc["published_note"], "published_on"),
+            note("remark", f"記載のない体制：{'、'.join(gov['not_mentioned'])}"),
+            note(
+                "remark",
+                "評語（達成＋等）による施策評価は本書に記載がないため grading_scale はない。"
+                "ICT推進・活用本部が毎年度事業実施結果を評価する（No.34）。",
+            ),
+            *[note("uncertain", t) for t in src["data_quality_notes"]],
+        ],
+    }
+    return {
+        "format_version": 1,
+        "tenant": ITABASHI,
+        "departments": depts.data(),
+        "bodies": bodies,
+        "posts": posts,
+        "plan": plan,
+        "nodes": nodes,
+        "indicators": indicators,
+    }
+
+
+def _addendum_schedule(m: Data, notes: list[Data]) -> tuple[list[Data], list[Data]]:
+    rows = m["schedule"]
+    named = len(rows) > 1
+    schedule, tracks = [], []
+    for i, row in enumerate(rows, start=1):
+        track = row.get("track") or (f"区分{i}" if named else None)
+        if named:
+            tracks.append({"name": track})
+            if not row.get("track"):
+                notes.append(
+                    note("inferred", f"スケジュール区分名は印字なし（{track}と付番）。", "tracks")
+                )
+        previous: str | None = None
+        for col, fy in ADDENDUM_YEARS:
+            label = row.get(col)
+            if label is None:
+                continue
+            label = re.sub(r"(?<=\S) (?=\S)", "", label) if re.fullmatch(r"\S \S", label) else label
+            phase = phase_of(label.replace("→", "")) or phase_of(previous) or "running"
+            entry: Data = {"fiscal_year": fy, "label": label, "phase": phase}
+            if track:
+                entry["track"] = track
+            schedule.append(entry)
+            previous = label.replace("→", "") or previous
+        if row.get("note"):
+            notes.append(note("inferred", row["note"], "schedule"))
+    if any(r.get(c) is None for r in rows for c, _ in ADDENDUM_YEARS[1:]):
+        notes.append(
+            note(
+                "uncertain",
+                "年度別スケジュールの結合セル（→）の範囲は抽出テキストから判別できない年度がある。"
+                "印字された年度のみ記録。",
+                "schedule",
+            )
+        )
+    return schedule, tracks
+
+
+def _addendum_indicator(ind: Data, measure_path: dict[str, str]) -> Data:
+    local = ind["id"]
+    if local.startswith("その他"):
+        key = "other-2"
+    else:
+        mno, _, rest = local.partition("-")
+        key = mno.lower() + (f"-{ADDENDUM_KEYS.get(rest, rest)}" if rest else "")
+    notes: list[Data] = [*remark_or_inferred(ind.get("notes"))]
+    for hst in ind.get("history", []):
+        text = hst["change"] + (f"（旧：{hst['from']}）" if hst.get("from") else "")
+        if hst.get("note"):
+            text += f" {hst['note']}"
+        notes.append(note("remark", text))
+    polarity = "higher_is_better"
+    comparator = "gte"
+    if ind.get("lower_is_better"):
+        polarity, comparator = "zero_tolerance", "lte"
+    elif ind["direction"] == "maintain":
+        polarity = "keep"
+    targets, revisions = [], []
+    current = [t for t in ind["targets"] if not (t.get("status") or "").startswith("superseded")]
+    for t in current:
+        target: Data = {"fiscal_year": t["fiscal_year_ad"], "printed": t["value_text"]}
+        if t["value"] is None:
+            target["text"] = t["value_text"]
+        else:
+            target["comparator"], target["value"] = comparator, t["value"]
+        if t.get("status") == "recurring annual target":
+            target["notes"] = [note("inferred", "注記「毎年度1,500件を目標」から抽出。")]
+        targets.append(target)
+    if any(
+        not t.get("fiscal_year_explicit")
+        for t in current
+        if t.get("status") != "recurring annual target"
+    ):
+        notes.append(
+            note(
+                "inferred",
+                "目標年度の印字なし。計画最終年度（平成32年度）の目標と解釈。",
+                "targets",
+            )
+        )
+    for t in ind["targets"]:
+        if (t.get("status") or "").startswith("superseded"):
+            new = next(c for c in current if c["fiscal_year_ad"] == t["fiscal_year_ad"])
+            revisions.append(
+                {
+                    "fiscal_year": t["fiscal_year_ad"],
+                    "old": {"comparator": comparator, "value": t["value"]},
+                    "new": {"comparator": comparator, "value": new["value"]},
+                    "reason": "追録版で上方修正（当初計画の目標）",
+                    "edition": "追録版",
+                }
+            )
+    if not ind["targets"]:
+        notes.append(
+            note(
+                "uncertain",
+                "目標値が抽出テキストにない（表の列崩れによる欠落の可能性）。",
+                "targets",
+            )
+        )
+    baseline = None
+    b = ind.get("baseline")
+    if b:
+        baseline = {
+            "value": b.get("value"),
+            "fiscal_year": b.get("fiscal_year_ad"),
+            "text": b.get("value_text"),
+        }
+    actuals = []
+    for a in ind["actuals"]:
+        if "累計" in (a.get("source") or "") and not ind["cumulative"]:
+            notes.append(
+                note(
+                    "corrected",
+                    f"抽出は年度別件数の系列に累計値（{a['value_text']}、{a['fiscal_year']}時点）を"
+                    "同じ年度の実績として含めていた。年度値と混在するため実績から外し、ここに残す。",
+                    "actuals",
+                )
+            )
+            continue
+        actual: Data = {
+            "period": f"FY{a['fiscal_year_ad'] or 2018}",
+            "printed": a.get("value_text"),
+        }
+        if a["fiscal_year_ad"] is None:
+            actual["notes"] = [
+                note("inferred", "年度の明記なし。追録版作成時点（平成30年度）として記録。")
+            ]
+        if a.get("value") is None:
+            actual["text"] = a.get("value_text")
+        else:
+            actual["value"] = a["value"]
+        actual["source"] = a.get("source")
+        actuals.append(actual)
+    if ind.get("derived_from_note"):
+        notes.append(
+            note("inferred", "施策No.2の注記から抽出した補助的な指標（正式な指標ではない）。")
+        )
+    if ind.get("informal"):
+        notes.append(
+            note(
+                "inferred",
+                "その他の取り組み(2)の本文から抽出した補助的な指標（正式な指標ではない）。",
+            )
+        )
+    kind = ind["kind"]
+    return {
+        "key": f"ict2020-addendum.{key}",
+        "title": ind["name"],
+        "nodes": [measure_path[ind["measure_code"]]],
+        "unit": ind["unit"],
+        "polarity": polarity,
+        "aggregation": "cumulative"
+        if ind["cumulative"]
+        else ("snapshot" if kind == "percent" else "per_year"),
+        "qualitative": kind in ("qualitative", "milestone"),
+        "milestone": kind == "milestone",
+        "baseline": baseline,
+        "targets": targets,
+        "target_revisions": revisions,
+        "actuals": actuals,
+        "description": f"算式：{ind['formula']}" if ind.get("formula") else None,
+        "source": f"抽出 {ind['id']}",
+        "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 練馬区 情報化基本計画 (FY2020-2024) and its previous plan (FY2016-2019)
+# ---------------------------------------------------------------------------------------------
+
+NERIMA = {"slug": "nerima", "name": "練馬区", "name_en": "Nerima City"}
+CURRENT = "練馬区情報化基本計画(令和"
+NERIMA_SCALE: Data = {
+    "rule": "nerima-ab",
+    "description": "前計画（平成28〜31年度）の取組結果の凡例。計画期間終了時に取組ごとに評価。",
+    "grades": [
+        {"code": "A", "label": "達成"},
+        {"code": "B", "label": "一部達成"},
+    ],
+    "notes": [note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。")],
+}
+
+
+def _nerima_governance(depts: Departments) -> tuple[list[Data], list[Data]]:
+    jo = depts.add("情報政策課")
+    bodies = [
+        {
+            "code": "IT推進本部",
+            "name": "IT推進本部",
+            "kind": "本部",
+            "chair": "企画部を担任する副区長",
+            "secretariat": jo,
+            "members_text": "副本部長：担任副区長以外の副区長／本部員：全部長",
+            "role": "進捗状況の報告を受ける。",
+        },
+        {
+            "code": "情報化運営委員会",
+            "name": "情報化運営委員会",
+            "kind": "委員会",
+            "chair": "企画部長",
+            "members_text": "副委員長：情報政策課長／委員：部庶務担当課長等",
+            "role": "進捗状況の報告を受ける。",
+        },
+        {
+            "code": "情報セキュリティ委員会",
+            "name": "情報セキュリティ委員会",
+            "kind": "委員会",
+            "chair": "企画部長",
+            "members_text": "副委員長：情報政策課長／委員：関係課長",
+        },
+        {
+            "code": "検討部会",
+            "name": "検討部会",
+            "kind": "部会",
+            "parent": "IT推進本部",
+            "role": "必要に応じてIT推進本部の下に設置。",
+        },
+        {
+            "code": "ICT利活用ワーキンググループ",
+            "name": "ICT利活用ワーキンググループ",
+            "kind": "会議",
+            "role": "平成29年度設置。庁内募集の職員で構成し、ICT利活用を企画・提案。",
+        },
+        {
+            "code": "練馬区CSIRT",
+            "name": "練馬区CSIRT",
+            "kind": "その他",
+            "role": "平成29年4月設置。",
+        },
+    ]
+    posts = [
+        {
+            "code": "CIO",
+            "name": "最高情報化管理責任者",
+            "held_by": "企画部を担任する副区長",
+            "role": "IT推進本部長を兼ねる。",
+        },
+        {"code": "CISO", "name": "最高情報セキュリティ責任者", "held_by": "企画部を担任する副区長"},
+        {
+            "code": "CIO補佐官",
+            "name": "総合情報化顧問（CIO補佐官）",
+            "role": "CIOを主に技術面から補佐し、区の情報化全般に専門的見地から助言・指導する。",
+        },
+        {"code": "統括情報化管理責任者", "name": "統括情報化管理責任者", "held_by": "企画部長"},
+        {
+            "code": "事務局",
+            "name": "事務局（情報政策課）",
+            "department": jo,
+            "role": "進捗報告書の提出先、進捗確認・検証、推進計画書の修正、各課支援。",
+        },
+    ]
+    return bodies, posts
+
+
+def _nerima_parents(src: Data) -> dict[str, str]:
+    return {clean_name(k): v for k, v in src["governance"]["department_to_bu_stated"].items()}
+
+
+def _wareki_period(text: str | None) -> str | None:
+    from suishin.contracts.calendar import parse_period
+
+    if not text:
+        return None
+    found = re.findall(r"(平成|令和)(元|\d+)年(\d+)月", text)
+    if not found:
+        return None
+    era, year, month = found[-1]
+    return parse_period(f"{era}{year}年{month}月")
+
+
+def _nerima_actual(a: Data) -> tuple[Data | None, list[Data]]:
+    notes: list[Data] = []
+    fy = a.get("fy_western")
+    as_of = a.get("as_of") or a.get("period_or_as_of")
+    if fy is not None and as_of and "4月1日" in as_of:
+        period = f"{fy}-04-01"
+    elif as_of and _wareki_period(as_of):
+        period = _wareki_period(as_of)
+    elif fy is not None:
+        period = f"FY{fy}"
+    else:
+        return None, [
+            note("remark", f"時点が暦年のみ・不明の値：{a.get('as_printed') or a.get('value')}")
+        ]
+    out: Data = {"period": period, "value": a.get("value"), "printed": a.get("as_printed")}
+    if a.get("comparator") in (">", ">="):
+        out["comparator"] = "gte"
+    if a.get("period_or_as_of") and "~" in a["period_or_as_of"]:
+        out["notes"] = [note("remark", f"期間累計値（{a['period_or_as_of']}）。")]
+    return out, notes
+
+
+def _nerima_indicator(ind: Data, key: str, nodes: list[str], plan_period: tuple[int, int]) -> Data:
+    notes: list[Data] = [*remark_or_inferred(ind.get("notes"))]
+    notes.append(note("remark", f"種別：{ind['indicator_type']}（{ind['source_section']}）"))
+    if ind.get("achievement_as_printed"):
+        notes.append(note("remark", f"達成状況：{ind['achievement_as_printed']}"))
+    polarity = "higher_is_better"
+    if ind.get("direction") == "decrease":
+        polarity = "lower_is_better"
+    elif ind.get("direction") == "maintain":
+        polarity = "keep"
+    baseline = None
+    b = ind.get("baseline")
+    if b:
+        baseline = {
+            "value": b.get("value") if isinstance(b.get("value"), int | float) else None,
+            "fiscal_year": b.get("fy_western"),
+            "as_of": _wareki_period(b.get("as_of")),
+            "text": b.get("as_printed"),
+        }
+        if b.get("unit") and b["unit"] != ind["unit"]:
+            baseline["value"] = None
+            notes.append(
+                note(
+                    "corrected",
+                    f"抽出は基準値を{b['unit']}（{b['value']:,}）で記録していたが、指標の単位は"
+                    f"{ind['unit']}。基準値は文言のみ残す（基準年度の削減率は0%）。",
+                    "baseline",
+                )
+            )
+    targets = []
+    for t in ind["targets"]:
+        fy = t.get("fy_western")
+        if fy is None or not plan_period[0] <= fy <= plan_period[1]:
+            notes.append(
+                note("remark", f"計画期間内の年度を持たない目標：{t['as_printed']}", "targets")
+            )
+            continue
+        target: Data = {"fiscal_year": fy, "printed": t["as_printed"]}
+        if t.get("value") is None:
+            target["text"] = t["as_printed"]
+        else:
+            target["comparator"] = "lte" if t.get("comparator") == "<=" else "gte"
+            target["value"] = t["value"]
+            if t.get("unit") == "円" and "削減率" in ind["unit"]:
+                target["comparator"], target["value"] = "gte", 0
+                notes.append(
+                    note(
+                        "corrected",
+                        "「現状値以下（平成30年度決算）」を抽出は金額（円）で記録していたが、指標・実績は"
+                        "削減率（%）。削減率 0% 以上として記録。",
+                        "targets",
+                    )
+                )
+        targets.append(target)
+    actuals = []
+    for a in ind["actuals"]:
+        actual, extra = _nerima_actual(a)
+        notes += extra
+        if actual is not None:
+            actuals.append(actual)
+    granularity = "fiscal_year"
+    if actuals and all(not a["period"].startswith("FY") for a in actuals):
+        granularity = "as_of"
+    return {
+        "key": key,
+        "title": ind["name"],
+        "nodes": nodes,
+        "unit": ind["unit"],
+        "polarity": polarity,
+        "aggregation": "snapshot" if granularity == "as_of" else "per_year",
+        "granularity": granularity,
+        "qualitative": not targets and not actuals and baseline is None,
+        "baseline": baseline,
+        "targets": targets,
+        "actuals": actuals,
+        "source": f"抽出 {ind['id']}",
+        "notes": notes,
+    }
+
+
+def _nerima_previous_paths(src: Data) -> dict[str, str]:
+    out = {}
+    for m in src["measures"]:
+        if m["plan"].startswith(CURRENT):
+            continue
+        group = re.search(r"\((\d)\)", m["parent_code"])
+        assert group
+        out[m["uid"]] = f"{m['goal']}/({group.group(1)})/{m['code']}"
+    return out
+
+
+def build_nerima_current(src: Data) -> Data:
+    depts = Departments(_nerima_parents(src))
+    bodies, posts = _nerima_governance(depts)
+    prev_paths = _nerima_previous_paths(src)
+    tree = next(h for h in src["hierarchy"] if h["level"] == "tree")
+    goals = next(h for h in src["hierarchy"] if h["level"] == 2)
+    goal_desc = {g["code"]: g.get("description") for g in goals["items"]}
+    measures = {m["uid"]: m for m in src["measures"] if m["plan"].startswith(CURRENT)}
+    paths: dict[str, str] = {}
+
+    def measure_node(m: Data, level: int, path: str) -> Data:
+        paths[m["uid"]] = path
+        owners, others = depts.owners(m["owner_department"])
+        notes: list[Data] = [*remark_or_inferred(m.get("notes"))]
+        state = m.get("state_at_plan_start_inferred") or ""
+        status = (
+            "新規"
+            if state.startswith("新規")
+            else ("継続" if state.startswith(("継続", "既存")) else None)
+        )
+        notes.append(note("inferred", f"計画開始時点の状態（抽出の推定）：{state}", "status"))
+        for ms in m.get("milestones_in_text", []):
+            notes.append(note("remark", ms))
+        tracks, schedule = [], []
+        named = [t for t in m["schedule_tracks"] if t.get("track")]
+        for t in m["schedule_tracks"]:
+            name = t.get("track")
+            if named:
+                t_owners, t_others = depts.owners(t.get("owner_departments") or [])
+                tracks.append({"name": name, "owners": t_owners, "others_text": t_others})
+            for col, label in sorted(t["schedule"].items(), key=lambda kv: int(kv[0][1:])):
+                fy = 2018 + int(col[1:])
+                schedule.append(schedule_entry(fy, label, track=name if named else None))
+        lineage = []
+        for uid in m.get("predecessor_in_previous_plan_inferred", []):
+            lineage.append(
+                {
+                    "kind": "carried_over",
+                    "from_plan": "ict2016",
+                    "from_path": prev_paths[uid],
+                    "note": "前計画の取組からの継承（抽出の推定、inferred）。",
+                }
+            )
+        return {
+            "code": m["code"],
+            "kind": "measure",
+            "level": level,
+            "title": m["title"],
+            "description": m["description"],
+            "owners": owners,
+            "others_text": others,
+            "schedule": schedule,
+            "tracks": tracks,
+            "status": status,
+            "lineage": lineage,
+            "notes": notes,
+        }
+
+    nodes = []
+    for goal in tree["items"]:
+        gnode: Data = {
+            "code": goal["code"],
+            "kind": "group",
+            "level": 0,
+            "title": goal["title"],
+            "description": goal_desc.get(goal["code"]),
+            "children": [],
+        }
+        for mid in goal["children"]:
+            mpath = f"{goal['code']}/{mid['code']}"
+            if mid["is_leaf"]:
+                gnode["children"].append(measure_node(measures[mid["code"]], 1, mpath))
+                continue
+            mnode: Data = {
+                "code": mid["code"],
+                "kind": "group",
+                "level": 1,
+                "title": mid["title"],
+                "children": [
+                    measure_node(measures[leaf["uid"]], 2, f"{mpath}/{leaf['code']}")
+                    for leaf in mid["children"]
+                ],
+            }
+            gnode["children"].append(mnode)
+        nodes.append(gnode)
+
+    issue_goal = {
+        i["code"]: i["maps_to_inferred"]
+        for h in src["hierarchy"]
+        if h["level"] == 1.6
+        for i in h["items"]
+    }
+    indicators = []
+    for ind in src["indicators"]:
+        if ind["plan"] is not None and not ind["plan"].startswith(CURRENT):
+            continue
+        notes_extra: list[Data] = []
+        if ind["measure_code"]:
+            linked = [paths[ind["measure_code"]]]
+        elif ind["id"] in ("C1", "C2"):
+            linked = [issue_goal["課題1"]]
+            notes_extra.append(
+                note(
+                    "inferred",
+                    "課題1（窓口サービスの利便性の向上）の根拠値。課題1→目標1の対応は番号順・内容からの推定。",
+                    "nodes",
+                )
+            )
+        elif ind["id"].startswith("S"):
+            linked = ["目標4"]
+            notes_extra.append(
+                note(
+                    "inferred",
+                    "参考資料1「区の情報システムの現状」の時系列。目標4（基盤整備）に紐付けたのは推定。",
+                    "nodes",
+                )
+            )
+        else:
+            continue  # pure context statistics (X3), see datasets/README.md
+        item = _nerima_indicator(ind, f"ict2020.{ind['id'].lower()}", linked, (2020, 2024))
+        item["notes"] += notes_extra
+        if ind["id"].startswith("X"):
+            item["qualitative"] = True
+            item["notes"].append(
+                note(
+                    "remark",
+                    "区の指標ではなく国・都の目標（背景情報）。目標は計画期間外の暦年のため targets に入れていない。",
+                )
+            )
+        indicators.append(item)
+
+    doc = src["document"]
+    plan = {
+        "key": "ict2020",
+        "title": doc["plan_name"],
+        "kind": "基本計画",
+        "period": {"start": doc["period"]["start_fy"], "end": doc["period"]["end_fy"]},
+        "predecessor": "ict2016",
+        "state": "published",
+        "level_labels": ["目標", "取組項目", "取組"],
+        "published_on": doc["published"]["date"],
+        "source": f"{doc['plan_name']}（{doc['published']['as_printed']}） reference/sources/nerima-ict-2020.txt",
+        "description": f"基本理念：{doc['basic_philosophy']}。{doc['kind']}",
+        "notes": [
+            note("remark", doc["revision_policy"]),
+            note("remark", src["governance"]["progress_management"]["note"]),
+            note(
+                "remark",
+                "取組ごとのステータス表示や評語は現計画にない（進捗は年次の進捗報告書で管理）。"
+                "前計画の A/B 評価は ict2016 のファイルにある。",
+            ),
+        ],
+    }
+    return {
+        "format_version": 1,
+        "tenant": NERIMA,
+        "grading_scale": NERIMA_SCALE,
+        "departments": depts.data(),
+        "bodies": bodies,
+        "posts": posts,
+        "plan": plan,
+        "nodes": nodes,
+        "indicators": indicators,
+    }
+
+
+def build_nerima_previous(src: Data) -> Data:
+    depts = Departments(_nerima_parents(src))
+    bodies, posts = _nerima_governance(depts)
+    paths = _nerima_previous_paths(src)
+    prev = next(h for h in src["hierarchy"] if h["level"] == "previous_plan")
+    measures = {m["uid"]: m for m in src["measures"] if not m["plan"].startswith(CURRENT)}
+    by_path = {p: measures[uid] for uid, p in paths.items()}
+    nodes, grades = [], []
+    for goal in prev["items"]:
+        gnode: Data = {
+            "code": goal["code"],
+            "kind": "group",
+            "level": 0,
+            "title": goal["title"],
+            "children": [],
+        }
+        for group in goal["children"]:
+            gpath = f"{goal['code']}/{group['code']}"
+            grp: Data = {
+                "code": group["code"],
+                "kind": "group",
+                "level": 1,
+                "title": group["title"],
+                "children": [],
+            }
+            for item in group["items"]:
+                path = f"{gpath}/{item['code']}"
+                m = by_path[path]
+                owners, others = depts.owners(m["owner_department"])
+                grp["children"].append(
+                    {
+                        "code": item["code"],
+                        "kind": "measure",
+                        "level": 2,
+                        "title": m["title"],
+                        "description": "\n".join(m.get("plan_outline_at_adoption_取組概要") or [])
+                        or None,
+                        "owners": owners,
+                        "others_text": others,
+                        "notes": [
+                            note("remark", f"取組内容（実績）：{ms['text']}")
+                            for ms in m.get("milestones_取組内容", [])
+                        ],
+                    }
+                )
+                grades.append(
+                    {
+                        "path": path,
+                        "grade": item["result"],
+                        "printed": f"{item['result']}（{m['status_meaning']}）",
+                    }
+                )
+            gnode["children"].append(grp)
+        nodes.append(gnode)
+    indicators = []
+    for ind in src["indicators"]:
+        if ind["plan"] is None or ind["plan"].startswith(CURRENT):
+            continue
+        notes_extra: list[Data] = []
+        if ind["measure_code"]:
+            linked = [paths[ind["measure_code"]]]
+        else:
+            linked = ["目標1"] if ind["id"].startswith("P1") else ["目標3"]
+            notes_extra.append(
+                note(
+                    "inferred",
+                    "計画全体の評価指標で取組へのひも付けは印字なし。"
+                    + (
+                        "区民サービスの目標1"
+                        if ind["id"].startswith("P1")
+                        else "情報システムの目標3"
+                    )
+                    + "に紐付けた。",
+                    "nodes",
+                )
+            )
+        item = _nerima_indicator(ind, f"ict2016.{ind['id'].lower()}", linked, (2016, 2019))
+        item["notes"] += notes_extra
+        indicators.append(item)
+    doc = src["document"]
+    plan = {
+        "key": "ict2016",
+        "title": "練馬区情報化基本計画（平成28年度〜31年度）",
+        "kind": "基本計画",
+        "period": {"start": "平成28年度", "end": "平成31年度"},
+        "state": "superseded",
+        "level_labels": ["目標", "施策区分", "取組"],
+        "published_on": "2016-10",
+        "source": "練馬区情報化基本計画（令和2年度〜令和6年度） 参考資料2「情報化基本計画（平成28年度〜31年度）"
+        "の取組結果」 reference/sources/nerima-ict-2020.txt",
+        "notes": [
+            note(
+                "remark",
+                "前計画そのものの文書は参照資料にない。現計画の参考資料2（取組結果・評価指標の達成状況）から構成した。"
+                "年度別スケジュールは印字されていない。",
+            ),
+            note("remark", f"計画の系譜：{doc['predecessor_plan']}"),
+        ],
+    }
+    return {
+        "format_version": 1,
+        "tenant": NERIMA,
+        "grading_scale": NERIMA_SCALE,
+        "departments": depts.data(),
+        "bodies": bodies,
+        "posts": posts,
+        "plan": plan,
+        "nodes": nodes,
+        "indicators": indicators,
+        "published_evaluations": {
+            "source": "参考資料2 ①取組結果（【取組結果の凡例】A:達成(30項目) B:一部達成(1項目)）",
+            "grades": grades,
+            "summaries": [
+                {
+                    "counts": {"A": 30, "B": 1},
+                    "total": 31,
+                    "printed": "A:達成(30項目) B:一部達成(1項目)",
+                }
+            ],
+            "notes": [note("remark", "評価は計画期間終了時に取組ごとに一度（年度別ではない）。")],
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# 文京区 ICT推進ビジョン（案） (FY2019-2021)
+# ---------------------------------------------------------------------------------------------
+
+BUNKYO = {"slug": "bunkyo", "name": "文京区", "name_en": "Bunkyo City"}
+
+
+def build_bunkyo(src: Data) -> Data:
+    depts = Departments()
+    goals = next(h for h in src["hierarchy"] if h["level"] == 2)
+    nodes: list[Data] = []
+    path_of: dict[str, str] = {}
+    goal_nodes: dict[str, Data] = {}
+    for g in goals["items"]:
+        code = g["id"].replace("第4章", "")
+        node = {
+            "code": code,
+            "kind": "group",
+            "level": 0,
+            "title": g["title"],
+            "description": g["statement"],
+            "source": f"{g['id']}（{g['id_in_chapter2']}） p.{g['page']}",
+            "children": [],
+        }
+        path_of[g["id"]] = code
+        goal_nodes[g["id"]] = node
+        nodes.append(node)
+    existing: Data = {
+        "code": "第1章4(2)",
+        "kind": "group",
+        "level": 0,
+        "title": "これまでの主な情報政策に関する取組",
+        "children": [],
+    }
+    structure: Data = {
+        "code": "第2章4",
+        "kind": "group",
+        "level": 0,
+        "title": "推進体制",
+        "children": [],
+    }
+    path_of["第1章4(2)"], path_of["第2章4"] = "第1章4(2)", "第2章4"
+    goal_nodes["第1章4(2)"], goal_nodes["第2章4"] = existing, structure
+    nodes += [existing, structure]
+
+    def status_of(text: str | None) -> str | None:
+        if not text:
+            return None
+        for word, status in (
+            ("新規", "新規"),
+            ("拡充", "拡充"),
+            ("拡大", "拡充"),
+            ("継続", "継続"),
+            ("実施済", "完了"),
+        ):
+            if text.startswith(word):
+                return status
+        return None
+
+    measures = src["measures"]
+    counters: dict[str, int] = {}
+    for m in measures:
+        parent = m["parent_code"]
+        if m["level"] == "実施概要項目":
+            continue
+        code = m["code"] or f"{len(goal_nodes[parent]['children']) + 1}"
+        path = f"{path_of[parent]}/{code}"
+        path_of[m["path_code"]] = path
+        owners, others = depts.owners([m["owner_department"]] if m["owner_department"] else [])
+        node = {
+            "code": code,
+            "kind": "measure",
+            "level": 1,
+            "title": m["title"],
+            "description": m["description"],
+            "owners": owners,
+            "others_text": others,
+            "status": status_of(m.get("status_inferred")),
+            "source": f"{m['path_code']}" + (f" p.{m['page']}" if m.get("page") else ""),
+            "notes": _bunkyo_notes(m),
+            "children": [],
+        }
+        goal_nodes[parent]["children"].append(node)
+        goal_nodes[m["path_code"]] = node
+    for m in measures:
+        if m["level"] != "実施概要項目":
+            continue
+        parent = goal_nodes[m["parent_code"]]
+        counters[m["parent_code"]] = counters.get(m["parent_code"], 0) + 1
+        code = str(counters[m["parent_code"]])
+        path = f"{path_of[m['parent_code']]}/{code}"
+        path_of[m["path_code"]] = path
+        node = {
+            "code": code,
+            "kind": "item",
+            "level": 2,
+            "title": m["title"],
+            "description": m.get("commitment_as_printed") or m["description"],
+            "notes": [
+                note("remark", "実施概要の箇条書き。番号は印字されていない（順に付番）。", "code"),
+                *_bunkyo_notes(m),
+            ],
+        }
+        parent["children"].append(node)
+    continues = {}
+    for m in measures:
+        for target in m.get("continued_by") or []:
+            continues.setdefault(target, []).append(m["path_code"])
+    for target, sources in continues.items():
+        node = goal_nodes.get(target)
+        if node is None:
+            continue
+        node["lineage"] = [
+            {
+                "kind": "carried_over",
+                "from_path": path_of[s],
+                "note": "既存取組（第1章4(2)）からの継承。",
+            }
+            for s in sources
+        ]
+
+    indicators = []
+    for i, ind in enumerate(src["indicators"], start=1):
+        if ind["measure_code"] is None:
+            continue  # context (population, employment projection): see datasets/README.md
+        indicators.append(_bunkyo_indicator(ind, f"ict-vision-2019.i{i:02d}", path_of))
+    for i, q in enumerate(src["qualitative_targets"], start=1):
+        indicators.append(
+            {
+                "key": f"ict-vision-2019.q{i:02d}",
+                "title": q["target_as_printed"].rstrip("。"),
+                "nodes": [path_of[q["measure_code"]]],
+                "polarity": "lower_is_better"
+                if q["direction"] == "decrease"
+                else "higher_is_better",
+                "qualitative": True,
+                "targets": [{"fiscal_year": 2021, "text": q["target_as_printed"]}],
+                "description": f"想定される指標：{q['implied_metric']}",
+                "notes": [
+                    note(
+                        "inferred",
+                        "ビジョンの定性的な目標。数値目標・年度の印字はなく、計画最終年度（平成33年度＝令和3年度）"
+                        "の目標として記録。想定指標は分析者の推定。",
+                    )
+                ],
+            }
+        )
+
+    doc = src["document"]
+    gov = src["governance"]
+    jo = depts.add("情報政策課")
+    bodies = [
+        {
+            "code": "IT・情報セキュリティ委員会",
+            "name": "IT・情報セキュリティ委員会",
+            "kind": "委員会",
+            "secretariat": jo,
+            "role": gov["bodies"][0]["role"],
+            "notes": [
+                note(
+                    "inferred",
+                    "事務局を情報政策課とした（庁内ICT推進を担う課。事務局の明記はない）。",
+                    "secretariat",
+                ),
+                note(
+                    "remark",
+                    "開催："
+                    + "、".join(
+                        f"{x['n']} {x['date_printed']}"
+                        for x in gov["bodies"][0]["meetings_printed"]
+                    ),
+                ),
+            ],
+        },
+        {
+            "code": "IT・情報セキュリティ部会",
+            "name": "IT・情報セキュリティ部会",
+            "kind": "部会",
+            "parent": "IT・情報セキュリティ委員会",
+            "role": gov["bodies"][1]["role"],
+            "notes": [note("inferred", "委員会の下部組織と推定（上下関係の明記なし）。", "parent")],
+        },
+        {"code": "CSIRT", "name": "CSIRT", "kind": "その他", "role": gov["bodies"][4]["role"]},
+    ]
+    posts = [
+        {
+            "code": "事務局",
+            "name": "情報政策課",
+            "department": jo,
+            "role": gov["bodies"][2]["role"],
+            "notes": [note("remark", gov["absent_roles"])],
+        }
+    ]
+    plan = {
+        "key": "ict-vision-2019",
+        "title": doc["plan_name"],
+        "kind": "ビジョン",
+        "period": {"start": "平成31年度", "end": "平成33年度"},
+        "edition": "案",
+        "state": "draft",
+        "level_labels": ["目的", "施策", "実施概要"],
+        "published_on": doc["published"]["planned_adoption"]["date_ad"],
+        "source": f"{doc['document_title_as_printed']} reference/sources/bunkyo-ict-vision-2019.txt",
+        "description": doc["positioning"]["parent_plan"],
+        "notes": [
+            note("remark", doc["period"]["note"], "period"),
+            note("inferred", doc["published"]["inferred"], "published_on"),
+            note(
+                "remark",
+                f"前身：{doc['positioning']['predecessor']}（計画ファイルなし）",
+                "predecessor",
+            ),
+            note("remark", f"対象外：{doc['positioning']['out_of_scope']}"),
+            note(
+                "remark",
+                "施策ごとの所管課・年度別スケジュール・評語は本文書に記載がない。",
+                "nodes",
+            ),
+            *[note("uncertain", t) for t in src["data_model_notes"]],
+        ],
+    }
+    return {
+        "format_version": 1,
+        "tenant": BUNKYO,
+        "departments": depts.data(),
+        "bodies": bodies,
+        "posts": posts,
+        "plan": plan,
+        "nodes": nodes,
+        "indicators": indicators,
+    }
+
+
+def _bunkyo_notes(m: Data) -> list[Data]:
+    notes: list[Data] = []
+    if m.get("status_inferred"):
+        notes.append(
+            note("inferred", f"状態は印字なし。抽出の推定：{m['status_inferred']}", "status")
+        )
+    for s in m.get("schedule") or []:
+        if "ビジョン実施期間" not in s["event"]:
+            notes.append(note("remark", f"{s['fiscal_year']}：{s['event']}", "schedule"))
+    if m.get("partners"):
+        notes.append(note("remark", f"連携先：{'、'.join(m['partners'])}"))
+    for key in ("trigger_condition", "depends_on", "note"):
+        if m.get(key):
+            notes.append(note("remark", f"{m[key]}"))
+    return notes
+
+
+def _bunkyo_indicator(ind: Data, key: str, path_of: dict[str, str]) -> Data:
+    notes: list[Data] = [*remark_or_inferred(ind.get("notes"))]
+    b = ind.get("baseline")
+    baseline = None
+    if b:
+        value = b.get("value_numeric_min", b.get("value"))
+        baseline = {
+            "value": value if isinstance(value, int | float) else None,
+            "fiscal_year": b.get("fiscal_year_ad")
+            if isinstance(b.get("fiscal_year_ad"), int)
+            else None,
+            "as_of": b.get("as_of_ad"),
+            "text": b.get("value_as_printed") or b.get("as_of_printed") or b.get("period_printed"),
+        }
+    actuals = []
+    for a in ind["actuals"]:
+        if isinstance(a.get("value"), int | float) and (
+            a.get("as_of_printed") or isinstance(a.get("fiscal_year_ad"), int)
+        ):
+            period = _wareki_period(a.get("as_of_printed")) or f"FY{a['fiscal_year_ad']}"
+            actuals.append(
+                {"period": period, "value": a["value"], "printed": a.get("as_of_printed")}
+            )
+        elif isinstance(a.get("value"), int | float) and a.get("period_ad"):
+            end = a["period_ad"].split("/")[-1]
+            actuals.append(
+                {
+                    "period": end,
+                    "value": a["value"],
+                    "comparator": "gte",
+                    "printed": f"累計{a['value']:,}件あまり",
+                    "notes": [note("remark", f"期間累計（{a['period_ad']}）。")],
+                }
+            )
+        else:
+            notes.append(
+                note("remark", f"年度を特定できない値：{a.get('value')}（{a.get('fiscal_year')}）")
+            )
+    targets = []
+    for t in ind["targets"]:
+        targets.append({"fiscal_year": 2021, "comparator": "gte", "value": t["value"]})
+        notes.append(
+            note(
+                "inferred",
+                f"目標年度の印字なし（{t.get('note')}）。計画最終年度として記録。",
+                "targets",
+            )
+        )
+    polarity = "lower_is_better" if ind["unit"] == "位" else "higher_is_better"
+    nodes = [path_of[ind["measure_code"]]]
+    also = ind.get("also_relates_to")
+    for extra in [also] if isinstance(also, str) else (also or []):
+        code = extra.replace(" ", "")
+        if code in path_of and path_of[code] not in nodes:
+            nodes.append(path_of[code])
+    return {
+        "key": key,
+        "title": ind["name"],
+        "nodes": nodes,
+        "unit": ind["unit"],
+        "polarity": polarity,
+        "aggregation": "cumulative" if "累計" in ind["unit"] else "snapshot",
+        "granularity": "as_of",
+        "baseline": baseline,
+        "targets": targets,
+        "actuals": actuals,
+        "source": f"抽出 source_line {ind['source_line']}",
+        "notes": notes,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------
 
@@ -1091,6 +2328,10 @@ Builder = Callable[[Data], Data]
 BUILDS: list[tuple[str, str, Builder]] = [
     ("itabashi-dx2025-late.yaml", "itabashi-dx-2025-late.json", build_itabashi_late),
     ("itabashi-dx2025-early.yaml", "itabashi-dx-2025-late.json", build_itabashi_early),
+    ("itabashi-ict2020-addendum.yaml", "itabashi-ict-2020-addendum.json", build_itabashi_addendum),
+    ("nerima-ict2020.yaml", "nerima-ict-2020.json", build_nerima_current),
+    ("nerima-ict2016.yaml", "nerima-ict-2020.json", build_nerima_previous),
+    ("bunkyo-ict-vision-2019.yaml", "bunkyo-ict-vision-2019.json", build_bunkyo),
 ]
 
 HEADER = (

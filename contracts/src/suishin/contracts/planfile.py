@@ -107,7 +107,7 @@ def _fiscal_year(value: Any) -> Any:
     """Accept 2021, "2021", "FY2021", "令和3年度", "R3", "H30", "平成32年度" (= 2020)."""
     if isinstance(value, bool):
         raise PydanticCustomError(
-            "invalid_fiscal_year", "not a fiscal year: {value!r}", {"value": value}
+            "invalid_fiscal_year", "not a fiscal year: '{value}'", {"value": value}
         )
     if isinstance(value, int):
         if not 1868 <= value <= 2200:
@@ -120,10 +120,10 @@ def _fiscal_year(value: Any) -> Any:
             return parse_fiscal_year(value)
         except CalendarError as exc:
             raise PydanticCustomError(
-                "invalid_fiscal_year", "not a fiscal year: {value!r}", {"value": value}
+                "invalid_fiscal_year", "not a fiscal year: '{value}'", {"value": value}
             ) from exc
     raise PydanticCustomError(
-        "invalid_fiscal_year", "not a fiscal year: {value!r}", {"value": value}
+        "invalid_fiscal_year", "not a fiscal year: '{value}'", {"value": value}
     )
 
 
@@ -150,7 +150,7 @@ def _period(value: Any) -> Any:
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool):
-        raise PydanticCustomError("invalid_period", "not a period: {value!r}", {"value": value})
+        raise PydanticCustomError("invalid_period", "not a period: '{value}'", {"value": value})
     if isinstance(value, int):
         value = str(value)
     if isinstance(value, str):
@@ -158,9 +158,9 @@ def _period(value: Any) -> Any:
             return parse_period(value)
         except CalendarError as exc:
             raise PydanticCustomError(
-                "invalid_period", "not a period: {value!r}", {"value": value}
+                "invalid_period", "not a period: '{value}'", {"value": value}
             ) from exc
-    raise PydanticCustomError("invalid_period", "not a period: {value!r}", {"value": value})
+    raise PydanticCustomError("invalid_period", "not a period: '{value}'", {"value": value})
 
 
 Period = Annotated[
@@ -301,8 +301,12 @@ class Tenant(_Model):
     name_en: str | None = None
 
 
+GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,62}$")]
+
+
 class Grade(_Model):
-    code: Slug
+    code: GradeCode
+    """Stable code evaluations refer to: achieved_plus, achieved, A, B ..."""
     label: Text
     """The grade as the ward prints it, e.g. 達成＋."""
     label_variants: list[str] = Field(default_factory=list)
