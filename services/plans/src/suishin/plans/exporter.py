@@ -1,0 +1,168 @@
+"""Export of a stored plan back to the plan file format (the inverse of the importer).
+
+The tree, owners, goals, schedule, lineage, statuses and published grades come from the tables
+(so edits made through the API are exported); what the file says beyond them is kept in
+``plans.document``. Indicators belong to the indicators service: the plans export leaves
+``indicators`` empty and an export step of that service fills it in.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+
+from suishin.contracts.planfile import PlanFile
+from suishin.kit.errors import NotFound
+from suishin.plans import storage
+from suishin.plans.storage import Executor
+
+
+async def export_plan_data(db: Executor, tenant: str, plan_key: str) -> dict[str, Any]:
+    """The plan as plan-file data (plain dicts, the format's field names)."""
+    plan = await storage.plan_by_key(db, tenant, plan_key)
+    if plan is None:
+        raise NotFound("計画", "Plan", f"{tenant}/{plan_key}")
+    data: dict[str, Any] = copy.deepcopy(plan["document"])
+    plan_data: dict[str, Any] = data.setdefault("plan", {})
+    plan_data.update(
+        {
+            "key": plan["key"],
+            "title": plan["title"],
+            "kind": plan["kind"],
+            "period": {"start": plan["fiscal_year_from"], "end": plan["fiscal_year_to"]},
+            "phase": plan["phase"],
+            "edition": plan["edition"],
+            "predecessor": plan["predecessor_key"],
+            "parent_plan": plan["parent_plan_key"],
+            "state": plan["state"],
+            "level_labels": list(plan["level_labels"]),
+            "published_on": plan["published_on"],
+        }
+    )
+    for name in ("phase", "edition", "predecessor", "parent_plan", "published_on"):
+        if plan_data[name] is None:
+            del plan_data[name]
+    rows = await storage.nodes_of_plans(db, [plan["id"]])
+    data["nodes"] = await _tree(db, rows)
+    grades = await db.fetch(
+        """select g.*, n.path from published_grades g join nodes n on n.id = g.measure_id
+           where n.plan_id = $1 order by g.position""",
+        plan["id"],
+    )
+    if grades:
+        evaluations = data.setdefault("published_evaluations", {})
+        evaluations["grades"] = [
+            {
+                k: v
+                for k, v in {
+                    "path": g["path"],
+                    "fiscal_year": g["fiscal_year"],
+                    "grade": g["grade"],
+                    "printed": g["printed"],
+                    "source": g["source"],
+                    "notes": g["notes"] or None,
+                }.items()
+                if v is not None
+            }
+            for g in grades
+        ]
+    return data
+
+
+async def export_plan_file(db: Executor, tenant: str, plan_key: str) -> PlanFile:
+    """The plan as a validated :class:`PlanFile` (indicators empty)."""
+    return PlanFile.model_validate(await export_plan_data(db, tenant, plan_key))
+
+
+async def _tree(db: Executor, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
+    node_ids = [r["id"] for r in rows]
+    owners = _group(
+        await db.fetch(
+            "select * from node_owners where node_id = any($1::uuid[]) order by node_id, position",
+            node_ids,
+        )
+    )
+    goals = _group(
+        await db.fetch(
+            """select g.*, n.path as goal_path from node_goals g join nodes n on n.id = g.goal_id
+           where g.node_id = any($1::uuid[]) order by g.node_id, g.position""",
+            node_ids,
+        )
+    )
+    schedule = _group(await storage.schedule_of(db, node_ids))
+    lineage = _group(await storage.lineage_of(db, node_ids))
+    children: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    built: dict[Any, dict[str, Any]] = {}
+    for r in rows:  # sort_key order: parents first, siblings in printed order
+        node: dict[str, Any] = {
+            "code": r["code"],
+            "normalized_code": r["normalized_code"],
+            "kind": r["kind"],
+            "level": r["level"],
+            "title": r["title"],
+        }
+        if r["description"] is not None:
+            node["description"] = r["description"]
+        own = owners.get(r["id"], [])
+        if own:
+            node["owners"] = [o["department_code"] for o in own]
+            lead = next((o["department_code"] for o in own if o["is_lead"]), None)
+            if lead is not None:
+                node["lead"] = lead
+        if r["others_text"] is not None:
+            node["others_text"] = r["others_text"]
+        node_goals = goals.get(r["id"], [])
+        primary = [g["goal_path"] for g in node_goals if g["is_primary"]]
+        related = [g["goal_path"] for g in node_goals if not g["is_primary"]]
+        if primary:
+            node["primary_goal"] = primary[0]
+        if related:
+            node["related_goals"] = related
+        if r["tags"]:
+            node["tags"] = list(r["tags"])
+        sched = schedule.get(r["id"], [])
+        if sched:
+            node["schedule"] = [
+                {
+                    "fiscal_year": s["fiscal_year"],
+                    "label": s["label"],
+                    "phase": s["phase"],
+                    **({"track": s["track"]} if s["track"] else {}),
+                }
+                for s in sched
+            ]
+        if r["status"] is not None:
+            node["status"] = r["status"]
+        lin = lineage.get(r["id"], [])
+        if lin:
+            node["lineage"] = [
+                {
+                    k: v
+                    for k, v in {
+                        "kind": x["kind"],
+                        "from_plan": x["from_plan_key"],
+                        "from_path": x["from_path"],
+                        "note": x["note"],
+                    }.items()
+                    if v is not None
+                }
+                for x in lin
+            ]
+        node.update(r["attributes"] or {})
+        built[r["id"]] = node
+        children[r["parent_id"]].append(node)
+    for node_id, node in built.items():
+        kids = children.get(node_id)
+        if kids:
+            node["children"] = kids
+    return children.get(None, [])
+
+
+def _group(rows: list[asyncpg.Record]) -> dict[Any, list[asyncpg.Record]]:
+    out: dict[Any, list[asyncpg.Record]] = defaultdict(list)
+    for r in rows:
+        out[r["node_id"]].append(r)
+    return out

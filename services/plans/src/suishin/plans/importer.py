@@ -1,0 +1,767 @@
+"""Import of a plan file into the plans schema: atomic, idempotent, updating in place.
+
+:func:`import_plan_file` writes the tenant, its departments, the plan, the node tree (owners,
+goals, schedule, lineage) and the published grades in one transaction. Ids are deterministic
+(:mod:`suishin.contracts.ids`), so a re-import finds every row again and writes only what
+differs: re-importing the same file changes nothing (no history rows, no events). A status that
+differs from the stored one is a real change: it gets a history row and a
+``measure.status_changed`` event through the outbox. Nodes that are no longer in the file are
+deleted (the file is the plan's source of truth). The first import records each initial status
+in the history without an event (a measure being created is not a status change).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from suishin.contracts import ids
+from suishin.contracts.enums import MeasureStatus
+from suishin.contracts.planfile import Node, PlanFile, plan_file_data
+from suishin.kit.errors import DomainError
+from suishin.plans import evaluation
+from suishin.plans.commands import apply_status
+from suishin.plans.domain import NodeSpec, validate_tree
+from suishin.plans.grading import build_scale
+from suishin.plans.storage import Conn
+
+Progress = Callable[[str, int, int], None]
+"""Called as ``progress(step, done, total)`` while importing."""
+
+IMPORTER = "import"
+
+# Node fields kept in columns or child tables; every other field goes to ``attributes``.
+_NODE_COLUMNS = {
+    "code",
+    "normalized_code",
+    "kind",
+    "level",
+    "title",
+    "description",
+    "owners",
+    "lead",
+    "others_text",
+    "primary_goal",
+    "related_goals",
+    "tags",
+    "schedule",
+    "status",
+    "lineage",
+    "children",
+}
+
+
+class ImportRefused(DomainError):
+    """The plan file breaks the plans service's rules; nothing was written."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        super().__init__(
+            "IMPORT_REFUSED",
+            f"計画ファイルに{len(errors)}件の問題があるため取り込みませんでした",
+            f"The plan file has {len(errors)} problem(s); nothing was imported",
+        )
+        self.errors = errors
+
+
+@dataclass
+class ImportReport:
+    tenant: str
+    plan_key: str
+    plan_id: UUID
+    plan_created: bool = False
+    plan_updated: bool = False
+    departments_written: int = 0
+    nodes_created: int = 0
+    nodes_updated: int = 0
+    nodes_deleted: int = 0
+    nodes_unchanged: int = 0
+    status_changes: int = 0
+    history_rows: int = 0
+    events: int = 0
+    published_grades_written: int = 0
+    details: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.plan_created
+            or self.plan_updated
+            or self.departments_written
+            or self.nodes_created
+            or self.nodes_updated
+            or self.nodes_deleted
+            or self.published_grades_written
+            or self.events
+        )
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"{self.tenant}/{self.plan_key}: 変更なし (unchanged)"
+        return (
+            f"{self.tenant}/{self.plan_key}: nodes +{self.nodes_created} "
+            f"~{self.nodes_updated} -{self.nodes_deleted} ={self.nodes_unchanged}, "
+            f"status changes {self.status_changes}, events {self.events}, "
+            f"departments {self.departments_written}, "
+            f"published grades {self.published_grades_written}"
+        )
+
+
+# --- rules checked before writing ---------------------------------------------------------------
+
+
+def check_plan_file(
+    plan_file: PlanFile, known_departments: Iterable[str] = ()
+) -> list[DomainError]:
+    """The plans service's own rules over a (validated) plan file; every problem is returned.
+
+    The plan file loader already checks these; the importer checks again so that a file built
+    in code (or by an older loader) can never half-write the tree.
+    """
+    specs: list[NodeSpec] = []
+    errors: list[DomainError] = []
+    departments = {d.code for d in plan_file.departments} | set(known_departments)
+    for path, parent, node in plan_file.iter_nodes():
+        goals = tuple(g for g in (node.primary_goal, *node.related_goals) if g)
+        specs.append(NodeSpec(path, parent, node.code, node.key, goals, where=path))
+        for code in [*node.owners, *(o for t in node.tracks for o in t.owners)]:
+            if code not in departments:
+                errors.append(
+                    DomainError(
+                        "UNKNOWN_DEPARTMENT",
+                        f"部署「{code}」が登録されていません（{path}）",
+                        f"unknown department {code!r} ({path})",
+                        field=path,
+                    )
+                )
+        if node.lead is not None and node.lead not in node.owners:
+            errors.append(
+                DomainError(
+                    "LEAD_NOT_OWNER",
+                    f"主担当「{node.lead}」が担当部署にありません（{path}）",
+                    f"lead {node.lead!r} is not an owner ({path})",
+                    field=path,
+                )
+            )
+    errors.extend(validate_tree(specs))
+    paths = {s.path for s in specs}
+    if plan_file.published_evaluations:
+        for g in plan_file.published_evaluations.grades:
+            if g.path not in paths:
+                errors.append(
+                    DomainError(
+                        "UNKNOWN_NODE",
+                        f"評価の対象ノード「{g.path}」がありません",
+                        f"published grade for unknown node {g.path!r}",
+                        field=g.path,
+                    )
+                )
+    return errors
+
+
+# --- desired state from the file ----------------------------------------------------------------
+
+
+@dataclass
+class _NodeRow:
+    id: UUID
+    parent_id: UUID | None
+    path: str
+    depth: int
+    position: int
+    sort_key: str
+    kind: str
+    level: int
+    code: str
+    normalized_code: str
+    title: str
+    description: str | None
+    status: str | None
+    others_text: str | None
+    tags: list[str]
+    attributes: dict[str, Any]
+
+    def columns(self) -> tuple[Any, ...]:
+        return (
+            self.parent_id,
+            self.path,
+            self.depth,
+            self.position,
+            self.sort_key,
+            self.kind,
+            self.level,
+            self.code,
+            self.normalized_code,
+            self.title,
+            self.description,
+            self.others_text,
+            self.tags,
+            self.attributes,
+        )
+
+
+def _attributes(node: Node) -> dict[str, Any]:
+    data = node.model_dump(mode="json", exclude_defaults=True, exclude=_NODE_COLUMNS)
+    return dict(sorted(data.items()))
+
+
+def _desired_nodes(plan_file: PlanFile) -> list[tuple[_NodeRow, Node]]:
+    tenant, key = plan_file.tenant.slug, plan_file.plan.key
+    out: list[tuple[_NodeRow, Node]] = []
+    sort_keys: dict[str | None, str] = {None: ""}
+    counters: dict[str | None, int] = defaultdict(int)
+    for path, parent, node in plan_file.iter_nodes():
+        position = counters[parent]
+        counters[parent] += 1
+        prefix = sort_keys[parent]
+        sort_key = f"{prefix}.{position:05d}" if prefix else f"{position:05d}"
+        sort_keys[path] = sort_key
+        out.append(
+            (
+                _NodeRow(
+                    id=ids.node_id(tenant, key, path),
+                    parent_id=ids.node_id(tenant, key, parent) if parent else None,
+                    path=path,
+                    depth=path.count("/"),
+                    position=position,
+                    sort_key=sort_key,
+                    kind=node.kind.value,
+                    level=node.level,
+                    code=node.code,
+                    normalized_code=node.key,
+                    title=node.title,
+                    description=node.description,
+                    status=node.status.value if node.status else None,
+                    others_text=node.others_text,
+                    tags=list(node.tags),
+                    attributes=_attributes(node),
+                ),
+                node,
+            )
+        )
+    return out
+
+
+def _document(plan_file: PlanFile) -> dict[str, Any]:
+    """What the file says beyond the modelled columns and tables (for a faithful export)."""
+    data = plan_file_data(plan_file)
+    data.pop("nodes", None)
+    data.pop("indicators", None)
+    data.pop("format_version", None)
+    evaluations = data.get("published_evaluations")
+    if isinstance(evaluations, dict):
+        evaluations.pop("grades", None)
+    return data
+
+
+def _scale_json(plan_file: PlanFile) -> dict[str, Any] | None:
+    scale = plan_file.grading_scale
+    if scale is None:
+        return None
+    return build_scale(
+        plan_file.tenant.slug,
+        scale.description or f"{plan_file.tenant.name} 評価",
+        [(g.code, g.label, g.label_variants, g.description or "", g.failing) for g in scale.grades],
+        scale.rule,
+    ).to_json()
+
+
+# --- the import ---------------------------------------------------------------------------------
+
+
+async def import_plan_file(
+    pool_or_conn: asyncpg.Pool | Conn,
+    plan_file: PlanFile,
+    *,
+    progress: Progress | None = None,
+    source: str | None = None,
+) -> ImportReport:
+    """Import ``plan_file`` atomically; raise :class:`ImportRefused` (nothing written) when it
+    breaks a rule. ``source`` names the file in history reasons."""
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            return await _import(conn, plan_file, progress, source)
+    return await _import(pool_or_conn, plan_file, progress, source)
+
+
+async def _import(
+    conn: Conn, plan_file: PlanFile, progress: Progress | None, source: str | None
+) -> ImportReport:
+    tenant, key = plan_file.tenant.slug, plan_file.plan.key
+    report = ImportReport(tenant, key, ids.plan_id(tenant, key))
+    reason = f"計画ファイル取込（{source or key}）"
+    say = progress or (lambda _step, _done, _total: None)
+    async with conn.transaction():
+        lock = int.from_bytes(hashlib.sha256(f"import:{tenant}".encode()).digest()[:8], "big")
+        await conn.execute("select pg_advisory_xact_lock($1)", lock - (1 << 63))
+        known = {
+            r["code"]
+            for r in await conn.fetch("select code from departments where tenant = $1", tenant)
+        }
+        errors = check_plan_file(plan_file, known)
+        if errors:
+            raise ImportRefused(errors)
+        desired = _desired_nodes(plan_file)
+        total = len(desired)
+        say("tenant", 0, total)
+        await _upsert_tenant(conn, plan_file, report)
+        await _upsert_departments(conn, plan_file, report)
+        await _upsert_plan(conn, plan_file, report)
+        await _write_nodes(conn, plan_file, desired, report, reason, say)
+        await _write_children(conn, plan_file, desired, report)
+        say("grades", total, total)
+        await _write_published_grades(conn, plan_file, report)
+        regraded = await evaluation.regrade(conn, await _graded_pairs(conn, report.plan_id))
+        report.events += len(regraded)
+        if report.changed:
+            await conn.execute(
+                """insert into plan_history (plan_id, tenant, field, previous, value,
+                                             changed_by, reason, source)
+                   values ($1, $2, 'import', null, $3, $4, $5, 'import')""",
+                report.plan_id,
+                tenant,
+                {
+                    "nodes_created": report.nodes_created,
+                    "nodes_updated": report.nodes_updated,
+                    "nodes_deleted": report.nodes_deleted,
+                    "status_changes": report.status_changes,
+                },
+                IMPORTER,
+                reason,
+            )
+        say("done", total, total)
+    return report
+
+
+async def _upsert_tenant(conn: Conn, plan_file: PlanFile, report: ImportReport) -> None:
+    t = plan_file.tenant
+    scale = _scale_json(plan_file)
+    row = await conn.fetchrow(
+        """insert into tenants as x (code, name, name_en, grade_scale)
+           values ($1, $2, $3, $4)
+           on conflict (code) do update set
+               name = excluded.name, name_en = coalesce(excluded.name_en, x.name_en),
+               grade_scale = coalesce(excluded.grade_scale, x.grade_scale), updated_at = now()
+           where (x.name, x.name_en, x.grade_scale)
+                 is distinct from (excluded.name, coalesce(excluded.name_en, x.name_en),
+                                   coalesce(excluded.grade_scale, x.grade_scale))
+           returning code""",
+        t.slug,
+        t.name,
+        t.name_en,
+        scale,
+    )
+    if row is not None:
+        report.details.append("tenant written")
+
+
+async def _upsert_departments(conn: Conn, plan_file: PlanFile, report: ImportReport) -> None:
+    for d in plan_file.departments:
+        written = await conn.fetchval(
+            """insert into departments as d (tenant, code, name, kind, parent_code, aliases)
+               values ($1, $2, $3, $4, $5, $6)
+               on conflict (tenant, code) do update set
+                   name = excluded.name, kind = excluded.kind,
+                   parent_code = excluded.parent_code, aliases = excluded.aliases,
+                   updated_at = now()
+               where (d.name, d.kind, d.parent_code, d.aliases)
+                     is distinct from (excluded.name, excluded.kind, excluded.parent_code,
+                                       excluded.aliases)
+               returning true""",
+            plan_file.tenant.slug,
+            d.code,
+            d.name,
+            d.kind.value,
+            d.parent,
+            list(d.aliases),
+        )
+        if written:
+            report.departments_written += 1
+
+
+async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) -> None:
+    p = plan_file.plan
+    values = (
+        report.plan_id,
+        plan_file.tenant.slug,
+        p.key,
+        p.title,
+        p.kind.value,
+        p.period.start,
+        p.period.end,
+        p.phase.value if p.phase else None,
+        p.edition,
+        p.predecessor,
+        p.parent_plan,
+        p.state.value,
+        list(p.level_labels),
+        p.published_on,
+        _document(plan_file),
+    )
+    existing = await conn.fetchrow("select * from plans where id = $1 for update", report.plan_id)
+    if existing is None:
+        await conn.execute(
+            """insert into plans (id, tenant, key, title, kind, fiscal_year_from, fiscal_year_to,
+                                  phase, edition, predecessor_key, parent_plan_key, state,
+                                  level_labels, published_on, document, published_at)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                       case when $12 = 'draft' then null else now() end)""",
+            *values,
+        )
+        report.plan_created = True
+        return
+    current = (
+        existing["id"],
+        existing["tenant"],
+        existing["key"],
+        existing["title"],
+        existing["kind"],
+        existing["fiscal_year_from"],
+        existing["fiscal_year_to"],
+        existing["phase"],
+        existing["edition"],
+        existing["predecessor_key"],
+        existing["parent_plan_key"],
+        existing["state"],
+        list(existing["level_labels"]),
+        existing["published_on"],
+        existing["document"],
+    )
+    if current == values:
+        return
+    await conn.execute(
+        """update plans set title = $4, kind = $5, fiscal_year_from = $6, fiscal_year_to = $7,
+               phase = $8, edition = $9, predecessor_key = $10, parent_plan_key = $11,
+               state = $12, level_labels = $13, published_on = $14, document = $15,
+               published_at = case when $12 <> 'draft' then coalesce(published_at, now()) end,
+               updated_at = now()
+           where id = $1 and tenant = $2 and key = $3""",
+        *values,
+    )
+    report.plan_updated = True
+
+
+async def _write_nodes(
+    conn: Conn,
+    plan_file: PlanFile,
+    desired: list[tuple[_NodeRow, Node]],
+    report: ImportReport,
+    reason: str,
+    say: Progress,
+) -> None:
+    tenant = plan_file.tenant.slug
+    existing = {
+        r["id"]: r
+        for r in await conn.fetch(
+            """select id, parent_id, path, depth, position, sort_key, kind, level, code,
+                      normalized_code, title, description, status, others_text, tags,
+                      attributes, plan_id, tenant
+               from nodes where plan_id = $1""",
+            report.plan_id,
+        )
+    }
+    wanted = {row.id for row, _ in desired}
+    removed = [i for i in existing if i not in wanted]
+    if removed:
+        await conn.execute("delete from nodes where id = any($1::uuid[])", removed)
+        report.nodes_deleted = len(removed)
+    inserts: list[tuple[Any, ...]] = []
+    initial_history: list[tuple[Any, ...]] = []
+    total = len(desired)
+    for done, (row, _node) in enumerate(desired, start=1):
+        if done % 200 == 0:
+            say("nodes", done, total)
+        old = existing.get(row.id)
+        if old is None:
+            inserts.append((row.id, tenant, report.plan_id, *row.columns(), row.status))
+            if row.status is not None:
+                initial_history.append((row.id, tenant, row.status, reason))
+            continue
+        before = (
+            old["parent_id"],
+            old["path"],
+            old["depth"],
+            old["position"],
+            old["sort_key"],
+            old["kind"],
+            old["level"],
+            old["code"],
+            old["normalized_code"],
+            old["title"],
+            old["description"],
+            old["others_text"],
+            list(old["tags"]),
+            old["attributes"],
+        )
+        changed = before != row.columns()
+        if changed:
+            await conn.execute(
+                """update nodes set parent_id = $2, path = $3, depth = $4, position = $5,
+                       sort_key = $6, kind = $7, level = $8, code = $9, normalized_code = $10,
+                       title = $11, description = $12, others_text = $13, tags = $14,
+                       attributes = $15, updated_at = now()
+                   where id = $1""",
+                row.id,
+                *row.columns(),
+            )
+            for name, prev, new in (
+                ("title", old["title"], row.title),
+                ("description", old["description"], row.description),
+                ("others_text", old["others_text"], row.others_text),
+                ("tags", list(old["tags"]), row.tags),
+            ):
+                if prev != new:
+                    await _history(conn, row.id, tenant, name, prev, new, reason)
+                    report.history_rows += 1
+        if old["status"] != row.status:
+            changed = True
+            await _import_status(conn, old, row, reason, report)
+        if changed:
+            report.nodes_updated += 1
+        else:
+            report.nodes_unchanged += 1
+    if inserts:
+        await conn.executemany(
+            """insert into nodes (id, tenant, plan_id, parent_id, path, depth, position, sort_key,
+                                  kind, level, code, normalized_code, title, description,
+                                  others_text, tags, attributes, status)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                       $17, $18)""",
+            inserts,
+        )
+        report.nodes_created = len(inserts)
+    if initial_history:
+        await conn.executemany(
+            """insert into node_history (node_id, tenant, field, previous, value, changed_by,
+                                         reason, source)
+               values ($1, $2, 'status', null, to_jsonb($3::text), 'import', $4, 'import')""",
+            initial_history,
+        )
+        report.history_rows += len(initial_history)
+    say("nodes", total, total)
+
+
+async def _history(
+    conn: Conn, node_id: UUID, tenant: str, name: str, prev: Any, new: Any, reason: str
+) -> None:
+    await conn.execute(
+        """insert into node_history (node_id, tenant, field, previous, value, changed_by, reason,
+                                     source)
+           values ($1, $2, $3, $4, $5, 'import', $6, 'import')""",
+        node_id,
+        tenant,
+        name,
+        prev,
+        new,
+        reason,
+    )
+
+
+async def _import_status(
+    conn: Conn, old: asyncpg.Record, row: _NodeRow, reason: str, report: ImportReport
+) -> None:
+    current = MeasureStatus(old["status"]) if old["status"] else None
+    if row.status is None:
+        # The file no longer prints a status: keep the record of it, announce nothing.
+        await conn.execute("update nodes set status = null where id = $1", row.id)
+        await _history(conn, row.id, old["tenant"], "status", old["status"], None, reason)
+        report.history_rows += 1
+        return
+    owners = [
+        r["department_code"]
+        for r in await conn.fetch(
+            "select department_code from node_owners where node_id = $1 order by position", row.id
+        )
+    ]
+    measure = dict(old) | {"code": row.code, "title": row.title}
+    await apply_status(
+        conn,
+        measure,
+        current,
+        MeasureStatus(row.status),
+        changed_by=IMPORTER,
+        reason=reason,
+        source="import",
+        departments=owners,
+    )
+    report.status_changes += 1
+    report.history_rows += 1
+    report.events += 1
+
+
+async def _write_children(
+    conn: Conn, plan_file: PlanFile, desired: list[tuple[_NodeRow, Node]], report: ImportReport
+) -> None:
+    """Owners, goals, schedule and lineage: rewritten only for nodes whose set differs."""
+    tenant, key = plan_file.tenant.slug, plan_file.plan.key
+    node_ids = [row.id for row, _ in desired]
+
+    def goal_id(path: str) -> UUID:
+        return ids.node_id(tenant, key, path)
+
+    owners_want = {
+        row.id: [(code, code == node.lead, i) for i, code in enumerate(node.owners)]
+        for row, node in desired
+    }
+    goals_want = {
+        row.id: [
+            (goal_id(g), j == 0 and node.primary_goal is not None, j)
+            for j, g in enumerate(
+                [*([node.primary_goal] if node.primary_goal else []), *node.related_goals]
+            )
+        ]
+        for row, node in desired
+    }
+    schedule_want = {
+        row.id: [
+            (i, e.fiscal_year, e.track or "", e.label, e.phase.value)
+            for i, e in enumerate(node.schedule)
+        ]
+        for row, node in desired
+    }
+    lineage_want = {
+        row.id: [
+            (
+                i,
+                lin.kind.value,
+                lin.from_plan,
+                lin.from_path,
+                ids.node_id(tenant, lin.from_plan or key, lin.from_path) if lin.from_path else None,
+                lin.note,
+            )
+            for i, lin in enumerate(node.lineage)
+        ]
+        for row, node in desired
+    }
+    tables: list[tuple[str, str, dict[UUID, list[tuple[Any, ...]]], str, str]] = [
+        (
+            "node_owners",
+            "department_code, is_lead, position",
+            owners_want,
+            "insert into node_owners (node_id, tenant, department_code, is_lead, position) "
+            "values ($1, $2, $3, $4, $5)",
+            "tenant",
+        ),
+        (
+            "node_goals",
+            "goal_id, is_primary, position",
+            goals_want,
+            "insert into node_goals (node_id, goal_id, is_primary, position) "
+            "values ($1, $2, $3, $4)",
+            "",
+        ),
+        (
+            "node_schedule",
+            "position, fiscal_year, track, label, phase",
+            schedule_want,
+            "insert into node_schedule (node_id, position, fiscal_year, track, label, phase) "
+            "values ($1, $2, $3, $4, $5, $6)",
+            "",
+        ),
+        (
+            "node_lineage",
+            "position, kind, from_plan_key, from_path, from_node_id, note",
+            lineage_want,
+            "insert into node_lineage (node_id, position, kind, from_plan_key, from_path, "
+            "from_node_id, note) values ($1, $2, $3, $4, $5, $6, $7)",
+            "",
+        ),
+    ]
+    owner_history: list[tuple[UUID, Any, Any]] = []
+    for table, columns, want, insert_sql, with_tenant in tables:
+        have: dict[UUID, list[tuple[Any, ...]]] = defaultdict(list)
+        for r in await conn.fetch(
+            f"select node_id, {columns} from {table} where node_id = any($1::uuid[]) "
+            "order by node_id, position",
+            node_ids,
+        ):
+            have[r["node_id"]].append(tuple(r)[1:])
+        stale = [n for n in node_ids if have.get(n, []) != want.get(n, [])]
+        if not stale:
+            continue
+        if table == "node_owners":
+            owner_history = [
+                (
+                    n,
+                    [{"department": o[0], "lead": o[1]} for o in have.get(n, [])],
+                    [{"department": o[0], "lead": o[1]} for o in want.get(n, [])],
+                )
+                for n in stale
+                if n in have  # a new node's owners are not a change
+            ]
+        await conn.execute(f"delete from {table} where node_id = any($1::uuid[])", stale)
+        rows = [
+            (n, tenant, *values) if with_tenant else (n, *values)
+            for n in stale
+            for values in want.get(n, [])
+        ]
+        if rows:
+            await conn.executemany(insert_sql, rows)
+        report.details.append(f"{table}: {len(stale)} node(s) rewritten")
+    reason = f"計画ファイル取込（{key}）"
+    for node_id, prev, new in owner_history:
+        await _history(conn, node_id, tenant, "owners", prev, new, reason)
+        report.history_rows += 1
+
+
+async def _write_published_grades(conn: Conn, plan_file: PlanFile, report: ImportReport) -> None:
+    tenant, key = plan_file.tenant.slug, plan_file.plan.key
+    evaluations = plan_file.published_evaluations
+    want: list[tuple[Any, ...]] = []
+    if evaluations is not None:
+        for i, g in enumerate(evaluations.grades):
+            want.append(
+                (
+                    ids.node_id(tenant, key, g.path),
+                    i,
+                    g.fiscal_year,
+                    g.grade,
+                    g.printed,
+                    g.source,
+                    [n.model_dump(mode="json", exclude_defaults=True) for n in g.notes],
+                )
+            )
+    have = [
+        tuple(r)
+        for r in await conn.fetch(
+            """select g.measure_id, g.position, g.fiscal_year, g.grade, g.printed, g.source,
+                      g.notes
+               from published_grades g join nodes n on n.id = g.measure_id
+               where n.plan_id = $1 order by g.position""",
+            report.plan_id,
+        )
+    ]
+    if have == want:
+        return
+    touched = {(r[0], r[2]) for r in [*have, *want] if r[2] is not None}
+    await conn.execute(
+        """delete from published_grades where measure_id in
+           (select id from nodes where plan_id = $1)""",
+        report.plan_id,
+    )
+    await conn.executemany(
+        """insert into published_grades (measure_id, position, fiscal_year, grade, printed,
+                                         source, notes)
+           values ($1, $2, $3, $4, $5, $6, $7)""",
+        want,
+    )
+    await evaluation.settle_published(conn, sorted(touched, key=lambda p: (str(p[0]), p[1])))
+    report.published_grades_written = len(want)
+
+
+async def _graded_pairs(conn: Conn, plan_id: UUID) -> Sequence[tuple[UUID, int]]:
+    """(measure, year) pairs of this plan that have indicator statuses to grade."""
+    rows = await conn.fetch(
+        """select distinct s.node_id, s.fiscal_year from indicator_statuses s
+           join nodes n on n.id = s.node_id where n.plan_id = $1""",
+        plan_id,
+    )
+    pairs = await evaluation.measures_for_nodes(
+        conn, [(r["node_id"], r["fiscal_year"]) for r in rows]
+    )
+    return sorted(pairs, key=lambda p: (str(p[0]), p[1]))

@@ -1,0 +1,102 @@
+"""Per-request DataLoaders: one query per kind of data and request, never one per row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+import asyncpg
+from strawberry.dataloader import DataLoader
+
+from suishin.kit.graphql import ServiceContext
+from suishin.plans import storage
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass
+class PlanTree:
+    """All nodes of one plan, indexed for the tree fields."""
+
+    nodes: list[asyncpg.Record]
+    by_id: dict[UUID, asyncpg.Record]
+    children: dict[UUID | None, list[asyncpg.Record]]
+    by_path: dict[str, asyncpg.Record]
+
+
+def _tree(rows: Sequence[asyncpg.Record]) -> PlanTree:
+    children: dict[UUID | None, list[asyncpg.Record]] = defaultdict(list)
+    for row in rows:  # rows come in sort_key order, so children keep the printed order
+        children[row["parent_id"]].append(row)
+    return PlanTree(list(rows), {r["id"]: r for r in rows}, children, {r["path"]: r for r in rows})
+
+
+def _grouped(rows: Sequence[asyncpg.Record], key: str) -> dict[Any, list[asyncpg.Record]]:
+    out: dict[Any, list[asyncpg.Record]] = defaultdict(list)
+    for row in rows:
+        out[row[key]].append(row)
+    return out
+
+
+class Loaders:
+    """The loaders of one request (kept in ``ServiceContext.loaders``)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+        self.plan = DataLoader(self._plans)
+        self.tree = DataLoader(self._trees)
+        self.node = DataLoader(self._nodes)
+        self.owners = self._many(storage.owners_of, "node_id")
+        self.goals = self._many(storage.goals_of, "node_id")
+        self.schedule = self._many(storage.schedule_of, "node_id")
+        self.lineage = self._many(storage.lineage_of, "node_id")
+        self.successors = self._many(storage.successors_of, "from_node_id")
+        self.history = self._many(storage.history_of, "node_id")
+        self.grades = self._many(storage.grades_of, "measure_id")
+        self.published_grades = self._many(storage.published_grades_of, "measure_id")
+        self.grade_history = self._many(storage.grade_history_of, "measure_id")
+        self.indicator_statuses = self._many(storage.indicator_statuses_of, "node_id")
+        self.scale = DataLoader(self._scales)
+        self.measure_count = DataLoader(self._measure_counts)
+
+    def _many(
+        self,
+        fetch: Callable[[Any, Sequence[UUID]], Awaitable[list[asyncpg.Record]]],
+        key: str,
+    ) -> DataLoader[UUID, list[asyncpg.Record]]:
+        async def load(ids: list[UUID]) -> list[list[asyncpg.Record]]:
+            grouped = _grouped(await fetch(self.pool, ids), key)
+            return [grouped.get(i, []) for i in ids]
+
+        return DataLoader(load)
+
+    async def _plans(self, ids: list[UUID]) -> list[asyncpg.Record | None]:
+        rows = {r["id"]: r for r in await storage.plans_by_ids(self.pool, ids)}
+        return [rows.get(i) for i in ids]
+
+    async def _trees(self, plan_ids: list[UUID]) -> list[PlanTree]:
+        grouped = _grouped(await storage.nodes_of_plans(self.pool, plan_ids), "plan_id")
+        return [_tree(grouped.get(i, [])) for i in plan_ids]
+
+    async def _nodes(self, ids: list[UUID]) -> list[asyncpg.Record | None]:
+        rows = {r["id"]: r for r in await storage.nodes_by_ids(self.pool, ids)}
+        return [rows.get(i) for i in ids]
+
+    async def _scales(self, tenants: list[str]) -> list[Any]:
+        return [await storage.tenant_scale(self.pool, t) for t in tenants]
+
+    async def _measure_counts(self, plan_ids: list[UUID]) -> list[int]:
+        counts = await storage.measure_counts(self.pool, plan_ids)
+        return [counts.get(i, 0) for i in plan_ids]
+
+
+def loaders_of(ctx: ServiceContext) -> Loaders:
+    found = ctx.loaders.get("plans")
+    if found is None:
+        found = ctx.loaders["plans"] = Loaders(ctx.runtime.pool)
+    assert isinstance(found, Loaders)
+    return found
