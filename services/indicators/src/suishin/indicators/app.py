@@ -1,19 +1,63 @@
-"""Wiring of the indicators service: runtime, consumers, subgraph."""
+"""Wiring of the indicators service: runtime, consumer, stale sweep, subgraph."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources
 
 from starlette.applications import Starlette
 
-from suishin.indicators.schema import schema
+from suishin.contracts import topics
+from suishin.contracts.events import IndicatorReported
+from suishin.indicators.handlers import reported_handler
 from suishin.indicators.settings import IndicatorsSettings
+from suishin.indicators.sweep import run_sweeper
 from suishin.kit.service import ServiceRuntime
 
 SERVICE_NAME = "indicators"
 
+Clock = Callable[[], datetime]
 
-def build(settings: IndicatorsSettings | None = None) -> tuple[ServiceRuntime, Starlette]:
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class IndicatorsRuntime(ServiceRuntime):
+    """The service runtime plus the clock evaluation runs on (injectable for tests)."""
+
+    def __init__(self, settings: IndicatorsSettings, clock: Clock = system_clock) -> None:
+        super().__init__(
+            SERVICE_NAME, settings, migrations=resources.files("suishin.indicators") / "migrations"
+        )
+        self.indicator_settings = settings
+        self.clock = clock
+        self.ingested = 0
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+
+def build(
+    settings: IndicatorsSettings | None = None, *, clock: Clock = system_clock
+) -> tuple[IndicatorsRuntime, Starlette]:
+    from suishin.indicators.schema import schema
+
     settings = settings or IndicatorsSettings()
-    runtime = ServiceRuntime(
-        SERVICE_NAME, settings, migrations=resources.files("suishin.indicators") / "migrations"
-    )
+    runtime = IndicatorsRuntime(settings, clock)
+    runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, reported_handler(runtime))
+    if settings.stale_sweep_enabled:
+
+        async def sweeper() -> None:
+            await run_sweeper(
+                lambda: runtime.pool,
+                runtime.clock,
+                interval=settings.stale_sweep_interval,
+                page_size=settings.stale_sweep_page_size,
+                on_changes=runtime.wake_relay,
+            )
+
+        runtime.add_background(sweeper)
     return runtime, runtime.http_app(schema)

@@ -7,3 +7,13 @@ from suishin.kit.settings import ServiceSettings
 
 class IndicatorsSettings(ServiceSettings):
     port: int = Field(default=4002, validation_alias="SUISHIN_INDICATORS_PORT")
+    stale_sweep_interval: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias="SUISHIN_INDICATORS_STALE_SWEEP_INTERVAL",
+        description="Seconds between two sweeps that mark overdue reports as stale.",
+    )
+    stale_sweep_enabled: bool = Field(
+        default=True, validation_alias="SUISHIN_INDICATORS_STALE_SWEEP_ENABLED"
+    )
+    stale_sweep_page_size: int = Field(default=500, gt=0)

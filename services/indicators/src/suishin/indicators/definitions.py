@@ -1,0 +1,488 @@
+"""Defining indicators and revising targets (shared by GraphQL and the plan-file import).
+
+A definition is applied as a whole: the indicator row, its links to measures/goals and its
+current targets. A target whose value changed is not overwritten: the old row is closed
+(``superseded_at``) and a new revision carries the reason, so old targets are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from suishin.contracts import ids
+from suishin.contracts.enums import Aggregation, Comparator, Polarity
+from suishin.indicators import storage
+from suishin.indicators.domain import Cadence, Granularity, TargetSpec
+from suishin.indicators.reevaluation import StatusChange, reevaluate
+from suishin.kit.errors import DomainError
+
+
+@dataclass(frozen=True)
+class PastTarget:
+    """An earlier value of a target, replaced on ``replaced_at`` for ``reason``."""
+
+    value: Decimal | None
+    comparator: Comparator | None
+    text: str | None
+    replaced_at: datetime | None
+    reason: str | None
+    revised_by: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetInput:
+    fiscal_year: int
+    value: Decimal | None = None
+    comparator: Comparator | None = None
+    text: str | None = None
+    from_fiscal_year: int | None = None
+    printed: str | None = None
+    history: tuple[PastTarget, ...] = ()
+    """Older values, oldest first (plan-file target revisions), stored on first definition."""
+
+    @property
+    def slot(self) -> tuple[int, int | None]:
+        return self.fiscal_year, self.from_fiscal_year
+
+    def spec(self) -> TargetSpec:
+        return TargetSpec(
+            fiscal_year=self.fiscal_year,
+            value=self.value,
+            comparator=self.comparator,
+            text=self.text,
+            from_fiscal_year=self.from_fiscal_year,
+            printed=self.printed,
+        )
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    node_id: UUID
+    plan_id: UUID | None = None
+    node_path: str | None = None
+
+
+@dataclass(frozen=True)
+class IndicatorDefinition:
+    tenant: str
+    key: str
+    title: str
+    period_start_fy: int
+    period_end_fy: int
+    unit: str | None = None
+    polarity: Polarity = Polarity.HIGHER_IS_BETTER
+    aggregation: Aggregation = Aggregation.PER_YEAR
+    granularity: Granularity = Granularity.FISCAL_YEAR
+    cadence: Cadence = Cadence.YEARLY
+    description: str | None = None
+    unit_aliases: tuple[str, ...] = ()
+    report_lag_days: int | None = None
+    qualitative: bool = False
+    milestone: bool = False
+    tolerance: Decimal | None = None
+    at_risk_margin: Decimal | None = None
+    baseline_value: Decimal | None = None
+    baseline_text: str | None = None
+    baseline_period: str | None = None
+    baseline_source: str | None = None
+    plan_id: UUID | None = None
+    plan_key: str | None = None
+    owner_departments: tuple[str, ...] = ()
+    links: tuple[LinkInput, ...] = ()
+    targets: tuple[TargetInput, ...] = ()
+    origin: str = "graphql"
+    source: str | None = None
+    notes: tuple[dict[str, Any], ...] = ()
+    parent_key: str | None = None
+    sub_series_key: str | None = None
+    revision_reasons: dict[tuple[int, int | None], str] = field(default_factory=dict)
+    """Reason to record when the target of a slot changes (else the caller's default)."""
+
+    @property
+    def id(self) -> UUID:
+        return ids.indicator_id(self.tenant, self.key)
+
+
+@dataclass
+class DefinitionReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    target_revisions: int = 0
+    changes: list[StatusChange] = field(default_factory=list)
+
+
+def check_definition(d: IndicatorDefinition) -> list[DomainError]:
+    """Rules a definition must follow; every problem, not only the first."""
+    problems: list[DomainError] = []
+    if not d.title.strip():
+        problems.append(DomainError("EMPTY_TITLE", "名称が空です", "title is empty", "title"))
+    if d.period_start_fy > d.period_end_fy:
+        problems.append(
+            DomainError(
+                "INVALID_PERIOD",
+                f"計画期間の開始（{d.period_start_fy}）が終了（{d.period_end_fy}）より後です",
+                f"period starts ({d.period_start_fy}) after it ends ({d.period_end_fy})",
+                "periodStart",
+            )
+        )
+    slots: set[tuple[int, int | None]] = set()
+    for i, t in enumerate(d.targets):
+        where = f"targets[{i}]"
+        if t.slot in slots:
+            problems.append(
+                DomainError(
+                    "DUPLICATE_TARGET",
+                    f"{t.fiscal_year}年度の目標が重複しています",
+                    f"duplicate target for fiscal year {t.fiscal_year}",
+                    where,
+                )
+            )
+        slots.add(t.slot)
+        problems.extend(check_target(d.period_start_fy, d.period_end_fy, t, where))
+    return problems
+
+
+def check_target(start: int, end: int, t: TargetInput, where: str = "target") -> list[DomainError]:
+    problems: list[DomainError] = []
+    if not start <= t.fiscal_year <= end:
+        problems.append(
+            DomainError(
+                "TARGET_OUTSIDE_PLAN",
+                f"目標年度 {t.fiscal_year} が計画期間（{start}〜{end}年度）の外です",
+                f"target year {t.fiscal_year} is outside the plan period ({start}-{end})",
+                f"{where}.fiscalYear",
+            )
+        )
+    if t.from_fiscal_year is not None and not start <= t.from_fiscal_year <= t.fiscal_year:
+        problems.append(
+            DomainError(
+                "INVALID_TARGET_SPAN",
+                f"複数年度目標の開始年度 {t.from_fiscal_year} が不正です",
+                f"multi-year target starts in an invalid year {t.from_fiscal_year}",
+                f"{where}.fromFiscalYear",
+            )
+        )
+    if t.value is None and not (t.text and t.text.strip()):
+        problems.append(
+            DomainError(
+                "EMPTY_TARGET",
+                "目標に値も文言もありません",
+                "a target needs a value or a text",
+                f"{where}.value",
+            )
+        )
+    if t.value is not None and not t.value.is_finite():
+        problems.append(
+            DomainError(
+                "INVALID_TARGET_VALUE",
+                "目標値が数値ではありません",
+                "the target value is not a number",
+                f"{where}.value",
+            )
+        )
+    if t.comparator is not None and t.value is None:
+        problems.append(
+            DomainError(
+                "COMPARATOR_WITHOUT_VALUE",
+                "比較（以上・以下など）には目標値が必要です",
+                "a comparator needs a value",
+                f"{where}.comparator",
+            )
+        )
+    return problems
+
+
+_UPSERT = """
+insert into indicators as i (id, tenant, key, parent_id, sub_series_key, title, description, unit,
+    unit_aliases, polarity, aggregation, granularity, cadence, report_lag_days, qualitative,
+    milestone, tolerance, at_risk_margin, baseline_value, baseline_text, baseline_period,
+    baseline_source, plan_id, plan_key, period_start_fy, period_end_fy, owner_departments, origin,
+    source, notes, tracked_since, updated_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30::jsonb, $31, $31)
+on conflict (id) do update set
+    parent_id = excluded.parent_id, sub_series_key = excluded.sub_series_key,
+    title = excluded.title, description = excluded.description, unit = excluded.unit,
+    unit_aliases = excluded.unit_aliases, polarity = excluded.polarity,
+    aggregation = excluded.aggregation, granularity = excluded.granularity,
+    cadence = excluded.cadence, report_lag_days = excluded.report_lag_days,
+    qualitative = excluded.qualitative, milestone = excluded.milestone,
+    tolerance = excluded.tolerance, at_risk_margin = excluded.at_risk_margin,
+    baseline_value = excluded.baseline_value, baseline_text = excluded.baseline_text,
+    baseline_period = excluded.baseline_period, baseline_source = excluded.baseline_source,
+    plan_id = excluded.plan_id, plan_key = excluded.plan_key,
+    period_start_fy = excluded.period_start_fy, period_end_fy = excluded.period_end_fy,
+    owner_departments = excluded.owner_departments, origin = excluded.origin,
+    source = excluded.source, notes = excluded.notes, updated_at = excluded.updated_at
+where (i.parent_id, i.sub_series_key, i.title, i.description, i.unit, i.unit_aliases,
+       i.polarity, i.aggregation, i.granularity, i.cadence, i.report_lag_days, i.qualitative,
+       i.milestone, i.tolerance, i.at_risk_margin, i.baseline_value, i.baseline_text,
+       i.baseline_period, i.baseline_source, i.plan_id, i.plan_key, i.period_start_fy,
+       i.period_end_fy, i.owner_departments, i.origin, i.source, i.notes)
+   is distinct from
+      (excluded.parent_id, excluded.sub_series_key, excluded.title, excluded.description,
+       excluded.unit, excluded.unit_aliases, excluded.polarity, excluded.aggregation,
+       excluded.granularity, excluded.cadence, excluded.report_lag_days, excluded.qualitative,
+       excluded.milestone, excluded.tolerance, excluded.at_risk_margin, excluded.baseline_value,
+       excluded.baseline_text, excluded.baseline_period, excluded.baseline_source,
+       excluded.plan_id, excluded.plan_key, excluded.period_start_fy, excluded.period_end_fy,
+       excluded.owner_departments, excluded.origin, excluded.source, excluded.notes)
+returning (xmax = 0) as created
+"""
+
+
+async def apply_definitions(
+    conn: asyncpg.Connection,
+    definitions: Sequence[IndicatorDefinition],
+    *,
+    now: datetime,
+    reason: str,
+    revised_by: str | None,
+) -> DefinitionReport:
+    """Create or update indicators in the caller's transaction; re-evaluate what changed."""
+    report = DefinitionReport()
+    if not definitions:
+        return report
+    # Parents before their sub-series (foreign key), every indicator locked in id order.
+    ordered = sorted(definitions, key=lambda d: (d.parent_key is not None, d.key))
+    await conn.execute(
+        "select 1 from indicators where id = any($1::uuid[]) order by id for no key update",
+        [d.id for d in ordered],
+    )
+    current = await storage.current_targets(conn, [d.id for d in ordered])
+    touched: set[UUID] = set()
+    for d in ordered:
+        parent_id = ids.indicator_id(d.tenant, d.parent_key) if d.parent_key else None
+        row = await conn.fetchrow(
+            _UPSERT,
+            d.id,
+            d.tenant,
+            d.key,
+            parent_id,
+            d.sub_series_key,
+            d.title,
+            d.description,
+            d.unit,
+            list(d.unit_aliases),
+            d.polarity.value,
+            d.aggregation.value,
+            d.granularity.value,
+            d.cadence.value,
+            d.report_lag_days,
+            d.qualitative,
+            d.milestone,
+            d.tolerance,
+            d.at_risk_margin,
+            d.baseline_value,
+            d.baseline_text,
+            d.baseline_period,
+            d.baseline_source,
+            d.plan_id,
+            d.plan_key,
+            d.period_start_fy,
+            d.period_end_fy,
+            list(d.owner_departments),
+            d.origin,
+            d.source,
+            list(d.notes),
+            now,
+        )
+        links_changed = await _apply_links(conn, d)
+        revisions = await _apply_targets(
+            conn, d, current.get(d.id, []), now=now, reason=reason, revised_by=revised_by
+        )
+        report.target_revisions += revisions
+        if row is not None and row["created"]:
+            report.created.append(d.key)
+            touched.add(d.id)
+        elif row is not None or links_changed or revisions:
+            report.updated.append(d.key)
+            touched.add(d.id)
+        else:
+            report.unchanged.append(d.key)
+    if touched:
+        records = await storage.load_indicators(conn, touched)
+        report.changes = await reevaluate(conn, records, now)
+    return report
+
+
+async def _apply_links(conn: asyncpg.Connection, d: IndicatorDefinition) -> bool:
+    node_ids = [link.node_id for link in d.links]
+    removed = await conn.execute(
+        "delete from indicator_links where indicator_id = $1 and node_id <> all($2::uuid[])",
+        d.id,
+        node_ids,
+    )
+    added = await conn.fetch(
+        """insert into indicator_links (indicator_id, node_id, tenant, plan_id, node_path)
+           select $1, n, $2, p, np from unnest($3::uuid[], $4::uuid[], $5::text[]) as t(n, p, np)
+           on conflict (indicator_id, node_id) do update
+           set plan_id = excluded.plan_id, node_path = excluded.node_path
+           where (indicator_links.plan_id, indicator_links.node_path)
+                 is distinct from (excluded.plan_id, excluded.node_path)
+           returning node_id""",
+        d.id,
+        d.tenant,
+        node_ids,
+        [link.plan_id for link in d.links],
+        [link.node_path for link in d.links],
+    )
+    return bool(added) or removed != "DELETE 0"
+
+
+async def _apply_targets(
+    conn: asyncpg.Connection,
+    d: IndicatorDefinition,
+    existing: list[TargetSpec],
+    *,
+    now: datetime,
+    reason: str,
+    revised_by: str | None,
+) -> int:
+    """Bring the current targets in line with ``d.targets``; return how many rows changed."""
+    by_slot = {(t.fiscal_year, t.from_fiscal_year): t for t in existing}
+    wanted = {t.slot: t for t in d.targets}
+    changes = 0
+    for slot, target in wanted.items():
+        before = by_slot.get(slot)
+        if before is None:
+            await _insert_history(conn, d.id, target, now=now, revised_by=revised_by)
+            changes += 1
+        elif not before.same_value(target.spec()) or before.printed != target.printed:
+            if before.same_value(target.spec()):
+                # Only the printed wording changed: not a revision of the target itself.
+                await conn.execute(
+                    """update targets set printed = $4 where indicator_id = $1
+                       and fiscal_year = $2 and from_fiscal_year is not distinct from $3
+                       and superseded_at is null""",
+                    d.id,
+                    slot[0],
+                    slot[1],
+                    target.printed,
+                )
+            else:
+                await revise_target(
+                    conn,
+                    d.id,
+                    target,
+                    reason=d.revision_reasons.get(slot, reason),
+                    revised_by=revised_by,
+                    now=now,
+                )
+            changes += 1
+    for slot in by_slot.keys() - wanted.keys():
+        await conn.execute(
+            """update targets set superseded_at = $4 where indicator_id = $1 and fiscal_year = $2
+               and from_fiscal_year is not distinct from $3 and superseded_at is null""",
+            d.id,
+            slot[0],
+            slot[1],
+            now,
+        )
+        changes += 1
+    return changes
+
+
+async def _insert_history(
+    conn: asyncpg.Connection,
+    indicator_id: UUID,
+    target: TargetInput,
+    *,
+    now: datetime,
+    revised_by: str | None,
+) -> None:
+    """A slot's first rows: its past values (closed) and the current one."""
+    revision = 0
+    valid_from: datetime | None = None
+    reason: str | None = None
+    for past in target.history:
+        revision += 1
+        closed = past.replaced_at or now
+        await conn.execute(
+            """insert into targets (indicator_id, fiscal_year, from_fiscal_year, value, comparator,
+                   text, revision, reason, revised_by, valid_from, superseded_at)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+            indicator_id,
+            target.fiscal_year,
+            target.from_fiscal_year,
+            past.value,
+            past.comparator.value if past.comparator else None,
+            past.text,
+            revision,
+            reason,
+            revised_by,
+            valid_from or min(closed, now),
+            closed,
+        )
+        valid_from, reason = closed, past.reason
+    await conn.execute(
+        """insert into targets (indicator_id, fiscal_year, from_fiscal_year, value, comparator,
+               text, printed, revision, reason, revised_by, valid_from)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        indicator_id,
+        target.fiscal_year,
+        target.from_fiscal_year,
+        target.value,
+        target.comparator.value if target.comparator else None,
+        target.text,
+        target.printed,
+        revision + 1,
+        reason,
+        revised_by,
+        valid_from or now,
+    )
+
+
+async def revise_target(
+    conn: asyncpg.Connection,
+    indicator_id: UUID,
+    target: TargetInput,
+    *,
+    reason: str,
+    revised_by: str | None,
+    now: datetime,
+) -> int:
+    """Close the current target of the slot and add the new value as the next revision."""
+    previous = await conn.fetchrow(
+        """update targets set superseded_at = $4
+           where indicator_id = $1 and fiscal_year = $2
+             and from_fiscal_year is not distinct from $3 and superseded_at is null
+           returning revision""",
+        indicator_id,
+        target.fiscal_year,
+        target.from_fiscal_year,
+        now,
+    )
+    last = await conn.fetchval(
+        """select coalesce(max(revision), 0) from targets where indicator_id = $1
+           and fiscal_year = $2 and from_fiscal_year is not distinct from $3""",
+        indicator_id,
+        target.fiscal_year,
+        target.from_fiscal_year,
+    )
+    revision = int(last) + 1
+    await conn.execute(
+        """insert into targets (indicator_id, fiscal_year, from_fiscal_year, value, comparator,
+               text, printed, revision, reason, revised_by, valid_from)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        indicator_id,
+        target.fiscal_year,
+        target.from_fiscal_year,
+        target.value,
+        target.comparator.value if target.comparator else None,
+        target.text,
+        target.printed,
+        revision,
+        reason if previous is not None else reason or None,
+        revised_by,
+        now,
+    )
+    return revision
