@@ -309,7 +309,8 @@ class Dispatcher:
                 await conn.execute(
                     """update deliveries set status = $2, next_attempt_at = $3,
                            lease_until = null, last_error = $4,
-                           finished_at = case when $2 in ('delivered', 'failed') then $5 end
+                           finished_at = case when $2::text in ('delivered', 'failed')
+                                              then $5::timestamptz end
                        where id = $1""",
                     d["id"],
                     status,

@@ -1,0 +1,180 @@
+"""Fixtures of the notifications tests: a real SMTP server, a small directory, event builders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.events import (
+    Envelope,
+    Figures,
+    IndicatorStatusChanged,
+    MeasureEvaluated,
+    new_event,
+)
+from suishin.kit.embedded import free_port
+from suishin.notifications.directory import Directory
+from suishin.notifications.smtp_sink import MailSink, start_sink
+
+TENANT = "itabashi"
+
+
+@pytest.fixture(scope="module")
+def smtp_server() -> Iterator[tuple[int, MailSink]]:
+    """A real aiosmtpd server on a free port, capturing every message."""
+    port = free_port()
+    controller, sink = start_sink(None, port=port)
+    try:
+        yield port, sink
+    finally:
+        controller.stop()
+
+
+def directory_data(tenant: str = TENANT, **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "tenant": tenant,
+        "name": "テスト区",
+        "departments": [
+            {"code": "it", "name": "IT推進課", "bu": "政策経営部"},
+            {"code": "koseki", "name": "戸籍住民課", "bu": "区民文化部", "aliases": ["戸籍"]},
+        ],
+        "bodies": [{"code": "DX推進本部", "name": "DX推進本部"}],
+        "posts": [
+            {"code": "CIO", "name": "情報統括責任者（CIO）"},
+            {"code": "事務局", "name": "事務局"},
+            {"code": "課長", "name": "課長"},
+        ],
+        "people": [
+            {
+                "id": f"cio@{tenant}",
+                "name": "CIO 副区長",
+                "email": f"cio@{tenant}.example.jp",
+                "assignments": [{"post": "CIO"}, {"body": "DX推進本部", "title": "本部員"}],
+            },
+            {
+                "id": f"jimukyoku@{tenant}",
+                "name": "事務局 担当",
+                "email": f"jimukyoku@{tenant}.example.jp",
+                "assignments": [{"department": "it", "post": "事務局"}],
+            },
+            {
+                "id": f"reporter@{tenant}",
+                "name": "戸籍住民課 担当",
+                "email": f"reporter@{tenant}.example.jp",
+                "assignments": [{"department": "koseki", "valid_from": "2025-04-01"}],
+            },
+            {
+                "id": f"former@{tenant}",
+                "name": "異動済み 職員",
+                "email": f"former@{tenant}.example.jp",
+                "assignments": [{"department": "koseki", "valid_to": "2025-03-31"}],
+            },
+            {
+                "id": f"honbu@{tenant}",
+                "name": "本部員 部長",
+                "email": f"honbu@{tenant}.example.jp",
+                "assignments": [{"body": "DX推進本部", "title": "本部員"}],
+            },
+        ],
+        "rules": [
+            {
+                "name": "off track to owners and secretariat",
+                "kinds": ["indicator_off_track"],
+                "targets": [{"department": "$owner"}, {"post": "事務局"}],
+                "escalate": True,
+            },
+            {
+                "name": "report overdue to owners",
+                "kinds": ["report_overdue"],
+                "targets": [{"department": "$owner"}],
+                "escalate": True,
+            },
+            {
+                "name": "failing measures to the headquarters and CIO",
+                "kinds": ["measure_failing"],
+                "targets": [{"body": "DX推進本部"}, {"post": "CIO"}],
+            },
+        ],
+    }
+    data.update(extra)
+    return data
+
+
+def make_directory(tenant: str = TENANT, **extra: Any) -> Directory:
+    return Directory.model_validate(directory_data(tenant, **extra))
+
+
+def indicator_event(
+    *,
+    tenant: str = TENANT,
+    to: IndicatorStatus = IndicatorStatus.OFF_TRACK,
+    before: IndicatorStatus | None = IndicatorStatus.ON_TRACK,
+    departments: tuple[str, ...] = ("戸籍住民課",),
+    indicator_id: UUID | None = None,
+    period: str = "FY2025",
+    title: str = "マイナンバーカード交付枚数",
+) -> Envelope[IndicatorStatusChanged]:
+    ident = indicator_id or uuid4()
+    return new_event(
+        IndicatorStatusChanged(
+            indicator_id=ident,
+            indicator_key="mynumber-cards",
+            title=title,
+            period=period,
+            fiscal_year=int(period[2:6]),
+            from_status=before,
+            to_status=to,
+            figures=Figures(
+                actual=Decimal("87095"), target=Decimal("119052"), comparator="gte", unit="枚"
+            ),
+            rule="cumulative_prorated",
+            reason="累計実績が年度目標の按分値を下回っています",
+            department_codes=list(departments),
+        ),
+        tenant=tenant,
+        aggregate_id=str(ident),
+        producer="test",
+    )
+
+
+def measure_evaluated_event(
+    *, tenant: str = TENANT, failing: bool = True, years: int = 1
+) -> Envelope[MeasureEvaluated]:
+    measure = uuid4()
+    return new_event(
+        MeasureEvaluated(
+            measure_id=measure,
+            plan_id=uuid4(),
+            code="施策3",
+            title="行政手続きのオンライン化",
+            fiscal_year=2025,
+            grade="not_achieved" if failing else "achieved",
+            grade_label="未達成" if failing else "達成",
+            machine_grade="not_achieved" if failing else "achieved",
+            previous_grade=None,
+            is_failing=failing,
+            consecutive_failing_years=years,
+            department_codes=["IT推進課"],
+        ),
+        tenant=tenant,
+        aggregate_id=str(measure),
+        producer="test",
+    )
+
+
+@pytest.fixture(scope="session")
+def ev() -> SimpleNamespace:
+    """Builders for directories and events (fixtures, because test modules are not importable)."""
+    return SimpleNamespace(
+        tenant=TENANT,
+        directory=make_directory,
+        directory_data=directory_data,
+        indicator=indicator_event,
+        measure_evaluated=measure_evaluated_event,
+    )
