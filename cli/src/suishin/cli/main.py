@@ -10,6 +10,7 @@ from types import FrameType
 
 import typer
 
+from suishin.cli import plans_commands
 from suishin.cli.stack import Stack, StackError, status
 from suishin.cli.tokens import ROLE_PRESETS
 from suishin.kit.auth import issue_token
@@ -153,6 +154,9 @@ def replay(
             typer.echo(f"{name:<14} {count} event(s) queued for republishing")
 
     asyncio.run(run())
+
+
+plans_commands.register(app)
 
 
 def main() -> None:

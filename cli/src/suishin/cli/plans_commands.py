@@ -1,0 +1,227 @@
+"""``suishin import``, ``suishin export`` and ``suishin export-xlsx``: plan files in and out.
+
+``import`` validates the whole plan file first and prints every error with its location (file,
+line, column, path) in Japanese and English; only a valid file is imported. The import runs as a
+list of steps, each atomic in its own service schema: the plans step writes the tree; other
+services append their step with :func:`register_import_step` (e.g. the indicator definitions).
+``export`` works the same way in reverse: each export step fills its part of the plan-file data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from suishin.contracts.planfile import PlanFile, PlanFileInvalid, dump_plan_file, load_plan_file
+from suishin.kit.errors import DomainError
+from suishin.kit.settings import PlatformSettings
+from suishin.plans.app import open_pool
+from suishin.plans.exporter import export_plan_data
+from suishin.plans.importer import ImportRefused, import_plan_file
+from suishin.plans.xlsx import write_progress_xlsx
+
+console = Console(stderr=True)
+
+StepProgress = Callable[[str, int, int], None]
+"""``progress(what, done, total)``: advances the step's progress bar."""
+
+
+@dataclass
+class ImportContext:
+    plan_file: PlanFile
+    source: str
+    settings: PlatformSettings
+    progress: StepProgress
+
+
+@dataclass(frozen=True)
+class ImportStep:
+    """One service's part of an import; returns a one-line summary. Raise DomainError (or
+    ImportRefused) to refuse; a step's writes are atomic in its own schema."""
+
+    name: str
+    run: Callable[[ImportContext], Awaitable[str]]
+
+
+@dataclass
+class ExportContext:
+    tenant: str
+    plan_key: str
+    settings: PlatformSettings
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportStep:
+    """One service's part of an export: fills ``ctx.data`` (plan-file field names)."""
+
+    name: str
+    run: Callable[[ExportContext], Awaitable[None]]
+
+
+async def _import_plans(ctx: ImportContext) -> str:
+    pool = await open_pool(ctx.settings)
+    try:
+        report = await import_plan_file(
+            pool, ctx.plan_file, progress=ctx.progress, source=ctx.source
+        )
+    finally:
+        await pool.close()
+    return report.summary()
+
+
+async def _export_plans(ctx: ExportContext) -> None:
+    pool = await open_pool(ctx.settings)
+    try:
+        ctx.data.update(await export_plan_data(pool, ctx.tenant, ctx.plan_key))
+    finally:
+        await pool.close()
+
+
+IMPORT_STEPS: list[ImportStep] = [ImportStep("plans", _import_plans)]
+EXPORT_STEPS: list[ExportStep] = [ExportStep("plans", _export_plans)]
+
+
+def register_import_step(step: ImportStep) -> None:
+    """Append a step to ``suishin import`` (runs after the plans step)."""
+    if all(s.name != step.name for s in IMPORT_STEPS):
+        IMPORT_STEPS.append(step)
+
+
+def register_export_step(step: ExportStep) -> None:
+    """Append a step to ``suishin export`` (runs after the plans step)."""
+    if all(s.name != step.name for s in EXPORT_STEPS):
+        EXPORT_STEPS.append(step)
+
+
+def _settings(database_url: str | None) -> PlatformSettings:
+    settings = PlatformSettings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+def _fail_domain(exc: DomainError) -> None:
+    errors = exc.errors if isinstance(exc, ImportRefused) else [exc]
+    console.print(f"[red]{exc.message_ja} / {exc.message_en}[/red]", highlight=False)
+    for e in errors:
+        where = f"{e.field}: " if e.field else ""
+        console.print(f"  {where}{e.message_ja} / {e.message_en} [{e.code}]", highlight=False)
+
+
+async def _run_import(plan_file: PlanFile, source: str, settings: PlatformSettings) -> None:
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[what]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        for step in list(IMPORT_STEPS):
+            task = progress.add_task(step.name, total=None, what="")
+
+            def advance(what: str, done: int, total: int, task: Any = task) -> None:
+                progress.update(task, completed=done, total=total or None, what=what)
+
+            summary = await step.run(ImportContext(plan_file, source, settings, advance))
+            progress.update(task, what="done")
+            progress.console.print(f"{step.name}: {summary}", highlight=False)
+
+
+def import_command(
+    plan_file: Path = typer.Argument(..., help="Plan file (YAML or JSON)."),
+    database_url: str | None = typer.Option(
+        None, help="PostgreSQL URL (default: SUISHIN_DATABASE_URL or the embedded one)."
+    ),
+) -> None:
+    """Validate a plan file completely, then import it (atomically per service)."""
+    try:
+        loaded = load_plan_file(plan_file)
+    except PlanFileInvalid as exc:
+        for error in exc.errors:
+            typer.echo(error.render("both"))
+        console.print(
+            f"[red]{len(exc.errors)} 件のエラーがあります。何も取り込んでいません。 / "
+            f"{len(exc.errors)} error(s); nothing was imported.[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(1) from exc
+    try:
+        asyncio.run(_run_import(loaded, str(plan_file), _settings(database_url)))
+    except DomainError as exc:
+        _fail_domain(exc)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
+async def _run_export(ctx: ExportContext) -> PlanFile:
+    for step in list(EXPORT_STEPS):
+        await step.run(ctx)
+    return PlanFile.model_validate(ctx.data)
+
+
+def export_command(
+    plan_key: str = typer.Argument(..., help="Key of the plan, e.g. dx2025-late."),
+    tenant: str = typer.Option(..., help="Municipality slug, e.g. itabashi."),
+    output: Path = typer.Option(..., "-o", "--output", help="File to write ('-' for stdout)."),
+    database_url: str | None = typer.Option(None, help="PostgreSQL URL."),
+) -> None:
+    """Write a stored plan back to the plan file format."""
+    try:
+        ctx = ExportContext(tenant, plan_key, _settings(database_url))
+        plan_file = asyncio.run(_run_export(ctx))
+    except DomainError as exc:
+        _fail_domain(exc)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    text = dump_plan_file(plan_file)
+    if str(output) == "-":
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}", highlight=False)
+
+
+def export_xlsx_command(
+    tenant: str = typer.Option(..., help="Municipality slug."),
+    plan: str = typer.Option(..., help="Key of the plan."),
+    output: Path = typer.Option(..., "-o", "--output", help="The .xlsx file to write."),
+    database_url: str | None = typer.Option(None, help="PostgreSQL URL."),
+) -> None:
+    """Write the 進捗状況一覧 (measures, owners, yearly plan, actuals, grades) as Excel."""
+
+    async def run() -> None:
+        pool = await open_pool(_settings(database_url))
+        try:
+            await write_progress_xlsx(pool, tenant, plan, output)
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(run())
+    except DomainError as exc:
+        _fail_domain(exc)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"wrote {output}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the plan-file commands to the ``suishin`` CLI."""
+    app.command("import")(import_command)
+    app.command("export")(export_command)
+    app.command("export-xlsx")(export_xlsx_command)

@@ -1,0 +1,188 @@
+"""Excel export of the 進捗状況一覧 (progress list), the sheet wards circulate every year.
+
+One row per measure: code, title, owners, status, then per fiscal year of the plan the yearly
+plan (schedule labels of the measure and its sub-items), the actual (indicator statuses the
+plans service consumed, with their figures) and the grade (the grade that counts, with the
+machine grade beside it when a person overrode it). A second sheet counts the grades per year.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, defaultdict
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+from suishin.kit.errors import NotFound
+from suishin.plans import storage
+from suishin.plans.grading import GradeScale
+from suishin.plans.storage import Executor
+
+STATUS_JA = {
+    "achieved": "達成",
+    "on_track": "順調",
+    "at_risk": "注意",
+    "off_track": "未達",
+    "no_data": "実績なし",
+    "stale": "更新なし",
+}
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+FAILING_FILL = PatternFill("solid", fgColor="FCE4D6")
+THIN = Side(style="thin", color="999999")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _actual_text(rows: list[asyncpg.Record]) -> str:
+    lines = []
+    for r in rows:
+        figures = r["figures"] or {}
+        numbers = ""
+        if figures.get("actual") is not None or figures.get("target") is not None:
+            numbers = f" {_number(figures.get('actual'))}/{_number(figures.get('target'))}"
+            if figures.get("unit"):
+                numbers += figures["unit"]
+        mark = "（上回り）" if r["exceeded"] else ""
+        lines.append(f"{r['title']}:{numbers} {STATUS_JA.get(r['status'], r['status'])}{mark}")
+    return "\n".join(lines)
+
+
+def _owners_text(owners: list[asyncpg.Record], others: str | None) -> str:
+    names = [
+        f"{o['department_name']}（主）" if o["is_lead"] else o["department_name"] for o in owners
+    ]
+    if others:
+        names.append(others)
+    return "、".join(names)
+
+
+async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workbook:
+    """The 進捗状況一覧 of one plan as an openpyxl workbook."""
+    plan = await storage.plan_by_key(db, tenant, plan_key)
+    if plan is None:
+        raise NotFound("計画", "Plan", f"{tenant}/{plan_key}")
+    scale: GradeScale = await storage.tenant_scale(db, tenant)
+    nodes = await storage.nodes_of_plans(db, [plan["id"]])
+    node_ids = [n["id"] for n in nodes]
+    measures = [n for n in nodes if n["kind"] == "measure"]
+    owners = _group(await storage.owners_of(db, node_ids), "node_id")
+    schedule = _group(await storage.schedule_of(db, node_ids), "node_id")
+    statuses = _group(await storage.indicator_statuses_of(db, node_ids), "node_id")
+    measure_ids = [m["id"] for m in measures]
+    grades = _group(await storage.grades_of(db, measure_ids), "measure_id")
+    published = _group(await storage.published_grades_of(db, measure_ids), "measure_id")
+    years = list(range(plan["fiscal_year_from"], plan["fiscal_year_to"] + 1))
+
+    def label(code: str | None) -> str:
+        grade = scale.find(code)
+        return grade.label if grade else (code or "")
+
+    def below(measure: asyncpg.Record) -> list[asyncpg.Record]:
+        prefix = measure["path"] + "/"
+        return [measure, *(n for n in nodes if n["path"].startswith(prefix))]
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "進捗状況一覧"
+    ws.append([f"{plan['title']}　進捗状況一覧"])
+    ws["A1"].font = Font(bold=True, size=13)
+    header = ["No.", "施策名", "所管課", "ステータス"]
+    for year in years:
+        header += [f"{year}年度 計画", f"{year}年度 実績（指標）", f"{year}年度 評価"]
+    ws.append(header)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        cell.border = BORDER
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for m in measures:
+        family = below(m)
+        row: list[Any] = [
+            m["code"],
+            m["title"],
+            _owners_text(owners.get(m["id"], []), m["others_text"]),
+            m["status"] or "",
+        ]
+        by_year = {g["fiscal_year"]: g for g in grades.get(m["id"], [])}
+        published_by_year = {p["fiscal_year"]: p for p in published.get(m["id"], [])}
+        failing_columns = []
+        for year in years:
+            plan_lines = []
+            for n in family:
+                for s in schedule.get(n["id"], []):
+                    if s["fiscal_year"] == year:
+                        prefix = "" if n["id"] == m["id"] else f"{n['title']}："
+                        track = f"［{s['track']}］" if s["track"] else ""
+                        plan_lines.append(f"{prefix}{track}{s['label']}")
+            actual_rows = [
+                s for n in family for s in statuses.get(n["id"], []) if s["fiscal_year"] == year
+            ]
+            g = by_year.get(year)
+            grade_text = ""
+            if g is not None and g["effective_grade"]:
+                grade_text = label(g["effective_grade"])
+                counts[year][grade_text] += 1
+                if g["override_grade"] and g["machine_grade"] != g["override_grade"]:
+                    grade_text += f"（自動判定: {label(g['machine_grade']) or '-'}）"
+                elif (
+                    g["machine_grade"]
+                    and published_by_year.get(year)
+                    and g["machine_grade"] != g["effective_grade"]
+                ):
+                    grade_text += f"（自動判定: {label(g['machine_grade'])}）"
+                if scale.is_failing(g["effective_grade"]):
+                    failing_columns.append(len(row) + 3)
+            row += ["\n".join(plan_lines), _actual_text(actual_rows), grade_text]
+        ws.append(row)
+        for column in failing_columns:
+            ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
+    for row_cells in ws.iter_rows(min_row=3):
+        for cell in row_cells:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.border = BORDER
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years)
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    ws.freeze_panes = "C3"
+
+    summary = wb.create_sheet("評価集計")
+    summary.append(["年度", *(g.label for g in scale.grades), "計"])
+    for cell in summary[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+    for year in years:
+        values = [counts[year].get(g.label, 0) for g in scale.grades]
+        summary.append([f"{year}年度", *values, sum(values)])
+    return wb
+
+
+async def progress_xlsx_bytes(db: Executor, tenant: str, plan_key: str) -> bytes:
+    buffer = BytesIO()
+    (await progress_workbook(db, tenant, plan_key)).save(buffer)
+    return buffer.getvalue()
+
+
+async def write_progress_xlsx(db: Executor, tenant: str, plan_key: str, path: Path) -> None:
+    data = await progress_xlsx_bytes(db, tenant, plan_key)
+    await asyncio.to_thread(path.write_bytes, data)
+
+
+def _group(rows: list[asyncpg.Record], key: str) -> dict[Any, list[asyncpg.Record]]:
+    out: dict[Any, list[asyncpg.Record]] = defaultdict(list)
+    for r in rows:
+        out[r[key]].append(r)
+    return out
