@@ -270,20 +270,23 @@ ITABASHI_LATE_SCALE: Data = {
             "code": "achieved_plus",
             "label": "達成＋",
             "label_variants": ["達成+"],
-            "description": "計画の事業量を上回る実績となっている。ただし、数値による定量的な計画事業量が"
+            "description": "計画の事業量を上回る実績となっている。ただし、数値による定量的な計画事"
+            "業量が"
             "設定されており、設定されている計画事業量の全てが「達成」と評価できる状況にあることと"
             "する。",
         },
         {
             "code": "achieved",
             "label": "達成",
-            "description": "２か年事業量の全部若しくは大部分を達成している、又は施策としては達成している。",
+            "description": "２か年事業量の全部若しくは大部分を達成している、"
+            "又は施策としては達成している。",
         },
         {
             "code": "not_achieved",
             "label": "未達成",
             "failing": True,
-            "description": "施策の遅延等により、２か年の事業量の全部若しくは大部分が達成されていない、"
+            "description": "施策の遅延等により、２か年の事業量の全部若しくは大部分が達成されていな"
+            "い、"
             "又は施策として完了していない。",
         },
     ],
@@ -302,14 +305,16 @@ ITABASHI_EARLY_SCALE: Data = {
         {
             "code": "achieved",
             "label": "達成",
-            "description": "令和X年度計画の事業量の全部若しくは大部分を達成している、又は施策としては"
+            "description": "令和X年度計画の事業量の全部若しくは大部分を達成している、又は施策として"
+            "は"
             "完了している。",
         },
         {
             "code": "not_achieved",
             "label": "未達成",
             "failing": True,
-            "description": "施策の遅延等により、令和X年度計画の事業量の全部若しくは大部分が達成されて"
+            "description": "施策の遅延等により、令和X年度計画の事業量の全部若しくは大部分が達成され"
+            "て"
             "いない、又は施策として完了していない。",
         },
     ],
@@ -551,7 +556,8 @@ def build_itabashi_late(src: Data) -> Data:
             note(
                 "remark",
                 "基本計画（2021〜2025年度、ビジョン）は前期から改訂せず踏襲。"
-                "parent_plan「dx2025」は基本計画を指す（本データセットに基本計画単独のファイルはない）。",
+                "parent_plan「dx2025」は基本計画を指す（本データセットに基本計画単独のファイルはな"
+                "い）。",
             ),
             *[note("remark", c) for c in src["document"]["extraction_caveats"]],
         ],
@@ -654,7 +660,6 @@ def build_itabashi_early(src: Data) -> Data:
     depts = Departments(ITABASHI_PARENTS)
     bodies, posts = itabashi_governance(depts)
     paths = _early_paths(src)
-    _, qualified = _late_paths(src)
     pe = src["prior_phase_evaluation"]
     per_measure = {m["no"]: m for m in pe["per_measure"]}
 
@@ -670,7 +675,8 @@ def build_itabashi_early(src: Data) -> Data:
             "notes": [
                 note(
                     "inferred",
-                    "前期施策の基本方針への所属は資料編に印字されていない。第2章3の基本方針別評価件数"
+                    "前期施策の基本方針への所属は資料編に印字されていない。第2章3の基本方針別評価件"
+                    "数"
                     "（令和4年度）と施策番号順から推定（抽出の parent_code_basis）。",
                     "children",
                 )
@@ -775,7 +781,8 @@ def build_itabashi_early(src: Data) -> Data:
                     "not_achieved": row["未達成"],
                 },
                 "total": row["達成＋"] + row["達成"] + row["未達成"],
-                "printed": f"{row['基本方針']}（達成＋：{row['達成＋']}施策、達成：{row['達成']}施策、"
+                "printed": f"{row['基本方針']}（達成＋：{row['達成＋']}施策、達成：{row['達成']}施"
+                "策、"
                 f"未達成：{row['未達成']}施策）",
                 "source": "第2章3",
             }
@@ -791,12 +798,14 @@ def build_itabashi_early(src: Data) -> Data:
         "parent_plan": "dx2025",
         "state": "superseded",
         "level_labels": ["基本方針", "施策", "事業量"],
-        "source": "板橋区DX推進計画2025 後期実施計画 資料編「『ICT推進・活用計画2025』前期実施計画の"
+        "source": "板橋区DX推進計画2025 後期実施計画 資料編「『ICT推進・活用計画2025』前期実施計画"
+        "の"
         "進捗状況（令和5年8月1日時点）」 reference/sources/itabashi-dx-2025-late.txt",
         "notes": [
             note(
                 "remark",
-                "前期実施計画そのものの文書は参照資料にない。本ファイルは後期実施計画の資料編と第2章3に"
+                "前期実施計画そのものの文書は参照資料にない。本ファイルは後期実施計画の資料編と第2"
+                "章3に"
                 "印字された前期の施策・事業量・実績・評価から構成した。",
             ),
             note(
@@ -935,7 +944,8 @@ def _early_indicator(
                         "notes": [
                             note(
                                 "inferred",
-                                f"年度計画は印字なし。3か年事業量 {period_total['printed']} を3等分して導出"
+                                f"年度計画は印字なし。3か年事業量 {period_total['printed']}"
+                                " を3等分して導出"
                                 "（前期施策12 の 119,052枚×3＝357,156枚 と同じ均等割）。",
                             )
                         ],
@@ -1016,7 +1026,8 @@ def _early_actual_fixes(uid: str, actuals: list[Data]) -> list[Data]:
         fixes.append(
             note(
                 "corrected",
-                "実績「検証作業完了」は原文では1セルのみ（令和3年度中に完了する項目）。抽出は令和3・4"
+                "実績「検証作業完了」は原文では1セルのみ（令和3年度中に完了する項目）。抽出は令和3"
+                "・4"
                 "年度の両方に記載していたため令和3年度のみとした（列位置は不確実）。",
                 "actuals",
             )
@@ -1149,7 +1160,6 @@ def build_itabashi_addendum(src: Data) -> Data:
         measure_path[m["code"]] = f"{goal_path[m['parent']['goal']]}/No.{m['code']}"
 
     for m in src["measures"]:
-        path = measure_path[m["code"]]
         owners, others = depts.owners(m["owner_departments"])
         if m["owner_open_ended"]:
             others = "ほか"
@@ -1208,8 +1218,15 @@ def build_itabashi_addendum(src: Data) -> Data:
             "source": m.get("detail_section"),
             "notes": notes,
         }
-        if "システム的设计" in json.dumps(m, ensure_ascii=False):
-            node["notes"].append(note("source_typo", "原文の誤字「システム的设计」を保持。"))
+        if m["code"] == "8":
+            node["notes"].append(
+                note(
+                    "source_typo",
+                    "施策名「マイナポータルを活用による…」は原文どおり（一覧では「…の活用による…」"
+                    "）。",
+                    "title",
+                )
+            )
         goal_nodes[goal_path[m["parent"]["goal"]]]["children"].append(node)
 
     others_node: Data = {
@@ -1223,16 +1240,30 @@ def build_itabashi_addendum(src: Data) -> Data:
     for o in src["other_initiatives"]:
         code = re.search(r"\((\d)\)", o["code"])
         assert code
+        title = o["title"]
+        fixes = []
+        if title.startswith("その他の取り組み("):
+            # the source prints "(3) その他の取り組み"; the analyst added the subject in brackets
+            fixes.append(
+                note(
+                    "corrected",
+                    "原文の見出しは「(3) その他の取り組み」。"
+                    f"抽出は「{title}」と内容を補っていたため"
+                    "見出しどおりとし、内容は description に残す。",
+                    "title",
+                )
+            )
+            title = "その他の取り組み"
         child: Data = {
             "code": o["code_printed"],
             "normalized_code": f"({code.group(1)})",
             "kind": "measure",
             "level": 1,
-            "title": o["title"],
+            "title": title,
             "description": o["description"],
             "status": "完了" if o["state"] == "実施済み" else "継続",
             "status_label": o["state"],
-            "notes": [note("remark", "所管課の記載なし。", "owners")],
+            "notes": [note("remark", "所管課の記載なし。", "owners"), *fixes],
         }
         for k in ("deadline", "effective"):
             if o.get(k):
@@ -1439,7 +1470,8 @@ def _addendum_indicator(ind: Data, measure_path: dict[str, str]) -> Data:
                 note(
                     "corrected",
                     f"抽出は年度別件数の系列に累計値（{a['value_text']}、{a['fiscal_year']}時点）を"
-                    "同じ年度の実績として含めていた。年度値と混在するため実績から外し、ここに残す。",
+                    "同じ年度の実績として含めていた。年度値と混在するため実績から外し、ここに残す。"
+                    "",
                     "actuals",
                 )
             )
@@ -1469,6 +1501,8 @@ def _addendum_indicator(ind: Data, measure_path: dict[str, str]) -> Data:
                 "その他の取り組み(2)の本文から抽出した補助的な指標（正式な指標ではない）。",
             )
         )
+    if "设计" in ind["name"]:
+        notes.append(note("source_typo", "原文の誤字「システム的设计」（設計）を保持。", "title"))
     kind = ind["kind"]
     return {
         "key": f"ict2020-addendum.{key}",
@@ -1665,7 +1699,8 @@ def _nerima_indicator(ind: Data, key: str, nodes: list[str], plan_period: tuple[
                 notes.append(
                     note(
                         "corrected",
-                        "「現状値以下（平成30年度決算）」を抽出は金額（円）で記録していたが、指標・実績は"
+                        "「現状値以下（平成30年度決算）」を抽出は金額（円）で記録していたが、指標・"
+                        "実績は"
                         "削減率（%）。削減率 0% 以上として記録。",
                         "targets",
                     )
@@ -1812,7 +1847,8 @@ def build_nerima_current(src: Data) -> Data:
             notes_extra.append(
                 note(
                     "inferred",
-                    "課題1（窓口サービスの利便性の向上）の根拠値。課題1→目標1の対応は番号順・内容からの推定。",
+                    "課題1（窓口サービスの利便性の向上）の根拠値。課題1→目標1の対応は番号順・内容か"
+                    "らの推定。",
                     "nodes",
                 )
             )
@@ -1821,7 +1857,8 @@ def build_nerima_current(src: Data) -> Data:
             notes_extra.append(
                 note(
                     "inferred",
-                    "参考資料1「区の情報システムの現状」の時系列。目標4（基盤整備）に紐付けたのは推定。",
+                    "参考資料1「区の情報システムの現状」の時系列。目標4（基盤整備）に紐付けたのは推"
+                    "定。",
                     "nodes",
                 )
             )
@@ -1834,7 +1871,8 @@ def build_nerima_current(src: Data) -> Data:
             item["notes"].append(
                 note(
                     "remark",
-                    "区の指標ではなく国・都の目標（背景情報）。目標は計画期間外の暦年のため targets に入れていない。",
+                    "区の指標ではなく国・都の目標（背景情報）。目標は計画"
+                    "期間外の暦年のため targets に入れていない。",
                 )
             )
         indicators.append(item)
@@ -1849,7 +1887,8 @@ def build_nerima_current(src: Data) -> Data:
         "state": "published",
         "level_labels": ["目標", "取組項目", "取組"],
         "published_on": doc["published"]["date"],
-        "source": f"{doc['plan_name']}（{doc['published']['as_printed']}） reference/sources/nerima-ict-2020.txt",
+        "source": f"{doc['plan_name']}（{doc['published']['as_printed']}） "
+        "reference/sources/nerima-ict-2020.txt",
         "description": f"基本理念：{doc['basic_philosophy']}。{doc['kind']}",
         "notes": [
             note("remark", doc["revision_policy"]),
@@ -1962,12 +2001,14 @@ def build_nerima_previous(src: Data) -> Data:
         "state": "superseded",
         "level_labels": ["目標", "施策区分", "取組"],
         "published_on": "2016-10",
-        "source": "練馬区情報化基本計画（令和2年度〜令和6年度） 参考資料2「情報化基本計画（平成28年度〜31年度）"
+        "source": "練馬区情報化基本計画（令和2年度〜令和6年度） "
+        "参考資料2「情報化基本計画（平成28年度〜31年度）"
         "の取組結果」 reference/sources/nerima-ict-2020.txt",
         "notes": [
             note(
                 "remark",
-                "前計画そのものの文書は参照資料にない。現計画の参考資料2（取組結果・評価指標の達成状況）から構成した。"
+                "前計画そのものの文書は参照資料にない。現計画の参考資料2（取組結果・評価指標の達成"
+                "状況）から構成した。"
                 "年度別スケジュールは印字されていない。",
             ),
             note("remark", f"計画の系譜：{doc['predecessor_plan']}"),
@@ -2139,7 +2180,8 @@ def build_bunkyo(src: Data) -> Data:
                 "notes": [
                     note(
                         "inferred",
-                        "ビジョンの定性的な目標。数値目標・年度の印字はなく、計画最終年度（平成33年度＝令和3年度）"
+                        "ビジョンの定性的な目標。数値目標・年度の印字はなく、計画最終年度（平成33年"
+                        "度＝令和3年度）"
                         "の目標として記録。想定指標は分析者の推定。",
                     )
                 ],
@@ -2200,7 +2242,8 @@ def build_bunkyo(src: Data) -> Data:
         "state": "draft",
         "level_labels": ["目的", "施策", "実施概要"],
         "published_on": doc["published"]["planned_adoption"]["date_ad"],
-        "source": f"{doc['document_title_as_printed']} reference/sources/bunkyo-ict-vision-2019.txt",
+        "source": f"{doc['document_title_as_printed']} reference/sources/bunkyo-ict-vision-2019.txt"
+        "",
         "description": doc["positioning"]["parent_plan"],
         "notes": [
             note("remark", doc["period"]["note"], "period"),
@@ -2296,21 +2339,31 @@ def _bunkyo_indicator(ind: Data, key: str, path_of: dict[str, str]) -> Data:
                 "targets",
             )
         )
-    polarity = "lower_is_better" if ind["unit"] == "位" else "higher_is_better"
+    unit = ind["unit"]
+    if unit.startswith("割"):
+        # 「平均して6割」: the extraction stored 0.6 with the unit 割; store percent
+        unit = "%"
+        if baseline and baseline["value"] is not None:
+            baseline["value"] = round(baseline["value"] * 100)
+        for a in actuals:
+            a["value"] = round(a["value"] * 100)
+        notes.append(note("remark", "印字は「割」（6割＝60%）。% に換算して記録。", "unit"))
+    polarity = "lower_is_better" if unit == "位" else "higher_is_better"
     nodes = [path_of[ind["measure_code"]]]
     also = ind.get("also_relates_to")
     for extra in [also] if isinstance(also, str) else (also or []):
         code = extra.replace(" ", "")
         if code in path_of and path_of[code] not in nodes:
             nodes.append(path_of[code])
+    as_of = any(not a["period"].startswith("FY") for a in actuals)
     return {
         "key": key,
         "title": ind["name"],
         "nodes": nodes,
-        "unit": ind["unit"],
+        "unit": unit,
         "polarity": polarity,
-        "aggregation": "cumulative" if "累計" in ind["unit"] else "snapshot",
-        "granularity": "as_of",
+        "aggregation": "cumulative" if "累計" in unit else "snapshot",
+        "granularity": "as_of" if as_of else "fiscal_year",
         "baseline": baseline,
         "targets": targets,
         "actuals": actuals,

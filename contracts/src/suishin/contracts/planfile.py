@@ -475,7 +475,8 @@ class Node(_Model):
     @model_validator(mode="after")
     def _default_normalized_code(self) -> Node:
         if self.normalized_code is None and "/" not in self.code:
-            self.normalized_code = self.code.strip()
+            # not through __setattr__: the field stays "unset", so errors point at `code`
+            self.__dict__["normalized_code"] = self.code.strip()
         return self
 
     @property
@@ -689,15 +690,24 @@ class PlanFile(_Model):
     def department(self, code: str) -> Department | None:
         return next((d for d in self.departments if d.code == code), None)
 
+    def effective_owners(self, path: str) -> list[str]:
+        """The node's owners, or those of its nearest ancestor that has owners."""
+        index = {p: n for p, _, n in self.iter_nodes()}
+        parts = path.split("/")
+        for n in range(len(parts), 0, -1):
+            node = index.get("/".join(parts[:n]))
+            if node is not None and node.owners:
+                return list(node.owners)
+        return []
+
     def indicator_owners(self, indicator: Indicator) -> list[str]:
-        """The indicator's reporting departments (its own, else those of its linked nodes)."""
+        """The indicator's reporting departments: its own, else the (effective) owners of its
+        linked nodes."""
         if indicator.owners:
             return list(indicator.owners)
         owners: list[str] = []
-        index = {p: n for p, _, n in self.iter_nodes()}
         for path in indicator.nodes:
-            node = index.get(path)
-            for code in node.owners if node else []:
+            for code in self.effective_owners(path):
                 if code not in owners:
                     owners.append(code)
         return owners
@@ -866,7 +876,8 @@ class PlanFile(_Model):
                         f"normalized code '{key}' must not contain '/'",
                     )
                 if key in siblings:
-                    field = "normalized_code" if node.normalized_code is not None else "code"
+                    explicit = "normalized_code" in node.model_fields_set
+                    field = "normalized_code" if explicit else "code"
                     out.add(
                         (*loc, field),
                         "duplicate_code",
