@@ -11,6 +11,7 @@ from types import FrameType
 import typer
 
 from suishin.cli import plans_commands
+from suishin.cli.notifications_commands import directory_app
 from suishin.cli.stack import Stack, StackError, status
 from suishin.cli.tokens import ROLE_PRESETS
 from suishin.kit.auth import issue_token
@@ -22,6 +23,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(directory_app, name="directory")
 
 
 def _data_dir() -> Path:
