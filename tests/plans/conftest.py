@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
-import pytest
 import pytest_asyncio
 
 from suishin.contracts.planfile import PlanFile, load_plan_file
@@ -47,3 +47,97 @@ def dataset(name: str) -> PlanFile:
 
 def dataset_names() -> list[str]:
     return sorted(p.stem for p in DATASETS.glob("*.yaml"))
+
+
+def sample_plan_data() -> dict[str, Any]:
+    """A small plan with every feature the importer stores (edit copies of it in tests)."""
+    return {
+        "tenant": {"slug": "sampleku", "name": "見本区"},
+        "grading_scale": {
+            "rule": "itabashi-dx2025-early",
+            "grades": [
+                {"code": "achieved_plus", "label": "達成＋", "label_variants": ["達成+"]},
+                {"code": "achieved", "label": "達成"},
+                {"code": "not_achieved", "label": "未達成", "failing": True},
+            ],
+        },
+        "departments": [
+            {"code": "政策経営部", "name": "政策経営部", "kind": "bu"},
+            {"code": "IT推進課", "name": "IT推進課", "parent": "政策経営部"},
+            {"code": "区民課", "name": "区民課"},
+            {"code": "子育て支援課", "name": "子育て支援課"},
+        ],
+        "plan": {
+            "key": "p1",
+            "title": "見本区DX推進計画",
+            "kind": "実施計画",
+            "period": {"start": "令和3年度", "end": 2023},
+            "phase": "前期",
+            "state": "published",
+            "level_labels": ["基本方針", "施策", "事業量"],
+            "tags": [{"code": "重点I", "label": "重点戦略Ⅰ"}],
+        },
+        "nodes": [
+            {
+                "code": "基本方針Ⅰ",
+                "kind": "group",
+                "level": 0,
+                "title": "業務の改善",
+                "children": [
+                    {
+                        "code": "№ 1",
+                        "normalized_code": "1",
+                        "kind": "measure",
+                        "level": 1,
+                        "title": "RPAの拡大",
+                        "owners": ["IT推進課", "区民課"],
+                        "lead": "IT推進課",
+                        "others_text": "ほか関係課",
+                        "primary_goal": "基本方針Ⅱ",
+                        "related_goals": ["基本方針Ⅰ"],
+                        "tags": ["重点I"],
+                        "status": "継続",
+                        "schedule": [
+                            {"fiscal_year": 2021, "label": "検討", "phase": "planning"},
+                            {"fiscal_year": "R4", "label": "構築", "phase": "building"},
+                        ],
+                        "lineage": [
+                            {"kind": "carried_over", "from_plan": "p0", "from_path": "旧/3"}
+                        ],
+                        "children": [
+                            {"code": "1", "kind": "item", "level": 2, "title": "作成シナリオ数"}
+                        ],
+                    },
+                    {
+                        "code": "№ 2",
+                        "normalized_code": "2",
+                        "kind": "measure",
+                        "level": 1,
+                        "title": "Web会議の推進",
+                        "owners": ["子育て支援課"],
+                        "status": "新規",
+                    },
+                ],
+            },
+            {
+                "code": "基本方針Ⅱ",
+                "kind": "group",
+                "level": 0,
+                "title": "区民サービスの向上",
+                "children": [
+                    {
+                        "code": "№ 1",
+                        "normalized_code": "1",
+                        "kind": "measure",
+                        "level": 1,
+                        "title": "電子申請の拡大",
+                        "owners": ["区民課"],
+                        "status": "拡充",
+                    }
+                ],
+            },
+        ],
+        "published_evaluations": {
+            "grades": [{"path": "基本方針Ⅰ/1", "fiscal_year": 2021, "grade": "achieved"}]
+        },
+    }

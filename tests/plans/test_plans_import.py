@@ -15,8 +15,19 @@ pytestmark = pytest.mark.integration
 
 
 async def counts(db: PlansDb) -> dict[str, int]:
-    tables = ["plans", "nodes", "node_owners", "node_goals", "node_schedule", "node_lineage",
-              "node_history", "published_grades", "grades", "outbox", "plan_history"]
+    tables = [
+        "plans",
+        "nodes",
+        "node_owners",
+        "node_goals",
+        "node_schedule",
+        "node_lineage",
+        "node_history",
+        "published_grades",
+        "grades",
+        "outbox",
+        "plan_history",
+    ]
     out = {}
     for t in tables:
         out[t] = await db.pool.fetchval(f"select count(*) from {t}")
@@ -35,9 +46,13 @@ async def test_reference_plan_imports_and_round_trips(plans_db: PlansDb, name: s
     assert stored == len(nodes)
     # ids are the shared deterministic ones
     path, _, _ = nodes[-1]
-    assert await plans_db.pool.fetchval(
-        "select path from nodes where id = $1", ids.node_id(plan_file.tenant.slug, plan_file.plan.key, path)
-    ) == path
+    assert (
+        await plans_db.pool.fetchval(
+            "select path from nodes where id = $1",
+            ids.node_id(plan_file.tenant.slug, plan_file.plan.key, path),
+        )
+        == path
+    )
 
     before = await counts(plans_db)
     again = await import_plan_file(plans_db.pool, plan_file)

@@ -118,18 +118,11 @@ def validate_tree(nodes: Sequence[NodeSpec]) -> list[DomainError]:
     cycles through parents, and goal references that are unknown, self-referencing or point
     into the node's own subtree (a measure cannot serve a goal it contains)."""
     errors: list[DomainError] = []
+    # A path is the parent's path plus the code, so two nodes share a path exactly when two
+    # siblings share a code: reported below as DUPLICATE_CODE.
     by_path: dict[str, NodeSpec] = {}
     for node in nodes:
-        if node.path in by_path:
-            errors.append(
-                DomainError(
-                    "DUPLICATE_PATH",
-                    f"ノードのパス「{node.path}」が重複しています",
-                    f"node path {node.path!r} appears twice",
-                    field=node.where or node.path,
-                )
-            )
-        by_path[node.path] = node
+        by_path.setdefault(node.path, node)
     seen_codes: dict[tuple[str | None, str], NodeSpec] = {}
     for node in nodes:
         if node.parent_path is not None and node.parent_path not in by_path:
@@ -143,7 +136,7 @@ def validate_tree(nodes: Sequence[NodeSpec]) -> list[DomainError]:
             )
         key = (node.parent_path, node.normalized_code)
         other = seen_codes.get(key)
-        if other is not None and other.path != node.path:
+        if other is not None and other is not node:
             parent = node.parent_path or "（最上位）"
             errors.append(
                 DomainError(

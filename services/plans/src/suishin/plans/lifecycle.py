@@ -3,7 +3,8 @@
 - 新規 / 継続 / 変更 / 拡充 are *active*: a measure moves freely among them (a 継続 measure can
   be 拡充 next year, a 変更 one returns to 継続) and from any of them to an end status.
 - 完了 / 廃止 / 統合 are *terminal*: the measure has ended. Only the 事務局 (Role.ADMIN) may
-  reopen it, to an active status and with a reason; an ended measure never moves straight to
+  reopen it, as 継続 / 変更 / 拡充 and with a reason (never as 新規: a measure that existed is
+  not new, e.g. 完了 → 新規 is refused for everyone); an ended measure never moves straight to
   another end status (reopen first, so the history says why).
 - A change to the current status is refused (nothing would be recorded).
 - Every change needs a reason; the plan-file import records its own reason.
@@ -28,6 +29,7 @@ ACTIVE: frozenset[MeasureStatus] = frozenset(
 TERMINAL: frozenset[MeasureStatus] = frozenset(
     {MeasureStatus.COMPLETED, MeasureStatus.ABOLISHED, MeasureStatus.MERGED}
 )
+REOPEN_TARGETS: frozenset[MeasureStatus] = ACTIVE - {MeasureStatus.NEW}
 
 
 def allowed_targets(current: MeasureStatus | None, *, reopen: bool = False) -> set[MeasureStatus]:
@@ -36,11 +38,7 @@ def allowed_targets(current: MeasureStatus | None, *, reopen: bool = False) -> s
         return set(MeasureStatus)
     if current in ACTIVE:
         return set(MeasureStatus) - {current}
-    return set(ACTIVE) if reopen else set()
-
-
-def is_reopening(current: MeasureStatus | None, to: MeasureStatus) -> bool:
-    return current in TERMINAL and to in ACTIVE
+    return set(REOPEN_TARGETS) if reopen else set()
 
 
 def check_transition(
@@ -61,13 +59,13 @@ def check_transition(
     if actor is None:
         return
     if current in TERMINAL:
-        if to in TERMINAL:
+        if to not in REOPEN_TARGETS:
             raise DomainError(
                 "INVALID_TRANSITION",
                 f"終了したステータス「{current.value}」から「{to.value}」へは変更できません"
-                "（事務局が再開してから変更してください）",
+                "（事務局が継続・変更・拡充として再開できます）",
                 f"An ended measure ({current.value}) cannot move to {to.value}; "
-                "an administrator must reopen it first",
+                "an administrator can only reopen it as 継続, 変更 or 拡充",
                 field="to",
             )
         if not actor.has(Role.ADMIN):
