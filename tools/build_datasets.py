@@ -1661,6 +1661,16 @@ def _nerima_indicator(ind: Data, key: str, nodes: list[str], plan_period: tuple[
         polarity = "lower_is_better"
     elif ind.get("direction") == "maintain":
         polarity = "keep"
+    if "削減率" in (ind["unit"] or ""):
+        # the extraction's direction "decrease" is about the cost; the indicator is the rate
+        polarity = "higher_is_better"
+        notes.append(
+            note(
+                "corrected",
+                "抽出の direction は経費の減少（decrease）だが、指標は削減率なので高いほど良い。",
+                "polarity",
+            )
+        )
     baseline = None
     b = ind.get("baseline")
     if b:

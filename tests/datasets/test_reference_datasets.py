@@ -1,0 +1,238 @@
+"""The reference datasets: they load, they are what the converter writes, their counts add up."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from suishin.contracts.planfile import NodeKind, PlanFile, load_plan_file
+
+REPO = Path(__file__).resolve().parents[2]
+DATASETS = REPO / "datasets"
+REFERENCE = REPO.parent / "shared" / "reference"
+FILES = sorted(DATASETS.glob("*.yaml"))
+
+# plan keys other files may name that have no file of their own (documented in the README)
+ABSENT_PLANS = {("itabashi", "dx2025"), ("itabashi", "ict2020")}
+
+
+def _load_all() -> dict[str, PlanFile]:
+    return {path.stem: load_plan_file(path) for path in FILES}
+
+
+@pytest.fixture(scope="module")
+def plans() -> dict[str, PlanFile]:
+    return _load_all()
+
+
+def test_all_six_files_are_there() -> None:
+    assert [p.stem for p in FILES] == [
+        "bunkyo-ict-vision-2019",
+        "itabashi-dx2025-early",
+        "itabashi-dx2025-late",
+        "itabashi-ict2020-addendum",
+        "nerima-ict2016",
+        "nerima-ict2020",
+    ]
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_dataset_loads_without_errors(path: Path) -> None:
+    plan_file = load_plan_file(path)
+    assert path.stem == f"{plan_file.tenant.slug}-{plan_file.plan.key}"
+
+
+def _converter() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "build_datasets", REPO / "tools" / "build_datasets.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("build_datasets", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    not (REFERENCE / "plans").is_dir(),
+    reason=f"reference material not found at {REFERENCE} (CI clones shared/ beside the repo)",
+)
+def test_converter_output_equals_the_files_on_disk() -> None:
+    built = _converter().build(REFERENCE)
+    assert sorted(built) == [p.name for p in FILES]
+    for name, text in built.items():
+        assert (DATASETS / name).read_text(encoding="utf-8") == text, (
+            f"{name} is stale: run `uv run python tools/build_datasets.py`"
+        )
+
+
+def test_indicator_keys_unique_per_tenant(plans: dict[str, PlanFile]) -> None:
+    keys: Counter[tuple[str, str]] = Counter()
+    for pf in plans.values():
+        keys.update((pf.tenant.slug, i.key) for i in pf.indicators)
+        assert all(i.key.startswith(f"{pf.plan.key}.") for i in pf.indicators)
+    assert [k for k, n in keys.items() if n > 1] == []
+
+
+def test_cross_file_references_resolve(plans: dict[str, PlanFile]) -> None:
+    known = {(pf.tenant.slug, pf.plan.key): pf for pf in plans.values()}
+    for pf in plans.values():
+        tenant = pf.tenant.slug
+        for ref in (pf.plan.predecessor, pf.plan.parent_plan):
+            if ref is not None:
+                assert (tenant, ref) in known or (tenant, ref) in ABSENT_PLANS, ref
+        for path, _, node in pf.iter_nodes():
+            for lin in node.lineage:
+                if lin.from_plan in (None, pf.plan.key) or lin.from_path is None:
+                    continue
+                other = known.get((tenant, lin.from_plan))
+                assert other is not None, (path, lin.from_plan)
+                assert other.node_at(lin.from_path) is not None, (path, lin.from_path)
+
+
+def test_every_owned_measure_of_the_published_plans_has_owners(plans: dict[str, PlanFile]) -> None:
+    # the sources name 担当部署 for every measure of these plans
+    for name in ("itabashi-dx2025-late", "nerima-ict2020", "nerima-ict2016"):
+        missing = [
+            path
+            for path, _, node in plans[name].iter_nodes()
+            if node.kind is NodeKind.MEASURE and not node.owners
+        ]
+        assert missing == [], name
+    # every indicator of the late plan has a reporting department
+    late = plans["itabashi-dx2025-late"]
+    assert all(late.indicator_owners(i) for i in late.indicators)
+
+
+def test_early_phase_grades_match_the_printed_counts(plans: dict[str, PlanFile]) -> None:
+    early = plans["itabashi-dx2025-early"]
+    ev = early.published_evaluations
+    assert ev is not None
+    for fy, printed in ((2021, (5, 19, 1)), (2022, (3, 21, 1))):
+        counted = Counter(g.grade for g in ev.grades if g.fiscal_year == fy)
+        assert (counted["achieved_plus"], counted["achieved"], counted["not_achieved"]) == printed
+        (summary,) = [s for s in ev.summaries if s.fiscal_year == fy and s.scope is None]
+        assert (
+            tuple(summary.counts[c] for c in ("achieved_plus", "achieved", "not_achieved"))
+            == printed
+        )
+        assert summary.total == 25
+    for s in ev.summaries:
+        if s.scope is not None:
+            counted = Counter(
+                g.grade
+                for g in ev.grades
+                if g.fiscal_year == s.fiscal_year and g.path.startswith(f"{s.scope}/")
+            )
+            assert {k: counted[k] for k in s.counts} == s.counts, s.scope
+
+
+def test_early_phase_has_actuals_to_recompute_from(plans: dict[str, PlanFile]) -> None:
+    early = plans["itabashi-dx2025-early"]
+    measures = [p for p, _, n in early.iter_nodes() if n.kind is NodeKind.MEASURE]
+    assert len(measures) == 25
+    with_actuals = {p for i in early.indicators if i.actuals for p in i.nodes}
+    # every measure has at least one item with a printed FY2021/FY2022 actual
+    for m in measures:
+        assert any(p.startswith(f"{m}/") for p in with_actuals), m
+    # マイナンバーカード交付枚数: the one 未達成 measure both years
+    card = next(i for i in early.indicators if i.key == "dx2025-early.e12-1")
+    targets = {(t.from_fiscal_year, t.fiscal_year): t.value for t in card.targets}
+    assert targets[(None, 2021)] == 119052 and targets[(2021, 2023)] == 357156
+    assert {a.period: a.value for a in card.actuals} == {"FY2021": 87095, "FY2022": 89491}
+
+
+def test_nerima_previous_plan_grades(plans: dict[str, PlanFile]) -> None:
+    ev = plans["nerima-ict2016"].published_evaluations
+    assert ev is not None
+    assert Counter(g.grade for g in ev.grades) == {"A": 30, "B": 1}
+
+
+# -- counts against the extraction -----------------------------------------------------------
+
+
+def _dataset_counts(pf: PlanFile) -> dict[str, int]:
+    kinds = Counter(n.kind for _, _, n in pf.iter_nodes())
+    return {
+        "measures": kinds[NodeKind.MEASURE],
+        "items": kinds[NodeKind.ITEM],
+        "indicators": len(pf.indicators),
+    }
+
+
+def _extraction_counts(stem: str) -> dict[str, int]:
+    def read(name: str) -> Any:
+        return json.loads((REFERENCE / "plans" / name).read_text(encoding="utf-8"))
+
+    if stem.startswith("itabashi-dx2025"):
+        c = read("itabashi-dx-2025-late.json")["counts"]
+        if stem.endswith("late"):
+            return {
+                "measures": c["later_measures_施策"],
+                "items": c["later_items_事業量項目"],
+                "indicators": c["indicators_later"],
+            }
+        return {
+            "measures": c["prior_measures_施策"],
+            "items": c["prior_items_事業量項目"],
+            "indicators": c["indicators_prior"],
+        }
+    if stem == "itabashi-ict2020-addendum":
+        d = read("itabashi-ict-2020-addendum.json")
+        return {"measures": d["summary"]["measures_numbered"], "indicators": len(d["indicators"])}
+    if stem.startswith("nerima"):
+        d = read("nerima-ict-2020.json")
+        current = stem.endswith("2020")
+        inds = [
+            i
+            for i in d["indicators"]
+            if (i["plan"] is None or i["plan"].startswith("練馬区情報化基本計画(令和")) == current
+        ]
+        sc = d["summary_counts"]["current_plan" if current else "previous_plan"]
+        return {
+            "measures": sc["leaf_measures"] if current else sc["measures"],
+            "indicators": len(inds),
+        }
+    d = read("bunkyo-ict-vision-2019.json")
+    c = d["counts"]
+    return {
+        "measures": c["施策_in_第4章"] + c["既存取組_第1章4(2)"] + c["横断的取組_第2章4"],
+        "items": c["実施概要項目"],
+        "indicators": c["indicators_total"],
+    }
+
+
+def _readme_differences() -> dict[tuple[str, str], tuple[int, int]]:
+    rows = {}
+    text = (DATASETS / "README.md").read_text(encoding="utf-8")
+    for m in re.finditer(r"^\| ([a-z0-9-]+) \| (\w+) \| (\d+) \| (\d+) \| .+\|$", text, re.M):
+        rows[(m.group(1), m.group(2))] = (int(m.group(3)), int(m.group(4)))
+    return rows
+
+
+@pytest.mark.skipif(
+    not (REFERENCE / "plans").is_dir(), reason=f"reference material not found at {REFERENCE}"
+)
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_counts_match_the_extraction_or_the_readme_says_why(path: Path) -> None:
+    have = _dataset_counts(load_plan_file(path))
+    expected = _extraction_counts(path.stem)
+    explained = _readme_differences()
+    for what, want in expected.items():
+        if have[what] == want:
+            assert (path.stem, what) not in explained, (
+                f"README lists a difference that is gone: {what}"
+            )
+            continue
+        assert explained.get((path.stem, what)) == (want, have[what]), (
+            f"{path.stem}: {what} = {have[what]}, extraction says {want}; "
+            "explain it in datasets/README.md"
+        )
