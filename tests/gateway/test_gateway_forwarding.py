@@ -19,7 +19,7 @@ from strawberry.types import Info
 
 from suishin.gateway.context import GatewayContext
 from suishin.gateway.loaders import EntityLoaders
-from suishin.gateway.remote import Connection, forwarded, remote, remote_method, remote_type
+from suishin.gateway.remote import ListPage, forwarded, remote, remote_method, remote_type
 from suishin.gateway.scalars import SCALAR_MAP
 from suishin.gateway.settings import GatewaySettings
 from suishin.gateway.subgraphs import Subgraphs
@@ -135,7 +135,7 @@ class GwPlan:
     id: strawberry.ID = remote("Id.")
     title: str = remote("Title.")
     measures: list[GwMeasure] = remote("All measures.")
-    measure_page: Connection[GwMeasure] = remote("Measures, paged.", page_of="measures")
+    measure_page: ListPage[GwMeasure] = remote("Measures, paged.", page_of="measures")
 
 
 @strawberry.type

@@ -137,7 +137,7 @@ class Client:
 
 INBOX = "subscription { notificationReceived { id kind title severity link occurredAt } }"
 STATUS = """
-subscription($indicatorId: UUID) {
+subscription($indicatorId: ID) {
   indicatorStatusChanged(indicatorId: $indicatorId) {
     indicatorId title toStatus fromStatus figures { actual target unit } measureIds
   }

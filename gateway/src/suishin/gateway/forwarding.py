@@ -219,16 +219,36 @@ class SelectionBuilder:
                 )
             ),
         )
-        representations = VariableDefinitionNode(
-            variable=VariableNode(name=_name(REPRESENTATIONS_VAR)),
-            type=NonNullTypeNode(
-                type=ListTypeNode(type=NonNullTypeNode(type=NamedTypeNode(name=_name("_Any"))))
-            ),
-            default_value=None,
-            directives=(),
-        )
-        document = self._operation(OperationType.QUERY, info, (entities,), (representations,))
+        document = self._operation(OperationType.QUERY, info, (entities,), (_representations(),))
         return document, key
+
+    def entity_selection_operation(self, info: GraphQLResolveInfo, typename: str) -> str:
+        """An ``_entities`` document selecting, on ``typename`` itself, what the client asked
+        for under the field ``info`` resolves (whose type is ``typename``)."""
+        named = get_named_type(info.return_type)
+        selections = [
+            s for n in info.field_nodes if n.selection_set for s in n.selection_set.selections
+        ]
+        inner = self.selection_set(selections, named)
+        entities = _field(
+            "_entities",
+            arguments=(
+                ArgumentNode(
+                    name=_name("representations"),
+                    value=VariableNode(name=_name(REPRESENTATIONS_VAR)),
+                ),
+            ),
+            selection_set=SelectionSetNode(
+                selections=(
+                    InlineFragmentNode(
+                        type_condition=NamedTypeNode(name=_name(typename)),
+                        directives=(),
+                        selection_set=inner,
+                    ),
+                )
+            ),
+        )
+        return self._operation(OperationType.QUERY, info, (entities,), (_representations(),))
 
     def _operation(
         self,
@@ -250,6 +270,17 @@ class SelectionBuilder:
             selection_set=SelectionSetNode(selections=selections),
         )
         return print_ast(op)
+
+
+def _representations() -> VariableDefinitionNode:
+    return VariableDefinitionNode(
+        variable=VariableNode(name=_name(REPRESENTATIONS_VAR)),
+        type=NonNullTypeNode(
+            type=ListTypeNode(type=NonNullTypeNode(type=NamedTypeNode(name=_name("_Any"))))
+        ),
+        default_value=None,
+        directives=(),
+    )
 
 
 def _fields_of(parent: GraphQLNamedType) -> Mapping[str, GraphQLField]:

@@ -6,7 +6,6 @@ import datetime as dt
 import decimal
 import uuid
 from collections.abc import AsyncGenerator
-from enum import Enum
 from typing import Annotated, Any
 
 import strawberry
@@ -16,34 +15,20 @@ from suishin.contracts.enums import IndicatorStatus as IndicatorStatusValue
 from suishin.contracts.enums import Severity as SeverityValue
 from suishin.contracts.events import Envelope, IndicatorStatusChanged, NotificationDelivered
 from suishin.contracts.topics import INDICATOR_STATUS_CHANGED, NOTIFICATION_DELIVERED
-from suishin.gateway import errors
+from suishin.gateway import errors, generated
 from suishin.gateway.auth import require_member, require_signed_in
 from suishin.gateway.context import context_of
+from suishin.gateway.remote import load_entity, local
 
-
-@strawberry.enum(description="Evaluated status of an indicator for one period.")
-class IndicatorStatus(Enum):
-    ACHIEVED = "achieved"
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    OFF_TRACK = "off_track"
-    NO_DATA = "no_data"
-    STALE = "stale"
-
-
-@strawberry.enum(description="How urgent a notification is.")
-class Severity(Enum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
+COMPARATORS = {"gte": "AT_LEAST", "lte": "AT_MOST", "eq": "EQUAL", "approx": "ABOUT"}
 
 
 @strawberry.type(description="A notification that just arrived in your inbox.")
 class NotificationEvent:
-    id: uuid.UUID = strawberry.field(description="Id of the notification (use it to acknowledge).")
+    id: strawberry.ID = strawberry.field(description="Id of the notification (to acknowledge it).")
     event_id: uuid.UUID = strawberry.field(description="Id of the delivery event.")
     kind: str = strawberry.field(description="What happened, e.g. `indicator_off_track`.")
-    severity: Severity = strawberry.field(description="How urgent it is.")
+    severity: generated.NotificationSeverity = strawberry.field(description="How urgent it is.")
     title: str = strawberry.field(description="Short title (Japanese).")
     body: str | None = strawberry.field(description="Longer text (Japanese).")
     link: str | None = strawberry.field(
@@ -54,14 +39,21 @@ class NotificationEvent:
     )
     occurred_at: dt.datetime = strawberry.field(description="When it was delivered.")
 
+    @strawberry.field(
+        description="The notification as `myInbox` shows it (read state, acknowledgement, "
+        "deliveries), fetched from the notifications service when selected."
+    )
+    async def notification(self, info: Info[Any, Any]) -> generated.Notification | None:
+        return await load_entity(info, "notifications", "Notification", str(self.id))
+
     @classmethod
     def of(cls, event: Envelope[NotificationDelivered]) -> NotificationEvent:
         p = event.payload
         return cls(
-            id=p.notification_id,
+            id=strawberry.ID(str(p.notification_id)),
             event_id=event.event_id,
             kind=p.kind,
-            severity=Severity(SeverityValue(p.severity).value),
+            severity=generated.NotificationSeverity[SeverityValue(p.severity).name],
             title=p.title,
             body=p.body,
             link=p.link,
@@ -70,37 +62,34 @@ class NotificationEvent:
         )
 
 
-@strawberry.type(description="The numbers an evaluation used.")
-class EvaluationFigures:
-    actual: decimal.Decimal | None = strawberry.field(description="Reported actual.")
-    target: decimal.Decimal | None = strawberry.field(description="Target for the period.")
-    expected_to_date: decimal.Decimal | None = strawberry.field(
-        description="Pro-rata value expected by now."
-    )
-    comparator: str | None = strawberry.field(
-        description="gte (以上), lte (以下), eq, approx (約)."
-    )
-    unit: str | None = strawberry.field(description="Unit, e.g. 件.")
-    target_text: str | None = strawberry.field(description="Target as text, e.g. 拡大.")
-
-
 @strawberry.type(description="An indicator's evaluated status for a period changed.")
 class IndicatorStatusEvent:
     event_id: uuid.UUID = strawberry.field(description="Id of the event.")
-    indicator_id: uuid.UUID = strawberry.field(description="Id of the indicator.")
+    indicator_id: strawberry.ID = strawberry.field(description="Id of the indicator.")
     indicator_key: str = strawberry.field(description="Key of the indicator in its plan file.")
     title: str = strawberry.field(description="Indicator title.")
     period: str = strawberry.field(description="FY2024, 2024-08 or 2024-08-01.")
     fiscal_year: int = strawberry.field(description="Fiscal year (April–March) of the period.")
-    from_status: IndicatorStatus | None = strawberry.field(description="Status before.")
-    to_status: IndicatorStatus = strawberry.field(description="Status now.")
-    figures: EvaluationFigures = strawberry.field(description="Numbers the evaluation used.")
+    from_status: generated.IndicatorStatus | None = strawberry.field(
+        description="Status before (null for the first evaluation)."
+    )
+    to_status: generated.IndicatorStatus = strawberry.field(description="Status now.")
+    figures: generated.EvaluationFigures = strawberry.field(
+        description="Numbers the evaluation used."
+    )
     rule: str = strawberry.field(description="Evaluation rule applied.")
     reason: str = strawberry.field(description="Why (Japanese).")
-    measure_ids: list[uuid.UUID] = strawberry.field(description="Measures it belongs to.")
+    measure_ids: list[strawberry.ID] = strawberry.field(description="Measures it belongs to.")
     department_codes: list[str] = strawberry.field(description="Departments owning it.")
-    plan_ids: list[uuid.UUID] = strawberry.field(description="Plans it belongs to.")
+    plan_ids: list[strawberry.ID] = strawberry.field(description="Plans it belongs to.")
     occurred_at: dt.datetime = strawberry.field(description="When the status changed.")
+
+    @strawberry.field(
+        description="The indicator itself (targets, series, ...), fetched from the indicators "
+        "service when selected."
+    )
+    async def indicator(self, info: Info[Any, Any]) -> generated.Indicator | None:
+        return await load_entity(info, "indicators", "Indicator", str(self.indicator_id))
 
     @classmethod
     def of(cls, event: Envelope[IndicatorStatusChanged]) -> IndicatorStatusEvent:
@@ -108,32 +97,37 @@ class IndicatorStatusEvent:
         f = p.figures
         return cls(
             event_id=event.event_id,
-            indicator_id=p.indicator_id,
+            indicator_id=strawberry.ID(str(p.indicator_id)),
             indicator_key=p.indicator_key,
             title=p.title,
             period=p.period,
             fiscal_year=p.fiscal_year,
             from_status=_status(p.from_status),
-            to_status=IndicatorStatus(IndicatorStatusValue(p.to_status).value),
-            figures=EvaluationFigures(
-                actual=f.actual,
-                target=f.target,
-                expected_to_date=f.expected_to_date,
-                comparator=f.comparator,
+            to_status=generated.IndicatorStatus[IndicatorStatusValue(p.to_status).name],
+            figures=local(
+                generated.EvaluationFigures,
+                actual=_text(f.actual),
+                target=_text(f.target),
+                expectedToDate=_text(f.expected_to_date),
+                comparator=COMPARATORS.get(f.comparator or ""),
                 unit=f.unit,
-                target_text=f.target_text,
+                targetText=f.target_text,
             ),
             rule=p.rule,
             reason=p.reason,
-            measure_ids=list(p.measure_ids),
+            measure_ids=[strawberry.ID(str(m)) for m in p.measure_ids],
             department_codes=list(p.department_codes),
-            plan_ids=list(p.plan_ids),
+            plan_ids=[strawberry.ID(str(m)) for m in p.plan_ids],
             occurred_at=event.occurred_at,
         )
 
 
-def _status(value: Any) -> IndicatorStatus | None:
-    return None if value is None else IndicatorStatus(IndicatorStatusValue(value).value)
+def _text(value: decimal.Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _status(value: Any) -> generated.IndicatorStatus | None:
+    return None if value is None else generated.IndicatorStatus[IndicatorStatusValue(value).name]
 
 
 def _hub(info: Info[Any, Any]) -> Any:
@@ -180,13 +174,14 @@ class Subscription:
         self,
         info: Info[Any, Any],
         indicator_id: Annotated[
-            uuid.UUID | None, strawberry.argument(description="Only this indicator.")
+            strawberry.ID | None, strawberry.argument(description="Only this indicator.")
         ] = None,
         measure_id: Annotated[
-            uuid.UUID | None, strawberry.argument(description="Only indicators of this measure.")
+            strawberry.ID | None,
+            strawberry.argument(description="Only this measure's."),
         ] = None,
         plan_id: Annotated[
-            uuid.UUID | None, strawberry.argument(description="Only indicators of this plan.")
+            strawberry.ID | None, strawberry.argument(description="Only indicators of this plan.")
         ] = None,
     ) -> AsyncGenerator[IndicatorStatusEvent, None]:
         principal = require_member(info)

@@ -81,7 +81,7 @@ def remote(
         raw = info._raw_info
         if subgraph and root.source != subgraph:
             return await _load_foreign(root, raw, subgraph), subgraph
-        return root.data.get(raw.path.key), root.source
+        return _own_value(root, raw), root.source
 
     async def resolve(root: Any, info: Info[Any, Any]) -> Any:
         value, source = await fetch(root, info)
@@ -114,6 +114,7 @@ def remote_method(
     *,
     subgraph: str | None = None,
     deprecation_reason: str | None = None,
+    name: str | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """Like :func:`remote` for a field with arguments: decorate a stub whose signature
     (``self, info: Info, <arguments>``) declares them; the subgraph computes the value, the
@@ -127,7 +128,7 @@ def remote_method(
             if subgraph and root.source != subgraph:
                 value, source = await _load_foreign(root, raw, subgraph), subgraph
             else:
-                value, source = root.data.get(raw.path.key), root.source
+                value, source = _own_value(root, raw), root.source
             return wrap_value(value, raw.return_type, source, raw.schema)
 
         return strawberry.field(
@@ -135,6 +136,7 @@ def remote_method(
             description=description,
             metadata={OWNER: subgraph} if subgraph else {},
             deprecation_reason=deprecation_reason,
+            name=name,
         )
 
     return decorate
@@ -148,6 +150,7 @@ def forwarded(
     public: bool = False,
     page_of: str | None = None,
     deprecation_reason: str | None = None,
+    name: str | None = None,
 ) -> Callable[[Callable[..., Any]], Any]:
     """A root field answered by ``subgraph``: decorate a stub whose signature (``self, info:
     Info, <arguments>``) declares the arguments. The client's selection is forwarded with the
@@ -171,9 +174,37 @@ def forwarded(
             description=description,
             deprecation_reason=deprecation_reason,
             metadata={OWNER: subgraph, **({PAGE_OF: page_of} if page_of else {})},
+            name=name,
         )
 
     return decorate
+
+
+LOCAL = "gateway"
+
+
+def local(cls: type[T], **data: Any) -> T:
+    """A remote type filled by the gateway itself (e.g. from a Kafka event): ``data`` is keyed
+    by GraphQL field name, enums by their GraphQL names, decimals and dates as strings."""
+    return cls(data=data, source=LOCAL)  # type: ignore[call-arg]
+
+
+def _own_value(root: Any, raw: GraphQLResolveInfo) -> Any:
+    if root.source == LOCAL:  # built by the gateway: keyed by field name, not response key
+        return root.data.get(raw.field_name)
+    return root.data.get(raw.path.key)
+
+
+async def load_entity(info: Info[Any, Any], subgraph: str, typename: str, key: str) -> Any:
+    """The entity ``typename`` with id ``key`` from ``subgraph``, with the sub-selection the
+    client asked for on the field ``info`` resolves (batched per request like any entity)."""
+    ctx = context_of(info)
+    raw = info._raw_info
+    builder = SelectionBuilder.for_info(raw, subgraph)
+    document = builder.entity_selection_operation(raw, typename)
+    loader = ctx.loaders.loader(subgraph, typename, document, "", builder.variables)
+    entity = await loader.load(str(key))
+    return wrap_value(entity, raw.return_type, subgraph, raw.schema)
 
 
 def gateway_field(resolver: Callable[..., Any], description: str) -> Any:
@@ -260,7 +291,9 @@ def _metadata(raw: GraphQLResolveInfo) -> dict[str, Any]:
 # --- Relay connections built by the gateway over a subgraph list -----------------------------
 
 
-@strawberry.type(description="Where a page of a connection starts and ends (Relay).")
+@strawberry.type(
+    name="ListPageInfo", description="Where a page of a connection starts and ends (Relay)."
+)
 class PageInfo:
     has_next_page: bool = strawberry.field(description="More items follow this page.")
     has_previous_page: bool = strawberry.field(description="Items precede this page.")
@@ -269,14 +302,14 @@ class PageInfo:
 
 
 @strawberry.type(description="One item of a connection with its cursor.")
-class Edge(Generic[T]):
+class ListEdge(Generic[T]):
     cursor: str = strawberry.field(description="Opaque cursor; pass it as `after`/`before`.")
     node: T = strawberry.field(description="The item.")
 
 
 @strawberry.type(description="A page of a long list (Relay cursor connection).")
-class Connection(Generic[T]):
-    edges: list[Edge[T]] = strawberry.field(description="Items of this page with cursors.")
+class ListPage(Generic[T]):
+    edges: list[ListEdge[T]] = strawberry.field(description="Items of this page with cursors.")
     nodes: list[T] = strawberry.field(description="Items of this page (shortcut for edges.node).")
     page_info: PageInfo = strawberry.field(description="Paging information.")
     total_count: int = strawberry.field(description="Number of items in the whole list.")
@@ -317,7 +350,7 @@ def paginate(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-) -> Connection[Any]:
+) -> ListPage[Any]:
     """Slice ``items`` by Relay arguments; cursors are offsets into the list."""
     for name, count in (("first", first), ("last", last)):
         if count is not None and not 0 <= count <= MAX_PAGE:
@@ -335,8 +368,8 @@ def paginate(
     if last is not None:
         start = max(start, end - last)
     window = items[start:end] if start < end else []
-    edges = [Edge(cursor=encode_cursor(start + i), node=n) for i, n in enumerate(window)]
-    return Connection(
+    edges = [ListEdge(cursor=encode_cursor(start + i), node=n) for i, n in enumerate(window)]
+    return ListPage(
         edges=edges,
         nodes=window,
         page_info=PageInfo(
