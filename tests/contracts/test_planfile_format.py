@@ -263,3 +263,12 @@ def test_invalid_example_is_rejected_by_the_loader() -> None:
     with pytest.raises(PlanFileInvalid) as exc:
         loads_plan_file(yaml.safe_dump(doc, allow_unicode=True), "bad.yaml")
     assert exc.value.errors[0].code == "invalid_fiscal_year"
+
+
+def test_the_documented_example_loads() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "plan-file-format.md"
+    text = doc.read_text(encoding="utf-8")
+    block = text.split("## A short example", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    plan_file = loads_plan_file(block, "docs/plan-file-format.md")
+    assert plan_file.indicators[0].nodes == ["基本方針Ⅰ/施策1/RPA"]
+    assert plan_file.effective_owners("基本方針Ⅰ/施策1/RPA") == ["IT推進課"]
