@@ -39,7 +39,10 @@ class Forbidden(DomainError):
         super().__init__("FORBIDDEN", message_ja, message_en)
 
 
-@strawberry.type(description="A validation or business-rule error a user can act on.")
+# Shareable: every subgraph returns it, and a federation router must accept that.
+@strawberry.federation.type(
+    description="A validation or business-rule error a user can act on.", shareable=True
+)
 class UserError:
     code: str = strawberry.field(description="Stable machine-readable code.")
     message: str = strawberry.field(description="Japanese message (default for users).")
