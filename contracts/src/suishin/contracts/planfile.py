@@ -420,6 +420,7 @@ class ScheduleEntry(_Model):
     phase: SchedulePhase
     track: str | None = None
     """Schedule row within the node when it has several (練馬区 スケジュール区分)."""
+    notes: Notes = Field(default_factory=list)
 
 
 class Track(_Model):
@@ -429,6 +430,7 @@ class Track(_Model):
     owners: list[str] = Field(default_factory=list)
     lead: str | None = None
     others_text: str | None = None
+    notes: Notes = Field(default_factory=list)
 
 
 class Lineage(_Model):
@@ -516,6 +518,7 @@ class TargetRevision(_Model):
     edition: str | None = None
     """The edition that revised it, e.g. 追録版."""
     sub_series: str | None = None
+    notes: Notes = Field(default_factory=list)
 
 
 class Baseline(_Model):
@@ -524,6 +527,7 @@ class Baseline(_Model):
     as_of: Period | None = None
     text: str | None = None
     source: str | None = None
+    notes: Notes = Field(default_factory=list)
 
 
 class Actual(_Model):
