@@ -15,14 +15,18 @@ the figures and a Japanese reason ("why is this red"). The rules, in order:
 3. **Numeric rules** (the comparator decides what "met" means: 以上/以下/= /約 ± tolerance; a point
    target with a direction is a threshold to reach):
    - ``zero_tolerance``: anything above the limit is off track at once;
-   - flows: a final year is achieved or off track; a running year compares the year-to-date
-     figure with the target pro-rated linearly (``target × coverage``): met → on track, up to the
-     at-risk margin (10 %) behind → at risk, further → off track; reaching the whole target
-     early (higher is better) is achieved;
-   - multi-year and cumulative targets: the running total since the start of the span is
-     compared with the straight line from 0 to the target (remainder-based: 30 over three
-     years with 13 and 10 done leaves 7); a completed intermediate year whose share is met is
-     achieved; the final year is achieved or off track on the total;
+   - flows with a year target: a final year is achieved or off track; a running year compares
+     the year-to-date figure with the target pro-rated linearly (``target × coverage``): met →
+     on track, up to the at-risk margin (10 %) behind → at risk, further → off track; reaching
+     the whole target early (higher is better) is achieved. When a multi-year target also
+     covers the year, the year target is the year's share (板橋区: 3か年 計30, 令和5年度 7) and
+     the reason adds where the total stands (remainder);
+   - multi-year targets without a year target, and ``cumulative`` indicators without a
+     multi-year target (whose year targets are running totals): the running total since the
+     start of the span (or of the plan) is compared with the straight line from 0 to the target
+     (remainder-based: 30 over three years with 13 and 10 done leaves 7); a completed
+     intermediate year whose share is met is achieved; the final year is achieved or off track
+     on the total;
    - levels: compared with the target directly (``keep``: within tolerance), or with the line
      from the last known level (previous year or baseline) to the target while the year runs.
 4. **Text targets** (拡大, 増加, 検討, 実施, "…を踏まえ検討") and qualitative indicators: a
@@ -394,11 +398,59 @@ def _evaluate_numeric(
     )
     if spec.polarity is Polarity.ZERO_TOLERANCE:
         return _zero_tolerance(spec, fy, years.get(fy, NO_FIGURE), target.value, figures)
-    if target.is_span or (spec.aggregation is Aggregation.CUMULATIVE and not spec.is_level):
+    span = covering_span(spec, fy)
+    if target.is_span:
         return _cumulative(spec, fy, years, target, comparator, figures)
     if spec.is_level:
         return _level(spec, fy, years, target, comparator, figures)
-    return _flow(spec, fy, years.get(fy, NO_FIGURE), target, comparator, figures)
+    if spec.aggregation is Aggregation.CUMULATIVE and span is None:
+        # Without a multi-year target, a cumulative indicator's targets are running totals.
+        return _cumulative(spec, fy, years, target, comparator, figures)
+    flow = _flow(spec, fy, years.get(fy, NO_FIGURE), target, comparator, figures)
+    return _with_span_context(spec, fy, years, span, flow) if span is not None else flow
+
+
+def covering_span(spec: IndicatorSpec, fiscal_year: int) -> TargetSpec | None:
+    """The numeric multi-year target whose years include ``fiscal_year`` (the earliest ending)."""
+    spans = [
+        t
+        for t in spec.targets
+        if t.is_span
+        and t.value is not None
+        and t.from_fiscal_year is not None
+        and t.from_fiscal_year <= fiscal_year <= t.fiscal_year
+    ]
+    return min(spans, key=lambda t: t.fiscal_year) if spans else None
+
+
+def _with_span_context(
+    spec: IndicatorSpec,
+    fy: int,
+    years: dict[int, YearFigure],
+    span: TargetSpec,
+    flow: Evaluation,
+) -> Evaluation:
+    """A year target inside a multi-year target: add where the total stands (remainder)."""
+    assert span.value is not None and span.from_fiscal_year is not None
+    before = sum(
+        ((years.get(y, NO_FIGURE).actual or Decimal(0)) for y in range(span.from_fiscal_year, fy)),
+        Decimal(0),
+    )
+    this_year = years.get(fy, NO_FIGURE).actual or Decimal(0)
+    comparator = span.comparator or default_comparator(spec.polarity)
+    context = (
+        f"（{format_fiscal_year(span.from_fiscal_year)}〜{format_fiscal_year(span.fiscal_year)}の"
+        f"累計目標{_target_text(span.value, comparator, spec.unit)}に対し、前年度までの累計"
+        f"{_num(before, spec.unit)}、今年度の残り{_num(span.value - before, spec.unit)}、"
+        f"今年度分を含む累計{_num(before + this_year, spec.unit)}）"
+    )
+    figures = replace(
+        flow.figures,
+        remaining=span.value - before,
+        span_from=span.from_fiscal_year,
+        span_to=span.fiscal_year,
+    )
+    return replace(flow, reason=flow.reason + context, figures=figures)
 
 
 def _no_data(spec: IndicatorSpec, fy: int, figures: EvaluationFigures) -> Evaluation:
