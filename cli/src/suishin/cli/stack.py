@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from suishin.kit.db import ensure_database
-from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, port_open
+from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, port_open, wait_for_port
 
 
 @dataclass
@@ -100,6 +100,11 @@ class Stack:
         self.database_url = self.env.get("SUISHIN_DATABASE_URL", "")
         self.kafka_bootstrap = self.env.get("SUISHIN_KAFKA_BOOTSTRAP", "")
         self.pg_port = int(self.env.get("SUISHIN_PG_PORT", "54329"))
+        # E-mail goes to a local SMTP sink (stored as .eml files) unless an SMTP host is set.
+        self.smtp_external = "SUISHIN_SMTP_HOST" in self.env
+        default_smtp = 2525 if base_port == 4000 else base_port + 4
+        self.smtp_port = int(self.env.get("SUISHIN_SMTP_PORT", str(default_smtp)))
+        self.sink: subprocess.Popen[bytes] | None = None
         self.broker_port = int(self.env.get("SUISHIN_BROKER_PORT", "19092"))
 
     @property
@@ -111,6 +116,9 @@ class Stack:
         env["SUISHIN_DATABASE_URL"] = self.database_url
         env["SUISHIN_KAFKA_BOOTSTRAP"] = self.kafka_bootstrap
         env["SUISHIN_DATA_DIR"] = str(self.data_dir)
+        if not self.smtp_external:
+            env["SUISHIN_SMTP_HOST"] = "127.0.0.1"
+            env["SUISHIN_SMTP_PORT"] = str(self.smtp_port)
         for spec in self.specs:
             env[spec.port_env] = str(spec.port)
         gw = {s.name: s for s in self.specs}
@@ -147,10 +155,42 @@ class Stack:
             self.broker.start()
             self.kafka_bootstrap = self.broker.bootstrap
 
+    @property
+    def mail_dir(self) -> Path:
+        return self.data_dir / "mail"
+
+    def start_smtp_sink(self, logs: Path, env: dict[str, str]) -> None:
+        if self.smtp_external:
+            return
+        if port_open("127.0.0.1", self.smtp_port):
+            raise StackError(
+                f"port {self.smtp_port} for the SMTP sink is in use; set SUISHIN_SMTP_PORT, "
+                "or SUISHIN_SMTP_HOST to use a real mail server"
+            )
+        log = (logs / "smtp-sink.log").open("ab")
+        self.sink = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "suishin.notifications.smtp_sink",
+                "--port",
+                str(self.smtp_port),
+                "--dir",
+                str(self.mail_dir),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for_port("127.0.0.1", self.smtp_port, 30)
+        self.say(f"  {'smtp sink':<14} ready  127.0.0.1:{self.smtp_port} → {self.mail_dir}")
+
     def start_services(self, timeout: float = 90.0) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         env = self.service_env()
+        self.start_smtp_sink(logs, env)
         for spec in self.specs:
             if port_open("127.0.0.1", spec.port):
                 raise StackError(f"port {spec.port} for {spec.name} is already in use")
@@ -204,12 +244,13 @@ class Stack:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        for proc in self.children.values():
+        procs = list(self.children.values()) + ([self.sink] if self.sink else [])
+        for proc in procs:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
-        for proc in self.children.values():
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -217,6 +258,7 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.children.clear()
+        self.sink = None
         if self.broker is not None:
             self.broker.stop()
         if self.postgres is not None:
