@@ -109,12 +109,12 @@ _PHASES: list[tuple[str, tuple[str, ...]]] = [
     ("building", ("構築", "整備", "導入", "設置", "調達", "更改", "移行", "選定", "策定", "改修")),
     ("building", ("配備", "着手", "設計", "再構築")),
     ("expanding", ("拡大", "拡充", "充実", "増")),
-    ("completed", ("完了",)),
-    ("planning", ("検討", "研究", "調査", "協議", "方針")),
+    ("completed", ("完了", "達成済")),
     (
         "running",
         ("運用", "実施", "推進", "活用", "徹底", "更新", "公開", "開始", "対応", "周知", "開催"),
     ),
+    ("planning", ("検討", "研究", "調査", "協議", "方針")),
 ]
 
 
@@ -125,10 +125,15 @@ def phase_of(label: str | None) -> str | None:
     text = re.sub(r"\s+", "", label)
     if text in ("", "-", "－", "―", "—", "ー"):
         return "none"
+    core = re.sub(r"[（(][^）)]*[）)]$", "", text)  # 拡大検討(練馬以外の区民事務所)
     if text.startswith("運用"):
         return "running"
-    if re.search(r"検討|研究|調査|協議", text) and not re.search(
-        r"構築|実施|運用|対応|導入|拡大|整備", text
+    if re.search(r"に基づく|を踏まえ", text):
+        return "running"  # 検討に基づく対応, 都の動向を踏まえ対応: follow-up work
+    single = "・" not in text[1:] and " " not in label.strip()  # one item, not a list of tasks
+    if (single and core.endswith("検討")) or (
+        re.search(r"検討|研究|調査|協議", text)
+        and not re.search(r"構築|実施|運用|対応|導入|拡大|整備", text)
     ):
         return "planning"
     for phase, words in _PHASES:
@@ -501,7 +506,11 @@ def build_itabashi_late(src: Data) -> Data:
             "status_label": m.get("status_label"),
             "tags": ["定量事業量"] if m.get("quantitative_tag") else [],
             "schedule": [
-                schedule_entry(int(fy), text, label) for fy, text in sorted(m["schedule"].items())
+                # a 【定量事業量】 cell prints the target, its 区分 (拡大, 実施...) names the phase
+                schedule_entry(int(fy), label, None) | {"label": text}
+                if m.get("quantitative_tag") and phase_of(label)
+                else schedule_entry(int(fy), text, label)
+                for fy, text in sorted(m["schedule"].items())
             ],
             "notes": [
                 *remark_or_inferred(m.get("notes")),
@@ -1373,7 +1382,8 @@ def _addendum_schedule(m: Data, notes: list[Data]) -> tuple[list[Data], list[Dat
             if label is None:
                 continue
             label = re.sub(r"(?<=\S) (?=\S)", "", label) if re.fullmatch(r"\S \S", label) else label
-            phase = phase_of(label.replace("→", "")) or phase_of(previous) or "running"
+            bare = label.replace("→", "").strip()
+            phase = (phase_of(bare) if bare else None) or phase_of(previous) or "running"
             entry: Data = {"fiscal_year": fy, "label": label, "phase": phase}
             if track:
                 entry["track"] = track
