@@ -14,6 +14,7 @@ from strawberry.types import Info
 
 from suishin.gateway import errors
 from suishin.gateway.context import context_of
+from suishin.gateway.forwarding import TENANT_ALIAS
 from suishin.kit.auth import AuthError, Principal, principal_from_header
 from suishin.kit.settings import PlatformSettings
 
@@ -64,6 +65,26 @@ def check_tenant(info: Info[Any, Any], tenant: str | None) -> None:
         raise errors.forbidden_tenant()
 
 
+def check_rows(principal: Principal, data: Any) -> None:
+    """Refuse a subgraph answer holding another municipality's rows for a signed-in caller.
+
+    Subgraphs already scope every query to the token's tenant; this second check at the gateway
+    catches a subgraph bug or a published row of another ward (public data is read without a
+    token). Every forwarded selection carries ``_gw_tenant`` on types with a tenant."""
+    if principal.tenant is None:
+        return
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            tenant = item.get(TENANT_ALIAS)
+            if tenant is not None and tenant != principal.tenant:
+                raise errors.forbidden_tenant()
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+
+
 def require_signed_in(info: Info[Any, Any]) -> Principal:
     principal = context_of(info).principal
     if principal.tenant is None:
@@ -75,6 +96,7 @@ __all__ = [
     "AuthError",
     "authenticate",
     "authorization_from_params",
+    "check_rows",
     "check_tenant",
     "require_member",
     "require_signed_in",

@@ -50,6 +50,7 @@ GATEWAY_ONLY = "suishin.gateway"  # computed by the gateway itself, never forwar
 
 TYPENAME_ALIAS = "_gw_typename"
 KEY_ALIAS = "_gw_key"
+TENANT_ALIAS = "_gw_tenant"
 REPRESENTATIONS_VAR = "_gw_representations"
 PAGING_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 
@@ -172,8 +173,11 @@ class SelectionBuilder:
                         selection_set=self.selection_set(inner.selections, target),
                     )
                 )
-        if needs_key and "id" in _fields_of(parent):
+        fields = _fields_of(parent)
+        if needs_key and "id" in fields:
             out.append(_field("id", alias=KEY_ALIAS))
+        if "tenant" in fields:  # lets the gateway check every row it returns (auth.check_rows)
+            out.append(_field("tenant", alias=TENANT_ALIAS))
         return SelectionSetNode(selections=tuple(out))
 
     def _note_variables(self, nodes: Iterable[Any]) -> None:
@@ -346,6 +350,7 @@ __all__ = [
     "OWNER",
     "PAGE_OF",
     "REPRESENTATIONS_VAR",
+    "TENANT_ALIAS",
     "TYPENAME_ALIAS",
     "SelectionBuilder",
     "field_metadata",

@@ -18,968 +18,1826 @@ from strawberry.types import Info
 
 from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 
-__all__ = ['JSON', 'Any', 'datetime', 'decimal', 'uuid']
+__all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
-SOURCES = {'plans': 'b9f9915cedf3807e', 'indicators': 'af89d41532ebabbd', 'notifications': 'b1e98a022cfbad6e'}
+SOURCES = {
+    "plans": "b9f9915cedf3807e",
+    "indicators": "af89d41532ebabbd",
+    "notifications": "b1e98a022cfbad6e",
+}
 
 
-@strawberry.enum(name='Aggregation', description='How values add up: per fiscal year, cumulative (計/延べ) or as-of snapshot.')
+@strawberry.enum(
+    name="Aggregation",
+    description="How values add up: per fiscal year, cumulative (計/延べ) or as-of snapshot.",
+)
 class Aggregation(enum.Enum):
-    PER_YEAR = 'PER_YEAR'
-    CUMULATIVE = 'CUMULATIVE'
-    SNAPSHOT = 'SNAPSHOT'
+    PER_YEAR = "PER_YEAR"
+    CUMULATIVE = "CUMULATIVE"
+    SNAPSHOT = "SNAPSHOT"
 
 
-@strawberry.enum(name='Comparator', description='How a target is met: AT_LEAST 以上, AT_MOST 以下, EQUAL =, ABOUT 約 (tolerance).')
+@strawberry.enum(
+    name="Comparator",
+    description="How a target is met: AT_LEAST 以上, AT_MOST 以下, EQUAL =, ABOUT 約 (tolerance).",
+)
 class Comparator(enum.Enum):
-    AT_LEAST = 'AT_LEAST'
-    AT_MOST = 'AT_MOST'
-    EQUAL = 'EQUAL'
-    ABOUT = 'ABOUT'
+    AT_LEAST = "AT_LEAST"
+    AT_MOST = "AT_MOST"
+    EQUAL = "EQUAL"
+    ABOUT = "ABOUT"
 
 
-@strawberry.enum(name='DigestCadence', description='When non-critical e-mails reach a person.')
+@strawberry.enum(name="DigestCadence", description="When non-critical e-mails reach a person.")
 class DigestCadence(enum.Enum):
-    IMMEDIATE = 'IMMEDIATE'
-    DAILY = 'DAILY'
-    WEEKLY = 'WEEKLY'
+    IMMEDIATE = "IMMEDIATE"
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
 
 
-@strawberry.enum(name='IndicatorStatus', description='Evaluated status of an indicator.')
+@strawberry.enum(name="IndicatorStatus", description="Evaluated status of an indicator.")
 class IndicatorStatus(enum.Enum):
-    ACHIEVED = 'ACHIEVED'
-    ON_TRACK = 'ON_TRACK'
-    AT_RISK = 'AT_RISK'
-    OFF_TRACK = 'OFF_TRACK'
-    NO_DATA = 'NO_DATA'
-    STALE = 'STALE'
+    ACHIEVED = "ACHIEVED"
+    ON_TRACK = "ON_TRACK"
+    AT_RISK = "AT_RISK"
+    OFF_TRACK = "OFF_TRACK"
+    NO_DATA = "NO_DATA"
+    STALE = "STALE"
 
 
-@strawberry.enum(name='MeasureStatus', description='Lifecycle status of a measure: NEW 新規, CONTINUED 継続, CHANGED 変更, EXPANDED 拡充 (active); COMPLETED 完了, ABOLISHED 廃止, MERGED 統合 (ended).')
+@strawberry.enum(
+    name="MeasureStatus",
+    description="Lifecycle status of a measure: NEW 新規, CONTINUED 継続, CHANGED 変更, EXPANDED 拡充 (active); COMPLETED 完了, ABOLISHED 廃止, MERGED 統合 (ended).",
+)
 class MeasureStatus(enum.Enum):
-    NEW = 'NEW'
-    CONTINUED = 'CONTINUED'
-    CHANGED = 'CHANGED'
-    EXPANDED = 'EXPANDED'
-    COMPLETED = 'COMPLETED'
-    ABOLISHED = 'ABOLISHED'
-    MERGED = 'MERGED'
+    NEW = "NEW"
+    CONTINUED = "CONTINUED"
+    CHANGED = "CHANGED"
+    EXPANDED = "EXPANDED"
+    COMPLETED = "COMPLETED"
+    ABOLISHED = "ABOLISHED"
+    MERGED = "MERGED"
 
 
-@strawberry.enum(name='NodeKind', description='What a node of the plan tree is.')
+@strawberry.enum(name="NodeKind", description="What a node of the plan tree is.")
 class NodeKind(enum.Enum):
-    GROUP = 'GROUP'
-    MEASURE = 'MEASURE'
-    ITEM = 'ITEM'
+    GROUP = "GROUP"
+    MEASURE = "MEASURE"
+    ITEM = "ITEM"
 
 
-@strawberry.enum(name='NotificationSeverity', description='How serious a notice is.')
+@strawberry.enum(name="NotificationSeverity", description="How serious a notice is.")
 class NotificationSeverity(enum.Enum):
-    INFO = 'INFO'
-    WARNING = 'WARNING'
-    CRITICAL = 'CRITICAL'
+    INFO = "INFO"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
 
 
-@strawberry.enum(name='PeriodGranularity', description='Periods actuals are reported for: fiscal year, month or as-of date.')
+@strawberry.enum(
+    name="PeriodGranularity",
+    description="Periods actuals are reported for: fiscal year, month or as-of date.",
+)
 class PeriodGranularity(enum.Enum):
-    FISCAL_YEAR = 'FISCAL_YEAR'
-    MONTH = 'MONTH'
-    AS_OF = 'AS_OF'
+    FISCAL_YEAR = "FISCAL_YEAR"
+    MONTH = "MONTH"
+    AS_OF = "AS_OF"
 
 
-@strawberry.enum(name='PlanState', description='Publication state of a plan.')
+@strawberry.enum(name="PlanState", description="Publication state of a plan.")
 class PlanState(enum.Enum):
-    DRAFT = 'DRAFT'
-    PUBLISHED = 'PUBLISHED'
-    SUPERSEDED = 'SUPERSEDED'
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    SUPERSEDED = "SUPERSEDED"
 
 
-@strawberry.enum(name='Polarity', description='Which direction of an indicator is better.')
+@strawberry.enum(name="Polarity", description="Which direction of an indicator is better.")
 class Polarity(enum.Enum):
-    HIGHER_IS_BETTER = 'HIGHER_IS_BETTER'
-    LOWER_IS_BETTER = 'LOWER_IS_BETTER'
-    KEEP = 'KEEP'
-    ZERO_TOLERANCE = 'ZERO_TOLERANCE'
+    HIGHER_IS_BETTER = "HIGHER_IS_BETTER"
+    LOWER_IS_BETTER = "LOWER_IS_BETTER"
+    KEEP = "KEEP"
+    ZERO_TOLERANCE = "ZERO_TOLERANCE"
 
 
-@strawberry.enum(name='ReportingCadence', description='How often a report is due (NONE: never overdue).')
+@strawberry.enum(
+    name="ReportingCadence", description="How often a report is due (NONE: never overdue)."
+)
 class ReportingCadence(enum.Enum):
-    YEARLY = 'YEARLY'
-    QUARTERLY = 'QUARTERLY'
-    MONTHLY = 'MONTHLY'
-    NONE = 'NONE'
+    YEARLY = "YEARLY"
+    QUARTERLY = "QUARTERLY"
+    MONTHLY = "MONTHLY"
+    NONE = "NONE"
 
 
-@strawberry.input(name='CorrectActualInput', description='A correction of the current actual of a period.')
+@strawberry.input(
+    name="CorrectActualInput", description="A correction of the current actual of a period."
+)
 class CorrectActualInput:
-    indicator_key: str = strawberry.field(name='indicatorKey', description='Indicator key.')
-    period: str = strawberry.field(name='period', description='Period of the value to correct.')
-    value: decimal.Decimal | None = strawberry.field(name='value', description='Corrected value.', default=None)
-    text_value: str | None = strawberry.field(name='textValue', description='Corrected text value.', default=None)
-    unit: str | None = strawberry.field(name='unit', description='Unit, checked if given.', default=None)
-    reason: str = strawberry.field(name='reason', description='Why it is corrected (required).')
-    idempotency_key: str | None = strawberry.field(name='idempotencyKey', description='Send the same key when retrying.', default=None)
+    indicator_key: str = strawberry.field(name="indicatorKey", description="Indicator key.")
+    period: str = strawberry.field(name="period", description="Period of the value to correct.")
+    value: decimal.Decimal | None = strawberry.field(
+        name="value", description="Corrected value.", default=None
+    )
+    text_value: str | None = strawberry.field(
+        name="textValue", description="Corrected text value.", default=None
+    )
+    unit: str | None = strawberry.field(
+        name="unit", description="Unit, checked if given.", default=None
+    )
+    reason: str = strawberry.field(name="reason", description="Why it is corrected (required).")
+    idempotency_key: str | None = strawberry.field(
+        name="idempotencyKey", description="Send the same key when retrying.", default=None
+    )
 
 
-@strawberry.input(name='DefineIndicatorInput', description='A whole indicator definition (creates it or replaces it).')
+@strawberry.input(
+    name="DefineIndicatorInput",
+    description="A whole indicator definition (creates it or replaces it).",
+)
 class DefineIndicatorInput:
-    key: str = strawberry.field(name='key', description='Stable key, ^[a-z0-9][a-z0-9._-]*$ (<plan>.<id>).')
-    title: str = strawberry.field(name='title', description='Name as printed.')
-    period_start: int = strawberry.field(name='periodStart', description='First fiscal year of the plan period.')
-    period_end: int = strawberry.field(name='periodEnd', description='Last fiscal year of the plan period.')
-    unit: str | None = strawberry.field(name='unit', description='Unit.', default=None)
-    polarity: Polarity = strawberry.field(name='polarity', description='Which direction is better.', default=Polarity.HIGHER_IS_BETTER)
-    aggregation: Aggregation = strawberry.field(name='aggregation', description='How values add up.', default=Aggregation.PER_YEAR)
-    granularity: PeriodGranularity = strawberry.field(name='granularity', description='Periods reported.', default=PeriodGranularity.FISCAL_YEAR)
-    cadence: ReportingCadence = strawberry.field(name='cadence', description='How often a report is due.', default=ReportingCadence.YEARLY)
-    description: str | None = strawberry.field(name='description', description='Description.', default=None)
-    unit_aliases: list[str] = strawberry.field(name='unitAliases', description='Other spellings of the unit accepted in reports.', default_factory=lambda: [])
-    report_lag_days: int | None = strawberry.field(name='reportLagDays', description='Days after a period until its report is due.', default=None)
-    qualitative: bool = strawberry.field(name='qualitative', description='Text-only indicator.', default=False)
-    milestone: bool = strawberry.field(name='milestone', description='Milestone indicator.', default=False)
-    tolerance: decimal.Decimal | None = strawberry.field(name='tolerance', description='Relative tolerance of 約 targets (0.05 = ±5 %).', default=None)
-    at_risk_margin: decimal.Decimal | None = strawberry.field(name='atRiskMargin', description='How far behind still counts as at risk (0.1 = 10 %).', default=None)
-    baseline: IndicatorBaselineInput | None = strawberry.field(name='baseline', description='Baseline.', default=None)
-    plan_id: strawberry.ID | None = strawberry.field(name='planId', description='Plan id.', default=None)
-    plan_key: str | None = strawberry.field(name='planKey', description='Plan key.', default=None)
-    measure_ids: list[strawberry.ID] = strawberry.field(name='measureIds', description='Measures/goals (plans-service node ids) it measures.', default_factory=lambda: [])
-    owner_departments: list[str] = strawberry.field(name='ownerDepartments', description='Departments (所管課) that report it.', default_factory=lambda: [])
-    targets: list[IndicatorTargetInput] = strawberry.field(name='targets', description='Targets; targets not listed are closed.', default_factory=lambda: [])
-    revision_reason: str | None = strawberry.field(name='revisionReason', description='Reason recorded on targets whose value changes.', default=None)
+    key: str = strawberry.field(
+        name="key", description="Stable key, ^[a-z0-9][a-z0-9._-]*$ (<plan>.<id>)."
+    )
+    title: str = strawberry.field(name="title", description="Name as printed.")
+    period_start: int = strawberry.field(
+        name="periodStart", description="First fiscal year of the plan period."
+    )
+    period_end: int = strawberry.field(
+        name="periodEnd", description="Last fiscal year of the plan period."
+    )
+    unit: str | None = strawberry.field(name="unit", description="Unit.", default=None)
+    polarity: Polarity = strawberry.field(
+        name="polarity", description="Which direction is better.", default=Polarity.HIGHER_IS_BETTER
+    )
+    aggregation: Aggregation = strawberry.field(
+        name="aggregation", description="How values add up.", default=Aggregation.PER_YEAR
+    )
+    granularity: PeriodGranularity = strawberry.field(
+        name="granularity", description="Periods reported.", default=PeriodGranularity.FISCAL_YEAR
+    )
+    cadence: ReportingCadence = strawberry.field(
+        name="cadence", description="How often a report is due.", default=ReportingCadence.YEARLY
+    )
+    description: str | None = strawberry.field(
+        name="description", description="Description.", default=None
+    )
+    unit_aliases: list[str] = strawberry.field(
+        name="unitAliases",
+        description="Other spellings of the unit accepted in reports.",
+        default_factory=lambda: [],
+    )
+    report_lag_days: int | None = strawberry.field(
+        name="reportLagDays",
+        description="Days after a period until its report is due.",
+        default=None,
+    )
+    qualitative: bool = strawberry.field(
+        name="qualitative", description="Text-only indicator.", default=False
+    )
+    milestone: bool = strawberry.field(
+        name="milestone", description="Milestone indicator.", default=False
+    )
+    tolerance: decimal.Decimal | None = strawberry.field(
+        name="tolerance",
+        description="Relative tolerance of 約 targets (0.05 = ±5 %).",
+        default=None,
+    )
+    at_risk_margin: decimal.Decimal | None = strawberry.field(
+        name="atRiskMargin",
+        description="How far behind still counts as at risk (0.1 = 10 %).",
+        default=None,
+    )
+    baseline: IndicatorBaselineInput | None = strawberry.field(
+        name="baseline", description="Baseline.", default=None
+    )
+    plan_id: strawberry.ID | None = strawberry.field(
+        name="planId", description="Plan id.", default=None
+    )
+    plan_key: str | None = strawberry.field(name="planKey", description="Plan key.", default=None)
+    measure_ids: list[strawberry.ID] = strawberry.field(
+        name="measureIds",
+        description="Measures/goals (plans-service node ids) it measures.",
+        default_factory=lambda: [],
+    )
+    owner_departments: list[str] = strawberry.field(
+        name="ownerDepartments",
+        description="Departments (所管課) that report it.",
+        default_factory=lambda: [],
+    )
+    targets: list[IndicatorTargetInput] = strawberry.field(
+        name="targets",
+        description="Targets; targets not listed are closed.",
+        default_factory=lambda: [],
+    )
+    revision_reason: str | None = strawberry.field(
+        name="revisionReason",
+        description="Reason recorded on targets whose value changes.",
+        default=None,
+    )
 
 
-@strawberry.input(name='IndicatorBaselineInput', description='Baseline (現状値).')
+@strawberry.input(name="IndicatorBaselineInput", description="Baseline (現状値).")
 class IndicatorBaselineInput:
-    value: decimal.Decimal | None = strawberry.field(name='value', description='Value.', default=None)
-    text: str | None = strawberry.field(name='text', description='Value as text.', default=None)
-    period: str | None = strawberry.field(name='period', description='As of: FY2022, 2023-10 or 2023-10-01 (和暦 accepted).', default=None)
-    source: str | None = strawberry.field(name='source', description='Where it comes from.', default=None)
+    value: decimal.Decimal | None = strawberry.field(
+        name="value", description="Value.", default=None
+    )
+    text: str | None = strawberry.field(name="text", description="Value as text.", default=None)
+    period: str | None = strawberry.field(
+        name="period",
+        description="As of: FY2022, 2023-10 or 2023-10-01 (和暦 accepted).",
+        default=None,
+    )
+    source: str | None = strawberry.field(
+        name="source", description="Where it comes from.", default=None
+    )
 
 
-@strawberry.input(name='IndicatorFilter', description='Which indicators to list.')
+@strawberry.input(name="IndicatorFilter", description="Which indicators to list.")
 class IndicatorFilter:
-    status: IndicatorStatus | None = strawberry.field(name='status', description='Only indicators with this status (in `fiscalYear`).', default=None)
-    fiscal_year: int | None = strawberry.field(name='fiscalYear', description="Year the status filter refers to; default: each indicator's current year.", default=None)
-    department: str | None = strawberry.field(name='department', description='Only indicators this department (所管課) reports.', default=None)
-    measure_id: strawberry.ID | None = strawberry.field(name='measureId', description='Only indicators linked to this measure or goal.', default=None)
-    plan_id: strawberry.ID | None = strawberry.field(name='planId', description='Only indicators of this plan.', default=None)
-    search: str | None = strawberry.field(name='search', description='Text contained in the title or key.', default=None)
-    top_level_only: bool = strawberry.field(name='topLevelOnly', description='Leave sub-series out.', default=False)
+    status: IndicatorStatus | None = strawberry.field(
+        name="status",
+        description="Only indicators with this status (in `fiscalYear`).",
+        default=None,
+    )
+    fiscal_year: int | None = strawberry.field(
+        name="fiscalYear",
+        description="Year the status filter refers to; default: each indicator's current year.",
+        default=None,
+    )
+    department: str | None = strawberry.field(
+        name="department",
+        description="Only indicators this department (所管課) reports.",
+        default=None,
+    )
+    measure_id: strawberry.ID | None = strawberry.field(
+        name="measureId",
+        description="Only indicators linked to this measure or goal.",
+        default=None,
+    )
+    plan_id: strawberry.ID | None = strawberry.field(
+        name="planId", description="Only indicators of this plan.", default=None
+    )
+    search: str | None = strawberry.field(
+        name="search", description="Text contained in the title or key.", default=None
+    )
+    top_level_only: bool = strawberry.field(
+        name="topLevelOnly", description="Leave sub-series out.", default=False
+    )
 
 
-@strawberry.input(name='IndicatorTargetInput', description='A target for a fiscal year (or several: fromFiscalYear).')
+@strawberry.input(
+    name="IndicatorTargetInput",
+    description="A target for a fiscal year (or several: fromFiscalYear).",
+)
 class IndicatorTargetInput:
-    fiscal_year: int = strawberry.field(name='fiscalYear', description='Fiscal year (the last, for a span).')
-    value: decimal.Decimal | None = strawberry.field(name='value', description='Target value.', default=None)
-    comparator: Comparator | None = strawberry.field(name='comparator', description='How it is met; default from the polarity.', default=None)
-    text: str | None = strawberry.field(name='text', description='Text target (拡大, 検討, ...).', default=None)
-    from_fiscal_year: int | None = strawberry.field(name='fromFiscalYear', description='First year of a multi-year target.', default=None)
-    printed: str | None = strawberry.field(name='printed', description='As printed in the plan.', default=None)
+    fiscal_year: int = strawberry.field(
+        name="fiscalYear", description="Fiscal year (the last, for a span)."
+    )
+    value: decimal.Decimal | None = strawberry.field(
+        name="value", description="Target value.", default=None
+    )
+    comparator: Comparator | None = strawberry.field(
+        name="comparator", description="How it is met; default from the polarity.", default=None
+    )
+    text: str | None = strawberry.field(
+        name="text", description="Text target (拡大, 検討, ...).", default=None
+    )
+    from_fiscal_year: int | None = strawberry.field(
+        name="fromFiscalYear", description="First year of a multi-year target.", default=None
+    )
+    printed: str | None = strawberry.field(
+        name="printed", description="As printed in the plan.", default=None
+    )
 
 
-@strawberry.input(name='MeasureFilter', description='Filters of the measure list; all given filters must match.')
+@strawberry.input(
+    name="MeasureFilter", description="Filters of the measure list; all given filters must match."
+)
 class MeasureFilter:
-    department: str | None = strawberry.field(name='department', description='Department code among the owners.', default=None)
-    status: MeasureStatus | None = strawberry.field(name='status', description='Lifecycle status.', default=None)
-    tag: str | None = strawberry.field(name='tag', description='Tag code.', default=None)
-    grade: str | None = strawberry.field(name='grade', description='Grade code or label (the grade that counts).', default=None)
-    fiscal_year: int | None = strawberry.field(name='fiscalYear', description='With grade: the year of the grade. Alone: measures scheduled or graded that year.', default=None)
-    text: str | None = strawberry.field(name='text', description='Substring of title or code.', default=None)
+    department: str | None = strawberry.field(
+        name="department", description="Department code among the owners.", default=None
+    )
+    status: MeasureStatus | None = strawberry.field(
+        name="status", description="Lifecycle status.", default=None
+    )
+    tag: str | None = strawberry.field(name="tag", description="Tag code.", default=None)
+    grade: str | None = strawberry.field(
+        name="grade", description="Grade code or label (the grade that counts).", default=None
+    )
+    fiscal_year: int | None = strawberry.field(
+        name="fiscalYear",
+        description="With grade: the year of the grade. Alone: measures scheduled or graded that year.",
+        default=None,
+    )
+    text: str | None = strawberry.field(
+        name="text", description="Substring of title or code.", default=None
+    )
 
 
-@strawberry.input(name='MeasureOwnerInput', description='An owner department of a measure.')
+@strawberry.input(name="MeasureOwnerInput", description="An owner department of a measure.")
 class MeasureOwnerInput:
-    department_code: str = strawberry.field(name='departmentCode', description='Department code.')
-    is_lead: bool = strawberry.field(name='isLead', description='The lead (主担当) department.', default=False)
+    department_code: str = strawberry.field(name="departmentCode", description="Department code.")
+    is_lead: bool = strawberry.field(
+        name="isLead", description="The lead (主担当) department.", default=False
+    )
 
 
-@strawberry.input(name='PreferencesInput', description="Changes to the caller's preferences; omitted fields stay.")
+@strawberry.input(
+    name="PreferencesInput", description="Changes to the caller's preferences; omitted fields stay."
+)
 class PreferencesInput:
-    email_enabled: bool | None = strawberry.field(name='emailEnabled', description='E-mail on/off.', default=None)
-    cadence: DigestCadence | None = strawberry.field(name='cadence', description='Cadence.', default=None)
-    muted_kinds: list[str] | None = strawberry.field(name='mutedKinds', description='Muted kinds.', default=None)
-    respect_quiet_hours: bool | None = strawberry.field(name='respectQuietHours', description='Quiet hours.', default=None)
-    language: str | None = strawberry.field(name='language', description='ja or en.', default=None)
+    email_enabled: bool | None = strawberry.field(
+        name="emailEnabled", description="E-mail on/off.", default=None
+    )
+    cadence: DigestCadence | None = strawberry.field(
+        name="cadence", description="Cadence.", default=None
+    )
+    muted_kinds: list[str] | None = strawberry.field(
+        name="mutedKinds", description="Muted kinds.", default=None
+    )
+    respect_quiet_hours: bool | None = strawberry.field(
+        name="respectQuietHours", description="Quiet hours.", default=None
+    )
+    language: str | None = strawberry.field(name="language", description="ja or en.", default=None)
 
 
-@strawberry.input(name='ReportActualInput', description='An actual (実績) reported by a 所管課.')
+@strawberry.input(name="ReportActualInput", description="An actual (実績) reported by a 所管課.")
 class ReportActualInput:
-    indicator_key: str = strawberry.field(name='indicatorKey', description='Indicator key.')
-    period: str = strawberry.field(name='period', description='FY2024, 2024-08 or 2024-08-01 (和暦 accepted: 令和6年度, 令和6年8月).')
-    value: decimal.Decimal | None = strawberry.field(name='value', description='Numeric value.', default=None)
-    text_value: str | None = strawberry.field(name='textValue', description='Text value (qualitative indicators).', default=None)
-    unit: str | None = strawberry.field(name='unit', description='Unit, checked if given.', default=None)
-    comment: str | None = strawberry.field(name='comment', description='Comment.', default=None)
-    idempotency_key: str | None = strawberry.field(name='idempotencyKey', description='Send the same key when retrying; a repeat changes nothing.', default=None)
+    indicator_key: str = strawberry.field(name="indicatorKey", description="Indicator key.")
+    period: str = strawberry.field(
+        name="period",
+        description="FY2024, 2024-08 or 2024-08-01 (和暦 accepted: 令和6年度, 令和6年8月).",
+    )
+    value: decimal.Decimal | None = strawberry.field(
+        name="value", description="Numeric value.", default=None
+    )
+    text_value: str | None = strawberry.field(
+        name="textValue", description="Text value (qualitative indicators).", default=None
+    )
+    unit: str | None = strawberry.field(
+        name="unit", description="Unit, checked if given.", default=None
+    )
+    comment: str | None = strawberry.field(name="comment", description="Comment.", default=None)
+    idempotency_key: str | None = strawberry.field(
+        name="idempotencyKey",
+        description="Send the same key when retrying; a repeat changes nothing.",
+        default=None,
+    )
 
 
-@strawberry.input(name='ReviseTargetInput', description='A new value for one target; the old one is kept as history.')
+@strawberry.input(
+    name="ReviseTargetInput",
+    description="A new value for one target; the old one is kept as history.",
+)
 class ReviseTargetInput:
-    indicator_id: strawberry.ID = strawberry.field(name='indicatorId', description='Indicator id.')
-    fiscal_year: int = strawberry.field(name='fiscalYear', description='Fiscal year of the target.')
-    from_fiscal_year: int | None = strawberry.field(name='fromFiscalYear', description='First year, for a multi-year target.', default=None)
-    value: decimal.Decimal | None = strawberry.field(name='value', description='New value.', default=None)
-    comparator: Comparator | None = strawberry.field(name='comparator', description='Comparator.', default=None)
-    text: str | None = strawberry.field(name='text', description='New text target.', default=None)
-    printed: str | None = strawberry.field(name='printed', description='As printed.', default=None)
-    reason: str = strawberry.field(name='reason', description='Why the target changes (required).')
+    indicator_id: strawberry.ID = strawberry.field(name="indicatorId", description="Indicator id.")
+    fiscal_year: int = strawberry.field(name="fiscalYear", description="Fiscal year of the target.")
+    from_fiscal_year: int | None = strawberry.field(
+        name="fromFiscalYear", description="First year, for a multi-year target.", default=None
+    )
+    value: decimal.Decimal | None = strawberry.field(
+        name="value", description="New value.", default=None
+    )
+    comparator: Comparator | None = strawberry.field(
+        name="comparator", description="Comparator.", default=None
+    )
+    text: str | None = strawberry.field(name="text", description="New text target.", default=None)
+    printed: str | None = strawberry.field(name="printed", description="As printed.", default=None)
+    reason: str = strawberry.field(name="reason", description="Why the target changes (required).")
 
 
-@strawberry.input(name='RoutingRuleInput', description='A new routing rule.')
+@strawberry.input(name="RoutingRuleInput", description="A new routing rule.")
 class RoutingRuleInput:
-    name: str = strawberry.field(name='name', description='Name.')
-    event_types: list[str] = strawberry.field(name='eventTypes', description='Empty = all.', default_factory=lambda: [])
-    kinds: list[str] = strawberry.field(name='kinds', description='Empty = all.', default_factory=lambda: [])
-    plan_ids: list[strawberry.ID] = strawberry.field(name='planIds', description='Plans.', default_factory=lambda: [])
-    department_codes: list[str] = strawberry.field(name='departmentCodes', description='Depts.', default_factory=lambda: [])
-    min_severity: NotificationSeverity = strawberry.field(name='minSeverity', description='Lowest severity matched.', default=NotificationSeverity.INFO)
-    targets: list[RoutingTargetInput] = strawberry.field(name='targets', description='Who.', default_factory=lambda: [])
-    webhook_ids: list[str] = strawberry.field(name='webhookIds', description='Webhooks.', default_factory=lambda: [])
-    escalate: bool = strawberry.field(name='escalate', description='Escalate if unacknowledged.', default=False)
+    name: str = strawberry.field(name="name", description="Name.")
+    event_types: list[str] = strawberry.field(
+        name="eventTypes", description="Empty = all.", default_factory=lambda: []
+    )
+    kinds: list[str] = strawberry.field(
+        name="kinds", description="Empty = all.", default_factory=lambda: []
+    )
+    plan_ids: list[strawberry.ID] = strawberry.field(
+        name="planIds", description="Plans.", default_factory=lambda: []
+    )
+    department_codes: list[str] = strawberry.field(
+        name="departmentCodes", description="Depts.", default_factory=lambda: []
+    )
+    min_severity: NotificationSeverity = strawberry.field(
+        name="minSeverity",
+        description="Lowest severity matched.",
+        default=NotificationSeverity.INFO,
+    )
+    targets: list[RoutingTargetInput] = strawberry.field(
+        name="targets", description="Who.", default_factory=lambda: []
+    )
+    webhook_ids: list[str] = strawberry.field(
+        name="webhookIds", description="Webhooks.", default_factory=lambda: []
+    )
+    escalate: bool = strawberry.field(
+        name="escalate", description="Escalate if unacknowledged.", default=False
+    )
 
 
-@strawberry.input(name='RoutingTargetInput', description='Whom a rule reaches.')
+@strawberry.input(name="RoutingTargetInput", description="Whom a rule reaches.")
 class RoutingTargetInput:
-    post: str | None = strawberry.field(name='post', description='Post code.', default=None)
-    department: str | None = strawberry.field(name='department', description='Dept code or $owner.', default=None)
-    body: str | None = strawberry.field(name='body', description='Body code.', default=None)
-    person: str | None = strawberry.field(name='person', description='Person id.', default=None)
+    post: str | None = strawberry.field(name="post", description="Post code.", default=None)
+    department: str | None = strawberry.field(
+        name="department", description="Dept code or $owner.", default=None
+    )
+    body: str | None = strawberry.field(name="body", description="Body code.", default=None)
+    person: str | None = strawberry.field(name="person", description="Person id.", default=None)
 
 
-@strawberry.input(name='SilenceInput', description='A new silence.')
+@strawberry.input(name="SilenceInput", description="A new silence.")
 class SilenceInput:
-    reason: str = strawberry.field(name='reason', description='Why (required).')
-    expires_at: datetime.datetime = strawberry.field(name='expiresAt', description='Until; at most 90 days ahead.')
-    starts_at: datetime.datetime | None = strawberry.field(name='startsAt', description='From; default now.', default=None)
-    kinds: list[str] = strawberry.field(name='kinds', description='Empty = all kinds.', default_factory=lambda: [])
-    subject: str | None = strawberry.field(name='subject', description='e.g. Indicator:<id>.', default=None)
-    department_code: str | None = strawberry.field(name='departmentCode', description='Department.', default=None)
-    recipient_id: str | None = strawberry.field(name='recipientId', description='Person.', default=None)
+    reason: str = strawberry.field(name="reason", description="Why (required).")
+    expires_at: datetime.datetime = strawberry.field(
+        name="expiresAt", description="Until; at most 90 days ahead."
+    )
+    starts_at: datetime.datetime | None = strawberry.field(
+        name="startsAt", description="From; default now.", default=None
+    )
+    kinds: list[str] = strawberry.field(
+        name="kinds", description="Empty = all kinds.", default_factory=lambda: []
+    )
+    subject: str | None = strawberry.field(
+        name="subject", description="e.g. Indicator:<id>.", default=None
+    )
+    department_code: str | None = strawberry.field(
+        name="departmentCode", description="Department.", default=None
+    )
+    recipient_id: str | None = strawberry.field(
+        name="recipientId", description="Person.", default=None
+    )
 
 
-@strawberry.input(name='SubscriptionInput', description='A new subscription of the caller.')
+@strawberry.input(name="SubscriptionInput", description="A new subscription of the caller.")
 class SubscriptionInput:
-    event_types: list[str] = strawberry.field(name='eventTypes', description='Empty = all.', default_factory=lambda: [])
-    plan_id: strawberry.ID | None = strawberry.field(name='planId', description='Only this plan.', default=None)
-    department_code: str | None = strawberry.field(name='departmentCode', description='Only this dept.', default=None)
-    min_severity: NotificationSeverity = strawberry.field(name='minSeverity', description='Lowest severity wanted.', default=NotificationSeverity.INFO)
+    event_types: list[str] = strawberry.field(
+        name="eventTypes", description="Empty = all.", default_factory=lambda: []
+    )
+    plan_id: strawberry.ID | None = strawberry.field(
+        name="planId", description="Only this plan.", default=None
+    )
+    department_code: str | None = strawberry.field(
+        name="departmentCode", description="Only this dept.", default=None
+    )
+    min_severity: NotificationSeverity = strawberry.field(
+        name="minSeverity", description="Lowest severity wanted.", default=NotificationSeverity.INFO
+    )
 
 
-@strawberry.input(name='UpdateMeasureInput', description='Edits of a measure; omitted fields stay as they are.')
+@strawberry.input(
+    name="UpdateMeasureInput", description="Edits of a measure; omitted fields stay as they are."
+)
 class UpdateMeasureInput:
-    measure_id: strawberry.ID = strawberry.field(name='measureId', description='The measure.')
-    reason: str = strawberry.field(name='reason', description='Why (kept in the history).')
-    title: str | None = strawberry.field(name='title', description='New title.', default=None)
-    description: str | None = strawberry.field(name='description', description='New description (empty string clears it).', default=None)
-    owners: list[MeasureOwnerInput] | None = strawberry.field(name='owners', description='The complete new list of owner departments.', default=None)
-    others_text: str | None = strawberry.field(name='othersText', description='Open-ended owners as printed (ほか / 関係課).', default=None)
-    tags: list[str] | None = strawberry.field(name='tags', description='The complete tag list.', default=None)
+    measure_id: strawberry.ID = strawberry.field(name="measureId", description="The measure.")
+    reason: str = strawberry.field(name="reason", description="Why (kept in the history).")
+    title: str | None = strawberry.field(name="title", description="New title.", default=None)
+    description: str | None = strawberry.field(
+        name="description", description="New description (empty string clears it).", default=None
+    )
+    owners: list[MeasureOwnerInput] | None = strawberry.field(
+        name="owners", description="The complete new list of owner departments.", default=None
+    )
+    others_text: str | None = strawberry.field(
+        name="othersText", description="Open-ended owners as printed (ほか / 関係課).", default=None
+    )
+    tags: list[str] | None = strawberry.field(
+        name="tags", description="The complete tag list.", default=None
+    )
 
 
-@remote_type(description='Result of acknowledge.', name='AcknowledgePayload')
+@remote_type(description="Result of acknowledge.", name="AcknowledgePayload")
 class AcknowledgePayload:
-    notification: Notification | None = remote('The notice, updated.', name='notification')
-    errors: list[UserError] = remote('Why it was refused, if it was.', name='errors')
+    notification: Notification | None = remote("The notice, updated.", name="notification")
+    errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
-@remote_type(description='Result of changeMeasureStatus.', name='ChangeMeasureStatusPayload')
+@remote_type(description="Result of changeMeasureStatus.", name="ChangeMeasureStatusPayload")
 class ChangeMeasureStatusPayload:
-    measure: Measure | None = remote('The measure after the change.', name='measure')
-    errors: list[UserError] = remote('Why nothing was changed.', name='errors')
+    measure: Measure | None = remote("The measure after the change.", name="measure")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
 
 
-@remote_type(description='Result of defineIndicator.', name='DefineIndicatorPayload')
+@remote_type(description="Result of defineIndicator.", name="DefineIndicatorPayload")
 class DefineIndicatorPayload:
-    indicator: Indicator | None = remote('The indicator as stored.', name='indicator')
-    created: bool = remote('True if it did not exist before.', name='created')
-    errors: list[UserError] = remote('Why nothing was written.', name='errors')
+    indicator: Indicator | None = remote("The indicator as stored.", name="indicator")
+    created: bool = remote("True if it did not exist before.", name="created")
+    errors: list[UserError] = remote("Why nothing was written.", name="errors")
 
 
-@remote_type(description="A notice's delivery on one channel (inbox, email or webhook).", name='Delivery')
+@remote_type(
+    description="A notice's delivery on one channel (inbox, email or webhook).", name="Delivery"
+)
 class Delivery:
-    id: strawberry.ID = remote('Delivery id.', name='id')
-    channel: str = remote('inbox, email or webhook.', name='channel')
-    status: str = remote('pending, sending, delivered, failed, digest (waiting for the digest) or digested (carried by a digest e-mail).', name='status')
-    address: str | None = remote('E-mail address or webhook URL.', name='address')
-    attempts: int = remote('Attempts made so far.', name='attempts')
-    next_attempt_at: datetime.datetime | None = remote('When it is tried next.', name='nextAttemptAt')
-    digest_due_at: datetime.datetime | None = remote('Digest slot, if waiting.', name='digestDueAt')
-    last_error: str | None = remote('Error of the last failed attempt.', name='lastError')
-    created_at: datetime.datetime = remote('When the delivery was scheduled.', name='createdAt')
-    finished_at: datetime.datetime | None = remote('When it ended.', name='finishedAt')
-    carried_by: strawberry.ID | None = remote('The group or digest e-mail delivery that carried this notice.', name='carriedBy')
-    attempt_log: list[DeliveryAttempt] = remote('Every attempt, oldest first.', name='attemptLog')
+    id: strawberry.ID = remote("Delivery id.", name="id")
+    channel: str = remote("inbox, email or webhook.", name="channel")
+    status: str = remote(
+        "pending, sending, delivered, failed, digest (waiting for the digest) or digested (carried by a digest e-mail).",
+        name="status",
+    )
+    address: str | None = remote("E-mail address or webhook URL.", name="address")
+    attempts: int = remote("Attempts made so far.", name="attempts")
+    next_attempt_at: datetime.datetime | None = remote(
+        "When it is tried next.", name="nextAttemptAt"
+    )
+    digest_due_at: datetime.datetime | None = remote("Digest slot, if waiting.", name="digestDueAt")
+    last_error: str | None = remote("Error of the last failed attempt.", name="lastError")
+    created_at: datetime.datetime = remote("When the delivery was scheduled.", name="createdAt")
+    finished_at: datetime.datetime | None = remote("When it ended.", name="finishedAt")
+    carried_by: strawberry.ID | None = remote(
+        "The group or digest e-mail delivery that carried this notice.", name="carriedBy"
+    )
+    attempt_log: list[DeliveryAttempt] = remote("Every attempt, oldest first.", name="attemptLog")
 
 
-@remote_type(description='One logged attempt to deliver a notice on a channel.', name='DeliveryAttempt')
+@remote_type(
+    description="One logged attempt to deliver a notice on a channel.", name="DeliveryAttempt"
+)
 class DeliveryAttempt:
-    attempt: int = remote('1 for the first attempt, then 2, 3, ...', name='attempt')
-    started_at: datetime.datetime = remote('When the attempt began.', name='startedAt')
-    finished_at: datetime.datetime = remote('When it ended.', name='finishedAt')
-    outcome: str = remote('delivered, retry or failed.', name='outcome')
-    error: str | None = remote('Why it failed, if it did.', name='error')
-    detail: str | None = remote('Server reply on success.', name='detail')
+    attempt: int = remote("1 for the first attempt, then 2, 3, ...", name="attempt")
+    started_at: datetime.datetime = remote("When the attempt began.", name="startedAt")
+    finished_at: datetime.datetime = remote("When it ended.", name="finishedAt")
+    outcome: str = remote("delivered, retry or failed.", name="outcome")
+    error: str | None = remote("Why it failed, if it did.", name="error")
+    detail: str | None = remote("Server reply on success.", name="detail")
 
 
-@remote_type(description='A department of a ward.', name='Department')
+@remote_type(description="A department of a ward.", name="Department")
 class Department:
-    code: str = remote('Department code (the printed name by default).', name='code')
-    name: str = remote('Name.', name='name')
-    kind: str = remote('bu (部), ka (課), office or other.', name='kind')
-    parent_code: str | None = remote('Code of the 部 a 課 belongs to.', name='parentCode')
+    code: str = remote("Department code (the printed name by default).", name="code")
+    name: str = remote("Name.", name="name")
+    kind: str = remote("bu (部), ka (課), office or other.", name="kind")
+    parent_code: str | None = remote("Code of the 部 a 課 belongs to.", name="parentCode")
 
 
-@remote_type(description='The numbers behind a status: what was compared with what.', name='EvaluationFigures')
+@remote_type(
+    description="The numbers behind a status: what was compared with what.",
+    name="EvaluationFigures",
+)
 class EvaluationFigures:
-    actual: decimal.Decimal | None = remote("The figure evaluated: the year's value, year-to-date sum or running total.", name='actual')
-    target: decimal.Decimal | None = remote('The target it was compared with.', name='target')
-    expected_to_date: decimal.Decimal | None = remote("The target pro-rated to the data's coverage (straight line), if used.", name='expectedToDate')
-    remaining: decimal.Decimal | None = remote('Multi-year/cumulative targets: what was left at the start of the year.', name='remaining')
-    comparator: Comparator | None = remote('How the target is met.', name='comparator')
-    unit: str | None = remote('Unit of the figures.', name='unit')
-    target_text: str | None = remote('The target as printed, or the text target (拡大, 検討, ...).', name='targetText')
-    coverage: decimal.Decimal | None = remote('Share of the fiscal year the data covers (0-1); 1 means the year is final.', name='coverage')
-    reference: decimal.Decimal | None = remote('The earlier value a directional or straight-line rule compared with.', name='reference')
-    span_from: int | None = remote('First year of a multi-year target.', name='spanFrom')
-    span_to: int | None = remote('Last year of a multi-year target.', name='spanTo')
-    basis: str | None = remote('What the actual is made of, e.g. 2024年4月〜8月の5か月分の合計.', name='basis')
-    overdue_period: str | None = remote('STALE: the period whose report is overdue.', name='overduePeriod')
-    due_date: datetime.date | None = remote('STALE: when that report was due.', name='dueDate')
+    actual: decimal.Decimal | None = remote(
+        "The figure evaluated: the year's value, year-to-date sum or running total.", name="actual"
+    )
+    target: decimal.Decimal | None = remote("The target it was compared with.", name="target")
+    expected_to_date: decimal.Decimal | None = remote(
+        "The target pro-rated to the data's coverage (straight line), if used.",
+        name="expectedToDate",
+    )
+    remaining: decimal.Decimal | None = remote(
+        "Multi-year/cumulative targets: what was left at the start of the year.", name="remaining"
+    )
+    comparator: Comparator | None = remote("How the target is met.", name="comparator")
+    unit: str | None = remote("Unit of the figures.", name="unit")
+    target_text: str | None = remote(
+        "The target as printed, or the text target (拡大, 検討, ...).", name="targetText"
+    )
+    coverage: decimal.Decimal | None = remote(
+        "Share of the fiscal year the data covers (0-1); 1 means the year is final.",
+        name="coverage",
+    )
+    reference: decimal.Decimal | None = remote(
+        "The earlier value a directional or straight-line rule compared with.", name="reference"
+    )
+    span_from: int | None = remote("First year of a multi-year target.", name="spanFrom")
+    span_to: int | None = remote("Last year of a multi-year target.", name="spanTo")
+    basis: str | None = remote(
+        "What the actual is made of, e.g. 2024年4月〜8月の5か月分の合計.", name="basis"
+    )
+    overdue_period: str | None = remote(
+        "STALE: the period whose report is overdue.", name="overduePeriod"
+    )
+    due_date: datetime.date | None = remote("STALE: when that report was due.", name="dueDate")
 
 
-@remote_type(description='A goal a measure serves: primary (◎) or related (○).', name='GoalLink')
+@remote_type(description="A goal a measure serves: primary (◎) or related (○).", name="GoalLink")
 class GoalLink:
-    goal_id: strawberry.ID = remote('Id of the goal node.', name='goalId')
-    is_primary: bool = remote('True for the primary goal (◎).', name='isPrimary')
-    goal: PlanNode | None = remote('The goal node.', name='goal')
+    goal_id: strawberry.ID = remote("Id of the goal node.", name="goalId")
+    is_primary: bool = remote("True for the primary goal (◎).", name="isPrimary")
+    goal: PlanNode | None = remote("The goal node.", name="goal")
 
 
-@remote_type(description="A grade of the tenant's evaluation scale.", name='GradeDefinition')
+@remote_type(description="A grade of the tenant's evaluation scale.", name="GradeDefinition")
 class GradeDefinition:
-    code: str = remote('Stable code, e.g. achieved_plus.', name='code')
-    label: str = remote('Label as printed, e.g. 達成＋.', name='label')
-    meaning: str = remote('What the grade means.', name='meaning')
-    is_failing: bool = remote('True for the failing grade (未達成).', name='isFailing')
+    code: str = remote("Stable code, e.g. achieved_plus.", name="code")
+    label: str = remote("Label as printed, e.g. 達成＋.", name="label")
+    meaning: str = remote("What the grade means.", name="meaning")
+    is_failing: bool = remote("True for the failing grade (未達成).", name="isFailing")
 
 
-@remote_type(description='One change of a grade (machine recomputation or override).', name='GradeHistoryEntry')
+@remote_type(
+    description="One change of a grade (machine recomputation or override).",
+    name="GradeHistoryEntry",
+)
 class GradeHistoryEntry:
-    fiscal_year: int = remote('Fiscal year.', name='fiscalYear')
-    kind: str = remote('machine, override or published.', name='kind')
-    previous: str | None = remote('Previous grade code.', name='previous')
-    grade: str | None = remote('New grade code (null: cleared).', name='grade')
-    reason: str | None = remote('Why.', name='reason')
-    changed_by: str = remote('Who.', name='changedBy')
-    changed_at: datetime.datetime = remote('When.', name='changedAt')
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    kind: str = remote("machine, override or published.", name="kind")
+    previous: str | None = remote("Previous grade code.", name="previous")
+    grade: str | None = remote("New grade code (null: cleared).", name="grade")
+    reason: str | None = remote("Why.", name="reason")
+    changed_by: str = remote("Who.", name="changedBy")
+    changed_at: datetime.datetime = remote("When.", name="changedAt")
 
 
-@remote_type(description='The yearly evaluation scale of a ward, best grade first.', name='GradeScale')
+@remote_type(
+    description="The yearly evaluation scale of a ward, best grade first.", name="GradeScale"
+)
 class GradeScale:
-    code: str = remote('Scale code.', name='code')
-    name: str = remote('Name of the scale.', name='name')
-    grades: list[GradeDefinition] = remote('Grades, best first.', name='grades')
+    code: str = remote("Scale code.", name="code")
+    name: str = remote("Name of the scale.", name="name")
+    grades: list[GradeDefinition] = remote("Grades, best first.", name="grades")
 
 
-@remote_type(description='One change of a measure: who, when, why, previous and new value.', name='HistoryEntry')
+@remote_type(
+    description="One change of a measure: who, when, why, previous and new value.",
+    name="HistoryEntry",
+)
 class HistoryEntry:
-    id: strawberry.ID = remote('Entry id.', name='id')
-    field: str = remote('What changed: status, title, description, owners, others_text or tags.', name='field')
-    previous: str | None = remote('Previous value (text or JSON).', name='previous')
-    value: str | None = remote('New value (text or JSON).', name='value')
-    from_status: MeasureStatus | None = remote('For status changes.', name='fromStatus')
-    to_status: MeasureStatus | None = remote('For status changes.', name='toStatus')
-    changed_by: str = remote('Who (subject of the token, or import).', name='changedBy')
-    reason: str = remote('Why.', name='reason')
-    source: str = remote('api or import.', name='source')
-    changed_at: datetime.datetime = remote('When.', name='changedAt')
+    id: strawberry.ID = remote("Entry id.", name="id")
+    field: str = remote(
+        "What changed: status, title, description, owners, others_text or tags.", name="field"
+    )
+    previous: str | None = remote("Previous value (text or JSON).", name="previous")
+    value: str | None = remote("New value (text or JSON).", name="value")
+    from_status: MeasureStatus | None = remote("For status changes.", name="fromStatus")
+    to_status: MeasureStatus | None = remote("For status changes.", name="toStatus")
+    changed_by: str = remote("Who (subject of the token, or import).", name="changedBy")
+    reason: str = remote("Why.", name="reason")
+    source: str = remote("api or import.", name="source")
+    changed_at: datetime.datetime = remote("When.", name="changedAt")
 
 
-@remote_type(description='Paging state of an inbox page.', name='InboxPageInfo')
+@remote_type(description="Paging state of an inbox page.", name="InboxPageInfo")
 class InboxPageInfo:
-    has_next_page: bool = remote('More entries follow.', name='hasNextPage')
-    end_cursor: str | None = remote('Cursor of the last entry.', name='endCursor')
+    has_next_page: bool = remote("More entries follow.", name="hasNextPage")
+    end_cursor: str | None = remote("Cursor of the last entry.", name="endCursor")
 
 
-@remote_type(description='An indicator (指標/KPI/事業量): definition, targets, actuals and status.', name='Indicator')
+@remote_type(
+    description="An indicator (指標/KPI/事業量): definition, targets, actuals and status.",
+    name="Indicator",
+)
 class Indicator:
-    id: strawberry.ID = remote('Indicator id (UUIDv5 of tenant and key).', name='id')
-    tenant: str = remote('Municipality (tenant) slug.', name='tenant')
-    key: str = remote('Stable key; sub-series: <indicator key>/<sub-series key>.', name='key')
-    title: str = remote('Name as printed.', name='title')
-    description: str | None = remote('Description.', name='description')
-    unit: str | None = remote('Unit (件, %, 時間, シナリオ ...).', name='unit')
-    polarity: Polarity = remote('Which direction is better.', name='polarity')
-    aggregation: Aggregation = remote('How values add up over periods.', name='aggregation')
-    granularity: PeriodGranularity = remote('Periods the actuals are reported for.', name='granularity')
-    cadence: ReportingCadence = remote('How often a report is due.', name='cadence')
-    report_lag_days: int = remote('Days after a period ends until its report is due.', name='reportLagDays')
-    qualitative: bool = remote('Text-only indicator (evaluated by the qualitative rules).', name='qualitative')
-    milestone: bool = remote('Qualitative milestone indicator.', name='milestone')
-    tolerance: decimal.Decimal = remote('Relative tolerance of 約 targets (0.05 = ±5 %).', name='tolerance')
-    at_risk_margin: decimal.Decimal = remote('How far behind the expected figure still counts as at risk.', name='atRiskMargin')
-    baseline: IndicatorBaseline | None = remote('Baseline (現状値).', name='baseline')
-    plan_id: strawberry.ID | None = remote('Plan the indicator belongs to (plans-service id).', name='planId')
-    plan_key: str | None = remote('Key of that plan.', name='planKey')
-    period_start: int = remote('First fiscal year actuals are accepted for.', name='periodStart')
-    period_end: int = remote('Last fiscal year actuals are accepted for.', name='periodEnd')
-    owner_departments: list[str] = remote('Departments (所管課) that report it.', name='ownerDepartments')
-    origin: str = remote('Where the definition comes from: plan_file or graphql.', name='origin')
-    source: str | None = remote('Where in the plan it is printed.', name='source')
-    notes: list[IndicatorNote] = remote('Notes kept from the plan file (inferred, uncertain, ...).', name='notes')
-    sub_series_key: str | None = remote('Key of the sub-series within its parent indicator, if one.', name='subSeriesKey')
-    measure_ids: list[strawberry.ID] = remote('Ids of the measures/goals (plans-service nodes) it measures.', name='measureIds')
-    parent: Indicator | None = remote('The parent indicator of a sub-series.', name='parent')
-    sub_series: list[Indicator] = remote('Sub-series (per channel, per system), each an indicator.', name='subSeries')
-    targets: list[IndicatorTarget] = remote('Current targets, per fiscal year (and multi-year span).', name='targets')
-    target_history: list[IndicatorTarget] = remote('Every target revision, old ones included, with reasons.', name='targetHistory')
-    @remote_method('Status for a fiscal year (default: the current one, within the plan period) with its explanation: why is this red.', name='status')
-    def status(self, info: Info[Any, Any], *, fiscal_year: Annotated[int | None, strawberry.argument(name='fiscalYear')] = None) -> IndicatorEvaluation: ...
-    statuses: list[IndicatorEvaluation] = remote('Status of every plan year that has started.', name='statuses')
-    status_history: list[IndicatorStatusChange] = remote('Every status change announced, oldest first.', name='statusHistory')
-    series: list[IndicatorSeriesPoint] = remote('Targets against actuals per fiscal year of the plan period, with the status and every report (superseded values included).', name='series')
-    @remote_method('Reports, oldest period first; superseded values included by default.', name='measurements')
-    def measurements(self, info: Info[Any, Any], *, period: Annotated[str | None, strawberry.argument(name='period')] = None, include_superseded: Annotated[bool, strawberry.argument(name='includeSuperseded')] = True) -> list[Measurement]: ...
+    id: strawberry.ID = remote("Indicator id (UUIDv5 of tenant and key).", name="id")
+    tenant: str = remote("Municipality (tenant) slug.", name="tenant")
+    key: str = remote("Stable key; sub-series: <indicator key>/<sub-series key>.", name="key")
+    title: str = remote("Name as printed.", name="title")
+    description: str | None = remote("Description.", name="description")
+    unit: str | None = remote("Unit (件, %, 時間, シナリオ ...).", name="unit")
+    polarity: Polarity = remote("Which direction is better.", name="polarity")
+    aggregation: Aggregation = remote("How values add up over periods.", name="aggregation")
+    granularity: PeriodGranularity = remote(
+        "Periods the actuals are reported for.", name="granularity"
+    )
+    cadence: ReportingCadence = remote("How often a report is due.", name="cadence")
+    report_lag_days: int = remote(
+        "Days after a period ends until its report is due.", name="reportLagDays"
+    )
+    qualitative: bool = remote(
+        "Text-only indicator (evaluated by the qualitative rules).", name="qualitative"
+    )
+    milestone: bool = remote("Qualitative milestone indicator.", name="milestone")
+    tolerance: decimal.Decimal = remote(
+        "Relative tolerance of 約 targets (0.05 = ±5 %).", name="tolerance"
+    )
+    at_risk_margin: decimal.Decimal = remote(
+        "How far behind the expected figure still counts as at risk.", name="atRiskMargin"
+    )
+    baseline: IndicatorBaseline | None = remote("Baseline (現状値).", name="baseline")
+    plan_id: strawberry.ID | None = remote(
+        "Plan the indicator belongs to (plans-service id).", name="planId"
+    )
+    plan_key: str | None = remote("Key of that plan.", name="planKey")
+    period_start: int = remote("First fiscal year actuals are accepted for.", name="periodStart")
+    period_end: int = remote("Last fiscal year actuals are accepted for.", name="periodEnd")
+    owner_departments: list[str] = remote(
+        "Departments (所管課) that report it.", name="ownerDepartments"
+    )
+    origin: str = remote("Where the definition comes from: plan_file or graphql.", name="origin")
+    source: str | None = remote("Where in the plan it is printed.", name="source")
+    notes: list[IndicatorNote] = remote(
+        "Notes kept from the plan file (inferred, uncertain, ...).", name="notes"
+    )
+    sub_series_key: str | None = remote(
+        "Key of the sub-series within its parent indicator, if one.", name="subSeriesKey"
+    )
+    measure_ids: list[strawberry.ID] = remote(
+        "Ids of the measures/goals (plans-service nodes) it measures.", name="measureIds"
+    )
+    parent: Indicator | None = remote("The parent indicator of a sub-series.", name="parent")
+    sub_series: list[Indicator] = remote(
+        "Sub-series (per channel, per system), each an indicator.", name="subSeries"
+    )
+    targets: list[IndicatorTarget] = remote(
+        "Current targets, per fiscal year (and multi-year span).", name="targets"
+    )
+    target_history: list[IndicatorTarget] = remote(
+        "Every target revision, old ones included, with reasons.", name="targetHistory"
+    )
+
+    @remote_method(
+        "Status for a fiscal year (default: the current one, within the plan period) with its explanation: why is this red.",
+        name="status",
+    )
+    def status(
+        self,
+        info: Info[Any, Any],
+        *,
+        fiscal_year: Annotated[int | None, strawberry.argument(name="fiscalYear")] = None,
+    ) -> IndicatorEvaluation: ...
+
+    statuses: list[IndicatorEvaluation] = remote(
+        "Status of every plan year that has started.", name="statuses"
+    )
+    status_history: list[IndicatorStatusChange] = remote(
+        "Every status change announced, oldest first.", name="statusHistory"
+    )
+    series: list[IndicatorSeriesPoint] = remote(
+        "Targets against actuals per fiscal year of the plan period, with the status and every report (superseded values included).",
+        name="series",
+    )
+
+    @remote_method(
+        "Reports, oldest period first; superseded values included by default.", name="measurements"
+    )
+    def measurements(
+        self,
+        info: Info[Any, Any],
+        *,
+        period: Annotated[str | None, strawberry.argument(name="period")] = None,
+        include_superseded: Annotated[bool, strawberry.argument(name="includeSuperseded")] = True,
+    ) -> list[Measurement]: ...
 
 
-@remote_type(description='Baseline (現状値) of an indicator.', name='IndicatorBaseline')
+@remote_type(description="Baseline (現状値) of an indicator.", name="IndicatorBaseline")
 class IndicatorBaseline:
-    value: decimal.Decimal | None = remote('Value.', name='value')
-    text: str | None = remote('Value as text, when not numeric.', name='text')
-    period: str | None = remote('As of: FY2022 or 2023-10-01.', name='period')
-    source: str | None = remote('Where it comes from.', name='source')
+    value: decimal.Decimal | None = remote("Value.", name="value")
+    text: str | None = remote("Value as text, when not numeric.", name="text")
+    period: str | None = remote("As of: FY2022 or 2023-10-01.", name="period")
+    source: str | None = remote("Where it comes from.", name="source")
 
 
-@remote_type(description='A page of indicators, ordered by key.', name='IndicatorConnection')
+@remote_type(description="A page of indicators, ordered by key.", name="IndicatorConnection")
 class IndicatorConnection:
-    edges: list[IndicatorEdge] = remote('The indicators of this page.', name='edges')
-    page_info: PageInfo = remote('Paging.', name='pageInfo')
-    total_count: int = remote('Indicators matching the filter.', name='totalCount')
+    edges: list[IndicatorEdge] = remote("The indicators of this page.", name="edges")
+    page_info: PageInfo = remote("Paging.", name="pageInfo")
+    total_count: int = remote("Indicators matching the filter.", name="totalCount")
 
 
-@remote_type(description='An edge of an indicator connection.', name='IndicatorEdge')
+@remote_type(description="An edge of an indicator connection.", name="IndicatorEdge")
 class IndicatorEdge:
-    cursor: str = remote('Opaque cursor of this indicator.', name='cursor')
-    node: Indicator = remote('The indicator.', name='node')
+    cursor: str = remote("Opaque cursor of this indicator.", name="cursor")
+    node: Indicator = remote("The indicator.", name="node")
 
 
-@remote_type(description="An indicator's status for one fiscal year and why (rule, reason, figures).", name='IndicatorEvaluation')
+@remote_type(
+    description="An indicator's status for one fiscal year and why (rule, reason, figures).",
+    name="IndicatorEvaluation",
+)
 class IndicatorEvaluation:
-    fiscal_year: int = remote('Fiscal year (April-March) evaluated.', name='fiscalYear')
-    period: str = remote('The year as a period, e.g. FY2024.', name='period')
-    status: IndicatorStatus = remote('The status.', name='status')
-    status_label: str = remote('The status in Japanese (達成, 順調, ...).', name='statusLabel')
-    rule: str = remote('Evaluation rule used (per_year_prorated, cumulative_final, ...).', name='rule')
-    reason: str = remote('Why, in Japanese, with the figures.', name='reason')
-    figures: EvaluationFigures = remote('The figures the rule used.', name='figures')
-    evaluated_at: datetime.datetime | None = remote('When it was last evaluated.', name='evaluatedAt')
-    changed_at: datetime.datetime | None = remote('Since when it has this status.', name='changedAt')
+    fiscal_year: int = remote("Fiscal year (April-March) evaluated.", name="fiscalYear")
+    period: str = remote("The year as a period, e.g. FY2024.", name="period")
+    status: IndicatorStatus = remote("The status.", name="status")
+    status_label: str = remote("The status in Japanese (達成, 順調, ...).", name="statusLabel")
+    rule: str = remote(
+        "Evaluation rule used (per_year_prorated, cumulative_final, ...).", name="rule"
+    )
+    reason: str = remote("Why, in Japanese, with the figures.", name="reason")
+    figures: EvaluationFigures = remote("The figures the rule used.", name="figures")
+    evaluated_at: datetime.datetime | None = remote(
+        "When it was last evaluated.", name="evaluatedAt"
+    )
+    changed_at: datetime.datetime | None = remote(
+        "Since when it has this status.", name="changedAt"
+    )
 
 
-@remote_type(description='An indicator status the machine grade used.', name='IndicatorInput')
+@remote_type(description="An indicator status the machine grade used.", name="IndicatorInput")
 class IndicatorInput:
-    indicator_id: strawberry.ID = remote('Indicator id.', name='indicatorId')
-    indicator_key: str = remote('Indicator key.', name='indicatorKey')
-    title: str = remote('Indicator title.', name='title')
-    fiscal_year: int = remote('Fiscal year.', name='fiscalYear')
-    status: str = remote('achieved, on_track, at_risk, off_track, ...', name='status')
-    exceeded: bool = remote('The actual exceeded the target.', name='exceeded')
+    indicator_id: strawberry.ID = remote("Indicator id.", name="indicatorId")
+    indicator_key: str = remote("Indicator key.", name="indicatorKey")
+    title: str = remote("Indicator title.", name="title")
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    status: str = remote("achieved, on_track, at_risk, off_track, ...", name="status")
+    exceeded: bool = remote("The actual exceeded the target.", name="exceeded")
 
 
-@remote_type(description='A note on an indicator (inferred, uncertain, corrected, remark).', name='IndicatorNote')
+@remote_type(
+    description="A note on an indicator (inferred, uncertain, corrected, remark).",
+    name="IndicatorNote",
+)
 class IndicatorNote:
-    kind: str = remote('inferred, uncertain, corrected, source_typo, remark.', name='kind')
-    text: str = remote('The note.', name='text')
-    field: str | None = remote('The field it is about, if any.', name='field')
+    kind: str = remote("inferred, uncertain, corrected, source_typo, remark.", name="kind")
+    text: str = remote("The note.", name="text")
+    field: str | None = remote("The field it is about, if any.", name="field")
 
 
-@remote_type(description='One fiscal year of an indicator: target against actual, and status.', name='IndicatorSeriesPoint')
+@remote_type(
+    description="One fiscal year of an indicator: target against actual, and status.",
+    name="IndicatorSeriesPoint",
+)
 class IndicatorSeriesPoint:
-    fiscal_year: int = remote('Fiscal year.', name='fiscalYear')
-    period: str = remote('The year as a period, e.g. FY2024.', name='period')
-    label: str = remote('The year in 和暦, e.g. 令和6年度.', name='label')
-    target: IndicatorTarget | None = remote('The target evaluation uses for the year (its own, multi-year or carried).', name='target')
-    actual: decimal.Decimal | None = remote("The year's figure from the current values (sum of months, latest level...).", name='actual')
-    coverage: decimal.Decimal | None = remote('Share of the year the data covers.', name='coverage')
-    status: IndicatorEvaluation = remote('Status of the year.', name='status')
-    measurements: list[Measurement] = remote('Every report for periods in the year, superseded ones included.', name='measurements')
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    period: str = remote("The year as a period, e.g. FY2024.", name="period")
+    label: str = remote("The year in 和暦, e.g. 令和6年度.", name="label")
+    target: IndicatorTarget | None = remote(
+        "The target evaluation uses for the year (its own, multi-year or carried).", name="target"
+    )
+    actual: decimal.Decimal | None = remote(
+        "The year's figure from the current values (sum of months, latest level...).", name="actual"
+    )
+    coverage: decimal.Decimal | None = remote("Share of the year the data covers.", name="coverage")
+    status: IndicatorEvaluation = remote("Status of the year.", name="status")
+    measurements: list[Measurement] = remote(
+        "Every report for periods in the year, superseded ones included.", name="measurements"
+    )
 
 
-@remote_type(description="A change of an indicator's status, as announced to other services.", name='IndicatorStatusChange')
+@remote_type(
+    description="A change of an indicator's status, as announced to other services.",
+    name="IndicatorStatusChange",
+)
 class IndicatorStatusChange:
-    fiscal_year: int = remote('Fiscal year whose status changed.', name='fiscalYear')
-    from_status: IndicatorStatus | None = remote('Status before.', name='fromStatus')
-    to_status: IndicatorStatus = remote('Status after.', name='toStatus')
-    rule: str = remote('Evaluation rule used.', name='rule')
-    reason: str = remote('Why, in Japanese.', name='reason')
-    figures: EvaluationFigures = remote('The figures at the change.', name='figures')
-    changed_at: datetime.datetime = remote('When.', name='changedAt')
-    event_id: strawberry.ID = remote('Id of the indicator.status_changed event.', name='eventId')
+    fiscal_year: int = remote("Fiscal year whose status changed.", name="fiscalYear")
+    from_status: IndicatorStatus | None = remote("Status before.", name="fromStatus")
+    to_status: IndicatorStatus = remote("Status after.", name="toStatus")
+    rule: str = remote("Evaluation rule used.", name="rule")
+    reason: str = remote("Why, in Japanese.", name="reason")
+    figures: EvaluationFigures = remote("The figures at the change.", name="figures")
+    changed_at: datetime.datetime = remote("When.", name="changedAt")
+    event_id: strawberry.ID = remote("Id of the indicator.status_changed event.", name="eventId")
 
 
-@remote_type(description='A target of an indicator (one revision of it).', name='IndicatorTarget')
+@remote_type(description="A target of an indicator (one revision of it).", name="IndicatorTarget")
 class IndicatorTarget:
-    fiscal_year: int = remote('Fiscal year the target is for (its last).', name='fiscalYear')
-    from_fiscal_year: int | None = remote('First year of a multi-year target (3か年事業量), else null.', name='fromFiscalYear')
-    value: decimal.Decimal | None = remote('Target value; null for a text target.', name='value')
-    comparator: Comparator | None = remote('How the target is met.', name='comparator')
-    text: str | None = remote('Text target (拡大, 検討, ...).', name='text')
-    printed: str | None = remote('The target as the plan prints it.', name='printed')
-    revision: int = remote('1 for the first value, +1 per revision.', name='revision')
-    reason: str | None = remote('Why this revision replaced the previous.', name='reason')
-    revised_by: str | None = remote('Who made this revision.', name='revisedBy')
-    valid_from: datetime.datetime = remote('Since when this value applies.', name='validFrom')
-    superseded_at: datetime.datetime | None = remote('When a later revision replaced it (null: current).', name='supersededAt')
-    is_current: bool = remote('Whether this is the current value.', name='isCurrent')
+    fiscal_year: int = remote("Fiscal year the target is for (its last).", name="fiscalYear")
+    from_fiscal_year: int | None = remote(
+        "First year of a multi-year target (3か年事業量), else null.", name="fromFiscalYear"
+    )
+    value: decimal.Decimal | None = remote("Target value; null for a text target.", name="value")
+    comparator: Comparator | None = remote("How the target is met.", name="comparator")
+    text: str | None = remote("Text target (拡大, 検討, ...).", name="text")
+    printed: str | None = remote("The target as the plan prints it.", name="printed")
+    revision: int = remote("1 for the first value, +1 per revision.", name="revision")
+    reason: str | None = remote("Why this revision replaced the previous.", name="reason")
+    revised_by: str | None = remote("Who made this revision.", name="revisedBy")
+    valid_from: datetime.datetime = remote("Since when this value applies.", name="validFrom")
+    superseded_at: datetime.datetime | None = remote(
+        "When a later revision replaced it (null: current).", name="supersededAt"
+    )
+    is_current: bool = remote("Whether this is the current value.", name="isCurrent")
 
 
-@remote_type(description='Where a measure comes from in an earlier edition (or went to).', name='LineageLink')
+@remote_type(
+    description="Where a measure comes from in an earlier edition (or went to).", name="LineageLink"
+)
 class LineageLink:
-    kind: str = remote('carried_over, split, merged, completed or new.', name='kind')
-    plan_key: str | None = remote('Key of the other plan (null: the same plan).', name='planKey')
-    path: str | None = remote('Path of the other node in that plan.', name='path')
-    node_id: strawberry.ID | None = remote('Id of the other node (derived; the plan may not be imported).', name='nodeId')
-    note: str | None = remote('Remark as printed.', name='note')
-    measure: Measure | None = remote('The other measure, when it is imported and visible.', name='measure')
+    kind: str = remote("carried_over, split, merged, completed or new.", name="kind")
+    plan_key: str | None = remote("Key of the other plan (null: the same plan).", name="planKey")
+    path: str | None = remote("Path of the other node in that plan.", name="path")
+    node_id: strawberry.ID | None = remote(
+        "Id of the other node (derived; the plan may not be imported).", name="nodeId"
+    )
+    note: str | None = remote("Remark as printed.", name="note")
+    measure: Measure | None = remote(
+        "The other measure, when it is imported and visible.", name="measure"
+    )
 
 
-@remote_type(description='Result of markRead / markAllRead.', name='MarkReadPayload')
+@remote_type(description="Result of markRead / markAllRead.", name="MarkReadPayload")
 class MarkReadPayload:
-    notifications: list[Notification] = remote('Notices now read.', name='notifications')
-    unread_count: int = remote('Unread notices left.', name='unreadCount')
-    errors: list[UserError] = remote('Why it was refused, if it was.', name='errors')
+    notifications: list[Notification] = remote("Notices now read.", name="notifications")
+    unread_count: int = remote("Unread notices left.", name="unreadCount")
+    errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
-@remote_type(description='A measure (施策/取組) of a plan, with its owners, plan and grades.', name='Measure')
+@remote_type(
+    description="A measure (施策/取組) of a plan, with its owners, plan and grades.", name="Measure"
+)
 class Measure:
-    id: strawberry.ID = remote('Measure id (UUID from tenant, plan, path).', name='id')
-    tenant: str = remote('Municipality slug.', name='tenant')
-    plan_id: strawberry.ID = remote('Id of the plan.', name='planId')
-    plan: Plan = remote('The plan.', name='plan')
-    path: str = remote('Path of normalised codes from the top of the plan.', name='path')
-    code: str = remote('Code as printed (№ 1, 1-1, ①).', name='code')
-    normalized_code: str = remote('Normalised code, unique within the parent.', name='normalizedCode')
-    level_label: str | None = remote("Name of the measure's level in its plan, e.g. 施策.", name='levelLabel')
-    title: str = remote('Title as printed.', name='title')
-    description: str | None = remote('Description.', name='description')
-    status: MeasureStatus | None = remote('Lifecycle status (null when the plan prints none).', name='status')
-    status_label: str | None = remote('Status as printed when it differs (官デ変, 完了, ...).', name='statusLabel')
-    owners: list[MeasureOwner] = remote('Owner departments, lead first where the plan names one.', name='owners')
-    others_text: str | None = remote('Open-ended owners as printed: ほか / 関係課.', name='othersText')
-    tags: list[str] = remote("Cross-cutting tags (codes of the plan's tag definitions).", name='tags')
-    schedule: list[ScheduleEntry] = remote('The plan per fiscal year (printed label and normalised phase).', name='schedule')
-    lineage: list[LineageLink] = remote('Where the measure comes from in earlier editions.', name='lineage')
-    successors: list[LineageLink] = remote('Where the measure went in later editions (reverse lineage).', name='successors')
-    goals: list[GoalLink] = remote('Goals the measure serves: one primary (◎), related (○).', name='goals')
-    items: list[PlanNode] = remote('Sub-items (事業量項目) of the measure, in printed order.', name='items')
-    node: PlanNode = remote('The measure as a node of the plan tree.', name='node')
-    @remote_method('Grades per fiscal year (machine, published and override; both kept).', name='grades')
-    def grades(self, info: Info[Any, Any], *, fiscal_year: Annotated[int | None, strawberry.argument(name='fiscalYear')] = None) -> list[MeasureGrade]: ...
-    history: list[HistoryEntry] | None = remote('Every change with who, when, why and the previous value (internal).', name='history')
-    grade_history: list[GradeHistoryEntry] | None = remote('Every grade change (machine and override; internal).', name='gradeHistory')
-    indicator_inputs: list[IndicatorInput] = remote('Indicator statuses consumed for the machine grade (per indicator and year).', name='indicatorInputs')
-    indicators: list[Indicator] = remote('Indicators linked to this measure (one query for all measures).', subgraph='indicators', name='indicators')
+    id: strawberry.ID = remote("Measure id (UUID from tenant, plan, path).", name="id")
+    tenant: str = remote("Municipality slug.", name="tenant")
+    plan_id: strawberry.ID = remote("Id of the plan.", name="planId")
+    plan: Plan = remote("The plan.", name="plan")
+    path: str = remote("Path of normalised codes from the top of the plan.", name="path")
+    code: str = remote("Code as printed (№ 1, 1-1, ①).", name="code")
+    normalized_code: str = remote(
+        "Normalised code, unique within the parent.", name="normalizedCode"
+    )
+    level_label: str | None = remote(
+        "Name of the measure's level in its plan, e.g. 施策.", name="levelLabel"
+    )
+    title: str = remote("Title as printed.", name="title")
+    description: str | None = remote("Description.", name="description")
+    status: MeasureStatus | None = remote(
+        "Lifecycle status (null when the plan prints none).", name="status"
+    )
+    status_label: str | None = remote(
+        "Status as printed when it differs (官デ変, 完了, ...).", name="statusLabel"
+    )
+    owners: list[MeasureOwner] = remote(
+        "Owner departments, lead first where the plan names one.", name="owners"
+    )
+    others_text: str | None = remote(
+        "Open-ended owners as printed: ほか / 関係課.", name="othersText"
+    )
+    tags: list[str] = remote(
+        "Cross-cutting tags (codes of the plan's tag definitions).", name="tags"
+    )
+    schedule: list[ScheduleEntry] = remote(
+        "The plan per fiscal year (printed label and normalised phase).", name="schedule"
+    )
+    lineage: list[LineageLink] = remote(
+        "Where the measure comes from in earlier editions.", name="lineage"
+    )
+    successors: list[LineageLink] = remote(
+        "Where the measure went in later editions (reverse lineage).", name="successors"
+    )
+    goals: list[GoalLink] = remote(
+        "Goals the measure serves: one primary (◎), related (○).", name="goals"
+    )
+    items: list[PlanNode] = remote(
+        "Sub-items (事業量項目) of the measure, in printed order.", name="items"
+    )
+    node: PlanNode = remote("The measure as a node of the plan tree.", name="node")
+
+    @remote_method(
+        "Grades per fiscal year (machine, published and override; both kept).", name="grades"
+    )
+    def grades(
+        self,
+        info: Info[Any, Any],
+        *,
+        fiscal_year: Annotated[int | None, strawberry.argument(name="fiscalYear")] = None,
+    ) -> list[MeasureGrade]: ...
+
+    history: list[HistoryEntry] | None = remote(
+        "Every change with who, when, why and the previous value (internal).", name="history"
+    )
+    grade_history: list[GradeHistoryEntry] | None = remote(
+        "Every grade change (machine and override; internal).", name="gradeHistory"
+    )
+    indicator_inputs: list[IndicatorInput] = remote(
+        "Indicator statuses consumed for the machine grade (per indicator and year).",
+        name="indicatorInputs",
+    )
+    indicators: list[Indicator] = remote(
+        "Indicators linked to this measure (one query for all measures).",
+        subgraph="indicators",
+        name="indicators",
+    )
 
 
-@remote_type(description='A page of measures in tree order.', name='MeasureConnection')
+@remote_type(description="A page of measures in tree order.", name="MeasureConnection")
 class MeasureConnection:
-    edges: list[MeasureEdge] = remote('The measures of this page.', name='edges')
-    page_info: PageInfo = remote('Paging.', name='pageInfo')
-    total_count: int = remote('Measures matching the filter.', name='totalCount')
+    edges: list[MeasureEdge] = remote("The measures of this page.", name="edges")
+    page_info: PageInfo = remote("Paging.", name="pageInfo")
+    total_count: int = remote("Measures matching the filter.", name="totalCount")
 
 
-@remote_type(description='An edge of a measure connection.', name='MeasureEdge')
+@remote_type(description="An edge of a measure connection.", name="MeasureEdge")
 class MeasureEdge:
-    cursor: str = remote('Opaque cursor of this measure.', name='cursor')
-    node: Measure = remote('The measure.', name='node')
+    cursor: str = remote("Opaque cursor of this measure.", name="cursor")
+    node: Measure = remote("The measure.", name="node")
 
 
-@remote_type(description="A measure's grade for one fiscal year: machine, override, published.", name='MeasureGrade')
+@remote_type(
+    description="A measure's grade for one fiscal year: machine, override, published.",
+    name="MeasureGrade",
+)
 class MeasureGrade:
-    fiscal_year: int | None = remote('Fiscal year; null for a grade of the whole plan period (練馬区 A/B).', name='fiscalYear')
-    grade: str | None = remote('The grade that counts (override, else published, else machine), as a code.', name='grade')
-    label: str | None = remote('Its label, e.g. 達成＋.', name='label')
-    is_failing: bool = remote('True when the grade is the failing one.', name='isFailing')
-    consecutive_failing_years: int = remote('Failing years in a row up to this one.', name='consecutiveFailingYears')
-    machine_grade: str | None = remote('Grade computed from indicators.', name='machineGrade')
-    machine_label: str | None = remote('Label of the machine grade.', name='machineLabel')
-    machine_reason: str | None = remote('How the machine grade was found.', name='machineReason')
-    published_grade: str | None = remote('Grade the ward published.', name='publishedGrade')
-    published_label: str | None = remote('Label of the published grade.', name='publishedLabel')
-    published_printed: str | None = remote('Published grade as printed.', name='publishedPrinted')
-    override_grade: str | None = remote('Grade set by 事務局/本部 (internal: null for other callers).', name='overrideGrade')
-    override_label: str | None = remote('Label of the override.', name='overrideLabel')
-    override_reason: str | None = remote('Why it was overridden (internal).', name='overrideReason')
-    overridden_by: str | None = remote('Who overrode it (internal).', name='overriddenBy')
-    overridden_at: datetime.datetime | None = remote('When (internal).', name='overriddenAt')
+    fiscal_year: int | None = remote(
+        "Fiscal year; null for a grade of the whole plan period (練馬区 A/B).", name="fiscalYear"
+    )
+    grade: str | None = remote(
+        "The grade that counts (override, else published, else machine), as a code.", name="grade"
+    )
+    label: str | None = remote("Its label, e.g. 達成＋.", name="label")
+    is_failing: bool = remote("True when the grade is the failing one.", name="isFailing")
+    consecutive_failing_years: int = remote(
+        "Failing years in a row up to this one.", name="consecutiveFailingYears"
+    )
+    machine_grade: str | None = remote("Grade computed from indicators.", name="machineGrade")
+    machine_label: str | None = remote("Label of the machine grade.", name="machineLabel")
+    machine_reason: str | None = remote("How the machine grade was found.", name="machineReason")
+    published_grade: str | None = remote("Grade the ward published.", name="publishedGrade")
+    published_label: str | None = remote("Label of the published grade.", name="publishedLabel")
+    published_printed: str | None = remote("Published grade as printed.", name="publishedPrinted")
+    override_grade: str | None = remote(
+        "Grade set by 事務局/本部 (internal: null for other callers).", name="overrideGrade"
+    )
+    override_label: str | None = remote("Label of the override.", name="overrideLabel")
+    override_reason: str | None = remote("Why it was overridden (internal).", name="overrideReason")
+    overridden_by: str | None = remote("Who overrode it (internal).", name="overriddenBy")
+    overridden_at: datetime.datetime | None = remote("When (internal).", name="overriddenAt")
 
 
-@remote_type(description='A department (課) owning a measure.', name='MeasureOwner')
+@remote_type(description="A department (課) owning a measure.", name="MeasureOwner")
 class MeasureOwner:
-    department_code: str = remote('Department code (printed name).', name='departmentCode')
-    department_name: str = remote('Department name.', name='departmentName')
-    bureau_code: str | None = remote('Code of the 部 it belongs to.', name='bureauCode')
-    is_lead: bool = remote('True for the lead (主担当) department.', name='isLead')
+    department_code: str = remote("Department code (printed name).", name="departmentCode")
+    department_name: str = remote("Department name.", name="departmentName")
+    bureau_code: str | None = remote("Code of the 部 it belongs to.", name="bureauCode")
+    is_lead: bool = remote("True for the lead (主担当) department.", name="isLead")
 
 
-@remote_type(description='A reported actual (実績). Corrections supersede, never overwrite.', name='Measurement')
+@remote_type(
+    description="A reported actual (実績). Corrections supersede, never overwrite.",
+    name="Measurement",
+)
 class Measurement:
-    id: strawberry.ID = remote('Measurement id.', name='id')
-    period: str = remote('FY2024, 2024-08 or 2024-08-01.', name='period')
-    fiscal_year: int = remote('Fiscal year of the period.', name='fiscalYear')
-    value: decimal.Decimal | None = remote('Numeric value.', name='value')
-    text_value: str | None = remote('Text value (milestones).', name='textValue')
-    unit: str | None = remote('Unit as reported.', name='unit')
-    source: str | None = remote('Reporting system or person (internal).', name='source')
-    reported_by: str | None = remote('Reporter (internal).', name='reportedBy')
-    comment: str | None = remote('Comment or correction reason (internal).', name='comment')
-    is_correction: bool = remote('Sent as a correction.', name='isCorrection')
-    occurred_at: datetime.datetime = remote('When the source recorded the value; decides which value is current.', name='occurredAt')
-    received_at: datetime.datetime = remote('When the service received it.', name='receivedAt')
-    is_current: bool = remote("Whether this is the period's current value.", name='isCurrent')
-    superseded_by_id: strawberry.ID | None = remote('The measurement that superseded this one.', name='supersededById')
-    superseded_at: datetime.datetime | None = remote('When it was superseded.', name='supersededAt')
-    via: str = remote('kafka (external system) or graphql (所管課).', name='via')
-    idempotency_key: str | None = remote('Idempotency key (internal).', name='idempotencyKey')
+    id: strawberry.ID = remote("Measurement id.", name="id")
+    period: str = remote("FY2024, 2024-08 or 2024-08-01.", name="period")
+    fiscal_year: int = remote("Fiscal year of the period.", name="fiscalYear")
+    value: decimal.Decimal | None = remote("Numeric value.", name="value")
+    text_value: str | None = remote("Text value (milestones).", name="textValue")
+    unit: str | None = remote("Unit as reported.", name="unit")
+    source: str | None = remote("Reporting system or person (internal).", name="source")
+    reported_by: str | None = remote("Reporter (internal).", name="reportedBy")
+    comment: str | None = remote("Comment or correction reason (internal).", name="comment")
+    is_correction: bool = remote("Sent as a correction.", name="isCorrection")
+    occurred_at: datetime.datetime = remote(
+        "When the source recorded the value; decides which value is current.", name="occurredAt"
+    )
+    received_at: datetime.datetime = remote("When the service received it.", name="receivedAt")
+    is_current: bool = remote("Whether this is the period's current value.", name="isCurrent")
+    superseded_by_id: strawberry.ID | None = remote(
+        "The measurement that superseded this one.", name="supersededById"
+    )
+    superseded_at: datetime.datetime | None = remote("When it was superseded.", name="supersededAt")
+    via: str = remote("kafka (external system) or graphql (所管課).", name="via")
+    idempotency_key: str | None = remote("Idempotency key (internal).", name="idempotencyKey")
 
 
-@remote_type(description='A notice to one person (or webhook).', name='Notification')
+@remote_type(description="A notice to one person (or webhook).", name="Notification")
 class Notification:
-    id: strawberry.ID = remote('Notification id.', name='id')
-    kind: str = remote('indicator_off_track, report_overdue, indicator_recovered, indicator_at_risk, indicator_status_changed, measure_status_changed, measure_failing, measure_evaluated or escalation.', name='kind')
-    severity: NotificationSeverity = remote('info, warning or critical.', name='severity')
-    title: str = remote("One line, in the recipient's language.", name='title')
-    body: str = remote('The notice text.', name='body')
-    link: str | None = remote('Entity the notice is about, e.g. Indicator:<id> or Measure:<id>.', name='link')
-    period: str | None = remote('Reporting period, e.g. FY2024.', name='period')
-    recipient_id: str = remote('Person id (token subject).', name='recipientId')
-    created_at: datetime.datetime = remote('When it was created.', name='createdAt')
-    read_at: datetime.datetime | None = remote('When it was read; null = unread.', name='readAt')
-    acknowledged_at: datetime.datetime | None = remote('When it was acknowledged.', name='acknowledgedAt')
-    acknowledgement_comment: str | None = remote('The comment given with the acknowledgement.', name='acknowledgementComment')
-    alert_id: strawberry.ID | None = remote('The alert episode (dedup, escalation, recovery) this notice belongs to.', name='alertId')
-    requires_acknowledgement: bool = remote('True for alerts that escalate until acknowledged.', name='requiresAcknowledgement')
-    read: bool = remote('True when read_at is set.', name='read')
-    deliveries: list[Delivery] = remote('Its deliveries on every channel, with the attempt log.', name='deliveries')
+    id: strawberry.ID = remote("Notification id.", name="id")
+    kind: str = remote(
+        "indicator_off_track, report_overdue, indicator_recovered, indicator_at_risk, indicator_status_changed, measure_status_changed, measure_failing, measure_evaluated or escalation.",
+        name="kind",
+    )
+    severity: NotificationSeverity = remote("info, warning or critical.", name="severity")
+    title: str = remote("One line, in the recipient's language.", name="title")
+    body: str = remote("The notice text.", name="body")
+    link: str | None = remote(
+        "Entity the notice is about, e.g. Indicator:<id> or Measure:<id>.", name="link"
+    )
+    period: str | None = remote("Reporting period, e.g. FY2024.", name="period")
+    recipient_id: str = remote("Person id (token subject).", name="recipientId")
+    created_at: datetime.datetime = remote("When it was created.", name="createdAt")
+    read_at: datetime.datetime | None = remote("When it was read; null = unread.", name="readAt")
+    acknowledged_at: datetime.datetime | None = remote(
+        "When it was acknowledged.", name="acknowledgedAt"
+    )
+    acknowledgement_comment: str | None = remote(
+        "The comment given with the acknowledgement.", name="acknowledgementComment"
+    )
+    alert_id: strawberry.ID | None = remote(
+        "The alert episode (dedup, escalation, recovery) this notice belongs to.", name="alertId"
+    )
+    requires_acknowledgement: bool = remote(
+        "True for alerts that escalate until acknowledged.", name="requiresAcknowledgement"
+    )
+    read: bool = remote("True when read_at is set.", name="read")
+    deliveries: list[Delivery] = remote(
+        "Its deliveries on every channel, with the attempt log.", name="deliveries"
+    )
 
 
-@remote_type(description="A page of the caller's inbox, newest first (Relay-style).", name='NotificationConnection')
+@remote_type(
+    description="A page of the caller's inbox, newest first (Relay-style).",
+    name="NotificationConnection",
+)
 class NotificationConnection:
-    edges: list[NotificationEdge] = remote('Entries of this page.', name='edges')
-    page_info: InboxPageInfo = remote('Paging state.', name='pageInfo')
-    total_count: int = remote('Entries matching the filter overall.', name='totalCount')
+    edges: list[NotificationEdge] = remote("Entries of this page.", name="edges")
+    page_info: InboxPageInfo = remote("Paging state.", name="pageInfo")
+    total_count: int = remote("Entries matching the filter overall.", name="totalCount")
 
 
-@remote_type(description='An inbox entry and its cursor.', name='NotificationEdge')
+@remote_type(description="An inbox entry and its cursor.", name="NotificationEdge")
 class NotificationEdge:
-    cursor: str = remote('Opaque position; pass as `after`.', name='cursor')
-    node: Notification = remote('The notification.', name='node')
+    cursor: str = remote("Opaque position; pass as `after`.", name="cursor")
+    node: Notification = remote("The notification.", name="node")
 
 
-@remote_type(description="A person's own delivery preferences.", name='NotificationPreferences')
+@remote_type(description="A person's own delivery preferences.", name="NotificationPreferences")
 class NotificationPreferences:
-    email_enabled: bool = remote('Receive e-mail besides the inbox.', name='emailEnabled')
-    cadence: DigestCadence = remote('Non-critical e-mails at once, or in a daily or weekly digest.', name='cadence')
-    muted_kinds: list[str] = remote('Kinds not wanted at all (critical alerts still arrive).', name='mutedKinds')
-    respect_quiet_hours: bool = remote('Hold non-critical e-mails during quiet hours, weekends and holidays (JST).', name='respectQuietHours')
-    language: str = remote('ja or en.', name='language')
-    in_directory: bool = remote('The person is in the tenant directory.', name='inDirectory')
+    email_enabled: bool = remote("Receive e-mail besides the inbox.", name="emailEnabled")
+    cadence: DigestCadence = remote(
+        "Non-critical e-mails at once, or in a daily or weekly digest.", name="cadence"
+    )
+    muted_kinds: list[str] = remote(
+        "Kinds not wanted at all (critical alerts still arrive).", name="mutedKinds"
+    )
+    respect_quiet_hours: bool = remote(
+        "Hold non-critical e-mails during quiet hours, weekends and holidays (JST).",
+        name="respectQuietHours",
+    )
+    language: str = remote("ja or en.", name="language")
+    in_directory: bool = remote("The person is in the tenant directory.", name="inDirectory")
 
 
-@remote_type(description="A person's subscription to events by type, plan, department.", name='NotificationSubscription')
+@remote_type(
+    description="A person's subscription to events by type, plan, department.",
+    name="NotificationSubscription",
+)
 class NotificationSubscription:
-    id: strawberry.ID = remote('Subscription id.', name='id')
-    event_types: list[str] = remote('Event types; empty = all.', name='eventTypes')
-    plan_id: strawberry.ID | None = remote('Only this plan, if set.', name='planId')
-    department_code: str | None = remote('Only this department, if set.', name='departmentCode')
-    min_severity: NotificationSeverity = remote('Lowest severity wanted.', name='minSeverity')
-    source: str = remote('directory (imported) or user.', name='source')
+    id: strawberry.ID = remote("Subscription id.", name="id")
+    event_types: list[str] = remote("Event types; empty = all.", name="eventTypes")
+    plan_id: strawberry.ID | None = remote("Only this plan, if set.", name="planId")
+    department_code: str | None = remote("Only this department, if set.", name="departmentCode")
+    min_severity: NotificationSeverity = remote("Lowest severity wanted.", name="minSeverity")
+    source: str = remote("directory (imported) or user.", name="source")
 
 
-@remote_type(description='Result of overrideGrade.', name='OverrideGradePayload')
+@remote_type(description="Result of overrideGrade.", name="OverrideGradePayload")
 class OverrideGradePayload:
-    measure: Measure | None = remote('The measure.', name='measure')
-    grade: MeasureGrade | None = remote('The grade of that year, after.', name='grade')
-    errors: list[UserError] = remote('Why nothing was changed.', name='errors')
+    measure: Measure | None = remote("The measure.", name="measure")
+    grade: MeasureGrade | None = remote("The grade of that year, after.", name="grade")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
 
 
-@remote_type(description='Relay-style page information.', name='PageInfo')
+@remote_type(description="Relay-style page information.", name="PageInfo")
 class PageInfo:
-    has_next_page: bool = remote('More measures follow.', name='hasNextPage')
-    has_previous_page: bool = remote('Measures precede this page.', name='hasPreviousPage')
-    start_cursor: str | None = remote('Cursor of the first edge.', name='startCursor')
-    end_cursor: str | None = remote('Cursor of the last edge.', name='endCursor')
+    has_next_page: bool = remote("More measures follow.", name="hasNextPage")
+    has_previous_page: bool = remote("Measures precede this page.", name="hasPreviousPage")
+    start_cursor: str | None = remote("Cursor of the first edge.", name="startCursor")
+    end_cursor: str | None = remote("Cursor of the last edge.", name="endCursor")
 
 
-@remote_type(description='A plan (基本計画, 実施計画, 追録版, ビジョン).', name='Plan')
+@remote_type(description="A plan (基本計画, 実施計画, 追録版, ビジョン).", name="Plan")
 class Plan:
-    id: strawberry.ID = remote('Plan id (UUID, from tenant and key).', name='id')
-    tenant: str = remote('Municipality slug, e.g. itabashi.', name='tenant')
-    key: str = remote('Key of the plan, unique per tenant, e.g. dx2025-late.', name='key')
-    title: str = remote('Title as printed.', name='title')
-    kind: str = remote('Kind: 基本計画, 実施計画, 追録版 or ビジョン.', name='kind')
-    fiscal_year_from: int = remote('First fiscal year of the plan period.', name='fiscalYearFrom')
-    fiscal_year_to: int = remote('Last fiscal year of the plan period.', name='fiscalYearTo')
-    phase: str | None = remote('Phase: 前期 or 後期 (null when the plan has none).', name='phase')
-    edition: str | None = remote('Edition, e.g. 追録版.', name='edition')
-    state: PlanState = remote('Draft, published or superseded.', name='state')
-    level_labels: list[str] = remote("Names of the plan's levels, top first.", name='levelLabels')
-    levels: list[PlanLevel] = remote("The plan's levels with their names.", name='levels')
-    published_on: str | None = remote('Publication date as printed (2024-01).', name='publishedOn')
-    published_at: datetime.datetime | None = remote('When the plan was published in Suishin.', name='publishedAt')
-    superseded_at: datetime.datetime | None = remote('When the plan was superseded.', name='supersededAt')
-    description: str | None = remote('Description of the plan.', name='description')
-    source: str | None = remote('Where the plan comes from (document, file, URL).', name='source')
-    predecessor_key: str | None = remote('Key of the previous plan (edition lineage).', name='predecessorKey')
-    predecessor: Plan | None = remote('The previous plan, when it is imported and visible.', name='predecessor')
-    parent_plan_key: str | None = remote('Key of the plan this one implements (基本計画 of 実施計画).', name='parentPlanKey')
-    superseded_by: Plan | None = remote('The plan that superseded this one.', name='supersededBy')
-    tags: list[TagDefinition] = remote('Cross-cutting tags the plan defines.', name='tags')
-    nodes: list[PlanNode] = remote('Top-level nodes of the tree, in printed order.', name='nodes')
-    @remote_method('The node at a path of normalised codes, e.g. 基本方針Ⅰ/1.', name='node')
-    def node(self, info: Info[Any, Any], *, path: Annotated[str, strawberry.argument(name='path')]) -> PlanNode | None: ...
-    measure_count: int = remote('Number of measures in the plan.', name='measureCount')
+    id: strawberry.ID = remote("Plan id (UUID, from tenant and key).", name="id")
+    tenant: str = remote("Municipality slug, e.g. itabashi.", name="tenant")
+    key: str = remote("Key of the plan, unique per tenant, e.g. dx2025-late.", name="key")
+    title: str = remote("Title as printed.", name="title")
+    kind: str = remote("Kind: 基本計画, 実施計画, 追録版 or ビジョン.", name="kind")
+    fiscal_year_from: int = remote("First fiscal year of the plan period.", name="fiscalYearFrom")
+    fiscal_year_to: int = remote("Last fiscal year of the plan period.", name="fiscalYearTo")
+    phase: str | None = remote("Phase: 前期 or 後期 (null when the plan has none).", name="phase")
+    edition: str | None = remote("Edition, e.g. 追録版.", name="edition")
+    state: PlanState = remote("Draft, published or superseded.", name="state")
+    level_labels: list[str] = remote("Names of the plan's levels, top first.", name="levelLabels")
+    levels: list[PlanLevel] = remote("The plan's levels with their names.", name="levels")
+    published_on: str | None = remote("Publication date as printed (2024-01).", name="publishedOn")
+    published_at: datetime.datetime | None = remote(
+        "When the plan was published in Suishin.", name="publishedAt"
+    )
+    superseded_at: datetime.datetime | None = remote(
+        "When the plan was superseded.", name="supersededAt"
+    )
+    description: str | None = remote("Description of the plan.", name="description")
+    source: str | None = remote("Where the plan comes from (document, file, URL).", name="source")
+    predecessor_key: str | None = remote(
+        "Key of the previous plan (edition lineage).", name="predecessorKey"
+    )
+    predecessor: Plan | None = remote(
+        "The previous plan, when it is imported and visible.", name="predecessor"
+    )
+    parent_plan_key: str | None = remote(
+        "Key of the plan this one implements (基本計画 of 実施計画).", name="parentPlanKey"
+    )
+    superseded_by: Plan | None = remote("The plan that superseded this one.", name="supersededBy")
+    tags: list[TagDefinition] = remote("Cross-cutting tags the plan defines.", name="tags")
+    nodes: list[PlanNode] = remote("Top-level nodes of the tree, in printed order.", name="nodes")
+
+    @remote_method("The node at a path of normalised codes, e.g. 基本方針Ⅰ/1.", name="node")
+    def node(
+        self, info: Info[Any, Any], *, path: Annotated[str, strawberry.argument(name="path")]
+    ) -> PlanNode | None: ...
+
+    measure_count: int = remote("Number of measures in the plan.", name="measureCount")
 
 
-@remote_type(description="A level of a plan's hierarchy and its name in this plan.", name='PlanLevel')
+@remote_type(
+    description="A level of a plan's hierarchy and its name in this plan.", name="PlanLevel"
+)
 class PlanLevel:
-    level: int = remote('0 = top level.', name='level')
-    label: str = remote('Name of the level, e.g. 基本方針, 施策, 事業量.', name='label')
+    level: int = remote("0 = top level.", name="level")
+    label: str = remote("Name of the level, e.g. 基本方針, 施策, 事業量.", name="label")
 
 
-@remote_type(description="A node of a plan's tree: a goal/group, a measure or a sub-item.", name='PlanNode')
+@remote_type(
+    description="A node of a plan's tree: a goal/group, a measure or a sub-item.", name="PlanNode"
+)
 class PlanNode:
-    id: strawberry.ID = remote('Node id (UUID from tenant, plan, path).', name='id')
-    plan_id: strawberry.ID = remote('Id of the plan.', name='planId')
-    path: str = remote("Path of normalised codes from the top, joined by '/'.", name='path')
-    code: str = remote('Code as printed (№ 1, 1-1, ①, 施策8).', name='code')
-    normalized_code: str = remote('Normalised code, unique among siblings.', name='normalizedCode')
-    kind: NodeKind = remote('Group, measure or item.', name='kind')
-    level: int = remote("Level index into the plan's level labels.", name='level')
-    level_label: str | None = remote("Name of the node's level in this plan, e.g. 施策.", name='levelLabel')
-    depth: int = remote('Depth in the tree (0 = top).', name='depth')
-    title: str = remote('Title as printed.', name='title')
-    description: str | None = remote('Description.', name='description')
-    status: MeasureStatus | None = remote('Lifecycle status, when the node has one.', name='status')
-    tags: list[str] = remote('Tags.', name='tags')
-    parent_id: strawberry.ID | None = remote('Id of the parent node (null at the top).', name='parentId')
-    parent: PlanNode | None = remote('The parent node.', name='parent')
-    children: list[PlanNode] = remote('Child nodes in printed order.', name='children')
-    owners: list[MeasureOwner] = remote('Owner departments (with the lead).', name='owners')
-    measure: Measure | None = remote('The measure, when this node is one.', name='measure')
+    id: strawberry.ID = remote("Node id (UUID from tenant, plan, path).", name="id")
+    plan_id: strawberry.ID = remote("Id of the plan.", name="planId")
+    path: str = remote("Path of normalised codes from the top, joined by '/'.", name="path")
+    code: str = remote("Code as printed (№ 1, 1-1, ①, 施策8).", name="code")
+    normalized_code: str = remote("Normalised code, unique among siblings.", name="normalizedCode")
+    kind: NodeKind = remote("Group, measure or item.", name="kind")
+    level: int = remote("Level index into the plan's level labels.", name="level")
+    level_label: str | None = remote(
+        "Name of the node's level in this plan, e.g. 施策.", name="levelLabel"
+    )
+    depth: int = remote("Depth in the tree (0 = top).", name="depth")
+    title: str = remote("Title as printed.", name="title")
+    description: str | None = remote("Description.", name="description")
+    status: MeasureStatus | None = remote("Lifecycle status, when the node has one.", name="status")
+    tags: list[str] = remote("Tags.", name="tags")
+    parent_id: strawberry.ID | None = remote(
+        "Id of the parent node (null at the top).", name="parentId"
+    )
+    parent: PlanNode | None = remote("The parent node.", name="parent")
+    children: list[PlanNode] = remote("Child nodes in printed order.", name="children")
+    owners: list[MeasureOwner] = remote("Owner departments (with the lead).", name="owners")
+    measure: Measure | None = remote("The measure, when this node is one.", name="measure")
 
 
-@remote_type(description='Result of updateMyPreferences.', name='PreferencesPayload')
+@remote_type(description="Result of updateMyPreferences.", name="PreferencesPayload")
 class PreferencesPayload:
-    preferences: NotificationPreferences | None = remote('Now in force.', name='preferences')
-    errors: list[UserError] = remote('Why it was refused, if it was.', name='errors')
+    preferences: NotificationPreferences | None = remote("Now in force.", name="preferences")
+    errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
-@remote_type(description='Result of publishPlan.', name='PublishPlanPayload')
+@remote_type(description="Result of publishPlan.", name="PublishPlanPayload")
 class PublishPlanPayload:
-    plan: Plan | None = remote('The plan after publication.', name='plan')
-    errors: list[UserError] = remote('Why nothing was changed.', name='errors')
+    plan: Plan | None = remote("The plan after publication.", name="plan")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
 
 
-@remote_type(description='Result of reportActual / correctActual.', name='ReportActualPayload')
+@remote_type(description="Result of reportActual / correctActual.", name="ReportActualPayload")
 class ReportActualPayload:
-    measurement: Measurement | None = remote('The stored report.', name='measurement')
-    indicator: Indicator | None = remote('The indicator.', name='indicator')
-    status: IndicatorEvaluation | None = remote("The indicator's status for the report's fiscal year after the report.", name='status')
-    duplicate: bool = remote('True when the idempotency key was used before (nothing changed).', name='duplicate')
-    errors: list[UserError] = remote('Why nothing was written.', name='errors')
+    measurement: Measurement | None = remote("The stored report.", name="measurement")
+    indicator: Indicator | None = remote("The indicator.", name="indicator")
+    status: IndicatorEvaluation | None = remote(
+        "The indicator's status for the report's fiscal year after the report.", name="status"
+    )
+    duplicate: bool = remote(
+        "True when the idempotency key was used before (nothing changed).", name="duplicate"
+    )
+    errors: list[UserError] = remote("Why nothing was written.", name="errors")
 
 
-@remote_type(description='Result of reviseTarget.', name='ReviseTargetPayload')
+@remote_type(description="Result of reviseTarget.", name="ReviseTargetPayload")
 class ReviseTargetPayload:
-    indicator: Indicator | None = remote('The indicator.', name='indicator')
-    target: IndicatorTarget | None = remote('The new target revision.', name='target')
-    errors: list[UserError] = remote('Why nothing was written.', name='errors')
+    indicator: Indicator | None = remote("The indicator.", name="indicator")
+    target: IndicatorTarget | None = remote("The new target revision.", name="target")
+    errors: list[UserError] = remote("Why nothing was written.", name="errors")
 
 
-@remote_type(description='An event that ended without (some) notification, and why.', name='RoutingOutcome')
+@remote_type(
+    description="An event that ended without (some) notification, and why.", name="RoutingOutcome"
+)
 class RoutingOutcome:
-    source_event_id: strawberry.ID | None = remote('The event.', name='sourceEventId')
-    event_type: str = remote('Its type.', name='eventType')
-    outcome: str = remote('no_rule, no_recipients, unknown_tenant, deduplicated, silenced, muted, alert_resolved or no_open_alert.', name='outcome')
-    rule_id: strawberry.ID | None = remote('The rule concerned.', name='ruleId')
-    detail: str = remote('Explanation.', name='detail')
-    created_at: datetime.datetime = remote('When.', name='createdAt')
+    source_event_id: strawberry.ID | None = remote("The event.", name="sourceEventId")
+    event_type: str = remote("Its type.", name="eventType")
+    outcome: str = remote(
+        "no_rule, no_recipients, unknown_tenant, deduplicated, silenced, muted, alert_resolved or no_open_alert.",
+        name="outcome",
+    )
+    rule_id: strawberry.ID | None = remote("The rule concerned.", name="ruleId")
+    detail: str = remote("Explanation.", name="detail")
+    created_at: datetime.datetime = remote("When.", name="createdAt")
 
 
-@remote_type(description='A routing rule of the tenant (事務局).', name='RoutingRule')
+@remote_type(description="A routing rule of the tenant (事務局).", name="RoutingRule")
 class RoutingRule:
-    id: strawberry.ID = remote('Rule id.', name='id')
-    name: str = remote('Name, unique enough to recognise.', name='name')
-    event_types: list[str] = remote('Event types; empty = all.', name='eventTypes')
-    kinds: list[str] = remote('Notice kinds; empty = all.', name='kinds')
-    plan_ids: list[strawberry.ID] = remote('Plans; empty = all.', name='planIds')
-    department_codes: list[str] = remote('Departments; empty = all.', name='departmentCodes')
-    min_severity: NotificationSeverity = remote('Lowest severity matched.', name='minSeverity')
-    targets: list[RoutingTarget] = remote('Who receives.', name='targets')
-    webhook_ids: list[str] = remote('Webhooks that receive.', name='webhookIds')
-    escalate: bool = remote('Alerts escalate while unacknowledged.', name='escalate')
-    enabled: bool = remote('Disabled rules match nothing.', name='enabled')
-    source: str = remote('directory (imported) or user.', name='source')
-    created_by: str | None = remote('Who created it.', name='createdBy')
-    created_at: datetime.datetime = remote('When.', name='createdAt')
+    id: strawberry.ID = remote("Rule id.", name="id")
+    name: str = remote("Name, unique enough to recognise.", name="name")
+    event_types: list[str] = remote("Event types; empty = all.", name="eventTypes")
+    kinds: list[str] = remote("Notice kinds; empty = all.", name="kinds")
+    plan_ids: list[strawberry.ID] = remote("Plans; empty = all.", name="planIds")
+    department_codes: list[str] = remote("Departments; empty = all.", name="departmentCodes")
+    min_severity: NotificationSeverity = remote("Lowest severity matched.", name="minSeverity")
+    targets: list[RoutingTarget] = remote("Who receives.", name="targets")
+    webhook_ids: list[str] = remote("Webhooks that receive.", name="webhookIds")
+    escalate: bool = remote("Alerts escalate while unacknowledged.", name="escalate")
+    enabled: bool = remote("Disabled rules match nothing.", name="enabled")
+    source: str = remote("directory (imported) or user.", name="source")
+    created_by: str | None = remote("Who created it.", name="createdBy")
+    created_at: datetime.datetime = remote("When.", name="createdAt")
 
 
-@remote_type(description='Result of createRoutingRule / setRoutingRuleEnabled.', name='RoutingRulePayload')
+@remote_type(
+    description="Result of createRoutingRule / setRoutingRuleEnabled.", name="RoutingRulePayload"
+)
 class RoutingRulePayload:
-    rule: RoutingRule | None = remote('The rule.', name='rule')
-    errors: list[UserError] = remote('Why it was refused, if it was.', name='errors')
+    rule: RoutingRule | None = remote("The rule.", name="rule")
+    errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
-@remote_type(description='Whom a rule reaches; the fields given hold on one assignment.', name='RoutingTarget')
+@remote_type(
+    description="Whom a rule reaches; the fields given hold on one assignment.",
+    name="RoutingTarget",
+)
 class RoutingTarget:
-    post: str | None = remote('A post, e.g. CIO, 事務局, 課長.', name='post')
-    department: str | None = remote('A department code, or $owner for the departments owning the subject.', name='department')
-    body: str | None = remote('A body, e.g. DX推進本部.', name='body')
-    person: str | None = remote('A person id.', name='person')
+    post: str | None = remote("A post, e.g. CIO, 事務局, 課長.", name="post")
+    department: str | None = remote(
+        "A department code, or $owner for the departments owning the subject.", name="department"
+    )
+    body: str | None = remote("A body, e.g. DX推進本部.", name="body")
+    person: str | None = remote("A person id.", name="person")
 
 
-@remote_type(description='The plan for one fiscal year (年度別計画).', name='ScheduleEntry')
+@remote_type(description="The plan for one fiscal year (年度別計画).", name="ScheduleEntry")
 class ScheduleEntry:
-    fiscal_year: int = remote('Fiscal year (April–March), e.g. 2024.', name='fiscalYear')
-    label: str = remote('As printed: 検討 / 構築 / 実施 / 拡大 / 運用 / -.', name='label')
-    phase: str = remote('Normalised phase: planning, building, piloting, running, expanding, completed or none.', name='phase')
-    track: str | None = remote('Schedule row when the measure has several (練馬区 スケジュール区分).', name='track')
+    fiscal_year: int = remote("Fiscal year (April–March), e.g. 2024.", name="fiscalYear")
+    label: str = remote("As printed: 検討 / 構築 / 実施 / 拡大 / 運用 / -.", name="label")
+    phase: str = remote(
+        "Normalised phase: planning, building, piloting, running, expanding, completed or none.",
+        name="phase",
+    )
+    track: str | None = remote(
+        "Schedule row when the measure has several (練馬区 スケジュール区分).", name="track"
+    )
 
 
-@remote_type(description='A silence: matching non-critical notices are not sent until it expires.', name='Silence')
+@remote_type(
+    description="A silence: matching non-critical notices are not sent until it expires.",
+    name="Silence",
+)
 class Silence:
-    id: strawberry.ID = remote('Silence id.', name='id')
-    kinds: list[str] = remote('Kinds silenced; empty = all.', name='kinds')
-    subject: str | None = remote('Only this entity, e.g. Indicator:<id>.', name='subject')
-    department_code: str | None = remote('Only this department.', name='departmentCode')
-    recipient_id: str | None = remote('Only this person.', name='recipientId')
-    reason: str = remote('Why.', name='reason')
-    created_by: str = remote('Who created it.', name='createdBy')
-    starts_at: datetime.datetime = remote('From.', name='startsAt')
-    expires_at: datetime.datetime = remote('Until (exclusive).', name='expiresAt')
-    active: bool = remote('In force now.', name='active')
+    id: strawberry.ID = remote("Silence id.", name="id")
+    kinds: list[str] = remote("Kinds silenced; empty = all.", name="kinds")
+    subject: str | None = remote("Only this entity, e.g. Indicator:<id>.", name="subject")
+    department_code: str | None = remote("Only this department.", name="departmentCode")
+    recipient_id: str | None = remote("Only this person.", name="recipientId")
+    reason: str = remote("Why.", name="reason")
+    created_by: str = remote("Who created it.", name="createdBy")
+    starts_at: datetime.datetime = remote("From.", name="startsAt")
+    expires_at: datetime.datetime = remote("Until (exclusive).", name="expiresAt")
+    active: bool = remote("In force now.", name="active")
 
 
-@remote_type(description='Result of createSilence / expireSilence.', name='SilencePayload')
+@remote_type(description="Result of createSilence / expireSilence.", name="SilencePayload")
 class SilencePayload:
-    silence: Silence | None = remote('The silence.', name='silence')
-    errors: list[UserError] = remote('Why it was refused, if it was.', name='errors')
+    silence: Silence | None = remote("The silence.", name="silence")
+    errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
-@remote_type(description='Result of subscribe / unsubscribe.', name='SubscriptionPayload')
+@remote_type(description="Result of subscribe / unsubscribe.", name="SubscriptionPayload")
 class SubscriptionPayload:
-    subscription: NotificationSubscription | None = remote('It.', name='subscription')
-    errors: list[UserError] = remote('Why it was refused, if it was.', name='errors')
+    subscription: NotificationSubscription | None = remote("It.", name="subscription")
+    errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
-@remote_type(description='Result of supersedePlan.', name='SupersedePlanPayload')
+@remote_type(description="Result of supersedePlan.", name="SupersedePlanPayload")
 class SupersedePlanPayload:
-    plan: Plan | None = remote('The superseded plan.', name='plan')
-    errors: list[UserError] = remote('Why nothing was changed.', name='errors')
+    plan: Plan | None = remote("The superseded plan.", name="plan")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
 
 
-@remote_type(description='A cross-cutting tag defined by a plan (重点戦略, ★自治体DX推進計画).', name='TagDefinition')
+@remote_type(
+    description="A cross-cutting tag defined by a plan (重点戦略, ★自治体DX推進計画).",
+    name="TagDefinition",
+)
 class TagDefinition:
-    code: str = remote('Code used in `tags` of measures.', name='code')
-    label: str = remote('Label as printed.', name='label')
-    description: str | None = remote('What the tag means.', name='description')
+    code: str = remote("Code used in `tags` of measures.", name="code")
+    label: str = remote("Label as printed.", name="label")
+    description: str | None = remote("What the tag means.", name="description")
 
 
-@remote_type(description='Result of updateMeasure.', name='UpdateMeasurePayload')
+@remote_type(description="Result of updateMeasure.", name="UpdateMeasurePayload")
 class UpdateMeasurePayload:
-    measure: Measure | None = remote('The measure after the edit.', name='measure')
-    changed_fields: list[str] = remote('Fields that actually changed.', name='changedFields')
-    errors: list[UserError] = remote('Why nothing was changed.', name='errors')
+    measure: Measure | None = remote("The measure after the edit.", name="measure")
+    changed_fields: list[str] = remote("Fields that actually changed.", name="changedFields")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
 
 
-@remote_type(description='A validation or business-rule error a user can act on.', name='UserError')
+@remote_type(description="A validation or business-rule error a user can act on.", name="UserError")
 class UserError:
-    code: str = remote('Stable machine-readable code.', name='code')
-    message: str = remote('Japanese message (default for users).', name='message')
-    message_en: str = remote('English message.', name='messageEn')
-    field: str | None = remote('Input field path the error refers to.', name='field')
+    code: str = remote("Stable machine-readable code.", name="code")
+    message: str = remote("Japanese message (default for users).", name="message")
+    message_en: str = remote("English message.", name="messageEn")
+    field: str | None = remote("Input field path the error refers to.", name="field")
 
 
-@strawberry.type(name='GeneratedQuery')
+@strawberry.type(name="GeneratedQuery")
 class GeneratedQuery:
-    @forwarded('plans', description="Plans of a ward (default: the caller's). Drafts only for the ward's staff.", public=True, name='plans')
-    def plans(self, info: Info[Any, Any], *, tenant: Annotated[str | None, strawberry.argument(name='tenant')] = None) -> list[Plan]: ...
-    @forwarded('plans', description='A plan by id (null when unknown or not visible).', public=True, name='plan')
-    def plan(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')]) -> Plan | None: ...
-    @forwarded('plans', description='A plan by tenant and key (null when unknown or not visible).', public=True, name='planByKey')
-    def plan_by_key(self, info: Info[Any, Any], *, tenant: Annotated[str, strawberry.argument(name='tenant')], key: Annotated[str, strawberry.argument(name='key')]) -> Plan | None: ...
-    @forwarded('plans', description='A measure by id (null when unknown or not visible).', public=True, name='measure')
-    def measure(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')]) -> Measure | None: ...
-    @forwarded('plans', description='Measures of a plan in tree order, filtered, paginated.', public=True, name='measures')
-    def measures(self, info: Info[Any, Any], *, plan_id: Annotated[strawberry.ID, strawberry.argument(name='planId')], filter: Annotated[MeasureFilter | None, strawberry.argument(name='filter')] = None, first: Annotated[int, strawberry.argument(name='first')] = 50, after: Annotated[str | None, strawberry.argument(name='after')] = None) -> MeasureConnection: ...
-    @forwarded('plans', description="Departments of a ward (default: the caller's).", public=True, name='departments')
-    def departments(self, info: Info[Any, Any], *, tenant: Annotated[str | None, strawberry.argument(name='tenant')] = None) -> list[Department]: ...
-    @forwarded('plans', description="The ward's yearly grade scale (default: the caller's ward).", public=True, name='gradeScale')
-    def grade_scale(self, info: Info[Any, Any], *, tenant: Annotated[str | None, strawberry.argument(name='tenant')] = None) -> GradeScale | None: ...
-    @forwarded('indicators', description="The caller's municipality's indicators, filtered, ordered by key (Relay-style: `first` up to 200, `after` a cursor).", public=True, name='indicators')
-    def indicators(self, info: Info[Any, Any], *, filter: Annotated[IndicatorFilter | None, strawberry.argument(name='filter')] = None, first: Annotated[int, strawberry.argument(name='first')] = 50, after: Annotated[str | None, strawberry.argument(name='after')] = None, tenant: Annotated[str | None, strawberry.argument(name='tenant')] = None) -> IndicatorConnection: ...
-    @forwarded('indicators', description="One indicator of the caller's municipality by id.", public=True, name='indicator')
-    def indicator(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')]) -> Indicator | None: ...
-    @forwarded('indicators', description='One indicator by its key (e.g. dx2025-late.i-l01).', public=True, name='indicatorByKey')
-    def indicator_by_key(self, info: Info[Any, Any], *, key: Annotated[str, strawberry.argument(name='key')], tenant: Annotated[str | None, strawberry.argument(name='tenant')] = None) -> Indicator | None: ...
-    @forwarded('notifications', description="The caller's inbox, newest first (Relay-style pagination).", public=True, name='myInbox')
-    def my_inbox(self, info: Info[Any, Any], *, first: Annotated[int, strawberry.argument(name='first')] = 20, after: Annotated[str | None, strawberry.argument(name='after')] = None, unread_only: Annotated[bool, strawberry.argument(name='unreadOnly')] = False) -> NotificationConnection: ...
-    @forwarded('notifications', description="How many of the caller's notifications are unread.", public=True, name='unreadCount')
+    @forwarded(
+        "plans",
+        description="Plans of a ward (default: the caller's). Drafts only for the ward's staff.",
+        public=True,
+        name="plans",
+    )
+    def plans(
+        self,
+        info: Info[Any, Any],
+        *,
+        tenant: Annotated[str | None, strawberry.argument(name="tenant")] = None,
+    ) -> list[Plan]: ...
+    @forwarded(
+        "plans",
+        description="A plan by id (null when unknown or not visible).",
+        public=True,
+        name="plan",
+    )
+    def plan(
+        self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name="id")]
+    ) -> Plan | None: ...
+    @forwarded(
+        "plans",
+        description="A plan by tenant and key (null when unknown or not visible).",
+        public=True,
+        name="planByKey",
+    )
+    def plan_by_key(
+        self,
+        info: Info[Any, Any],
+        *,
+        tenant: Annotated[str, strawberry.argument(name="tenant")],
+        key: Annotated[str, strawberry.argument(name="key")],
+    ) -> Plan | None: ...
+    @forwarded(
+        "plans",
+        description="A measure by id (null when unknown or not visible).",
+        public=True,
+        name="measure",
+    )
+    def measure(
+        self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name="id")]
+    ) -> Measure | None: ...
+    @forwarded(
+        "plans",
+        description="Measures of a plan in tree order, filtered, paginated.",
+        public=True,
+        name="measures",
+    )
+    def measures(
+        self,
+        info: Info[Any, Any],
+        *,
+        plan_id: Annotated[strawberry.ID, strawberry.argument(name="planId")],
+        filter: Annotated[MeasureFilter | None, strawberry.argument(name="filter")] = None,
+        first: Annotated[int, strawberry.argument(name="first")] = 50,
+        after: Annotated[str | None, strawberry.argument(name="after")] = None,
+    ) -> MeasureConnection: ...
+    @forwarded(
+        "plans",
+        description="Departments of a ward (default: the caller's).",
+        public=True,
+        name="departments",
+    )
+    def departments(
+        self,
+        info: Info[Any, Any],
+        *,
+        tenant: Annotated[str | None, strawberry.argument(name="tenant")] = None,
+    ) -> list[Department]: ...
+    @forwarded(
+        "plans",
+        description="The ward's yearly grade scale (default: the caller's ward).",
+        public=True,
+        name="gradeScale",
+    )
+    def grade_scale(
+        self,
+        info: Info[Any, Any],
+        *,
+        tenant: Annotated[str | None, strawberry.argument(name="tenant")] = None,
+    ) -> GradeScale | None: ...
+    @forwarded(
+        "indicators",
+        description="The caller's municipality's indicators, filtered, ordered by key (Relay-style: `first` up to 200, `after` a cursor).",
+        public=True,
+        name="indicators",
+    )
+    def indicators(
+        self,
+        info: Info[Any, Any],
+        *,
+        filter: Annotated[IndicatorFilter | None, strawberry.argument(name="filter")] = None,
+        first: Annotated[int, strawberry.argument(name="first")] = 50,
+        after: Annotated[str | None, strawberry.argument(name="after")] = None,
+        tenant: Annotated[str | None, strawberry.argument(name="tenant")] = None,
+    ) -> IndicatorConnection: ...
+    @forwarded(
+        "indicators",
+        description="One indicator of the caller's municipality by id.",
+        public=True,
+        name="indicator",
+    )
+    def indicator(
+        self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name="id")]
+    ) -> Indicator | None: ...
+    @forwarded(
+        "indicators",
+        description="One indicator by its key (e.g. dx2025-late.i-l01).",
+        public=True,
+        name="indicatorByKey",
+    )
+    def indicator_by_key(
+        self,
+        info: Info[Any, Any],
+        *,
+        key: Annotated[str, strawberry.argument(name="key")],
+        tenant: Annotated[str | None, strawberry.argument(name="tenant")] = None,
+    ) -> Indicator | None: ...
+    @forwarded(
+        "notifications",
+        description="The caller's inbox, newest first (Relay-style pagination).",
+        public=True,
+        name="myInbox",
+    )
+    def my_inbox(
+        self,
+        info: Info[Any, Any],
+        *,
+        first: Annotated[int, strawberry.argument(name="first")] = 20,
+        after: Annotated[str | None, strawberry.argument(name="after")] = None,
+        unread_only: Annotated[bool, strawberry.argument(name="unreadOnly")] = False,
+    ) -> NotificationConnection: ...
+    @forwarded(
+        "notifications",
+        description="How many of the caller's notifications are unread.",
+        public=True,
+        name="unreadCount",
+    )
     def unread_count(self, info: Info[Any, Any]) -> int: ...
-    @forwarded('notifications', description="One of the caller's notifications (any, for 事務局).", public=True, name='notification')
-    def notification(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')]) -> Notification | None: ...
-    @forwarded('notifications', description="The caller's subscriptions.", public=True, name='mySubscriptions')
+    @forwarded(
+        "notifications",
+        description="One of the caller's notifications (any, for 事務局).",
+        public=True,
+        name="notification",
+    )
+    def notification(
+        self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name="id")]
+    ) -> Notification | None: ...
+    @forwarded(
+        "notifications",
+        description="The caller's subscriptions.",
+        public=True,
+        name="mySubscriptions",
+    )
     def my_subscriptions(self, info: Info[Any, Any]) -> list[NotificationSubscription]: ...
-    @forwarded('notifications', description="The caller's channel and cadence preferences.", public=True, name='myPreferences')
+    @forwarded(
+        "notifications",
+        description="The caller's channel and cadence preferences.",
+        public=True,
+        name="myPreferences",
+    )
     def my_preferences(self, info: Info[Any, Any]) -> NotificationPreferences: ...
-    @forwarded('notifications', description='Routing rules of the tenant (事務局).', public=True, name='routingRules')
+    @forwarded(
+        "notifications",
+        description="Routing rules of the tenant (事務局).",
+        public=True,
+        name="routingRules",
+    )
     def routing_rules(self, info: Info[Any, Any]) -> list[RoutingRule]: ...
-    @forwarded('notifications', description='Silences of the tenant (事務局); expired ones on request.', public=True, name='silences')
-    def silences(self, info: Info[Any, Any], *, include_expired: Annotated[bool, strawberry.argument(name='includeExpired')] = False) -> list[Silence]: ...
-    @forwarded('notifications', description='Every delivery and attempt of a notification (its recipient or 事務局).', public=True, name='deliveryLog')
-    def delivery_log(self, info: Info[Any, Any], *, notification_id: Annotated[strawberry.ID, strawberry.argument(name='notificationId')]) -> list[Delivery]: ...
-    @forwarded('notifications', description='Events that ended without notification (no rule, nobody, silenced, ...), newest first (事務局).', public=True, name='routingOutcomes')
-    def routing_outcomes(self, info: Info[Any, Any], *, first: Annotated[int, strawberry.argument(name='first')] = 50, outcome: Annotated[str | None, strawberry.argument(name='outcome')] = None) -> list[RoutingOutcome]: ...
+    @forwarded(
+        "notifications",
+        description="Silences of the tenant (事務局); expired ones on request.",
+        public=True,
+        name="silences",
+    )
+    def silences(
+        self,
+        info: Info[Any, Any],
+        *,
+        include_expired: Annotated[bool, strawberry.argument(name="includeExpired")] = False,
+    ) -> list[Silence]: ...
+    @forwarded(
+        "notifications",
+        description="Every delivery and attempt of a notification (its recipient or 事務局).",
+        public=True,
+        name="deliveryLog",
+    )
+    def delivery_log(
+        self,
+        info: Info[Any, Any],
+        *,
+        notification_id: Annotated[strawberry.ID, strawberry.argument(name="notificationId")],
+    ) -> list[Delivery]: ...
+    @forwarded(
+        "notifications",
+        description="Events that ended without notification (no rule, nobody, silenced, ...), newest first (事務局).",
+        public=True,
+        name="routingOutcomes",
+    )
+    def routing_outcomes(
+        self,
+        info: Info[Any, Any],
+        *,
+        first: Annotated[int, strawberry.argument(name="first")] = 50,
+        outcome: Annotated[str | None, strawberry.argument(name="outcome")] = None,
+    ) -> list[RoutingOutcome]: ...
 
 
-@strawberry.type(name='GeneratedMutation')
+@strawberry.type(name="GeneratedMutation")
 class GeneratedMutation:
-    @forwarded('plans', description='Move a measure to another lifecycle status, with a reason. 完了/廃止/統合 are final unless the 事務局 reopens the measure.', mutation=True, name='changeMeasureStatus')
-    def change_measure_status(self, info: Info[Any, Any], *, measure_id: Annotated[strawberry.ID, strawberry.argument(name='measureId')], to: Annotated[MeasureStatus, strawberry.argument(name='to')], reason: Annotated[str, strawberry.argument(name='reason')]) -> ChangeMeasureStatusPayload: ...
-    @forwarded('plans', description='Set the grade of a measure for a fiscal year (事務局/本部), with a reason; grade null clears the override. The machine grade is kept.', mutation=True, name='overrideGrade')
-    def override_grade(self, info: Info[Any, Any], *, measure_id: Annotated[strawberry.ID, strawberry.argument(name='measureId')], fiscal_year: Annotated[int, strawberry.argument(name='fiscalYear')], grade: Annotated[str | None, strawberry.argument(name='grade')] = None, reason: Annotated[str, strawberry.argument(name='reason')]) -> OverrideGradePayload: ...
-    @forwarded('plans', description="Edit a measure's title, description, owners or tags.", mutation=True, name='updateMeasure')
-    def update_measure(self, info: Info[Any, Any], *, input: Annotated[UpdateMeasureInput, strawberry.argument(name='input')]) -> UpdateMeasurePayload: ...
-    @forwarded('plans', description='Publish a draft plan (事務局).', mutation=True, name='publishPlan')
-    def publish_plan(self, info: Info[Any, Any], *, plan_id: Annotated[strawberry.ID, strawberry.argument(name='planId')], reason: Annotated[str | None, strawberry.argument(name='reason')] = None) -> PublishPlanPayload: ...
-    @forwarded('plans', description='Mark a published plan as superseded (by a newer edition), with a reason.', mutation=True, name='supersedePlan')
-    def supersede_plan(self, info: Info[Any, Any], *, plan_id: Annotated[strawberry.ID, strawberry.argument(name='planId')], reason: Annotated[str, strawberry.argument(name='reason')], by_plan_id: Annotated[strawberry.ID | None, strawberry.argument(name='byPlanId')] = None) -> SupersedePlanPayload: ...
-    @forwarded('indicators', description='Define an indicator (事務局): creates it, or replaces its definition; changed targets become revisions.', mutation=True, name='defineIndicator')
-    def define_indicator(self, info: Info[Any, Any], *, input: Annotated[DefineIndicatorInput, strawberry.argument(name='input')]) -> DefineIndicatorPayload: ...
-    @forwarded('indicators', description='Revise one target (事務局); the old value stays in targetHistory.', mutation=True, name='reviseTarget')
-    def revise_target(self, info: Info[Any, Any], *, input: Annotated[ReviseTargetInput, strawberry.argument(name='input')]) -> ReviseTargetPayload: ...
-    @forwarded('indicators', description='Report an actual (所管課 reporters for their own indicators; 事務局 for any).', mutation=True, name='reportActual')
-    def report_actual(self, info: Info[Any, Any], *, input: Annotated[ReportActualInput, strawberry.argument(name='input')]) -> ReportActualPayload: ...
-    @forwarded('indicators', description='Correct the current actual of a period: the old value is kept as superseded.', mutation=True, name='correctActual')
-    def correct_actual(self, info: Info[Any, Any], *, input: Annotated[CorrectActualInput, strawberry.argument(name='input')]) -> ReportActualPayload: ...
-    @forwarded('notifications', description="Acknowledge one of the caller's notices with a comment; stops escalation.", mutation=True, name='acknowledge')
-    def acknowledge(self, info: Info[Any, Any], *, notification_id: Annotated[strawberry.ID, strawberry.argument(name='notificationId')], comment: Annotated[str | None, strawberry.argument(name='comment')] = None) -> AcknowledgePayload: ...
-    @forwarded('notifications', description="Mark some of the caller's notices read.", mutation=True, name='markRead')
-    def mark_read(self, info: Info[Any, Any], *, notification_ids: Annotated[list[strawberry.ID], strawberry.argument(name='notificationIds')]) -> MarkReadPayload: ...
-    @forwarded('notifications', description="Mark all of the caller's notices read.", mutation=True, name='markAllRead')
+    @forwarded(
+        "plans",
+        description="Move a measure to another lifecycle status, with a reason. 完了/廃止/統合 are final unless the 事務局 reopens the measure.",
+        mutation=True,
+        name="changeMeasureStatus",
+    )
+    def change_measure_status(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        to: Annotated[MeasureStatus, strawberry.argument(name="to")],
+        reason: Annotated[str, strawberry.argument(name="reason")],
+    ) -> ChangeMeasureStatusPayload: ...
+    @forwarded(
+        "plans",
+        description="Set the grade of a measure for a fiscal year (事務局/本部), with a reason; grade null clears the override. The machine grade is kept.",
+        mutation=True,
+        name="overrideGrade",
+    )
+    def override_grade(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        fiscal_year: Annotated[int, strawberry.argument(name="fiscalYear")],
+        grade: Annotated[str | None, strawberry.argument(name="grade")] = None,
+        reason: Annotated[str, strawberry.argument(name="reason")],
+    ) -> OverrideGradePayload: ...
+    @forwarded(
+        "plans",
+        description="Edit a measure's title, description, owners or tags.",
+        mutation=True,
+        name="updateMeasure",
+    )
+    def update_measure(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[UpdateMeasureInput, strawberry.argument(name="input")],
+    ) -> UpdateMeasurePayload: ...
+    @forwarded(
+        "plans", description="Publish a draft plan (事務局).", mutation=True, name="publishPlan"
+    )
+    def publish_plan(
+        self,
+        info: Info[Any, Any],
+        *,
+        plan_id: Annotated[strawberry.ID, strawberry.argument(name="planId")],
+        reason: Annotated[str | None, strawberry.argument(name="reason")] = None,
+    ) -> PublishPlanPayload: ...
+    @forwarded(
+        "plans",
+        description="Mark a published plan as superseded (by a newer edition), with a reason.",
+        mutation=True,
+        name="supersedePlan",
+    )
+    def supersede_plan(
+        self,
+        info: Info[Any, Any],
+        *,
+        plan_id: Annotated[strawberry.ID, strawberry.argument(name="planId")],
+        reason: Annotated[str, strawberry.argument(name="reason")],
+        by_plan_id: Annotated[strawberry.ID | None, strawberry.argument(name="byPlanId")] = None,
+    ) -> SupersedePlanPayload: ...
+    @forwarded(
+        "indicators",
+        description="Define an indicator (事務局): creates it, or replaces its definition; changed targets become revisions.",
+        mutation=True,
+        name="defineIndicator",
+    )
+    def define_indicator(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[DefineIndicatorInput, strawberry.argument(name="input")],
+    ) -> DefineIndicatorPayload: ...
+    @forwarded(
+        "indicators",
+        description="Revise one target (事務局); the old value stays in targetHistory.",
+        mutation=True,
+        name="reviseTarget",
+    )
+    def revise_target(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[ReviseTargetInput, strawberry.argument(name="input")],
+    ) -> ReviseTargetPayload: ...
+    @forwarded(
+        "indicators",
+        description="Report an actual (所管課 reporters for their own indicators; 事務局 for any).",
+        mutation=True,
+        name="reportActual",
+    )
+    def report_actual(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[ReportActualInput, strawberry.argument(name="input")],
+    ) -> ReportActualPayload: ...
+    @forwarded(
+        "indicators",
+        description="Correct the current actual of a period: the old value is kept as superseded.",
+        mutation=True,
+        name="correctActual",
+    )
+    def correct_actual(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[CorrectActualInput, strawberry.argument(name="input")],
+    ) -> ReportActualPayload: ...
+    @forwarded(
+        "notifications",
+        description="Acknowledge one of the caller's notices with a comment; stops escalation.",
+        mutation=True,
+        name="acknowledge",
+    )
+    def acknowledge(
+        self,
+        info: Info[Any, Any],
+        *,
+        notification_id: Annotated[strawberry.ID, strawberry.argument(name="notificationId")],
+        comment: Annotated[str | None, strawberry.argument(name="comment")] = None,
+    ) -> AcknowledgePayload: ...
+    @forwarded(
+        "notifications",
+        description="Mark some of the caller's notices read.",
+        mutation=True,
+        name="markRead",
+    )
+    def mark_read(
+        self,
+        info: Info[Any, Any],
+        *,
+        notification_ids: Annotated[
+            list[strawberry.ID], strawberry.argument(name="notificationIds")
+        ],
+    ) -> MarkReadPayload: ...
+    @forwarded(
+        "notifications",
+        description="Mark all of the caller's notices read.",
+        mutation=True,
+        name="markAllRead",
+    )
     def mark_all_read(self, info: Info[Any, Any]) -> MarkReadPayload: ...
-    @forwarded('notifications', description="Change the caller's channel and cadence preferences.", mutation=True, name='updateMyPreferences')
-    def update_my_preferences(self, info: Info[Any, Any], *, input: Annotated[PreferencesInput, strawberry.argument(name='input')]) -> PreferencesPayload: ...
-    @forwarded('notifications', description='Subscribe the caller to events by type, plan, department.', mutation=True, name='subscribe')
-    def subscribe(self, info: Info[Any, Any], *, input: Annotated[SubscriptionInput, strawberry.argument(name='input')]) -> SubscriptionPayload: ...
-    @forwarded('notifications', description="Remove one of the caller's subscriptions.", mutation=True, name='unsubscribe')
-    def unsubscribe(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')]) -> SubscriptionPayload: ...
-    @forwarded('notifications', description='Create a routing rule (事務局).', mutation=True, name='createRoutingRule')
-    def create_routing_rule(self, info: Info[Any, Any], *, input: Annotated[RoutingRuleInput, strawberry.argument(name='input')]) -> RoutingRulePayload: ...
-    @forwarded('notifications', description='Enable or disable a routing rule (事務局).', mutation=True, name='setRoutingRuleEnabled')
-    def set_routing_rule_enabled(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')], enabled: Annotated[bool, strawberry.argument(name='enabled')]) -> RoutingRulePayload: ...
-    @forwarded('notifications', description='Silence non-critical notices until a time (事務局); critical ones still go.', mutation=True, name='createSilence')
-    def create_silence(self, info: Info[Any, Any], *, input: Annotated[SilenceInput, strawberry.argument(name='input')]) -> SilencePayload: ...
-    @forwarded('notifications', description='End a silence now (事務局).', mutation=True, name='expireSilence')
-    def expire_silence(self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name='id')]) -> SilencePayload: ...
-
+    @forwarded(
+        "notifications",
+        description="Change the caller's channel and cadence preferences.",
+        mutation=True,
+        name="updateMyPreferences",
+    )
+    def update_my_preferences(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[PreferencesInput, strawberry.argument(name="input")],
+    ) -> PreferencesPayload: ...
+    @forwarded(
+        "notifications",
+        description="Subscribe the caller to events by type, plan, department.",
+        mutation=True,
+        name="subscribe",
+    )
+    def subscribe(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[SubscriptionInput, strawberry.argument(name="input")],
+    ) -> SubscriptionPayload: ...
+    @forwarded(
+        "notifications",
+        description="Remove one of the caller's subscriptions.",
+        mutation=True,
+        name="unsubscribe",
+    )
+    def unsubscribe(
+        self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name="id")]
+    ) -> SubscriptionPayload: ...
+    @forwarded(
+        "notifications",
+        description="Create a routing rule (事務局).",
+        mutation=True,
+        name="createRoutingRule",
+    )
+    def create_routing_rule(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[RoutingRuleInput, strawberry.argument(name="input")],
+    ) -> RoutingRulePayload: ...
+    @forwarded(
+        "notifications",
+        description="Enable or disable a routing rule (事務局).",
+        mutation=True,
+        name="setRoutingRuleEnabled",
+    )
+    def set_routing_rule_enabled(
+        self,
+        info: Info[Any, Any],
+        *,
+        id: Annotated[strawberry.ID, strawberry.argument(name="id")],
+        enabled: Annotated[bool, strawberry.argument(name="enabled")],
+    ) -> RoutingRulePayload: ...
+    @forwarded(
+        "notifications",
+        description="Silence non-critical notices until a time (事務局); critical ones still go.",
+        mutation=True,
+        name="createSilence",
+    )
+    def create_silence(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[SilenceInput, strawberry.argument(name="input")],
+    ) -> SilencePayload: ...
+    @forwarded(
+        "notifications",
+        description="End a silence now (事務局).",
+        mutation=True,
+        name="expireSilence",
+    )
+    def expire_silence(
+        self, info: Info[Any, Any], *, id: Annotated[strawberry.ID, strawberry.argument(name="id")]
+    ) -> SilencePayload: ...

@@ -31,7 +31,7 @@ from graphql import (
 from strawberry.types import Info
 
 from suishin.gateway import errors
-from suishin.gateway.auth import check_tenant, require_signed_in
+from suishin.gateway.auth import check_rows, check_tenant, require_signed_in
 from suishin.gateway.context import context_of
 from suishin.gateway.forwarding import (
     GATEWAY_ONLY,
@@ -204,6 +204,7 @@ async def load_entity(info: Info[Any, Any], subgraph: str, typename: str, key: s
     document = builder.entity_selection_operation(raw, typename)
     loader = ctx.loaders.loader(subgraph, typename, document, "", builder.variables)
     entity = await loader.load(str(key))
+    check_rows(ctx.principal, entity)
     return wrap_value(entity, raw.return_type, subgraph, raw.schema)
 
 
@@ -233,6 +234,7 @@ async def forward(
     if result.errors:
         raise result.errors[0]
     value = (result.data or {}).get(key)
+    check_rows(ctx.principal, value)
     if _metadata(raw).get(PAGE_OF):
         return _connection(value, raw, subgraph, paging or {})
     return wrap_value(value, raw.return_type, subgraph, raw.schema)
@@ -254,7 +256,9 @@ async def _load_foreign(root: Any, raw: GraphQLResolveInfo, subgraph: str) -> An
     entity = await loader.load(str(key))
     if entity is None:
         return None
-    return entity.get(response_key)
+    value = entity.get(response_key)
+    check_rows(ctx.principal, value)
+    return value
 
 
 def _origin(gql_type: GraphQLObjectType) -> Any:
