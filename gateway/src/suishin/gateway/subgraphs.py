@@ -7,6 +7,7 @@ metrics endpoint and the benchmark can report subgraph calls per query.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ class SubgraphClient:
     ) -> None:
         self.name = name
         self.url = url
+        self.timeout = timeout
         self.calls = 0
         self.failures = 0
         self._http = httpx.AsyncClient(
@@ -67,10 +69,14 @@ class SubgraphClient:
         self.calls += 1
         headers = {"authorization": authorization} if authorization else {}
         try:
-            response = await self._http.post(
-                self.url, json={"query": query, "variables": dict(variables or {})}, headers=headers
-            )
-        except httpx.TimeoutException as exc:
+            # httpx enforces timeouts per I/O step; this bounds the whole call.
+            async with asyncio.timeout(self.timeout):
+                response = await self._http.post(
+                    self.url,
+                    json={"query": query, "variables": dict(variables or {})},
+                    headers=headers,
+                )
+        except (httpx.TimeoutException, TimeoutError) as exc:
             self.failures += 1
             log.warning("subgraph timeout", extra={"subgraph": self.name, "error": repr(exc)})
             raise errors.subgraph_timeout(self.name) from None
