@@ -9,6 +9,7 @@ effective grade changes, carrying ``is_failing`` and ``consecutive_failing_years
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -56,52 +57,77 @@ async def record_indicator_statuses(
 
     An event is stale when the stored row came from an event with a higher aggregate version,
     or (without versions) a later ``occurred_at``. Returns the (measure, year) pairs to regrade.
+    One upsert for the whole batch; within the batch only the newest event per key is kept.
     """
-    applied = stale = 0
-    touched: set[tuple[UUID, int]] = set()
+    newest: dict[tuple[UUID, UUID, int], Envelope[IndicatorStatusChanged]] = {}
+    candidates = 0
     for event in events:
         p = event.payload
-        result = result_from_event(p.indicator_id, p.to_status, p.figures)
         for node_id in dict.fromkeys(p.measure_ids):
-            row = await conn.fetchrow(
-                """insert into indicator_statuses as s
-                       (node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
-                        quantitative, exceeded, figures, event_id, aggregate_version, occurred_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                   on conflict (node_id, indicator_id, fiscal_year) do update set
-                       status = excluded.status, quantitative = excluded.quantitative,
-                       exceeded = excluded.exceeded, figures = excluded.figures,
-                       indicator_key = excluded.indicator_key, title = excluded.title,
-                       event_id = excluded.event_id,
-                       aggregate_version = excluded.aggregate_version,
-                       occurred_at = excluded.occurred_at, updated_at = now()
-                   where s.tenant = excluded.tenant and (
-                       case when s.aggregate_version is not null
-                                 and excluded.aggregate_version is not null
-                            then excluded.aggregate_version > s.aggregate_version
-                            else excluded.occurred_at > s.occurred_at end)
-                   returning node_id""",
+            candidates += 1
+            key = (node_id, p.indicator_id, p.fiscal_year)
+            kept = newest.get(key)
+            if kept is None or _newer(event, kept):
+                newest[key] = event
+    if not newest:
+        return StatusOutcome(0, 0, set())
+    rows = []
+    for (node_id, indicator_id, year), event in newest.items():
+        p = event.payload
+        result = result_from_event(indicator_id, p.to_status, p.figures)
+        rows.append(
+            (
                 node_id,
-                p.indicator_id,
-                p.fiscal_year,
+                indicator_id,
+                year,
                 event.tenant,
                 p.indicator_key,
                 p.title,
                 p.to_status.value,
                 result.quantitative,
                 result.exceeded,
-                p.figures.model_dump(mode="json"),
+                json.dumps(p.figures.model_dump(mode="json")),
                 event.event_id,
                 event.aggregate_version,
                 event.occurred_at,
             )
-            if row is None:
-                stale += 1
-                continue
-            applied += 1
-            touched.add((node_id, p.fiscal_year))
+        )
+    columns = list(zip(*rows, strict=True))
+    applied = await conn.fetch(
+        """insert into indicator_statuses as s
+               (node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
+                quantitative, exceeded, figures, event_id, aggregate_version, occurred_at)
+           select node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
+                  quantitative, exceeded, figures::jsonb, event_id, aggregate_version,
+                  occurred_at
+           from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],
+                       $7::text[], $8::bool[], $9::bool[], $10::text[], $11::uuid[],
+                       $12::int[], $13::timestamptz[])
+                as t(node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
+                     quantitative, exceeded, figures, event_id, aggregate_version, occurred_at)
+           on conflict (node_id, indicator_id, fiscal_year) do update set
+               status = excluded.status, quantitative = excluded.quantitative,
+               exceeded = excluded.exceeded, figures = excluded.figures,
+               indicator_key = excluded.indicator_key, title = excluded.title,
+               event_id = excluded.event_id, aggregate_version = excluded.aggregate_version,
+               occurred_at = excluded.occurred_at, updated_at = now()
+           where s.tenant = excluded.tenant and (
+               case when s.aggregate_version is not null
+                         and excluded.aggregate_version is not null
+                    then excluded.aggregate_version > s.aggregate_version
+                    else excluded.occurred_at > s.occurred_at end)
+           returning node_id, fiscal_year""",
+        *[list(c) for c in columns],
+    )
+    touched = {(r["node_id"], r["fiscal_year"]) for r in applied}
     affected = await measures_for_nodes(conn, touched)
-    return StatusOutcome(applied, stale, affected)
+    return StatusOutcome(len(applied), candidates - len(applied), affected)
+
+
+def _newer(a: Envelope[IndicatorStatusChanged], b: Envelope[IndicatorStatusChanged]) -> bool:
+    if a.aggregate_version is not None and b.aggregate_version is not None:
+        return a.aggregate_version > b.aggregate_version
+    return a.occurred_at > b.occurred_at
 
 
 async def measures_for_nodes(

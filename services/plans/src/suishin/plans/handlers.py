@@ -33,15 +33,19 @@ def indicator_status_handler(runtime: ServiceRuntime) -> Handler[IndicatorStatus
                     "select id, tenant from nodes where id = any($1::uuid[])", node_ids
                 )
             }
+
+            def foreign(e: Envelope[IndicatorStatusChanged]) -> list[str]:
+                ids = e.payload.measure_ids
+                return [str(m) for m in ids if owners.get(m, e.tenant) != e.tenant]
+
             rejections = [
                 Rejection(
                     e,
                     "tenant_mismatch",
-                    f"measure {m} belongs to another tenant than {e.tenant}",
+                    f"measure(s) {', '.join(foreign(e))} belong to another tenant than {e.tenant}",
                 )
                 for e in events
-                for m in e.payload.measure_ids[:1]
-                if any(owners.get(x, e.tenant) != e.tenant for x in e.payload.measure_ids)
+                if foreign(e)
             ]
             refused = {r.event.event_id for r in rejections}
             accepted = [e for e in events if e.event_id not in refused]
