@@ -34,7 +34,7 @@ class RecordingTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def recording() -> Callable[..., tuple[dict[str, httpx.AsyncBaseTransport], list[dict[str, Any]]]]:
     """``recording({"plans": transport, ...})`` → (recording transports, list of calls)."""
 

@@ -1,7 +1,7 @@
 """Gateway types backed by subgraph data, and the resolvers that fetch and unwrap it.
 
-A remote type is a Strawberry type whose instances hold the JSON a subgraph returned (``data``)
-and which subgraph returned it (``source``). Its fields read their value by response key (so
+A remote type is a Strawberry type whose instances hold the JSON a subgraph returned (``gw_data``)
+and which subgraph returned it (``gw_source``). Its fields read their value by response key (so
 aliases and arguments work unchanged); a field owned by another subgraph is loaded through that
 subgraph's ``_entities`` with a per-request DataLoader.
 """
@@ -52,8 +52,8 @@ def remote_type(*, description: str, name: str | None = None) -> Callable[[C], C
     def wrap(cls: C) -> C:
         own = dict(inspect.get_annotations(cls))
         cls.__annotations__ = {
-            "data": strawberry.Private[dict[str, Any]],
-            "source": strawberry.Private[str],
+            "gw_data": strawberry.Private[dict[str, Any]],
+            "gw_source": strawberry.Private[str],
             **own,
         }
         return strawberry.type(cls, description=description, name=name)
@@ -79,9 +79,9 @@ def remote(
 
     async def fetch(root: Any, info: Info[Any, Any]) -> tuple[Any, str]:
         raw = info._raw_info
-        if subgraph and root.source != subgraph:
+        if subgraph and root.gw_source != subgraph:
             return await _load_foreign(root, raw, subgraph), subgraph
-        return _own_value(root, raw), root.source
+        return _own_value(root, raw), root.gw_source
 
     async def resolve(root: Any, info: Info[Any, Any]) -> Any:
         value, source = await fetch(root, info)
@@ -125,10 +125,10 @@ def remote_method(
         async def resolve(*args: Any, **kwargs: Any) -> Any:
             root, info = args[0], kwargs["info"]
             raw = info._raw_info
-            if subgraph and root.source != subgraph:
+            if subgraph and root.gw_source != subgraph:
                 value, source = await _load_foreign(root, raw, subgraph), subgraph
             else:
-                value, source = _own_value(root, raw), root.source
+                value, source = _own_value(root, raw), root.gw_source
             return wrap_value(value, raw.return_type, source, raw.schema)
 
         return strawberry.field(
@@ -186,13 +186,13 @@ LOCAL = "gateway"
 def local(cls: type[T], **data: Any) -> T:
     """A remote type filled by the gateway itself (e.g. from a Kafka event): ``data`` is keyed
     by GraphQL field name, enums by their GraphQL names, decimals and dates as strings."""
-    return cls(data=data, source=LOCAL)  # type: ignore[call-arg]
+    return cls(gw_data=data, gw_source=LOCAL)  # type: ignore[call-arg]
 
 
 def _own_value(root: Any, raw: GraphQLResolveInfo) -> Any:
-    if root.source == LOCAL:  # built by the gateway: keyed by field name, not response key
-        return root.data.get(raw.field_name)
-    return root.data.get(raw.path.key)
+    if root.gw_source == LOCAL:  # built by the gateway: keyed by field name, not response key
+        return root.gw_data.get(raw.field_name)
+    return root.gw_data.get(raw.path.key)
 
 
 async def load_entity(info: Info[Any, Any], subgraph: str, typename: str, key: str) -> Any:
@@ -241,7 +241,7 @@ async def forward(
 
 
 async def _load_foreign(root: Any, raw: GraphQLResolveInfo, subgraph: str) -> Any:
-    key = root.data.get(KEY_ALIAS)
+    key = root.gw_data.get(KEY_ALIAS)
     if key is None:
         raise errors.gateway_error(
             "GATEWAY_ERROR",
@@ -277,9 +277,9 @@ def wrap_value(value: Any, gql_type: GraphQLOutputType, source: str, schema: Gra
     if isinstance(gql_type, (GraphQLInterfaceType, GraphQLUnionType)):
         concrete = schema.get_type(value.get(TYPENAME_ALIAS) or value["__typename"])
         assert isinstance(concrete, GraphQLObjectType)
-        return _origin(concrete)(data=value, source=source)
+        return _origin(concrete)(gw_data=value, gw_source=source)
     if isinstance(gql_type, GraphQLObjectType):
-        return _origin(gql_type)(data=value, source=source)
+        return _origin(gql_type)(gw_data=value, gw_source=source)
     if isinstance(gql_type, GraphQLEnumType):
         # Subgraphs send the enum's GraphQL name; Strawberry wants the Python member.
         enum_value = gql_type.values.get(value)
