@@ -1,0 +1,272 @@
+"""Ingestion through the real broker: events in, statuses out, bad input dead-lettered."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from suishin.contracts import ids, topics
+from suishin.contracts.events import (
+    Envelope,
+    IndicatorReported,
+    IndicatorStatusChanged,
+    new_event,
+    parse_event,
+)
+from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.importer import import_indicator_definitions
+from suishin.indicators.settings import IndicatorsSettings
+from suishin.kit.testing import (
+    Infrastructure,
+    TopicReader,
+    isolated_settings,
+    produce,
+    started,
+    wait_until,
+)
+
+from .conftest import JUNE_2024, Clock, plan_file, small_plan
+
+pytestmark = pytest.mark.integration
+
+TENANT = "kafkaku"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def service(infra: Infrastructure) -> AsyncIterator[IndicatorsRuntime]:
+    clock = Clock(JUNE_2024)
+    settings = isolated_settings(IndicatorsSettings, infra, stale_sweep_interval=0.2)
+    runtime, _app = build(settings, clock=clock)
+    async with started(runtime):
+        for tenant in (TENANT, "otherku"):
+            await import_indicator_definitions(
+                runtime.pool, plan_file(small_plan(tenant)), now=clock()
+            )
+        yield runtime
+
+
+def status_changed(raw: bytes) -> Envelope[IndicatorStatusChanged]:
+    return parse_event(raw, expect=IndicatorStatusChanged)
+
+
+def reported(
+    key: str,
+    period: str,
+    value: object = None,
+    *,
+    tenant: str = TENANT,
+    idem: str | None = None,
+    at: datetime | None = None,
+    **kw: Any,
+) -> Envelope[IndicatorReported]:
+    return new_event(
+        IndicatorReported(
+            indicator_key=key,
+            period=period,
+            value=None if value is None else Decimal(str(value)),
+            source="rpa-log",
+            idempotency_key=idem or f"{key}:{period}:{value}",
+            **kw,
+        ),
+        tenant=tenant,
+        aggregate_id=key,
+        producer="test-system",
+        occurred_at=at,
+    )
+
+
+async def send(service: IndicatorsRuntime, infra: Infrastructure, *events: Any) -> None:
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    messages = [(e.key, e.to_bytes()) if isinstance(e, Envelope) else (b"raw", e) for e in events]
+    await produce(infra.kafka_bootstrap, topic, messages)
+
+
+async def current_value(service: IndicatorsRuntime, key: str, period: str) -> Any:
+    return await service.pool.fetchval(
+        "select value from measurements where indicator_id = $1 and period = $2 and is_current",
+        ids.indicator_id(TENANT, key),
+        period,
+    )
+
+
+async def test_reports_become_statuses_published_on_kafka(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    await send(service, infra, reported("p1.rpa", "FY2023", 12, idem="k-1"))
+    async with TopicReader(
+        infra.kafka_bootstrap, service.topic(topics.INDICATOR_STATUS_CHANGED)
+    ) as reader:
+
+        async def announced() -> list[Envelope[IndicatorStatusChanged]]:
+            events = [
+                parse_event(r.value, expect=IndicatorStatusChanged) for r in await reader.poll()
+            ]
+            return [e for e in events if e.payload.indicator_key == "p1.rpa" and e.tenant == TENANT]
+
+        [event] = await wait_until(announced, timeout=60, message="status_changed for p1.rpa")
+    assert event.payload.to_status == "achieved" and event.payload.fiscal_year == 2023
+    assert event.payload.figures.actual == 12 and event.payload.department_codes == ["IT推進課"]
+    assert event.aggregate_id == str(ids.indicator_id(TENANT, "p1.rpa"))
+    assert event.producer == "indicators"
+
+
+async def test_duplicates_and_redeliveries_change_nothing(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    first = reported("p1.konbini", "FY2023", 28, idem="k-dup")
+    resent_by_producer = reported("p1.konbini", "FY2023", 28, idem="k-dup")  # new event id
+    await send(service, infra, first, first, resent_by_producer)
+    marker = reported("p1.konbini", "FY2024", 31, idem="k-after-dup")
+    await send(service, infra, marker)
+    assert await wait_until(lambda: current_value(service, "p1.konbini", "FY2024"), timeout=60)
+    count = await service.pool.fetchval(
+        "select count(*) from measurements where idempotency_key = 'k-dup'"
+    )
+    assert count == 1
+
+
+async def test_corrections_and_out_of_order_reports(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    t = datetime(2024, 6, 1, tzinfo=UTC)
+    await send(
+        service,
+        infra,
+        reported("p1.rpa", "FY2024", 5, idem="k-c1", at=t),
+        reported(
+            "p1.rpa", "FY2024", 13, idem="k-c3", at=t + timedelta(hours=2), is_correction=True
+        ),
+        reported("p1.rpa", "FY2024", 9, idem="k-c2", at=t + timedelta(hours=1)),  # arrives late
+    )
+
+    async def all_three() -> bool:
+        n = await service.pool.fetchval(
+            "select count(*) from measurements where idempotency_key like 'k-c_'"
+        )
+        return n == 3
+
+    await wait_until(all_three, timeout=60, message="three reports stored")
+    assert await current_value(service, "p1.rpa", "FY2024") == 13
+    rows = await service.pool.fetch(
+        """select idempotency_key, superseded_by is not null as superseded from measurements
+           where idempotency_key like 'k-c_' order by occurred_at"""
+    )
+    assert [(r["idempotency_key"], r["superseded"]) for r in rows] == [
+        ("k-c1", True),
+        ("k-c2", True),
+        ("k-c3", False),
+    ]
+
+
+def raw_event(**changes: Any) -> bytes:
+    data = json.loads(reported("p1.rpa", "FY2023", 1, idem="raw").to_bytes())
+    for path, value in changes.items():
+        target = data
+        *parents, last = path.split("__")
+        for p in parents:
+            target = target[p]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    return json.dumps(data).encode()
+
+
+DELETE = object()
+
+
+async def test_every_kind_of_bad_input_goes_to_the_dead_letter_topic(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    await send(service, infra, reported("p1.rpa", "FY2023", 12, idem="k-reuse"))
+    bad = [
+        reported("p1.unknown", "FY2024", 1, idem="b-unknown"),
+        reported("p1.rpa", "FY2024", 1, unit="件", idem="b-unit"),
+        reported("p1.rpa", "FY2020", 1, idem="b-outside"),
+        reported("p1.rpa", "FY2024", None, text_value="十数件", idem="b-text"),
+        raw_event(payload__value="abc"),
+        b'{"event_type": "indicator.reported", "tenant": ',
+        raw_event(schema_version=7),
+        raw_event(tenant=DELETE),
+        reported("p1.rpa", "FY2024", 1, tenant="thirdku", idem="b-foreign"),
+        reported("p1.rpa", "FY2023", 99, idem="k-reuse"),
+    ]
+    await send(service, infra, *bad)
+    good = reported("p1.konbini", "FY2023", 40, idem="k-after-bad")
+    await send(service, infra, good)
+    assert await wait_until(
+        lambda: service.pool.fetchval(
+            "select 1 from measurements where idempotency_key = 'k-after-bad'"
+        ),
+        timeout=60,
+    )
+    async with TopicReader(infra.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        records = await dlq.wait_for(len(bad), timeout=60)
+    reasons = sorted(dict(r.headers)["x-dlq-reason"].decode() for r in records)
+    assert reasons == sorted(
+        [
+            "unknown_indicator",
+            "unit_mismatch",
+            "period_outside_plan",
+            "non_numeric_value",
+            "invalid_payload",
+            "malformed_json",
+            "unsupported_schema_version",
+            "missing_tenant",
+            "foreign_indicator",
+            "idempotency_key_reused",
+        ]
+    )
+    details = {
+        dict(r.headers)["x-dlq-reason"].decode(): dict(r.headers)["x-dlq-detail"].decode()
+        for r in records
+    }
+    assert "unit '件' does not match" in details["unit_mismatch"]
+    assert "単位「件」" in details["unit_mismatch"]
+    assert "does not belong to tenant 'thirdku'" in details["foreign_indicator"]
+    assert all(dict(r.headers)["x-dlq-source-topic"].decode() == topic for r in records)
+    # nothing of the refused reports was stored
+    stored = await service.pool.fetchval(
+        "select count(*) from measurements where idempotency_key like 'b-%'"
+    )
+    assert stored == 0
+
+
+async def test_the_background_sweep_announces_overdue_reports(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    await send(
+        service,
+        infra,
+        reported("p1.hours", "2024-04", 100, idem="k-h4"),
+        reported("p1.hours", "2024-05", 100, idem="k-h5"),
+    )
+    assert await wait_until(lambda: current_value(service, "p1.hours", "2024-05"), timeout=60)
+    clock = service.clock
+    assert isinstance(clock, Clock)
+    clock.set(datetime(2024, 8, 5, tzinfo=UTC))  # June's report was due on 30 July
+    hours = str(ids.indicator_id(TENANT, "p1.hours"))
+    async with TopicReader(
+        infra.kafka_bootstrap, service.topic(topics.INDICATOR_STATUS_CHANGED)
+    ) as reader:
+
+        async def stale() -> list[IndicatorStatusChanged]:
+            events = [
+                parse_event(r.value, expect=IndicatorStatusChanged) for r in await reader.poll()
+            ]
+            return [
+                e.payload
+                for e in events
+                if str(e.payload.indicator_id) == hours and e.payload.to_status == "stale"
+            ]
+
+        [event] = await wait_until(stale, timeout=30, message="a stale announcement")
+    assert event.figures.actual == 200 and event.period == "FY2024"
+    assert "2024年6月分の実績報告が期限" in event.reason
