@@ -62,3 +62,27 @@ async def test_reference_plan_imports_and_round_trips(plans_db: PlansDb, name: s
 
     exported = await export_plan_file(plans_db.pool, plan_file.tenant.slug, plan_file.plan.key)
     assert exported == plan_file.model_copy(update={"indicators": []})
+
+
+async def test_plans_of_one_ward_share_departments_without_undoing_each_other(
+    plans_db: PlansDb,
+) -> None:
+    """Every reference plan is imported by now; importing any of them again changes nothing,
+    although 板橋区's three plans describe IT推進課 differently (parent, aliases) and bring
+    different grade scales (each plan keeps its own)."""
+    for name in dataset_names():
+        assert not (await import_plan_file(plans_db.pool, dataset(name))).changed, name
+    it = await plans_db.pool.fetchrow(
+        "select parent_code, aliases from departments where tenant = 'itabashi' "
+        "and code = 'IT推進課'"
+    )
+    assert (it["parent_code"], list(it["aliases"])) == ("政策経営部", ["IT 推進課"])
+    scales = await plans_db.pool.fetch(
+        "select key, grade_scale is not null as own from plans where tenant = 'itabashi' "
+        "order by key"
+    )
+    assert [(r["key"], r["own"]) for r in scales] == [
+        ("dx2025-early", True),
+        ("dx2025-late", True),
+        ("ict2020-addendum", False),
+    ]

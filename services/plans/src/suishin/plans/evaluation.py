@@ -178,7 +178,7 @@ async def regrade(
 ) -> list[Envelope[MeasureEvaluated]]:
     """Recompute the machine grade of each (measure, year); enqueue and return the events."""
     events: list[Envelope[MeasureEvaluated]] = []
-    scales: dict[str, GradeScale] = {}
+    scales: dict[UUID, GradeScale] = {}
     for measure_id, year in sorted(pairs, key=lambda p: (str(p[0]), p[1])):
         measure = await conn.fetchrow(
             f"select {storage.NODE_COLUMNS} from nodes where id = $1 and kind = 'measure'",
@@ -187,8 +187,8 @@ async def regrade(
         if measure is None:
             continue  # the plan is not imported yet; graded at import
         tenant = measure["tenant"]
-        scale = scales.get(tenant) or await storage.tenant_scale(conn, tenant)
-        scales[tenant] = scale
+        scale = scales.get(measure["plan_id"]) or await storage.plan_scale(conn, measure["plan_id"])
+        scales[measure["plan_id"]] = scale
         decision = machine_grade(scale, await indicator_results(conn, measure, year))
         current = await conn.fetchrow(
             "select * from grades where measure_id = $1 and fiscal_year = $2 for update",
@@ -338,7 +338,7 @@ async def override_grade(
             f"({measure['fy_from']}-{measure['fy_to']})",
             field="fiscalYear",
         )
-    scale = await storage.tenant_scale(conn, measure["tenant"])
+    scale = await storage.plan_scale(conn, measure["plan_id"])
     code = scale.grade(grade).code if grade is not None else None
     current = await conn.fetchrow(
         "select * from grades where measure_id = $1 and fiscal_year = $2 for update",

@@ -346,10 +346,10 @@ async def _upsert_tenant(conn: Conn, plan_file: PlanFile, report: ImportReport) 
            values ($1, $2, $3, $4)
            on conflict (code) do update set
                name = excluded.name, name_en = coalesce(excluded.name_en, x.name_en),
-               grade_scale = coalesce(excluded.grade_scale, x.grade_scale), updated_at = now()
+               grade_scale = coalesce(x.grade_scale, excluded.grade_scale), updated_at = now()
            where (x.name, x.name_en, x.grade_scale)
                  is distinct from (excluded.name, coalesce(excluded.name_en, x.name_en),
-                                   coalesce(excluded.grade_scale, x.grade_scale))
+                                   coalesce(x.grade_scale, excluded.grade_scale))
            returning code""",
         t.slug,
         t.name,
@@ -367,11 +367,14 @@ async def _upsert_departments(conn: Conn, plan_file: PlanFile, report: ImportRep
                values ($1, $2, $3, $4, $5, $6)
                on conflict (tenant, code) do update set
                    name = excluded.name, kind = excluded.kind,
-                   parent_code = excluded.parent_code, aliases = excluded.aliases,
+                   parent_code = coalesce(excluded.parent_code, d.parent_code),
+                   aliases = d.aliases || array(select a from unnest(excluded.aliases) a
+                                                where a <> all(d.aliases)),
                    updated_at = now()
-               where (d.name, d.kind, d.parent_code, d.aliases)
-                     is distinct from (excluded.name, excluded.kind, excluded.parent_code,
-                                       excluded.aliases)
+               where (d.name, d.kind) is distinct from (excluded.name, excluded.kind)
+                     or coalesce(excluded.parent_code, d.parent_code)
+                        is distinct from d.parent_code
+                     or not excluded.aliases <@ d.aliases
                returning true""",
             plan_file.tenant.slug,
             d.code,
@@ -402,14 +405,16 @@ async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) ->
         list(p.level_labels),
         p.published_on,
         _document(plan_file),
+        _scale_json(plan_file),
     )
     existing = await conn.fetchrow("select * from plans where id = $1 for update", report.plan_id)
     if existing is None:
         await conn.execute(
             """insert into plans (id, tenant, key, title, kind, fiscal_year_from, fiscal_year_to,
                                   phase, edition, predecessor_key, parent_plan_key, state,
-                                  level_labels, published_on, document, published_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                                  level_labels, published_on, document, grade_scale,
+                                  published_at)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                        case when $12 = 'draft' then null else now() end)""",
             *values,
         )
@@ -431,6 +436,7 @@ async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) ->
         list(existing["level_labels"]),
         existing["published_on"],
         existing["document"],
+        existing["grade_scale"],
     )
     if current == values:
         return
@@ -438,6 +444,7 @@ async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) ->
         """update plans set title = $4, kind = $5, fiscal_year_from = $6, fiscal_year_to = $7,
                phase = $8, edition = $9, predecessor_key = $10, parent_plan_key = $11,
                state = $12, level_labels = $13, published_on = $14, document = $15,
+               grade_scale = $16,
                published_at = case when $12 <> 'draft' then coalesce(published_at, now()) end,
                updated_at = now()
            where id = $1 and tenant = $2 and key = $3""",

@@ -61,6 +61,7 @@ class Loaders:
         self.grade_history = self._many(storage.grade_history_of, "measure_id")
         self.indicator_statuses = self._many(storage.indicator_statuses_of, "node_id")
         self.scale = DataLoader(self._scales)
+        self.plan_scale = DataLoader(self._plan_scales)
         self.measure_count = DataLoader(self._measure_counts)
 
     def _many(
@@ -88,6 +89,9 @@ class Loaders:
 
     async def _scales(self, tenants: list[str]) -> list[Any]:
         return [await storage.tenant_scale(self.pool, t) for t in tenants]
+
+    async def _plan_scales(self, plan_ids: list[UUID]) -> list[Any]:
+        return [await storage.plan_scale(self.pool, p) for p in plan_ids]
 
     async def _measure_counts(self, plan_ids: list[UUID]) -> list[int]:
         counts = await storage.measure_counts(self.pool, plan_ids)

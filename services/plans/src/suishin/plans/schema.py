@@ -98,7 +98,7 @@ async def _measure_page(
     f = filter or MeasureFilter()
     grade = None
     if f.grade:
-        scale = await loaders(info).scale.load(plan["tenant"])
+        scale = await loaders(info).plan_scale.load(pid)
         try:
             grade = scale.grade(f.grade).code
         except DomainError as exc:
@@ -339,7 +339,7 @@ class Mutation:
         pool = context_of(info).runtime.pool
         measure = await _fresh_measure(info, mid)
         assert measure is not None
-        scale = await storage.tenant_scale(pool, measure.row["tenant"])
+        scale = await storage.plan_scale(pool, measure.row["plan_id"])
         view = grades_view(
             await storage.grades_of(pool, [mid]),
             await storage.published_grades_of(pool, [mid]),

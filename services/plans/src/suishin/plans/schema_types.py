@@ -289,6 +289,10 @@ class Plan:
             for t in (self.row["document"].get("plan") or {}).get("tags", [])
         ]
 
+    @strawberry.field(description="The scale the plan's measures are graded on.")
+    async def grade_scale(self, info: Info[Any, Any]) -> GradeScaleType:
+        return GradeScaleType.of(await loaders(info).plan_scale.load(self.row["id"]))
+
     @strawberry.field(description="Top-level nodes of the tree, in printed order.")
     async def nodes(self, info: Info[Any, Any]) -> list[PlanNode]:
         tree = await loaders(info).tree.load(self.row["id"])
@@ -660,7 +664,7 @@ class Measure:
     ) -> list[MeasureGrade]:
         rows = await loaders(info).grades.load(self.row["id"])
         published = await loaders(info).published_grades.load(self.row["id"])
-        scale = await loaders(info).scale.load(self.row["tenant"])
+        scale = await loaders(info).plan_scale.load(self.row["plan_id"])
         internal = is_internal(principal_of(info), self.row["tenant"])
         return grades_view(rows, published, scale, internal, fiscal_year)
 

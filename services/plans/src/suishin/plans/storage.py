@@ -17,7 +17,7 @@ Executor = Any  # a connection or a pool: both have fetch/fetchrow/fetchval/exec
 
 PLAN_COLUMNS = """id, tenant, key, title, kind, fiscal_year_from, fiscal_year_to, phase, edition,
     predecessor_key, parent_plan_key, state, level_labels, published_on, published_at,
-    superseded_at, superseded_by, document, created_at, updated_at"""
+    superseded_at, superseded_by, document, grade_scale, created_at, updated_at"""
 
 NODE_COLUMNS = """id, tenant, plan_id, parent_id, path, depth, position, sort_key, kind, level,
     code, normalized_code, title, description, status, others_text, tags, attributes, version,
@@ -30,6 +30,18 @@ NODE_COLUMNS = """id, tenant, plan_id, parent_id, path, depth, position, sort_ke
 async def tenant_scale(db: Executor, tenant: str) -> GradeScale:
     raw = await db.fetchval("select grade_scale from tenants where code = $1", tenant)
     return GradeScale.from_json(raw) if raw else default_scale_for(tenant)
+
+
+async def plan_scale(db: Executor, plan_id: UUID) -> GradeScale:
+    """The scale a plan's measures are graded on: the plan's, else the tenant's, else built-in."""
+    row = await db.fetchrow(
+        """select p.tenant, coalesce(p.grade_scale, t.grade_scale) as scale
+           from plans p join tenants t on t.code = p.tenant where p.id = $1""",
+        plan_id,
+    )
+    if row is None:
+        raise LookupError(f"plan {plan_id} does not exist")
+    return GradeScale.from_json(row["scale"]) if row["scale"] else default_scale_for(row["tenant"])
 
 
 async def tenant_row(db: Executor, tenant: str) -> asyncpg.Record | None:

@@ -73,7 +73,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     plan = await storage.plan_by_key(db, tenant, plan_key)
     if plan is None:
         raise NotFound("計画", "Plan", f"{tenant}/{plan_key}")
-    scale: GradeScale = await storage.tenant_scale(db, tenant)
+    scale: GradeScale = await storage.plan_scale(db, plan["id"])
     nodes = await storage.nodes_of_plans(db, [plan["id"]])
     node_ids = [n["id"] for n in nodes]
     measures = [n for n in nodes if n["kind"] == "measure"]
