@@ -642,3 +642,69 @@ async def test_publish_and_supersede(service: Service) -> None:
     # measures of a superseded plan are frozen
     frozen = await change(service, admin, M2, "EXPANDED")
     assert [e["code"] for e in frozen["errors"]] == ["PLAN_SUPERSEDED"]
+
+
+LINEAGE = """
+query($id: ID!) {
+  measure(id: $id) {
+    title
+    lineage {
+      kind planKey path
+      measure { title plan { key } grades { fiscalYear grade isFailing consecutiveFailingYears } }
+    }
+  }
+}"""
+
+
+async def test_lineage_across_editions(service: Service) -> None:
+    """板橋区 DX2025: the 後期 measure 施策3 merges 前期 施策12 (未達成 two years running)."""
+    from .conftest import dataset
+
+    early, late = dataset("itabashi-dx2025-early"), dataset("itabashi-dx2025-late")
+    await import_plan_file(service.runtime.pool, early)
+    await import_plan_file(service.runtime.pool, late)
+    later = late.node_id("基本方針Ⅱ/施策3")
+    result = await service.gql(LINEAGE, id=str(later))
+    assert "errors" not in result, result
+    links = result["data"]["measure"]["lineage"]
+    assert [(x["kind"], x["planKey"], x["path"]) for x in links][:2] == [
+        ("merged", "dx2025-early", "基本方針Ⅱ/施策12"),
+        ("merged", "dx2025-early", "基本方針Ⅱ/施策13"),
+    ]
+    mynumber = links[0]["measure"]
+    assert mynumber["title"] == "マイナンバーカードの交付率向上及び普及促進"
+    assert mynumber["plan"] == {"key": "dx2025-early"}
+    assert mynumber["grades"] == [
+        {
+            "fiscalYear": 2021,
+            "grade": "not_achieved",
+            "isFailing": True,
+            "consecutiveFailingYears": 1,
+        },
+        {
+            "fiscalYear": 2022,
+            "grade": "not_achieved",
+            "isFailing": True,
+            "consecutiveFailingYears": 2,
+        },
+    ]
+    successors = await service.gql(
+        "query($id: ID!) { measure(id: $id) { successors { kind planKey path measure { id } } } }",
+        id=str(early.node_id("基本方針Ⅱ/施策12")),
+    )
+    assert successors["data"]["measure"]["successors"] == [
+        {
+            "kind": "merged",
+            "planKey": "dx2025-late",
+            "path": "基本方針Ⅱ/施策3",
+            "measure": {"id": str(later)},
+        }
+    ]
+    failing = await service.gql(
+        MEASURES,
+        plan=str(early.plan_id()),
+        filter={"grade": "未達成", "fiscalYear": 2022},
+        first=10,
+    )
+    edges = failing["data"]["measures"]["edges"]
+    assert [e["node"]["title"] for e in edges] == ["マイナンバーカードの交付率向上及び普及促進"]
