@@ -99,7 +99,12 @@ def sample_plan_data() -> dict[str, Any]:
                         "status": "継続",
                         "schedule": [
                             {"fiscal_year": 2021, "label": "検討", "phase": "planning"},
-                            {"fiscal_year": "R4", "label": "構築", "phase": "building"},
+                            {
+                                "fiscal_year": "R4",
+                                "label": "構築",
+                                "phase": "building",
+                                "notes": [{"kind": "inferred", "text": "結合セルから推定"}],
+                            },
                         ],
                         "lineage": [
                             {"kind": "carried_over", "from_plan": "p0", "from_path": "旧/3"}

@@ -131,6 +131,7 @@ async def _tree(db: Executor, rows: list[asyncpg.Record]) -> list[dict[str, Any]
                     "label": s["label"],
                     "phase": s["phase"],
                     **({"track": s["track"]} if s["track"] else {}),
+                    **(s["extra"] or {}),
                 }
                 for s in sched
             ]
@@ -149,6 +150,7 @@ async def _tree(db: Executor, rows: list[asyncpg.Record]) -> list[dict[str, Any]
                     }.items()
                     if v is not None
                 }
+                | (x["extra"] or {})
                 for x in lin
             ]
         node.update(r["attributes"] or {})

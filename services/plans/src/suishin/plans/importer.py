@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel
 
 from suishin.contracts import ids
 from suishin.contracts.enums import MeasureStatus
@@ -203,6 +204,16 @@ class _NodeRow:
             self.tags,
             self.attributes,
         )
+
+
+_SCHEDULE_COLUMNS = {"fiscal_year", "track", "label", "phase"}
+_LINEAGE_COLUMNS = {"kind", "from_plan", "from_path", "note"}
+
+
+def _extra(model: BaseModel, columns: set[str]) -> dict[str, Any]:
+    """The fields of ``model`` that have no column (kept for a faithful export)."""
+    data = model.model_dump(mode="json", exclude_defaults=True, exclude=columns)
+    return dict(sorted(data.items()))
 
 
 def _attributes(node: Node) -> dict[str, Any]:
@@ -626,7 +637,7 @@ async def _write_children(
     }
     schedule_want = {
         row.id: [
-            (i, e.fiscal_year, e.track or "", e.label, e.phase.value)
+            (i, e.fiscal_year, e.track or "", e.label, e.phase.value, _extra(e, _SCHEDULE_COLUMNS))
             for i, e in enumerate(node.schedule)
         ]
         for row, node in desired
@@ -640,6 +651,7 @@ async def _write_children(
                 lin.from_path,
                 ids.node_id(tenant, lin.from_plan or key, lin.from_path) if lin.from_path else None,
                 lin.note,
+                _extra(lin, _LINEAGE_COLUMNS),
             )
             for i, lin in enumerate(node.lineage)
         ]
@@ -664,18 +676,18 @@ async def _write_children(
         ),
         (
             "node_schedule",
-            "position, fiscal_year, track, label, phase",
+            "position, fiscal_year, track, label, phase, extra",
             schedule_want,
-            "insert into node_schedule (node_id, position, fiscal_year, track, label, phase) "
-            "values ($1, $2, $3, $4, $5, $6)",
+            "insert into node_schedule (node_id, position, fiscal_year, track, label, phase, "
+            "extra) values ($1, $2, $3, $4, $5, $6, $7)",
             "",
         ),
         (
             "node_lineage",
-            "position, kind, from_plan_key, from_path, from_node_id, note",
+            "position, kind, from_plan_key, from_path, from_node_id, note, extra",
             lineage_want,
             "insert into node_lineage (node_id, position, kind, from_plan_key, from_path, "
-            "from_node_id, note) values ($1, $2, $3, $4, $5, $6, $7)",
+            "from_node_id, note, extra) values ($1, $2, $3, $4, $5, $6, $7, $8)",
             "",
         ),
     ]

@@ -146,7 +146,7 @@ async def goals_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Recor
 
 async def schedule_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await db.fetch(
-        """select node_id, position, fiscal_year, track, label, phase from node_schedule
+        """select node_id, position, fiscal_year, track, label, phase, extra from node_schedule
            where node_id = any($1::uuid[]) order by node_id, position""",
         node_ids,
     )
@@ -154,7 +154,7 @@ async def schedule_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Re
 
 async def lineage_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
     return await db.fetch(
-        """select node_id, position, kind, from_plan_key, from_path, from_node_id, note
+        """select node_id, position, kind, from_plan_key, from_path, from_node_id, note, extra
            from node_lineage where node_id = any($1::uuid[]) order by node_id, position""",
         node_ids,
     )
