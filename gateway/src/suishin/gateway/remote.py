@@ -83,9 +83,17 @@ def remote(
             return await _load_foreign(root, raw, subgraph), subgraph
         return _own_value(root, raw), root.gw_source
 
-    async def resolve(root: Any, info: Info[Any, Any]) -> Any:
-        value, source = await fetch(root, info)
-        return wrap_value(value, info._raw_info.return_type, source, info._raw_info.schema)
+    async def resolve_foreign(root: Any, raw: GraphQLResolveInfo) -> Any:
+        value = await _load_foreign(root, raw, subgraph or "")
+        return wrap_value(value, raw.return_type, subgraph or "", raw.schema)
+
+    def resolve(root: Any, info: Info[Any, Any]) -> Any:
+        # Synchronous unless the value lives in another subgraph: most fields of a large answer
+        # are plain reads, and an awaitable per field would dominate the gateway's CPU time.
+        raw = info._raw_info
+        if subgraph and root.gw_source != subgraph:
+            return resolve_foreign(root, raw)
+        return wrap_value(_own_value(root, raw), raw.return_type, root.gw_source, raw.schema)
 
     async def resolve_page(
         root: Any,
@@ -121,15 +129,17 @@ def remote_method(
     gateway forwards the arguments as the client wrote them."""
 
     def decorate(stub: Callable[..., Any]) -> Any:
+        async def resolve_foreign(root: Any, raw: GraphQLResolveInfo) -> Any:
+            value = await _load_foreign(root, raw, subgraph or "")
+            return wrap_value(value, raw.return_type, subgraph or "", raw.schema)
+
         @functools.wraps(stub)
-        async def resolve(*args: Any, **kwargs: Any) -> Any:
+        def resolve(*args: Any, **kwargs: Any) -> Any:
             root, info = args[0], kwargs["info"]
             raw = info._raw_info
             if subgraph and root.gw_source != subgraph:
-                value, source = await _load_foreign(root, raw, subgraph), subgraph
-            else:
-                value, source = _own_value(root, raw), root.gw_source
-            return wrap_value(value, raw.return_type, source, raw.schema)
+                return resolve_foreign(root, raw)
+            return wrap_value(_own_value(root, raw), raw.return_type, root.gw_source, raw.schema)
 
         return strawberry.field(
             resolver=resolve,
