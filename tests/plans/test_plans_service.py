@@ -700,6 +700,13 @@ async def test_lineage_across_editions(service: Service) -> None:
             "measure": {"id": str(later)},
         }
     ]
+    plans = await service.gql(
+        '{ planByKey(tenant: "itabashi", key: "dx2025-late") { predecessor { key state } } }'
+    )
+    assert plans["data"]["planByKey"]["predecessor"] == {
+        "key": "dx2025-early",
+        "state": "SUPERSEDED",
+    }
     failing = await service.gql(
         MEASURES,
         plan=str(early.plan_id()),

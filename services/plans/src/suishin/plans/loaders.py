@@ -48,6 +48,7 @@ class Loaders:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
         self.plan = DataLoader(self._plans)
+        self.plan_by_key = DataLoader(self._plans_by_key)
         self.tree = DataLoader(self._trees)
         self.node = DataLoader(self._nodes)
         self.owners = self._many(storage.owners_of, "node_id")
@@ -78,6 +79,10 @@ class Loaders:
     async def _plans(self, ids: list[UUID]) -> list[asyncpg.Record | None]:
         rows = {r["id"]: r for r in await storage.plans_by_ids(self.pool, ids)}
         return [rows.get(i) for i in ids]
+
+    async def _plans_by_key(self, keys: list[tuple[str, str]]) -> list[asyncpg.Record | None]:
+        rows = {(r["tenant"], r["key"]): r for r in await storage.plans_by_keys(self.pool, keys)}
+        return [rows.get(k) for k in keys]
 
     async def _trees(self, plan_ids: list[UUID]) -> list[PlanTree]:
         grouped = _grouped(await storage.nodes_of_plans(self.pool, plan_ids), "plan_id")

@@ -16,7 +16,6 @@ from strawberry.types import Info
 from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError
 from suishin.kit.graphql import context_of
-from suishin.plans import storage
 from suishin.plans.grading import GradeScale
 from suishin.plans.loaders import Loaders, loaders_of
 
@@ -268,7 +267,7 @@ class Plan:
         key = self.row["predecessor_key"]
         if key is None:
             return None
-        row = await storage.plan_by_key(context_of(info).runtime.pool, self.row["tenant"], key)
+        row = await loaders(info).plan_by_key.load((self.row["tenant"], key))
         return Plan.of(row) if row and can_see_plan(principal_of(info), row) else None
 
     @strawberry.field(description="Key of the plan this one implements (基本計画 of 実施計画).")

@@ -71,6 +71,15 @@ async def plans_by_ids(db: Executor, ids: Sequence[UUID]) -> list[asyncpg.Record
     return await db.fetch(f"select {PLAN_COLUMNS} from plans where id = any($1::uuid[])", ids)
 
 
+async def plans_by_keys(db: Executor, keys: Sequence[tuple[str, str]]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        f"""select {PLAN_COLUMNS} from plans
+            where (tenant, key) in (select * from unnest($1::text[], $2::text[]))""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+
+
 async def plan(db: Executor, plan_id: UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"select {PLAN_COLUMNS} from plans where id = $1", plan_id)
 
