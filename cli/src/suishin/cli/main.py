@@ -10,7 +10,7 @@ from types import FrameType
 
 import typer
 
-from suishin.cli import plans_commands
+from suishin.cli import indicators_commands, plans_commands
 from suishin.cli.notifications_commands import directory_app
 from suishin.cli.stack import Stack, StackError, status
 from suishin.cli.tokens import ROLE_PRESETS
@@ -159,6 +159,7 @@ def replay(
 
 
 plans_commands.register(app)
+indicators_commands.register(app)
 
 
 def main() -> None:

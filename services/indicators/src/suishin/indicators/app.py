@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 
+import asyncpg
 from starlette.applications import Starlette
 
 from suishin.contracts import topics
@@ -13,9 +14,13 @@ from suishin.contracts.events import IndicatorReported
 from suishin.indicators.handlers import reported_handler
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.indicators.sweep import run_sweeper
+from suishin.kit.db import create_pool, ensure_database
+from suishin.kit.migrations import migrate
 from suishin.kit.service import ServiceRuntime
+from suishin.kit.settings import PlatformSettings
 
 SERVICE_NAME = "indicators"
+MIGRATIONS = resources.files("suishin.indicators") / "migrations"
 
 Clock = Callable[[], datetime]
 
@@ -28,9 +33,7 @@ class IndicatorsRuntime(ServiceRuntime):
     """The service runtime plus the clock evaluation runs on (injectable for tests)."""
 
     def __init__(self, settings: IndicatorsSettings, clock: Clock = system_clock) -> None:
-        super().__init__(
-            SERVICE_NAME, settings, migrations=resources.files("suishin.indicators") / "migrations"
-        )
+        super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
         self.indicator_settings = settings
         self.clock = clock
         self.ingested = 0
@@ -38,6 +41,16 @@ class IndicatorsRuntime(ServiceRuntime):
     def wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+
+
+async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
+    """A pool on the indicators schema with migrations applied (for the CLI and tools)."""
+    schema = settings.schema_name(SERVICE_NAME)
+    await ensure_database(settings.database_url)
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=max_size)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema, MIGRATIONS)
+    return pool
 
 
 def build(

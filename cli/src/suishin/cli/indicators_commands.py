@@ -1,0 +1,104 @@
+"""The indicators service's part of ``suishin import``, and ``suishin import-indicators``.
+
+``suishin import PLAN_FILE`` runs a list of steps (see :mod:`suishin.cli.plans_commands`); this
+module appends the step that creates or updates the plan's indicator definitions (targets,
+target revisions, sub-series, owners, links to measures). ``suishin import-indicators`` runs
+that step alone, e.g. to refresh targets without touching the plan tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from suishin.cli.plans_commands import ImportContext, ImportStep, register_import_step
+from suishin.contracts.planfile import PlanFile, PlanFileInvalid, load_plan_file
+from suishin.indicators.app import open_pool
+from suishin.indicators.importer import ImportReport, import_indicator_definitions
+from suishin.indicators.importer import Progress as ImportProgress
+from suishin.kit.settings import PlatformSettings
+
+console = Console(stderr=True)
+
+
+async def import_indicators(
+    plan_file: PlanFile, settings: PlatformSettings, progress: ImportProgress | None = None
+) -> ImportReport:
+    pool = await open_pool(settings)
+    try:
+        return await import_indicator_definitions(pool, plan_file, progress=progress)
+    finally:
+        await pool.close()
+
+
+async def _import_step(ctx: ImportContext) -> str:
+    report = await import_indicators(
+        ctx.plan_file,
+        ctx.settings,
+        progress=lambda done, total: ctx.progress("indicators", done, total),
+    )
+    return report.summary()
+
+
+IMPORT_STEP = ImportStep("indicators", _import_step)
+
+
+def import_indicators_command(
+    plan_file: Path = typer.Argument(..., help="Plan file (YAML or JSON)."),
+    database_url: str | None = typer.Option(
+        None, help="PostgreSQL URL (default: SUISHIN_DATABASE_URL or the embedded one)."
+    ),
+) -> None:
+    """Import only the indicator definitions of a plan file (atomic, idempotent)."""
+    try:
+        loaded = load_plan_file(plan_file)
+    except PlanFileInvalid as exc:
+        for error in exc.errors:
+            typer.echo(error.render("both"))
+        console.print(
+            f"[red]{len(exc.errors)} 件のエラーがあります。何も取り込んでいません。 / "
+            f"{len(exc.errors)} error(s); nothing was imported.[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(1) from exc
+    settings = PlatformSettings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+
+    async def run() -> ImportReport:
+        with Progress(
+            TextColumn("indicators"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task("indicators", total=None)
+            return await import_indicators(
+                loaded,
+                settings,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+
+    try:
+        report = asyncio.run(run())
+    except OSError as exc:
+        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"indicators: {report.summary()}", highlight=False)
+    if report.not_in_file:
+        console.print(
+            f"  {len(report.not_in_file)} indicator(s) of this plan are not in the file (kept): "
+            + ", ".join(report.not_in_file),
+            highlight=False,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Append the indicators step to ``suishin import`` and add ``suishin import-indicators``."""
+    register_import_step(IMPORT_STEP)
+    app.command("import-indicators")(import_indicators_command)
