@@ -21,7 +21,7 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "b9f9915cedf3807e",
+    "plans": "a98ece7e00e85ed9",
     "indicators": "af89d41532ebabbd",
     "notifications": "b1e98a022cfbad6e",
 }
@@ -1197,6 +1197,9 @@ class Plan:
     )
     superseded_by: Plan | None = remote("The plan that superseded this one.", name="supersededBy")
     tags: list[TagDefinition] = remote("Cross-cutting tags the plan defines.", name="tags")
+    grade_scale: GradeScale = remote(
+        "The scale the plan's measures are graded on.", name="gradeScale"
+    )
     nodes: list[PlanNode] = remote("Top-level nodes of the tree, in printed order.", name="nodes")
 
     @remote_method("The node at a path of normalised codes, e.g. 基本方針Ⅰ/1.", name="node")
