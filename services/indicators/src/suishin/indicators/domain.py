@@ -9,6 +9,7 @@ expected (baseline, targets per fiscal year, multi-year targets) and how often a
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -90,6 +91,11 @@ class ReportingPeriod:
 
     @classmethod
     def parse(cls, text: str) -> ReportingPeriod:
+        """Read a period (any form the calendar reads); raises ``CalendarError``."""
+        return _parse_period(text)
+
+    @classmethod
+    def _read(cls, text: str) -> ReportingPeriod:
         label = parse_period(text)
         start, end = period_bounds(label)
         if label.startswith("FY"):
@@ -109,6 +115,12 @@ class ReportingPeriod:
             return Decimal(months_into_fiscal_year(self.end)) / 12
         fy_start, fy_end = fiscal_year_bounds(self.fiscal_year)
         return Decimal((self.end - fy_start).days + 1) / Decimal((fy_end - fy_start).days + 1)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_period(text: str) -> ReportingPeriod:
+    # Periods repeat endlessly in a stream of reports; parsing 和暦 forms is not free.
+    return ReportingPeriod._read(text)
 
 
 def months_into_fiscal_year(d: date) -> int:

@@ -43,6 +43,7 @@ the figures and a Japanese reason ("why is this red"). The rules, in order:
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -885,16 +886,17 @@ def overdue_report(
     return latest_due
 
 
-def due_periods(cadence: Cadence, fiscal_year: int) -> list[ReportingPeriod]:
+@functools.lru_cache(maxsize=1024)
+def due_periods(cadence: Cadence, fiscal_year: int) -> tuple[ReportingPeriod, ...]:
     """The periods a report is due for in one fiscal year, in order."""
     if cadence is Cadence.YEARLY:
-        return [ReportingPeriod.parse(f"FY{fiscal_year}")]
+        return (ReportingPeriod.parse(f"FY{fiscal_year}"),)
     if cadence is Cadence.NONE:
-        return []
+        return ()
     months = [(fiscal_year if m >= 4 else fiscal_year + 1, m) for m in (*range(4, 13), 1, 2, 3)]
     if cadence is Cadence.QUARTERLY:
         months = months[2::3]  # a quarter's report is due after its last month (6, 9, 12, 3)
-    return [ReportingPeriod.parse(f"{y:04d}-{m:02d}") for y, m in months]
+    return tuple(ReportingPeriod.parse(f"{y:04d}-{m:02d}") for y, m in months)
 
 
 # --- formatting -------------------------------------------------------------------------------

@@ -138,7 +138,19 @@ async def ingest(
         seen[key] = report
         valid.append((report, indicator, period))
 
-    inserted = await storage.insert_measurements(
+    existing = await storage.measurements_by_key(
+        conn, [(r.tenant, r.idempotency_key) for r, _, _ in valid]
+    )
+    fresh: list[tuple[Report, IndicatorRecord, ReportingPeriod]] = []
+    for report, indicator, period in valid:
+        before = existing.get((report.tenant, report.idempotency_key))
+        if before is None:
+            fresh.append((report, indicator, period))
+        elif _same_stored(before, indicator.id, period.label, report):
+            result.duplicates.append((report, before["id"]))
+        else:
+            result.rejected.append((report, _reused(report)))
+    ids = await storage.write_measurements(
         conn,
         [
             NewMeasurement(
@@ -157,31 +169,16 @@ async def ingest(
                 event_id=r.event_id,
                 via=r.via,
             )
-            for r, ind, period in valid
+            for r, ind, period in fresh
         ],
     )
-    keys = [(r.tenant, r.idempotency_key) for r, _, _ in valid]
-    conflicts = [k for k in keys if k not in inserted]
-    existing = await storage.measurements_by_key(conn, conflicts)
     affected: dict[UUID, IndicatorRecord] = {}
     from_fy: dict[UUID, int] = {}
-    pairs: list[tuple[UUID, str]] = []
-    for report, indicator, period in valid:
-        key = (report.tenant, report.idempotency_key)
-        measurement_id = inserted.get(key)
-        if measurement_id is None:
-            before = existing.get(key)
-            if before is not None and _same_stored(before, indicator.id, period.label, report):
-                result.duplicates.append((report, before["id"]))
-            else:
-                result.rejected.append((report, _reused(report)))
-            continue
+    for (report, indicator, period), measurement_id in zip(fresh, ids, strict=True):
         result.accepted.append(Accepted(report, measurement_id, indicator))
         affected[indicator.id] = indicator
         earliest = from_fy.get(indicator.id, period.fiscal_year)
         from_fy[indicator.id] = min(earliest, period.fiscal_year)
-        pairs.append((indicator.id, period.label))
-    await storage.resolve_current(conn, pairs)
     result.changes = await reevaluate(conn, affected, now, from_fiscal_year=from_fy)
     return result
 

@@ -216,22 +216,72 @@ class NewMeasurement:
     via: str
 
 
-async def insert_measurements(
-    conn: asyncpg.Connection, rows: Sequence[NewMeasurement]
-) -> dict[tuple[str, str], int]:
-    """Insert new reports in one statement; return ids by (tenant, idempotency key) of the rows
-    that were new (a key seen before is left alone)."""
+async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasurement]) -> list[int]:
+    """Store new reports (their idempotency keys are unused) and decide, per indicator and
+    period, which value is current; return the new rows' ids in order.
+
+    The current value is the one its source recorded last (greatest ``occurred_at``; on a tie
+    the one received last). Every other value that competed with it (the previous current
+    one, earlier values of the same batch, a late report) is kept, not current, and points to
+    the value current when it was superseded. Each row is written once: ids are drawn from the
+    sequence first so the rows can be inserted with their final state, and only the previous
+    current values are updated. Two consumers racing on one idempotency key make the insert
+    fail on the unique key; the batch is then retried event by event and the loser finds the
+    stored report (a duplicate).
+    """
     if not rows:
-        return {}
-    inserted = await conn.fetch(
-        """insert into measurements (tenant, indicator_id, period, fiscal_year, period_end, value,
-               text_value, unit, source, idempotency_key, reported_by, is_correction, comment,
-               occurred_at, event_id, via)
-           select * from unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::date[],
-               $6::numeric[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
-               $12::bool[], $13::text[], $14::timestamptz[], $15::uuid[], $16::text[])
-           on conflict (tenant, idempotency_key) do nothing
-           returning id, tenant, idempotency_key""",
+        return []
+    pairs = list({(r.indicator_id, r.period.label) for r in rows})
+    current = await conn.fetch(
+        """select m.id, m.indicator_id, m.period, m.occurred_at from measurements m
+           join unnest($1::uuid[], $2::text[]) as a(indicator_id, period)
+             on m.indicator_id = a.indicator_id and m.period = a.period
+           where m.is_current""",
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+    )
+    ids: list[int] = [
+        r[0]
+        for r in await conn.fetch(
+            "select nextval(pg_get_serial_sequence('measurements', 'id')) "
+            "from generate_series(1, $1)",
+            len(rows),
+        )
+    ]
+    # Candidates per (indicator, period): the stored current value and the new ones.
+    best: dict[tuple[UUID, str], tuple[datetime, int]] = {
+        (r["indicator_id"], r["period"]): (r["occurred_at"], r["id"]) for r in current
+    }
+    for row, new_id in zip(rows, ids, strict=True):
+        pair = (row.indicator_id, row.period.label)
+        candidate = (row.occurred_at, new_id)
+        if pair not in best or candidate > best[pair]:
+            best[pair] = candidate
+    winners = {pair: winner_id for pair, (_, winner_id) in best.items()}
+    beaten = [
+        (r["id"], winners[(r["indicator_id"], r["period"])])
+        for r in current
+        if winners[(r["indicator_id"], r["period"])] != r["id"]
+    ]
+    superseded_by = [
+        None
+        if winners[(r.indicator_id, r.period.label)] == new_id
+        else winners[(r.indicator_id, r.period.label)]
+        for r, new_id in zip(rows, ids, strict=True)
+    ]
+    await conn.execute(
+        """insert into measurements (id, tenant, indicator_id, period, fiscal_year, period_end,
+               value, text_value, unit, source, idempotency_key, reported_by, is_correction,
+               comment, occurred_at, event_id, via, is_current, superseded_by, superseded_at)
+           overriding system value
+           select i, t, ind, p, fy, pe, v, tv, u, src, k, rb, c, cm, oa, e, via,
+                  sb is null, sb, case when sb is null then null else clock_timestamp() end
+           from unnest($1::bigint[], $2::text[], $3::uuid[], $4::text[], $5::int[], $6::date[],
+               $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+               $13::bool[], $14::text[], $15::timestamptz[], $16::uuid[], $17::text[],
+               $18::bigint[])
+             as x(i, t, ind, p, fy, pe, v, tv, u, src, k, rb, c, cm, oa, e, via, sb)""",
+        ids,
         [r.tenant for r in rows],
         [r.indicator_id for r in rows],
         [r.period.label for r in rows],
@@ -248,8 +298,18 @@ async def insert_measurements(
         [r.occurred_at for r in rows],
         [r.event_id for r in rows],
         [r.via for r in rows],
+        superseded_by,
     )
-    return {(r["tenant"], r["idempotency_key"]): r["id"] for r in inserted}
+    # after the insert: the winners they point to must exist (foreign key)
+    if beaten:
+        await conn.execute(
+            """update measurements m
+               set is_current = false, superseded_by = v.winner, superseded_at = clock_timestamp()
+               from unnest($1::bigint[], $2::bigint[]) as v(id, winner) where m.id = v.id""",
+            [b[0] for b in beaten],
+            [b[1] for b in beaten],
+        )
+    return ids
 
 
 async def measurements_by_key(
@@ -265,42 +325,6 @@ async def measurements_by_key(
         [k[1] for k in keys],
     )
     return {(r["tenant"], r["idempotency_key"]): r for r in rows}
-
-
-async def resolve_current(conn: asyncpg.Connection, affected: Iterable[tuple[UUID, str]]) -> None:
-    """Mark which value of each (indicator, period) is current.
-
-    The value recorded last by its source (greatest ``occurred_at``; ties: received last) is
-    current; every other value points to the one recorded right after it.
-    """
-    pairs = list(set(affected))
-    if not pairs:
-        return
-    await conn.execute(
-        """with affected as (
-               select * from unnest($1::uuid[], $2::text[]) as a(indicator_id, period)
-           ),
-           ranked as (
-               select m.id,
-                      row_number() over w = 1 as current,
-                      lag(m.id) over w as newer
-               from measurements m
-               join affected a on m.indicator_id = a.indicator_id and m.period = a.period
-               window w as (partition by m.indicator_id, m.period
-                            order by m.occurred_at desc, m.id desc)
-           )
-           update measurements m
-           set is_current = r.current,
-               superseded_by = r.newer,
-               superseded_at = case when r.current then null
-                                    else coalesce(m.superseded_at, clock_timestamp()) end
-           from ranked r
-           where m.id = r.id
-             and (m.is_current is distinct from r.current
-                  or m.superseded_by is distinct from r.newer)""",
-        [p[0] for p in pairs],
-        [p[1] for p in pairs],
-    )
 
 
 async def current_observations(
