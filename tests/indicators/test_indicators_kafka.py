@@ -232,6 +232,9 @@ async def test_every_kind_of_bad_input_goes_to_the_dead_letter_topic(
     assert "単位「件」" in details["unit_mismatch"]
     assert "does not belong to tenant 'thirdku'" in details["foreign_indicator"]
     assert all(dict(r.headers)["x-dlq-source-topic"].decode() == topic for r in records)
+    metrics = await service.metrics()  # what /metrics serves
+    assert 'suishin_consumer_dead_lettered_total{service="indicators"' in metrics
+    assert "suishin_indicators_reports_accepted_total" in metrics
     # nothing of the refused reports was stored
     stored = await service.pool.fetchval(
         "select count(*) from measurements where idempotency_key like 'b-%'"

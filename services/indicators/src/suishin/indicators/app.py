@@ -38,6 +38,13 @@ class IndicatorsRuntime(ServiceRuntime):
         self.clock = clock
         self.ingested = 0
 
+    async def metrics(self) -> str:
+        labels = f'service="{self.name}"'
+        return (
+            await super().metrics()
+            + f"suishin_indicators_reports_accepted_total{{{labels}}} {self.ingested}\n"
+        )
+
     def wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()

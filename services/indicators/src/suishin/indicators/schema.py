@@ -616,6 +616,7 @@ async def _report(
         result = await ingest(conn, [report], now=runtime.clock(), authorize=authorize)
     if result.rejected:
         return _refused(*(_graphql_error(r) for _, r in result.rejected))
+    runtime.ingested += len(result.accepted)
     if result.changes:
         runtime.wake_relay()
     if result.duplicates:
