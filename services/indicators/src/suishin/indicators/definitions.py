@@ -451,11 +451,10 @@ async def revise_target(
     now: datetime,
 ) -> int:
     """Close the current target of the slot and add the new value as the next revision."""
-    previous = await conn.fetchrow(
+    await conn.execute(
         """update targets set superseded_at = $4
            where indicator_id = $1 and fiscal_year = $2
-             and from_fiscal_year is not distinct from $3 and superseded_at is null
-           returning revision""",
+             and from_fiscal_year is not distinct from $3 and superseded_at is null""",
         indicator_id,
         target.fiscal_year,
         target.from_fiscal_year,
@@ -481,7 +480,7 @@ async def revise_target(
         target.text,
         target.printed,
         revision,
-        reason if previous is not None else reason or None,
+        reason,
         revised_by,
         now,
     )

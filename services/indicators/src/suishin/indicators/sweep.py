@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
@@ -19,8 +20,11 @@ import asyncpg
 from suishin.contracts.calendar import fiscal_year_of
 from suishin.indicators import storage
 from suishin.indicators.reevaluation import reevaluate
+from suishin.kit import inbox
 
 log = logging.getLogger(__name__)
+
+INBOX_RETENTION_DAYS = 30
 
 
 async def sweep(pool: asyncpg.Pool, now: datetime, *, page_size: int = 500) -> int:
@@ -57,7 +61,9 @@ async def run_sweeper(
     page_size: int,
     on_changes: Callable[[], None] | None = None,
 ) -> None:
-    """Sweep forever, every ``interval`` seconds."""
+    """Sweep forever, every ``interval`` seconds; once an hour also forget inbox entries older
+    than the retention window (redeliveries come within minutes, not weeks)."""
+    last_purge = 0.0
     while True:
         try:
             n = await sweep(pool(), clock(), page_size=page_size)
@@ -65,6 +71,10 @@ async def run_sweeper(
                 log.info("stale sweep changed statuses", extra={"changes": n})
                 if on_changes is not None:
                     on_changes()
+            if time.monotonic() - last_purge > 3600:
+                last_purge = time.monotonic()
+                async with pool().acquire() as conn:
+                    await inbox.purge(conn, INBOX_RETENTION_DAYS)
         except asyncio.CancelledError:
             raise
         except Exception:
