@@ -242,6 +242,12 @@ async def _import(
 ) -> None:
     total = len(definitions)
     async with conn.transaction():
+        # Lock every stored indicator of the file up front, in id order like the consumer does,
+        # so an import running next to a stream of reports cannot deadlock with it.
+        await conn.execute(
+            "select 1 from indicators where id = any($1::uuid[]) order by id for no key update",
+            [d.id for d in definitions],
+        )
         done = 0
         chunk = 50
         for i in range(0, total, chunk):
