@@ -443,14 +443,32 @@ def test_text_targets_are_classified() -> None:
 
 
 def test_a_directional_text_target_compares_with_the_previous_year() -> None:
-    s = spec(targets=(target(2025, text="拡大"),))
+    s = spec(targets=(target(2025, text="増加"),))
     up = run(s, 2025, [obs("FY2024", 3), obs("FY2025", 5)])
     assert (up.status, up.rule, up.figures.reference) == (ACHIEVED, "text_directional", 3)
-    assert "拡大" in up.reason
+    assert "増加" in up.reason
     running = run(s, 2025, [obs("FY2024", 3), obs("2025-06", 4)])
     assert running.status == ON_TRACK
     assert run(s, 2025, [obs("FY2024", 3), obs("FY2025", 3)]).status == AT_RISK
     assert run(s, 2025, [obs("FY2024", 3), obs("FY2025", 2)]).status == OFF_TRACK
+
+
+def test_expanding_a_level_compares_with_the_previous_year() -> None:
+    s = spec(aggregation=Aggregation.SNAPSHOT, targets=(target(2025, text="拡大"),))
+    assert run(s, 2025, [obs("FY2024", 3), obs("FY2025", 5)]).rule == "text_directional"
+    assert run(s, 2025, [obs("FY2024", 3), obs("FY2025", 2)]).status == OFF_TRACK
+
+
+def test_expanding_a_flow_means_adding_something() -> None:
+    """板橋区 dx2025-early.e16-1: オンライン申請 拡大手続き数 82 then 55, target 拡大."""
+    s = spec(
+        unit="手続き",
+        targets=(target(2023, text="拡大"), target(2023, text="拡大", from_fiscal_year=2021)),
+    )
+    e = run(s, 2022, [obs("FY2021", 82), obs("FY2022", 55)])
+    assert (e.status, e.rule) == (ACHIEVED, "text_expansion")
+    assert run(s, 2022, [obs("2022-06", 5)]).status == ON_TRACK
+    assert run(s, 2022, [obs("FY2022", 0)]).status == AT_RISK
 
 
 def test_a_directional_text_target_falls_back_to_the_baseline() -> None:

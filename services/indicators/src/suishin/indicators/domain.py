@@ -193,6 +193,14 @@ class IndicatorSpec:
     report_lag_days: int | None = None
     unit_aliases: tuple[str, ...] = ()
     tracked_since: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    evaluated_from_fy: int | None = None
+    """First year evaluated (the plan period's start when earlier actuals are accepted)."""
+
+    @property
+    def first_evaluated_fy(self) -> int:
+        if self.evaluated_from_fy is None:
+            return self.period_start_fy
+        return max(self.period_start_fy, self.evaluated_from_fy)
 
     @property
     def is_ratio(self) -> bool:

@@ -85,7 +85,8 @@ NEGATIVE_WORDS = (
     *("見送", "延期", "未達", "断念", "停止"),
 )
 DONE_WORDS = ("完了", "達成", "済", "実施した", "導入した", "開始した", "稼働した")
-UP_WORDS = ("拡大", "増加", "拡充", "向上", "充実", "増やす")
+SCOPE_WORDS = ("拡大", "拡充", "充実")
+UP_WORDS = (*SCOPE_WORDS, "増加", "向上", "増やす")
 DOWN_WORDS = ("減少", "削減", "縮小", "低減", "減らす")
 
 
@@ -229,7 +230,7 @@ def evaluate_years(
 def years_to_evaluate(spec: IndicatorSpec, now: datetime, *, from_fy: int | None = None) -> range:
     """Plan years that have started by ``now`` (from ``from_fy`` on, when given)."""
     current = _fiscal_year_of(now)
-    first = spec.period_start_fy if from_fy is None else max(from_fy, spec.period_start_fy)
+    first = spec.first_evaluated_fy if from_fy is None else max(from_fy, spec.first_evaluated_fy)
     return range(first, min(spec.period_end_fy, current) + 1)
 
 
@@ -782,6 +783,29 @@ def _evaluate_text(
             figures,
         )
     wording = classify_text_target(target_text)
+    if (
+        wording is Direction.UP
+        and year.actual is not None
+        and _is_expansion_of_a_flow(spec, target_text)
+    ):
+        # 拡大 of a flow (手続き 82 added, then 55): any addition is expansion.
+        amount = year.actual
+        if amount > 0:
+            final = year.coverage >= 1
+            status = IndicatorStatus.ACHIEVED if final else IndicatorStatus.ON_TRACK
+            verdict = "増えており、拡大しています"
+        elif amount == 0:
+            status, verdict = IndicatorStatus.AT_RISK, "増えていません"
+        else:
+            status, verdict = IndicatorStatus.OFF_TRACK, "減っています"
+        return Evaluation(
+            fy,
+            status,
+            "text_expansion",
+            f"目標「{target_text}」に対し、{fy_text}の実績{_num(amount, spec.unit)}"
+            f"（{year.basis}）は{verdict}。",
+            figures,
+        )
     if wording in (Direction.UP, Direction.DOWN) and year.actual is not None:
         reference = _previous_value(spec, fy, years)
         if reference is not None:
@@ -838,6 +862,14 @@ def _evaluate_text(
         f"{goal}について、{fy_text}の途中経過が報告されています（{reported}）。",
         figures,
     )
+
+
+def _is_expansion_of_a_flow(spec: IndicatorSpec, text: str | None) -> bool:
+    """拡大/拡充/充実 (not 増加) of an amount per period, rather than of a level."""
+    if spec.is_level or not text:
+        return False
+    quantity = [w for w in UP_WORDS if w not in SCOPE_WORDS]
+    return any(w in text for w in SCOPE_WORDS) and not any(w in text for w in quantity)
 
 
 def classify_text_target(text: str | None) -> Direction | None:

@@ -8,7 +8,8 @@ are reported as ``indicator.reported`` events, like any external system would.
 
 Each sub-series becomes an indicator of its own, keyed ``<indicator key>/<sub-series key>``.
 An indicator's period is the plan period, widened to the fiscal years of the historical actuals
-the file lists for it (so they can be reported).
+the file lists for it (so they can be reported); statuses are evaluated from the plan period on,
+earlier actuals only serve as references (the previous level, the running total).
 """
 
 from __future__ import annotations
@@ -118,6 +119,7 @@ def _definition(pf: PlanFile, ind: PlanIndicator, sub_key: str | None) -> Indica
         notes=tuple(notes),
         parent_key=ind.key if sub_key else None,
         sub_series_key=sub_key,
+        evaluated_from_fy=pf.plan.period.start if start < pf.plan.period.start else None,
         revision_reasons=reasons,
     )
 

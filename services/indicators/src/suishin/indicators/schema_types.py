@@ -192,20 +192,22 @@ class IndicatorEvaluation:
 
     @classmethod
     def nothing_yet(
-        cls, record: IndicatorRecord, fiscal_year: int, started: bool
+        cls, record: IndicatorRecord, fiscal_year: int, started: bool, evaluated: bool = True
     ) -> IndicatorEvaluation:
         target = ev.select_target(record.spec, fiscal_year)
-        reason = (
-            f"{format_fiscal_year(fiscal_year)}の実績はまだ報告されていません。"
-            if started
-            else f"{format_fiscal_year(fiscal_year)}はまだ始まっていません。"
-        )
+        year = format_fiscal_year(fiscal_year)
+        if not evaluated:
+            reason = f"{year}は計画期間前のため評価しません（実績は比較の基準に使います）。"
+        elif started:
+            reason = f"{year}の実績はまだ報告されていません。"
+        else:
+            reason = f"{year}はまだ始まっていません。"
         return cls(
             fiscal_year=fiscal_year,
             period=f"FY{fiscal_year}",
             status=IndicatorStatus.NO_DATA,
             status_label=ev.STATUS_LABELS_JA[IndicatorStatus.NO_DATA],
-            rule="no_measurement",
+            rule="no_measurement" if evaluated else "before_plan",
             reason=reason,
             figures=EvaluationFigures.of(
                 ev.EvaluationFigures(
@@ -530,7 +532,9 @@ class Indicator:
         row = rows.get(fy)
         if row is not None:
             return IndicatorEvaluation.of_row(row)
-        return IndicatorEvaluation.nothing_yet(self.record, fy, started=fy <= current)
+        return IndicatorEvaluation.nothing_yet(
+            self.record, fy, started=fy <= current, evaluated=fy >= spec.first_evaluated_fy
+        )
 
     @strawberry.field(description="Status of every plan year that has started.")
     async def statuses(self, info: Info[Any, Any]) -> list[IndicatorEvaluation]:
@@ -541,7 +545,7 @@ class Indicator:
             IndicatorEvaluation.of_row(rows[fy])
             if fy in rows
             else IndicatorEvaluation.nothing_yet(self.record, fy, started=True)
-            for fy in range(spec.period_start_fy, min(spec.period_end_fy, current) + 1)
+            for fy in range(spec.first_evaluated_fy, min(spec.period_end_fy, current) + 1)
         ]
 
     @strawberry.field(description="Every status change announced, oldest first.")
@@ -606,7 +610,9 @@ class Indicator:
                     coverage=figure.coverage if figure else None,
                     status=IndicatorEvaluation.of_row(status_row)
                     if status_row is not None
-                    else IndicatorEvaluation.nothing_yet(record, fy, started=fy <= current),
+                    else IndicatorEvaluation.nothing_yet(
+                        record, fy, started=fy <= current, evaluated=fy >= spec.first_evaluated_fy
+                    ),
                     measurements=[
                         Measurement.of_row(m, internal=internal)
                         for m in measurements

@@ -29,7 +29,7 @@ INDICATOR_COLUMNS = """
     i.qualitative, i.milestone, i.tolerance, i.at_risk_margin, i.baseline_value,
     i.baseline_text, i.baseline_period, i.baseline_source, i.plan_id, i.plan_key,
     i.period_start_fy, i.period_end_fy, i.owner_departments, i.origin, i.source, i.notes,
-    i.status_version, i.tracked_since, i.updated_at
+    i.status_version, i.tracked_since, i.updated_at, i.evaluated_from_fy
 """
 
 
@@ -88,6 +88,7 @@ def _record(row: asyncpg.Record, targets: Sequence[TargetSpec]) -> IndicatorReco
         report_lag_days=row["report_lag_days"],
         unit_aliases=tuple(row["unit_aliases"] or ()),
         tracked_since=row["tracked_since"],
+        evaluated_from_fy=row["evaluated_from_fy"],
     )
     return IndicatorRecord(
         spec=spec,
@@ -504,7 +505,9 @@ class IndicatorFilter:
     top_level_only: bool = False
 
 
-HEADLINE_YEAR_SQL = "least(i.period_end_fy, greatest(i.period_start_fy, $2::int))"
+HEADLINE_YEAR_SQL = (
+    "least(i.period_end_fy, greatest(coalesce(i.evaluated_from_fy, i.period_start_fy), $2::int))"
+)
 """The year an indicator's headline status is for: the current fiscal year, clamped to its
 plan period (a finished plan shows its last year)."""
 
