@@ -1,9 +1,11 @@
-"""The indicators service's part of ``suishin import``, and ``suishin import-indicators``.
+"""The indicators service's part of ``suishin import`` / ``suishin export``, and
+``suishin import-indicators``.
 
 ``suishin import PLAN_FILE`` runs a list of steps (see :mod:`suishin.cli.plans_commands`); this
 module appends the step that creates or updates the plan's indicator definitions (targets,
-target revisions, sub-series, owners, links to measures). ``suishin import-indicators`` runs
-that step alone, e.g. to refresh targets without touching the plan tree.
+target revisions, sub-series, owners, links to measures), and the export step that writes them
+back (with targets revised and actuals reported since). ``suishin import-indicators`` runs the
+import step alone, e.g. to refresh targets without touching the plan tree.
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from suishin.cli.plans_commands import ImportContext, ImportStep, register_import_step
+from suishin.cli.plans_commands import (
+    ExportContext,
+    ExportStep,
+    ImportContext,
+    ImportStep,
+    register_export_step,
+    register_import_step,
+)
 from suishin.contracts.planfile import PlanFile, PlanFileInvalid, load_plan_file
 from suishin.indicators.app import open_pool
+from suishin.indicators.exporter import export_indicator_data
 from suishin.indicators.importer import ImportReport, import_indicator_definitions
 from suishin.indicators.importer import Progress as ImportProgress
 from suishin.kit.settings import PlatformSettings
@@ -45,6 +55,17 @@ async def _import_step(ctx: ImportContext) -> str:
 
 
 IMPORT_STEP = ImportStep("indicators", _import_step)
+
+
+async def _export_step(ctx: ExportContext) -> None:
+    pool = await open_pool(ctx.settings)
+    try:
+        ctx.data["indicators"] = await export_indicator_data(pool, ctx.tenant, ctx.plan_key)
+    finally:
+        await pool.close()
+
+
+EXPORT_STEP = ExportStep("indicators", _export_step)
 
 
 def import_indicators_command(
@@ -99,6 +120,7 @@ def import_indicators_command(
 
 
 def register(app: typer.Typer) -> None:
-    """Append the indicators step to ``suishin import`` and add ``suishin import-indicators``."""
+    """Add the indicators steps to ``suishin import`` / ``export``; add ``import-indicators``."""
     register_import_step(IMPORT_STEP)
+    register_export_step(EXPORT_STEP)
     app.command("import-indicators")(import_indicators_command)

@@ -103,6 +103,9 @@ class IndicatorDefinition:
     parent_key: str | None = None
     sub_series_key: str | None = None
     evaluated_from_fy: int | None = None
+    plan_file_entry: dict[str, Any] | None = None
+    """The indicator as its plan file wrote it (export writes it back)."""
+    plan_position: int | None = None
     revision_reasons: dict[tuple[int, int | None], str] = field(default_factory=dict)
     """Reason to record when the target of a slot changes (else the caller's default)."""
 
@@ -206,9 +209,10 @@ insert into indicators as i (id, tenant, key, parent_id, sub_series_key, title, 
     unit_aliases, polarity, aggregation, granularity, cadence, report_lag_days, qualitative,
     milestone, tolerance, at_risk_margin, baseline_value, baseline_text, baseline_period,
     baseline_source, plan_id, plan_key, period_start_fy, period_end_fy, owner_departments, origin,
-    source, notes, tracked_since, updated_at, evaluated_from_fy)
+    source, notes, tracked_since, updated_at, evaluated_from_fy, plan_file_entry, plan_position)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30::jsonb, $31, $31, $32)
+    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30::jsonb, $31, $31, $32,
+    $33::jsonb, $34)
 on conflict (id) do update set
     parent_id = excluded.parent_id, sub_series_key = excluded.sub_series_key,
     title = excluded.title, description = excluded.description, unit = excluded.unit,
@@ -223,12 +227,14 @@ on conflict (id) do update set
     period_start_fy = excluded.period_start_fy, period_end_fy = excluded.period_end_fy,
     owner_departments = excluded.owner_departments, origin = excluded.origin,
     source = excluded.source, notes = excluded.notes, updated_at = excluded.updated_at,
-    evaluated_from_fy = excluded.evaluated_from_fy
+    evaluated_from_fy = excluded.evaluated_from_fy, plan_file_entry = excluded.plan_file_entry,
+    plan_position = excluded.plan_position
 where (i.parent_id, i.sub_series_key, i.title, i.description, i.unit, i.unit_aliases,
        i.polarity, i.aggregation, i.granularity, i.cadence, i.report_lag_days, i.qualitative,
        i.milestone, i.tolerance, i.at_risk_margin, i.baseline_value, i.baseline_text,
        i.baseline_period, i.baseline_source, i.plan_id, i.plan_key, i.period_start_fy,
-       i.period_end_fy, i.owner_departments, i.origin, i.source, i.notes, i.evaluated_from_fy)
+       i.period_end_fy, i.owner_departments, i.origin, i.source, i.notes, i.evaluated_from_fy,
+       i.plan_file_entry, i.plan_position)
    is distinct from
       (excluded.parent_id, excluded.sub_series_key, excluded.title, excluded.description,
        excluded.unit, excluded.unit_aliases, excluded.polarity, excluded.aggregation,
@@ -237,7 +243,7 @@ where (i.parent_id, i.sub_series_key, i.title, i.description, i.unit, i.unit_ali
        excluded.baseline_text, excluded.baseline_period, excluded.baseline_source,
        excluded.plan_id, excluded.plan_key, excluded.period_start_fy, excluded.period_end_fy,
        excluded.owner_departments, excluded.origin, excluded.source, excluded.notes,
-       excluded.evaluated_from_fy)
+       excluded.evaluated_from_fy, excluded.plan_file_entry, excluded.plan_position)
 returning (xmax = 0) as created
 """
 
@@ -298,6 +304,8 @@ async def apply_definitions(
             list(d.notes),
             now,
             d.evaluated_from_fy,
+            d.plan_file_entry,
+            d.plan_position,
         )
         links_changed = await _apply_links(conn, d)
         revisions = await _apply_targets(

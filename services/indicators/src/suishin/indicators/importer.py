@@ -15,7 +15,7 @@ earlier actuals only serve as references (the previous level, the running total)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -67,8 +67,15 @@ class ImportReport:
 def definitions_from_plan_file(plan_file: PlanFile) -> list[IndicatorDefinition]:
     """Every indicator (and sub-series) of the file as a definition."""
     out: list[IndicatorDefinition] = []
-    for indicator in plan_file.indicators:
-        out.append(_definition(plan_file, indicator, None))
+    for position, indicator in enumerate(plan_file.indicators):
+        parent = _definition(plan_file, indicator, None)
+        out.append(
+            replace(
+                parent,
+                plan_file_entry=indicator.model_dump(mode="json", exclude_defaults=True),
+                plan_position=position,
+            )
+        )
         for sub in indicator.sub_series:
             out.append(_definition(plan_file, indicator, sub.key))
     return out
