@@ -7,18 +7,14 @@ own clients, and a client only ever sees events of its municipality and, for the
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import pytest_asyncio
 import uvicorn
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from suishin.contracts.enums import IndicatorStatus, Severity
@@ -32,6 +28,7 @@ from suishin.gateway.app import build
 from suishin.gateway.settings import GatewaySettings
 from suishin.kit.auth import issue_token
 from suishin.kit.embedded import free_port
+from suishin.kit.testing import GraphQLWSClient as Client
 from suishin.kit.testing import Infrastructure, isolated_settings, produce, wait_until
 
 pytestmark = pytest.mark.integration
@@ -86,53 +83,6 @@ async def replicas(infra: Infrastructure) -> AsyncIterator[tuple[Replica, Replic
 
 def token(settings: GatewaySettings, tenant: str, subject: str, *roles: str) -> str:
     return issue_token(settings, subject=subject, tenant=tenant, roles=list(roles or ("viewer",)))
-
-
-class Client:
-    """A minimal graphql-transport-ws client."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-
-    @classmethod
-    @contextlib.asynccontextmanager
-    async def open(cls, url: str, bearer: str | None) -> AsyncIterator[Client]:
-        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
-            payload = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            assert ack["type"] == "connection_ack", ack
-            yield cls(ws)
-
-    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
-        sid = uuid.uuid4().hex[:8]
-        await self.ws.send(
-            json.dumps(
-                {
-                    "id": sid,
-                    "type": "subscribe",
-                    "payload": {"query": query, "variables": variables or {}},
-                }
-            )
-        )
-        return sid
-
-    async def next(self, timeout: float = 20.0) -> dict[str, Any]:
-        while True:
-            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
-            if message["type"] in ("next", "error", "complete"):
-                return message
-
-    async def refusal(self, sid: str) -> str:
-        """Everything the server says about subscription ``sid`` until it ends it."""
-        said = []
-        while True:
-            message = await self.next()
-            if message.get("id") != sid:
-                continue
-            said.append(json.dumps(message, ensure_ascii=False))
-            if message["type"] in ("error", "complete"):
-                return "\n".join(said)
 
 
 INBOX = "subscription { notificationReceived { id kind title severity link occurredAt } }"

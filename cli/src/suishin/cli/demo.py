@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from suishin.cli import indicators_commands  # noqa: F401  (registers its import step)
 from suishin.cli.plans_commands import IMPORT_STEPS, ImportContext
 from suishin.cli.tokens import ROLE_PRESETS
 from suishin.contracts import topics

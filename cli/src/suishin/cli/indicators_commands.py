@@ -119,8 +119,12 @@ def import_indicators_command(
         )
 
 
+# Importing this module adds the indicators steps to ``suishin import`` / ``export``, so every
+# caller of the step lists (the CLI, the demo loader, tests) runs the same steps.
+register_import_step(IMPORT_STEP)
+register_export_step(EXPORT_STEP)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the indicators steps to ``suishin import`` / ``export``; add ``import-indicators``."""
-    register_import_step(IMPORT_STEP)
-    register_export_step(EXPORT_STEP)
+    """Add ``import-indicators`` to the CLI."""
     app.command("import-indicators")(import_indicators_command)

@@ -89,7 +89,8 @@ class ServiceRuntime:
             self.broker,
             consumer,
             topic=self.topic(topic),
-            group_id=group_id or f"{self.settings.topic_prefix}{self.name}",
+            # One group per subscription: a join for one topic never rebalances another.
+            group_id=group_id or f"{self.settings.topic_prefix}{self.name}.{topic}",
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
         )

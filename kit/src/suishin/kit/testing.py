@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -214,3 +215,49 @@ async def started(runtime: Any) -> AsyncIterator[Any]:
         yield runtime
     finally:
         await runtime.stop()
+
+
+class GraphQLWSClient:
+    """A minimal graphql-transport-ws client, as a front end's subscription would connect."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, url: str, bearer: str | None) -> AsyncIterator[GraphQLWSClient]:
+        from websockets.asyncio.client import connect
+
+        async with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+            payload = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            assert ack["type"] == "connection_ack", ack
+            yield cls(ws)
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        sid = secrets.token_hex(4)
+        message = {
+            "id": sid,
+            "type": "subscribe",
+            "payload": {"query": query, "variables": variables or {}},
+        }
+        await self.ws.send(json.dumps(message))
+        return sid
+
+    async def next(self, timeout: float = 20.0) -> dict[str, Any]:
+        while True:
+            message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+            if message["type"] in ("next", "error", "complete"):
+                return dict(message)
+
+    async def refusal(self, sid: str) -> str:
+        """Everything the server says about subscription ``sid`` until it ends it."""
+        said = []
+        while True:
+            message = await self.next()
+            if message.get("id") != sid:
+                continue
+            said.append(json.dumps(message, ensure_ascii=False))
+            if message["type"] in ("error", "complete"):
+                return "\n".join(said)
