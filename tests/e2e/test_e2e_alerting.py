@@ -127,9 +127,8 @@ async def test_off_track_reaches_the_cio_once_live_and_by_mail_then_recovers(
         return n["kind"] == "measure_failing" and n["link"] == f"Measure:{measure_id}"
 
     # The CIO wants e-mail at once, even on weekends and holidays (the test may run on one).
-    await gateway.query(
-        cio, "mutation { updateMyPreferences(input: {respectQuietHours: false}) { errors { code } } }"
-    )
+    prefs = "mutation { updateMyPreferences(input: {respectQuietHours: false}) { errors {code} } }"
+    await gateway.query(cio, prefs)
     pushed: list[dict[str, Any]] = []
 
     async def listen(live: GraphQLWSClient) -> None:
