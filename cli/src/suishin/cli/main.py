@@ -140,6 +140,7 @@ def replay(
     import asyncio
     from datetime import UTC, datetime, timedelta
 
+    from suishin.kit.broker import ensure_topics, platform_topics
     from suishin.kit.db import create_pool
     from suishin.kit.outbox import replay as replay_outbox
 
@@ -147,6 +148,8 @@ def replay(
     since = datetime.now(UTC) - timedelta(minutes=minutes)
 
     async def run() -> None:
+        # A broker that restarted empty has no topics yet; create them with their partitions.
+        await ensure_topics(settings.kafka_bootstrap, platform_topics(settings))
         for name in SERVICE_SCHEMAS:
             pool = await create_pool(settings.database_url, settings.schema_name(name))
             try:

@@ -189,20 +189,14 @@ class Stack:
     def start_services(self, timeout: float = 90.0) -> None:
         logs = self.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        env = self.service_env()
-        self.start_smtp_sink(logs, env)
+        self.start_smtp_sink(logs, self.service_env())
         for spec in self.specs:
-            if port_open("127.0.0.1", spec.port):
-                raise StackError(f"port {spec.port} for {spec.name} is already in use")
-            log = (logs / f"{spec.name}.log").open("ab")
-            self.children[spec.name] = subprocess.Popen(
-                [sys.executable, "-m", spec.module],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            self._spawn(spec)
         self.wait_ready(timeout)
+        self._save_state()
+
+    def _save_state(self) -> None:
+        logs = self.data_dir / "logs"
         StackState(
             supervisor_pid=os.getpid(),
             database_url=self.database_url,
@@ -217,9 +211,36 @@ class Stack:
             ],
         ).save(self.state_file)
 
-    def wait_ready(self, timeout: float) -> None:
+    def _spawn(self, spec: ProcessSpec) -> None:
+        if port_open("127.0.0.1", spec.port):
+            raise StackError(f"port {spec.port} for {spec.name} is already in use")
+        log = (self.data_dir / "logs" / f"{spec.name}.log").open("ab")
+        self.children[spec.name] = subprocess.Popen(
+            [sys.executable, "-m", spec.module],
+            env=self.service_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service, as a crash would (used by the fault tests)."""
+        proc = self.children[name]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def restart_service(self, name: str, timeout: float = 90.0) -> None:
+        spec = next(s for s in self.specs if s.name == name)
+        deadline = time.monotonic() + 10
+        while port_open("127.0.0.1", spec.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._spawn(spec)
+        self.wait_ready(timeout, only={name})
+        self._save_state()
+
+    def wait_ready(self, timeout: float, only: set[str] | None = None) -> None:
         deadline = time.monotonic() + timeout
-        pending = {s.name: s for s in self.specs}
+        pending = {s.name: s for s in self.specs if only is None or s.name in only}
         with httpx.Client(timeout=2.0) as client:
             while pending:
                 for name, spec in list(pending.items()):

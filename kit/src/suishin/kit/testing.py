@@ -198,7 +198,7 @@ class TopicReader:
 
 
 async def _partitions_for(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
-    for _ in range(100):
+    for _ in range(600):  # up to 30 s: a broker that just restarted creates topics lazily
         partitions = consumer.partitions_for_topic(topic)
         if partitions:
             return set(partitions)

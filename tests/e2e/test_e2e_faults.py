@@ -1,0 +1,186 @@
+"""Faults lose and duplicate nothing: a service killed mid-stream, and a broker that restarts
+empty (it is memory-only) recovered by replaying the services' outboxes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from suishin.cli.stack import Stack
+from suishin.contracts import topics
+from suishin.kit.broker import ensure_topics, platform_topics
+from suishin.kit.db import create_pool
+from suishin.kit.outbox import replay
+from suishin.kit.testing import Infrastructure, TopicReader, wait_until
+
+from .conftest import Ward, free_port_block, load_ward, platform_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+YEARS = (2024, 2025)
+
+
+def stream(ward: Ward, count: int, tag: str) -> list[Any]:
+    """``count`` reports spread over every indicator of the plan, several per period, so later
+    ones supersede earlier ones (the order matters and must survive the fault)."""
+    keys = [i.key for i in ward.plan_file.indicators if not i.sub_series]
+    return [
+        ward.reported(
+            keys[n % len(keys)], 1 + n, f"FY{YEARS[n // len(keys) % 2]}", key=f"{tag}-{n}"
+        )
+        for n in range(count)
+    ]
+
+
+async def test_killing_the_indicators_service_mid_stream_loses_and_duplicates_nothing(
+    ward: Ward, platform: Stack
+) -> None:
+    events = stream(ward, 3000, "kill")
+    await ward.publish(events)
+
+    async def some_applied() -> bool:
+        count = await ward.fetchval("indicators", "select count(*) from measurements")
+        return bool(count >= 300)
+
+    await wait_until(some_applied, timeout=90, message="the stream to start")
+    platform.kill_service("indicators")  # SIGKILL: no clean shutdown, offsets not committed
+    platform.restart_service("indicators")
+
+    async def all_applied() -> bool:
+        count = await ward.fetchval("indicators", "select count(*) from measurements")
+        return bool(count >= len(events))
+
+    await wait_until(all_applied, timeout=180, message="every report applied after the restart")
+    rows = await ward.fetchval(
+        "indicators",
+        "select json_build_object('rows', count(*), 'keys', count(distinct idempotency_key),"
+        " 'current', count(*) filter (where is_current)) from measurements",
+    )
+    counts = json.loads(rows) if isinstance(rows, str) else rows
+    assert counts["rows"] == counts["keys"] == len(events)  # nothing lost, nothing twice
+    # The last report of each (indicator, period) is the current one, as without the crash.
+    last: dict[tuple[str, str], int] = {}
+    for e in events:
+        last[(e.payload.indicator_key, e.payload.period)] = int(e.payload.value)
+    assert counts["current"] == len(last)
+    current = await ward.fetchval(
+        "indicators",
+        "select json_agg(json_build_array(i.key, m.period, m.value)) from measurements m"
+        " join indicators i on i.id = m.indicator_id where m.is_current",
+    )
+    current = json.loads(current) if isinstance(current, str) else current
+    assert {(k, p): int(float(v)) for k, p, v in current} == last
+
+
+@pytest.fixture(scope="module")
+def own_broker_platform(
+    infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    stack = Stack(
+        tmp_path_factory.mktemp("platform-own-broker"),
+        base_port=free_port_block(),
+        env=platform_env(infra, own_broker=True),
+        say=lambda _m: None,
+    )
+    try:
+        stack.start_infrastructure()
+        stack.start_services(timeout=120)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def own_broker_ward(own_broker_platform: Stack) -> AsyncIterator[Ward]:
+    yield await load_ward(own_broker_platform)
+
+
+async def outbox_event_ids(ward: Ward, service: str, topic: str) -> set[str]:
+    rows = await ward.fetchval(
+        service, f"select json_agg(event_id) from outbox where topic = '{topic}'"
+    )
+    rows = json.loads(rows) if isinstance(rows, str) else rows
+    return set(rows or [])
+
+
+async def test_broker_restart_is_recovered_by_replaying_the_outboxes(
+    own_broker_ward: Ward, own_broker_platform: Stack
+) -> None:
+    ward, stack = own_broker_ward, own_broker_platform
+    measure = "基本方針Ⅰ/施策1"
+    measure_link = f"Measure:{ward.plan_file.node_id(measure)}"
+    workloads = [
+        i for i in ward.plan_file.indicators if any(n.startswith(measure + "/") for n in i.nodes)
+    ]
+    below = [ward.reported(i.key, 0, "FY2024", key=f"before-{i.key}") for i in workloads]
+    await ward.publish(below)
+
+    async def failing_in_inbox() -> list[dict[str, Any]]:
+        return [n for n in await ward.inbox(ward.cio) if n["link"] == measure_link]
+
+    await wait_until(failing_in_inbox, timeout=90, message="the CIO's alert before the restart")
+    status_ids = await outbox_event_ids(ward, "indicators", topics.INDICATOR_STATUS_CHANGED)
+    graded_ids = await outbox_event_ids(ward, "plans", topics.MEASURE_EVALUATED)
+    assert status_ids and graded_ids
+
+    # The broker restarts empty: every topic, message and committed offset is gone.
+    assert stack.broker is not None
+    stack.broker.stop()
+    stack.broker.start()
+
+    # `suishin replay`: recreate the topics, then the outboxes publish again what was lost.
+    await ensure_topics(stack.kafka_bootstrap, platform_topics(ward.settings))
+    for service in ("plans", "indicators", "notifications"):
+        pool = await create_pool(ward.settings.database_url, ward.settings.schema_name(service))
+        try:
+            await replay(pool, datetime.now(UTC) - timedelta(hours=1))
+        finally:
+            await pool.close()
+
+    async def drained() -> bool:
+        pending = [
+            await ward.fetchval(s, "select count(*) from outbox where published_at is null")
+            for s in ("plans", "indicators", "notifications")
+        ]
+        return not any(pending)
+
+    await wait_until(drained, timeout=120, message="the outboxes to publish again")
+
+    async def republished(topic: str, service: str, expected: set[str]) -> None:
+        async with TopicReader(stack.kafka_bootstrap, ward.settings.topic(topic)) as reader:
+
+            async def all_there() -> bool:
+                seen = {json.loads(r.value)["event_id"] for r in await reader.poll()}
+                return expected <= seen
+
+            await wait_until(all_there, timeout=120, message=f"{topic} replayed from {service}")
+
+    await republished(topics.INDICATOR_STATUS_CHANGED, "indicators", status_ids)
+    await republished(topics.MEASURE_EVALUATED, "plans", graded_ids)
+
+    # The consumers rejoined the new broker: a correction flows end to end again ...
+    fixed = [
+        ward.reported(
+            i.key,
+            int(next(t.value for t in i.targets if t.fiscal_year == 2024)) + 1,
+            "FY2024",
+            key=f"after-{i.key}",
+            correction=True,
+        )
+        for i in workloads
+    ]
+    await ward.publish(fixed)
+
+    async def recovered() -> list[dict[str, Any]]:
+        inbox = await ward.inbox(ward.jimukyoku)
+        notes = [n for n in inbox if n["kind"] == "indicator_recovered"]
+        return notes if len(notes) >= len(workloads) else []
+
+    await wait_until(recovered, timeout=180, message="recovered notices after the restart")
+    # ... and the replayed events, applied a second time, changed nothing.
+    assert len(await failing_in_inbox()) == 1
