@@ -1,0 +1,58 @@
+"""The end-to-end benchmark (bench/e2e.py) still runs: tiny numbers, the session's PostgreSQL and
+broker, every process of the platform. Figures are not checked, only that each one is there."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from suishin.kit.testing import Infrastructure, isolated_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "e2e.py"
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("suishin_bench_e2e", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_e2e_benchmark_runs_and_reports_every_figure(infra: Infrastructure, tmp_path: Path) -> None:
+    bench = load_bench()
+    config = bench.Config(
+        events=50, rate=50, duration=3, alert_every=10, tenants=1, measures=8, timeout=90
+    )
+    env = dict(os.environ)
+    env.update(isolated_env(infra))
+    result = bench.run(config, env=env, data_dir=tmp_path, say=lambda _m: None)
+
+    throughput = result["throughput"]
+    assert throughput["reports_stored"] == 50
+    assert throughput["alerts"] == 5
+    assert throughput["status_changes"] >= 5
+    assert throughput["by_kind"].get("indicator_off_track", 0) >= 5
+    assert throughput["events_per_s"] > 0
+
+    latency = result["latency"]
+    assert latency["reports_stored"] == 150
+    assert latency["alerts"] == 15
+    assert latency["pushed"] == 15, "every alert reaches the 事務局's live subscription"
+    assert latency["publish_to_live_push"]["n"] == 15
+    assert latency["publish_to_inbox_stored"]["n"] == 15
+    assert all(v is not None for v in latency["median_hops_ms"].values())
+
+    assert result["dead_lettered"] == 0
+    end = result["memory"]["end"]
+    for name in ("plans", "indicators", "notifications", "gateway"):
+        assert end[name]["rss_mib"] > 0 and end[name]["hwm_mib"] >= end[name]["rss_mib"]
+    assert "throughput" in bench.report(result)
