@@ -195,16 +195,31 @@ class SelectionBuilder:
         key = info.path.key
         assert isinstance(key, str)
         node = self.forwarded_field(info.field_nodes, field_def, key)
-        document = self._operation(operation, info, (node,), ())
+        document = self._operation(operation, info.operation, (node,), ())
         return document, key
 
     def entities_operation(self, info: GraphQLResolveInfo, typename: str) -> tuple[str, str]:
         """``(document, response key)`` fetching the field ``info`` resolves for many entities
         of ``typename`` at once through ``_entities(representations: $_gw_representations)``."""
-        field_def = info.parent_type.fields[info.field_name]
         key = info.path.key
         assert isinstance(key, str)
-        node = self.forwarded_field(info.field_nodes, field_def, key)
+        field_def = info.parent_type.fields[info.field_name]
+        document = self.entities_document(
+            field_def, key, info.field_nodes, info.operation, typename
+        )
+        return document, key
+
+    def entities_document(
+        self,
+        field_def: GraphQLField,
+        key: str,
+        nodes: Sequence[FieldNode],
+        operation: OperationDefinitionNode,
+        typename: str,
+    ) -> str:
+        """The ``_entities`` document fetching the field ``field_def`` (selected by ``nodes``
+        under the response ``key``) for many entities of ``typename`` at once."""
+        node = self.forwarded_field(nodes, field_def, key)
         entities = _field(
             "_entities",
             arguments=(
@@ -223,8 +238,7 @@ class SelectionBuilder:
                 )
             ),
         )
-        document = self._operation(OperationType.QUERY, info, (entities,), (_representations(),))
-        return document, key
+        return self._operation(OperationType.QUERY, operation, (entities,), (_representations(),))
 
     def entity_selection_operation(self, info: GraphQLResolveInfo, typename: str) -> str:
         """An ``_entities`` document selecting, on ``typename`` itself, what the client asked
@@ -252,18 +266,20 @@ class SelectionBuilder:
                 )
             ),
         )
-        return self._operation(OperationType.QUERY, info, (entities,), (_representations(),))
+        return self._operation(
+            OperationType.QUERY, info.operation, (entities,), (_representations(),)
+        )
 
     def _operation(
         self,
         operation: OperationType,
-        info: GraphQLResolveInfo,
+        client_operation: OperationDefinitionNode,
         selections: tuple[SelectionNode, ...],
         extra_definitions: tuple[VariableDefinitionNode, ...],
     ) -> str:
         definitions = tuple(
             d
-            for d in info.operation.variable_definitions or ()
+            for d in client_operation.variable_definitions or ()
             if d.variable.name.value in self.variables
         )
         op = OperationDefinitionNode(

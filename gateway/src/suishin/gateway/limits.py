@@ -10,32 +10,46 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
+    AddValidationRules,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
 
+# Distinct documents kept parsed and validated (per process).
+DOCUMENT_CACHE_SIZE = 256
+
 
 def schema_extensions(settings: GatewaySettings) -> list[Callable[[], SchemaExtension]]:
     """Validation rules applied to every document before anything is forwarded (factories:
-    Strawberry builds fresh extension instances per request)."""
-    extensions: list[Callable[[], SchemaExtension]] = [
-        functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-        functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+    Strawberry builds fresh extension instances per request).
+
+    Dashboards send the same documents again and again, so parsing and validation are cached
+    per document text (bounded LRU). The limit rules are built once, so that the validation
+    cache, which is keyed by the rules too, hits across requests."""
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(settings.max_query_depth, None),
+        aliases_rule(settings.max_aliases),
     ]
     if not settings.introspection_enabled:
-        extensions.append(DisableIntrospection)
-    return extensions
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return [
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
+        functools.partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+        functools.partial(AddValidationRules, rules),
+        functools.partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+    ]
 
 
 class RequestTimeout:

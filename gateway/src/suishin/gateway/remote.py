@@ -31,6 +31,7 @@ from graphql import (
 from strawberry.types import Info
 
 from suishin.gateway import errors
+from suishin.gateway.assemble import Assembly, Unsupported, supported
 from suishin.gateway.auth import check_rows, check_tenant, require_signed_in
 from suishin.gateway.context import context_of
 from suishin.gateway.forwarding import (
@@ -235,6 +236,14 @@ async def forward(
     (a connection over the returned list for a ``page_of`` field, sliced by ``paging``)."""
     ctx = context_of(info)
     raw = info._raw_info
+    page_of = _metadata(raw).get(PAGE_OF)
+    assembly: Assembly | None = None
+    if not page_of and supported(raw):
+        assembly = Assembly(raw, ctx, subgraph)
+        try:
+            assembly.check()
+        except Unsupported:
+            assembly = None
     builder = SelectionBuilder.for_info(raw, subgraph)
     document, key = builder.root_operation(raw, operation)
     variables = {k: v for k, v in ctx.raw_variables.items() if k in builder.variables}
@@ -245,7 +254,10 @@ async def forward(
         raise result.errors[0]
     value = (result.data or {}).get(key)
     check_rows(ctx.principal, value)
-    if _metadata(raw).get(PAGE_OF):
+    if assembly is not None:  # the answer in one pass (assemble.py)
+        await assembly.fetch_foreign(value)
+        return assembly.complete(value)
+    if page_of:
         return _connection(value, raw, subgraph, paging or {})
     return wrap_value(value, raw.return_type, subgraph, raw.schema)
 

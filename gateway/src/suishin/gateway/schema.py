@@ -17,6 +17,7 @@ from strawberry.types import Info
 
 from suishin.contracts.enums import Role as RoleValue
 from suishin.gateway import generated
+from suishin.gateway.assemble import PASSTHROUGH, GatewayExecutor
 from suishin.gateway.context import context_of
 from suishin.gateway.live_schema import Subscription
 from suishin.gateway.scalars import SCALAR_MAP
@@ -79,11 +80,17 @@ class Mutation(generated.GeneratedMutation):
 def build_schema(
     extensions: Sequence[Callable[[], SchemaExtension]] = (),
 ) -> strawberry.Schema:
-    """The gateway schema with the given validation extensions (see limits.py)."""
-    return strawberry.Schema(
+    """The gateway schema with the given validation extensions (see limits.py).
+
+    Its executor takes the forwarded root fields' answers as assembled in one pass
+    (assemble.py) instead of completing them field by field."""
+    schema = strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=list(extensions),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
+        execution_context_class=GatewayExecutor,
     )
+    schema._schema.extensions[PASSTHROUGH] = True
+    return schema
