@@ -8,14 +8,19 @@ half-written (one transaction per mutation).
 from __future__ import annotations
 
 import base64
+import inspect
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
 import strawberry
+from graphql import GraphQLObjectType
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, fiscal_year_of
@@ -154,6 +159,7 @@ class Query:
         loaders = loaders_of(info)
         for r in page:
             loaders.indicator.prime(r.id, r)
+        await loaders.prefetch(info._raw_info, (r.id for r in page), ("edges", "node"))
         edges = [IndicatorEdge(cursor=_cursor(r.key), node=Indicator.of(r)) for r in page]
         return IndicatorConnection(
             edges=edges,
@@ -754,11 +760,55 @@ def _definition(
     )
 
 
-schema = strawberry.federation.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[Indicator, Measure],
-    federation_version="2.7",
+def _call_plain_resolvers_directly(schema: strawberry.Schema) -> strawberry.Schema:
+    """Resolve fields whose resolver is a synchronous method without arguments (most fields:
+    reads of the object's record) by calling the method directly. Strawberry wraps every
+    resolver call (Info, argument conversion, extension chain), which for such a field costs
+    more than the field itself; async resolvers and fields with arguments, extensions or
+    permissions keep the wrapping. The schema (SDL) does not change."""
+    for type_ in schema._schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, gql_field in type_.fields.items():
+            definition = gql_field.extensions.get("strawberry-definition")
+            resolver = getattr(definition, "base_resolver", None)
+            if (
+                not isinstance(definition, StrawberryField)
+                or resolver is None
+                or resolver.is_async
+                or resolver.arguments
+                or definition.extensions
+                or definition.permission_classes
+                or not resolver.self_parameter
+                or resolver.root_parameter
+                or resolver.parent_parameter
+            ):
+                continue
+            type_.fields[name].resolve = _direct(
+                resolver.wrapped_func, definition, resolver.info_parameter
+            )
+    return schema
+
+
+def _direct(
+    method: Callable[..., Any], definition: StrawberryField, info: inspect.Parameter | None
+) -> Callable[..., Any]:
+    if info is None:
+        return lambda source, _: method(source)
+    name = info.name
+    return lambda source, raw: method(source, **{name: Info(_raw_info=raw, _field=definition)})
+
+
+# The gateway forwards the same selection for the same client query: parse and validate each
+# document text once.
+schema = _call_plain_resolvers_directly(
+    strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Indicator, Measure],
+        federation_version="2.7",
+        extensions=[ParserCache, ValidationCache],
+    )
 )
 
 __all__ = ["IndicatorStatus", "schema"]

@@ -21,7 +21,7 @@ from suishin.contracts.calendar import format_fiscal_year
 from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.indicators import evaluation as ev
 from suishin.indicators.domain import Cadence, Granularity, Observation, ReportingPeriod
-from suishin.indicators.loaders import Loaders
+from suishin.indicators.loaders import Loaders, when_loaded
 from suishin.indicators.storage import IndicatorRecord
 from suishin.kit.errors import Forbidden
 from suishin.kit.graphql import context_of
@@ -489,9 +489,11 @@ class Indicator:
         return self.record.sub_series_key
 
     @strawberry.field(description="Ids of the measures/goals (plans-service nodes) it measures.")
-    async def measure_ids(self, info: Info[Any, Any]) -> list[strawberry.ID]:
-        links = await loaders_of(info).links.load(self.record.id)
-        return [strawberry.ID(str(n)) for n in links.node_ids]
+    def measure_ids(self, info: Info[Any, Any]) -> list[strawberry.ID]:
+        return when_loaded(
+            lambda links: [strawberry.ID(str(n)) for n in links.node_ids],
+            (loaders_of(info).links, self.record.id),
+        )
 
     @strawberry.field(description="The parent indicator of a sub-series.")
     async def parent(self, info: Info[Any, Any]) -> Indicator | None:
@@ -502,25 +504,30 @@ class Indicator:
 
     @strawberry.field(description="Sub-series (per channel, per system), each an indicator.")
     async def sub_series(self, info: Info[Any, Any]) -> list[Indicator]:
-        return [Indicator.of(r) for r in await loaders_of(info).children.load(self.record.id)]
+        loaders = loaders_of(info)
+        records = await loaders.children.load(self.record.id)
+        await loaders.prefetch(info._raw_info, (r.id for r in records))
+        return [Indicator.of(r) for r in records]
 
     @strawberry.field(description="Current targets, per fiscal year (and multi-year span).")
-    async def targets(self, info: Info[Any, Any]) -> list[IndicatorTarget]:
-        rows = await loaders_of(info).target_history.load(self.record.id)
-        return [IndicatorTarget.of_row(r) for r in rows if r["superseded_at"] is None]
+    def targets(self, info: Info[Any, Any]) -> list[IndicatorTarget]:
+        return when_loaded(
+            lambda rows: [IndicatorTarget.of_row(r) for r in rows if r["superseded_at"] is None],
+            (loaders_of(info).target_history, self.record.id),
+        )
 
     @strawberry.field(description="Every target revision, old ones included, with reasons.")
-    async def target_history(self, info: Info[Any, Any]) -> list[IndicatorTarget]:
-        rows = await loaders_of(info).target_history.load(self.record.id)
-        return [IndicatorTarget.of_row(r) for r in rows]
+    def target_history(self, info: Info[Any, Any]) -> list[IndicatorTarget]:
+        return when_loaded(
+            lambda rows: [IndicatorTarget.of_row(r) for r in rows],
+            (loaders_of(info).target_history, self.record.id),
+        )
 
     @strawberry.field(
         description="Status for a fiscal year (default: the current one, within the plan "
         "period) with its explanation: why is this red."
     )
-    async def status(
-        self, info: Info[Any, Any], fiscal_year: int | None = None
-    ) -> IndicatorEvaluation:
+    def status(self, info: Info[Any, Any], fiscal_year: int | None = None) -> IndicatorEvaluation:
         current = current_fiscal_year(info)
         spec = self.record.spec
         fy = (
@@ -528,56 +535,79 @@ class Indicator:
             if fiscal_year is not None
             else min(spec.period_end_fy, max(spec.period_start_fy, current))
         )
-        rows = await loaders_of(info).statuses.load(self.record.id)
-        row = rows.get(fy)
-        if row is not None:
-            return IndicatorEvaluation.of_row(row)
-        return IndicatorEvaluation.nothing_yet(
-            self.record, fy, started=fy <= current, evaluated=fy >= spec.first_evaluated_fy
-        )
+
+        def evaluation(rows: dict[int, asyncpg.Record]) -> IndicatorEvaluation:
+            row = rows.get(fy)
+            if row is not None:
+                return IndicatorEvaluation.of_row(row)
+            return IndicatorEvaluation.nothing_yet(
+                self.record, fy, started=fy <= current, evaluated=fy >= spec.first_evaluated_fy
+            )
+
+        return when_loaded(evaluation, (loaders_of(info).statuses, self.record.id))
 
     @strawberry.field(description="Status of every plan year that has started.")
-    async def statuses(self, info: Info[Any, Any]) -> list[IndicatorEvaluation]:
-        rows = await loaders_of(info).statuses.load(self.record.id)
+    def statuses(self, info: Info[Any, Any]) -> list[IndicatorEvaluation]:
         current = current_fiscal_year(info)
         spec = self.record.spec
-        return [
-            IndicatorEvaluation.of_row(rows[fy])
-            if fy in rows
-            else IndicatorEvaluation.nothing_yet(self.record, fy, started=True)
-            for fy in range(spec.first_evaluated_fy, min(spec.period_end_fy, current) + 1)
-        ]
+
+        def evaluations(rows: dict[int, asyncpg.Record]) -> list[IndicatorEvaluation]:
+            return [
+                IndicatorEvaluation.of_row(rows[fy])
+                if fy in rows
+                else IndicatorEvaluation.nothing_yet(self.record, fy, started=True)
+                for fy in range(spec.first_evaluated_fy, min(spec.period_end_fy, current) + 1)
+            ]
+
+        return when_loaded(evaluations, (loaders_of(info).statuses, self.record.id))
 
     @strawberry.field(description="Every status change announced, oldest first.")
-    async def status_history(self, info: Info[Any, Any]) -> list[IndicatorStatusChange]:
-        rows = await loaders_of(info).status_history.load(self.record.id)
-        return [
-            IndicatorStatusChange(
-                fiscal_year=r["fiscal_year"],
-                from_status=IndicatorStatus(r["from_status"]) if r["from_status"] else None,
-                to_status=IndicatorStatus(r["to_status"]),
-                rule=r["rule"],
-                reason=r["reason"],
-                figures=EvaluationFigures.of(ev.EvaluationFigures.from_json(r["figures"])),
-                changed_at=r["changed_at"],
-                event_id=strawberry.ID(str(r["event_id"])),
-            )
-            for r in rows
-        ]
+    def status_history(self, info: Info[Any, Any]) -> list[IndicatorStatusChange]:
+        return when_loaded(
+            lambda rows: [
+                IndicatorStatusChange(
+                    fiscal_year=r["fiscal_year"],
+                    from_status=IndicatorStatus(r["from_status"]) if r["from_status"] else None,
+                    to_status=IndicatorStatus(r["to_status"]),
+                    rule=r["rule"],
+                    reason=r["reason"],
+                    figures=EvaluationFigures.of(ev.EvaluationFigures.from_json(r["figures"])),
+                    changed_at=r["changed_at"],
+                    event_id=strawberry.ID(str(r["event_id"])),
+                )
+                for r in rows
+            ],
+            (loaders_of(info).status_history, self.record.id),
+        )
 
     @strawberry.field(
         description="Targets against actuals per fiscal year of the plan period, with the "
         "status and every report (superseded values included)."
     )
-    async def series(self, info: Info[Any, Any]) -> list[IndicatorSeriesPoint]:
+    def series(self, info: Info[Any, Any]) -> list[IndicatorSeriesPoint]:
         loaders = loaders_of(info)
-        record = self.record
-        spec = record.spec
-        measurements = await loaders.measurements.load(record.id)
-        statuses = await loaders.statuses.load(record.id)
-        history = await loaders.target_history.load(record.id)
         internal = reads_internal(info)
         current = current_fiscal_year(info)
+        return when_loaded(
+            lambda measurements, statuses, history: self._series(
+                measurements, statuses, history, internal=internal, current=current
+            ),
+            (loaders.measurements, self.record.id),
+            (loaders.statuses, self.record.id),
+            (loaders.target_history, self.record.id),
+        )
+
+    def _series(
+        self,
+        measurements: list[asyncpg.Record],
+        statuses: dict[int, asyncpg.Record],
+        history: list[asyncpg.Record],
+        *,
+        internal: bool,
+        current: int,
+    ) -> list[IndicatorSeriesPoint]:
+        record = self.record
+        spec = record.spec
         observations = [
             Observation(ReportingPeriod.parse(m["period"]), m["value"], m["text_value"])
             for m in measurements
@@ -625,13 +655,12 @@ class Indicator:
     @strawberry.field(
         description="Reports, oldest period first; superseded values included by default."
     )
-    async def measurements(
+    def measurements(
         self,
         info: Info[Any, Any],
         period: str | None = None,
         include_superseded: bool = True,
     ) -> list[Measurement]:
-        rows = await loaders_of(info).measurements.load(self.record.id)
         internal = reads_internal(info)
         wanted = None
         if period is not None:
@@ -639,11 +668,15 @@ class Indicator:
                 wanted = ReportingPeriod.parse(period).label
             except ValueError:
                 return []
-        return [
-            Measurement.of_row(r, internal=internal)
-            for r in rows
-            if (wanted is None or r["period"] == wanted) and (include_superseded or r["is_current"])
-        ]
+        return when_loaded(
+            lambda rows: [
+                Measurement.of_row(r, internal=internal)
+                for r in rows
+                if (wanted is None or r["period"] == wanted)
+                and (include_superseded or r["is_current"])
+            ],
+            (loaders_of(info).measurements, self.record.id),
+        )
 
 
 @strawberry.federation.type(
@@ -662,7 +695,12 @@ class Measure:
         node_id = to_uuid(self.id)
         if node_id is None:
             return []
-        return [Indicator.of(r) for r in await loaders_of(info).by_measure.load(node_id)]
+        loaders = loaders_of(info)
+        records = await loaders.by_measure.load(node_id)
+        # Every measure of the request gets here in the same turn: one batch per kind of data
+        # for all their indicators, whose fields then resolve without waiting.
+        await loaders.prefetch(info._raw_info, (r.id for r in records))
+        return [Indicator.of(r) for r in records]
 
 
 # --- pages -------------------------------------------------------------------------------------
