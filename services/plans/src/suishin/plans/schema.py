@@ -8,12 +8,16 @@ refused mutation writes nothing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from uuid import UUID
 
 import strawberry
+from graphql import GraphQLObjectType
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from suishin.contracts.enums import MeasureStatus as MeasureStatusValue
 from suishin.kit.errors import DomainError, Forbidden, NotFound, UserError
@@ -424,6 +428,53 @@ class Mutation:
         return SupersedePlanPayload(plan=Plan.of(row) if row else None, errors=[])
 
 
-schema = strawberry.federation.Schema(
-    query=Query, mutation=Mutation, types=[Plan, Measure], federation_version="2.7"
+def _call_plain_resolvers_directly(schema: strawberry.Schema) -> strawberry.Schema:
+    """Resolve fields whose resolver is a synchronous method without arguments (most fields:
+    reads of the object's row) by calling the method directly. Strawberry wraps every resolver
+    call (Info, argument conversion, extension chain), which for such a field costs more than
+    the field itself; async resolvers and fields with arguments, extensions or permissions keep
+    the wrapping. The schema (SDL) does not change."""
+    for type_ in schema._schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
+            continue
+        for name, gql_field in type_.fields.items():
+            definition = gql_field.extensions.get("strawberry-definition")
+            resolver = getattr(definition, "base_resolver", None)
+            if (
+                not isinstance(definition, StrawberryField)
+                or resolver is None
+                or resolver.is_async
+                or resolver.arguments
+                or definition.extensions
+                or definition.permission_classes
+                or not resolver.self_parameter
+                or resolver.root_parameter
+                or resolver.parent_parameter
+            ):
+                continue
+            type_.fields[name].resolve = _direct(
+                resolver.wrapped_func, definition, resolver.info_parameter
+            )
+    return schema
+
+
+def _direct(
+    method: Callable[..., Any], definition: StrawberryField, info: inspect.Parameter | None
+) -> Callable[..., Any]:
+    if info is None:
+        return lambda source, _: method(source)
+    name = info.name
+    return lambda source, raw: method(source, **{name: Info(_raw_info=raw, _field=definition)})
+
+
+# Front ends send the same few documents over and over (and the gateway forwards the same
+# selection for the same client query): parse and validate each text once.
+schema = _call_plain_resolvers_directly(
+    strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Plan, Measure],
+        federation_version="2.7",
+        extensions=[ParserCache, ValidationCache],
+    )
 )

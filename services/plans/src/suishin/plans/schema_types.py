@@ -17,7 +17,7 @@ from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError
 from suishin.kit.graphql import context_of
 from suishin.plans.grading import GradeScale
-from suishin.plans.loaders import Loaders, loaders_of
+from suishin.plans.loaders import Loaders, PlanTree, loaders_of, when_loaded
 
 
 @strawberry.enum(
@@ -289,12 +289,15 @@ class Plan:
         ]
 
     @strawberry.field(description="The scale the plan's measures are graded on.")
-    async def grade_scale(self, info: Info[Any, Any]) -> GradeScaleType:
-        return GradeScaleType.of(await loaders(info).plan_scale.load(self.row["id"]))
+    def grade_scale(self, info: Info[Any, Any]) -> GradeScaleType:
+        return when_loaded(GradeScaleType.of, (loaders(info).plan_scale, self.row["id"]))
 
     @strawberry.field(description="Top-level nodes of the tree, in printed order.")
     async def nodes(self, info: Info[Any, Any]) -> list[PlanNode]:
         tree = await loaders(info).tree.load(self.row["id"])
+        # One batch per kind of data the selection below reads, for every node of the tree:
+        # the fields of nodes and measures then resolve without waiting.
+        await loaders(info).prefetch_tree(info._raw_info, tree)
         return [PlanNode(id=strawberry.ID(str(r["id"])), row=r) for r in tree.children[None]]
 
     @strawberry.field(description="The node at a path of normalised codes, e.g. 基本方針Ⅰ/1.")
@@ -341,11 +344,14 @@ class PlanNode:
         return int(self.row["level"])
 
     @strawberry.field(description="Name of the node's level in this plan, e.g. 施策.")
-    async def level_label(self, info: Info[Any, Any]) -> str | None:
-        plan = await loaders(info).plan.load(self.row["plan_id"])
-        labels = list(plan["level_labels"]) if plan else []
+    def level_label(self, info: Info[Any, Any]) -> str | None:
         level = int(self.row["level"])
-        return labels[level] if level < len(labels) else None
+
+        def label(plan: asyncpg.Record | None) -> str | None:
+            labels = plan["level_labels"] if plan else []
+            return labels[level] if level < len(labels) else None
+
+        return when_loaded(label, (loaders(info).plan, self.row["plan_id"]))
 
     @strawberry.field(description="Depth in the tree (0 = top).")
     def depth(self) -> int:
@@ -373,24 +379,33 @@ class PlanNode:
         return strawberry.ID(str(parent)) if parent else None
 
     @strawberry.field(description="The parent node.")
-    async def parent(self, info: Info[Any, Any]) -> PlanNode | None:
-        if self.row["parent_id"] is None:
+    def parent(self, info: Info[Any, Any]) -> PlanNode | None:
+        parent_id = self.row["parent_id"]
+        if parent_id is None:
             return None
-        tree = await loaders(info).tree.load(self.row["plan_id"])
-        row = tree.by_id.get(self.row["parent_id"])
-        return PlanNode(id=strawberry.ID(str(row["id"])), row=row) if row else None
+
+        def parent(tree: PlanTree) -> PlanNode | None:
+            row = tree.by_id.get(parent_id)
+            return PlanNode(id=strawberry.ID(str(row["id"])), row=row) if row else None
+
+        return when_loaded(parent, (loaders(info).tree, self.row["plan_id"]))
 
     @strawberry.field(description="Child nodes in printed order.")
-    async def children(self, info: Info[Any, Any]) -> list[PlanNode]:
-        tree = await loaders(info).tree.load(self.row["plan_id"])
-        return [
-            PlanNode(id=strawberry.ID(str(r["id"])), row=r)
-            for r in tree.children.get(self.row["id"], [])
-        ]
+    def children(self, info: Info[Any, Any]) -> list[PlanNode]:
+        node_id = self.row["id"]
+        return when_loaded(
+            lambda tree: [
+                PlanNode(id=strawberry.ID(str(r["id"])), row=r)
+                for r in tree.children.get(node_id, [])
+            ],
+            (loaders(info).tree, self.row["plan_id"]),
+        )
 
     @strawberry.field(description="Owner departments (with the lead).")
-    async def owners(self, info: Info[Any, Any]) -> list[MeasureOwner]:
-        return [_owner(r) for r in await loaders(info).owners.load(self.row["id"])]
+    def owners(self, info: Info[Any, Any]) -> list[MeasureOwner]:
+        return when_loaded(
+            lambda rows: [_owner(r) for r in rows], (loaders(info).owners, self.row["id"])
+        )
 
     @strawberry.field(description="The measure, when this node is one.")
     def measure(self) -> Measure | None:
@@ -545,10 +560,12 @@ class Measure:
         return strawberry.ID(str(self.row["plan_id"]))
 
     @strawberry.field(description="The plan.")
-    async def plan(self, info: Info[Any, Any]) -> Plan:
-        row = await loaders(info).plan.load(self.row["plan_id"])
-        assert row is not None
-        return Plan.of(row)
+    def plan(self, info: Info[Any, Any]) -> Plan:
+        def plan(row: asyncpg.Record | None) -> Plan:
+            assert row is not None
+            return Plan.of(row)
+
+        return when_loaded(plan, (loaders(info).plan, self.row["plan_id"]))
 
     @strawberry.field(description="Path of normalised codes from the top of the plan.")
     def path(self) -> str:
@@ -563,8 +580,8 @@ class Measure:
         return str(self.row["normalized_code"])
 
     @strawberry.field(description="Name of the measure's level in its plan, e.g. 施策.")
-    async def level_label(self, info: Info[Any, Any]) -> str | None:
-        return await PlanNode(id=self.id, row=self.row).level_label(info)
+    def level_label(self, info: Info[Any, Any]) -> str | None:
+        return PlanNode(id=self.id, row=self.row).level_label(info)
 
     @strawberry.field(description="Title as printed.")
     def title(self) -> str:
@@ -583,8 +600,10 @@ class Measure:
         return self.row["attributes"].get("status_label") or self.row["status"]
 
     @strawberry.field(description="Owner departments, lead first where the plan names one.")
-    async def owners(self, info: Info[Any, Any]) -> list[MeasureOwner]:
-        return [_owner(r) for r in await loaders(info).owners.load(self.row["id"])]
+    def owners(self, info: Info[Any, Any]) -> list[MeasureOwner]:
+        return when_loaded(
+            lambda rows: [_owner(r) for r in rows], (loaders(info).owners, self.row["id"])
+        )
 
     @strawberry.field(description="Open-ended owners as printed: ほか / 関係課.")
     def others_text(self) -> str | None:
@@ -595,61 +614,78 @@ class Measure:
         return list(self.row["tags"])
 
     @strawberry.field(description="The plan per fiscal year (printed label and normalised phase).")
-    async def schedule(self, info: Info[Any, Any]) -> list[ScheduleEntry]:
-        return [
-            ScheduleEntry(
-                fiscal_year=r["fiscal_year"],
-                label=r["label"],
-                phase=r["phase"],
-                track=r["track"] or None,
-            )
-            for r in await loaders(info).schedule.load(self.row["id"])
-        ]
+    def schedule(self, info: Info[Any, Any]) -> list[ScheduleEntry]:
+        return when_loaded(
+            lambda rows: [
+                ScheduleEntry(
+                    fiscal_year=r["fiscal_year"],
+                    label=r["label"],
+                    phase=r["phase"],
+                    track=r["track"] or None,
+                )
+                for r in rows
+            ],
+            (loaders(info).schedule, self.row["id"]),
+        )
 
     @strawberry.field(description="Where the measure comes from in earlier editions.")
-    async def lineage(self, info: Info[Any, Any]) -> list[LineageLink]:
-        return [
-            LineageLink(
-                kind=r["kind"],
-                plan_key=r["from_plan_key"],
-                path=r["from_path"],
-                node_id=strawberry.ID(str(r["from_node_id"])) if r["from_node_id"] else None,
-                note=r["note"],
-            )
-            for r in await loaders(info).lineage.load(self.row["id"])
-        ]
+    def lineage(self, info: Info[Any, Any]) -> list[LineageLink]:
+        return when_loaded(
+            lambda rows: [
+                LineageLink(
+                    kind=r["kind"],
+                    plan_key=r["from_plan_key"],
+                    path=r["from_path"],
+                    node_id=strawberry.ID(str(r["from_node_id"])) if r["from_node_id"] else None,
+                    note=r["note"],
+                )
+                for r in rows
+            ],
+            (loaders(info).lineage, self.row["id"]),
+        )
 
     @strawberry.field(description="Where the measure went in later editions (reverse lineage).")
-    async def successors(self, info: Info[Any, Any]) -> list[LineageLink]:
-        return [
-            LineageLink(
-                kind=r["kind"],
-                plan_key=r["plan_key"],
-                path=r["path"],
-                node_id=strawberry.ID(str(r["node_id"])),
-                note=r["note"],
-            )
-            for r in await loaders(info).successors.load(self.row["id"])
-        ]
+    def successors(self, info: Info[Any, Any]) -> list[LineageLink]:
+        return when_loaded(
+            lambda rows: [
+                LineageLink(
+                    kind=r["kind"],
+                    plan_key=r["plan_key"],
+                    path=r["path"],
+                    node_id=strawberry.ID(str(r["node_id"])),
+                    note=r["note"],
+                )
+                for r in rows
+            ],
+            (loaders(info).successors, self.row["id"]),
+        )
 
     @strawberry.field(description="Goals the measure serves: one primary (◎), related (○).")
-    async def goals(self, info: Info[Any, Any]) -> list[GoalLink]:
-        tree = await loaders(info).tree.load(self.row["plan_id"])
-        out = []
-        for r in await loaders(info).goals.load(self.row["id"]):
-            goal = tree.by_id.get(r["goal_id"])
-            out.append(
-                GoalLink(
-                    goal_id=strawberry.ID(str(r["goal_id"])),
-                    is_primary=r["is_primary"],
-                    goal=PlanNode(id=strawberry.ID(str(goal["id"])), row=goal) if goal else None,
+    def goals(self, info: Info[Any, Any]) -> list[GoalLink]:
+        def links(tree: PlanTree, rows: list[asyncpg.Record]) -> list[GoalLink]:
+            out = []
+            for r in rows:
+                goal = tree.by_id.get(r["goal_id"])
+                out.append(
+                    GoalLink(
+                        goal_id=strawberry.ID(str(r["goal_id"])),
+                        is_primary=r["is_primary"],
+                        goal=PlanNode(id=strawberry.ID(str(goal["id"])), row=goal)
+                        if goal
+                        else None,
+                    )
                 )
-            )
-        return out
+            return out
+
+        return when_loaded(
+            links,
+            (loaders(info).tree, self.row["plan_id"]),
+            (loaders(info).goals, self.row["id"]),
+        )
 
     @strawberry.field(description="Sub-items (事業量項目) of the measure, in printed order.")
-    async def items(self, info: Info[Any, Any]) -> list[PlanNode]:
-        return await PlanNode(id=self.id, row=self.row).children(info)
+    def items(self, info: Info[Any, Any]) -> list[PlanNode]:
+        return PlanNode(id=self.id, row=self.row).children(info)
 
     @strawberry.field(description="The measure as a node of the plan tree.")
     def node(self) -> PlanNode:
@@ -658,69 +694,80 @@ class Measure:
     @strawberry.field(
         description="Grades per fiscal year (machine, published and override; both kept)."
     )
-    async def grades(
-        self, info: Info[Any, Any], fiscal_year: int | None = None
-    ) -> list[MeasureGrade]:
-        rows = await loaders(info).grades.load(self.row["id"])
-        published = await loaders(info).published_grades.load(self.row["id"])
-        scale = await loaders(info).plan_scale.load(self.row["plan_id"])
+    def grades(self, info: Info[Any, Any], fiscal_year: int | None = None) -> list[MeasureGrade]:
         internal = is_internal(principal_of(info), self.row["tenant"])
-        return grades_view(rows, published, scale, internal, fiscal_year)
+        return when_loaded(
+            lambda rows, published, scale: grades_view(
+                rows, published, scale, internal, fiscal_year
+            ),
+            (loaders(info).grades, self.row["id"]),
+            (loaders(info).published_grades, self.row["id"]),
+            (loaders(info).plan_scale, self.row["plan_id"]),
+        )
 
     @strawberry.field(
         description="Every change with who, when, why and the previous value (internal)."
     )
-    async def history(self, info: Info[Any, Any]) -> list[HistoryEntry] | None:
+    def history(self, info: Info[Any, Any]) -> list[HistoryEntry] | None:
         if not is_internal(principal_of(info), self.row["tenant"]):
             raise forbidden_internal()
-        return [
-            HistoryEntry(
-                id=strawberry.ID(str(r["id"])),
-                field=r["field"],
-                previous=_json_text(r["previous"]),
-                value=_json_text(r["value"]),
-                from_status=_status(r["previous"]) if r["field"] == "status" else None,
-                to_status=_status(r["value"]) if r["field"] == "status" else None,
-                changed_by=r["changed_by"],
-                reason=r["reason"],
-                source=r["source"],
-                changed_at=r["changed_at"],
-            )
-            for r in await loaders(info).history.load(self.row["id"])
-        ]
+        return when_loaded(
+            lambda rows: [
+                HistoryEntry(
+                    id=strawberry.ID(str(r["id"])),
+                    field=r["field"],
+                    previous=_json_text(r["previous"]),
+                    value=_json_text(r["value"]),
+                    from_status=_status(r["previous"]) if r["field"] == "status" else None,
+                    to_status=_status(r["value"]) if r["field"] == "status" else None,
+                    changed_by=r["changed_by"],
+                    reason=r["reason"],
+                    source=r["source"],
+                    changed_at=r["changed_at"],
+                )
+                for r in rows
+            ],
+            (loaders(info).history, self.row["id"]),
+        )
 
     @strawberry.field(description="Every grade change (machine and override; internal).")
-    async def grade_history(self, info: Info[Any, Any]) -> list[GradeHistoryEntry] | None:
+    def grade_history(self, info: Info[Any, Any]) -> list[GradeHistoryEntry] | None:
         if not is_internal(principal_of(info), self.row["tenant"]):
             raise forbidden_internal()
-        return [
-            GradeHistoryEntry(
-                fiscal_year=r["fiscal_year"],
-                kind=r["kind"],
-                previous=r["previous"],
-                grade=r["grade"],
-                reason=r["reason"],
-                changed_by=r["changed_by"],
-                changed_at=r["changed_at"],
-            )
-            for r in await loaders(info).grade_history.load(self.row["id"])
-        ]
+        return when_loaded(
+            lambda rows: [
+                GradeHistoryEntry(
+                    fiscal_year=r["fiscal_year"],
+                    kind=r["kind"],
+                    previous=r["previous"],
+                    grade=r["grade"],
+                    reason=r["reason"],
+                    changed_by=r["changed_by"],
+                    changed_at=r["changed_at"],
+                )
+                for r in rows
+            ],
+            (loaders(info).grade_history, self.row["id"]),
+        )
 
     @strawberry.field(
         description="Indicator statuses consumed for the machine grade (per indicator and year)."
     )
-    async def indicator_inputs(self, info: Info[Any, Any]) -> list[IndicatorInput]:
-        return [
-            IndicatorInput(
-                indicator_id=strawberry.ID(str(r["indicator_id"])),
-                indicator_key=r["indicator_key"],
-                title=r["title"],
-                fiscal_year=r["fiscal_year"],
-                status=r["status"],
-                exceeded=r["exceeded"],
-            )
-            for r in await loaders(info).indicator_statuses.load(self.row["id"])
-        ]
+    def indicator_inputs(self, info: Info[Any, Any]) -> list[IndicatorInput]:
+        return when_loaded(
+            lambda rows: [
+                IndicatorInput(
+                    indicator_id=strawberry.ID(str(r["indicator_id"])),
+                    indicator_key=r["indicator_key"],
+                    title=r["title"],
+                    fiscal_year=r["fiscal_year"],
+                    status=r["status"],
+                    exceeded=r["exceeded"],
+                )
+                for r in rows
+            ],
+            (loaders(info).indicator_statuses, self.row["id"]),
+        )
 
 
 def grades_view(
