@@ -100,10 +100,16 @@ async def test_off_track_reaches_the_cio_once_live_and_by_mail_then_recovers(war
     # Nothing more reached the CIO about the failing grade: still one entry, one e-mail.
     assert len([n for n in await ward.inbox(ward.cio) if about_measure(n)]) == 1
     assert len(await cio_mail()) == 1
+    # The dashboard view: the measure, its grade and its workloads' indicators in one query.
     data = await ward.query(
         ward.cio,
-        "query($id: ID!) { measure(id: $id) { grades { fiscalYear grade label } } }",
+        """query($id: ID!, $year: Int!) { measure(id: $id) {
+             grades { fiscalYear grade label }
+             indicators { key status(fiscalYear: $year) { status } } } }""",
         id=measure_id,
+        year=YEAR,
     )
     grade = next(g for g in data["measure"]["grades"] if g["fiscalYear"] == YEAR)
     assert grade["label"] != "未達成", grade
+    statuses = {i["key"]: i["status"]["status"] for i in data["measure"]["indicators"]}
+    assert statuses == dict.fromkeys(targets, "ACHIEVED")

@@ -608,7 +608,7 @@ async def test_measures_are_extended_with_their_indicators_in_one_query(
     original = asyncpg.connection.Connection.fetch
 
     async def counting(self: Any, query: str, *args: Any, **kw: Any) -> Any:
-        if "from indicator_links l" in query:
+        if "indicator_link_ancestors" in query:
             queries.append(query)
         return await original(self, query, *args, **kw)
 

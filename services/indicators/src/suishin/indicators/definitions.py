@@ -347,7 +347,43 @@ async def _apply_links(conn: asyncpg.Connection, d: IndicatorDefinition) -> bool
         [link.plan_id for link in d.links],
         [link.node_path for link in d.links],
     )
+    await _apply_link_ancestors(conn, d)
     return bool(added) or removed != "DELETE 0"
+
+
+def link_ancestor_ids(d: IndicatorDefinition) -> list[UUID]:
+    """Ids of the plan nodes above each linked node (same plan), derived like the plans
+    service derives them, so a measure lists the indicators of its items."""
+    if d.plan_key is None:
+        return []
+    ancestors: dict[UUID, None] = {}
+    for link in d.links:
+        if link.node_path is None or (d.plan_id is not None and link.plan_id != d.plan_id):
+            continue
+        parts = link.node_path.split("/")
+        for depth in range(1, len(parts)):
+            path = "/".join(parts[:depth])
+            ancestors.setdefault(ids.node_id(d.tenant, d.plan_key, path), None)
+    direct = {link.node_id for link in d.links}
+    return [a for a in ancestors if a not in direct]
+
+
+async def _apply_link_ancestors(conn: asyncpg.Connection, d: IndicatorDefinition) -> None:
+    ancestor_ids = link_ancestor_ids(d)
+    await conn.execute(
+        """delete from indicator_link_ancestors
+           where indicator_id = $1 and ancestor_id <> all($2::uuid[])""",
+        d.id,
+        ancestor_ids,
+    )
+    await conn.execute(
+        """insert into indicator_link_ancestors (indicator_id, ancestor_id, tenant)
+           select $1, a, $2 from unnest($3::uuid[]) as t(a)
+           on conflict do nothing""",
+        d.id,
+        d.tenant,
+        ancestor_ids,
+    )
 
 
 async def _apply_targets(

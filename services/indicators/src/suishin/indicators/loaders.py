@@ -152,10 +152,16 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, node_ids: list[UUID]
         ) -> dict[UUID, list[IndicatorRecord]]:
+            # Linked to the node itself, or to a node below it (a measure's workload items).
             rows = await conn.fetch(
-                f"""select l.node_id, {INDICATOR_COLUMNS} from indicator_links l
+                f"""select l.node_id, {INDICATOR_COLUMNS}
+                    from (select node_id, indicator_id from indicator_links
+                          where node_id = any($1::uuid[]) and tenant = $2
+                          union
+                          select ancestor_id, indicator_id from indicator_link_ancestors
+                          where ancestor_id = any($1::uuid[]) and tenant = $2) l
                     join indicators i on i.id = l.indicator_id
-                    where l.node_id = any($1::uuid[]) and l.tenant = $2 and i.tenant = $2
+                    where i.tenant = $2
                     order by l.node_id, i.key""",
                 node_ids,
                 self.tenant,
