@@ -32,5 +32,8 @@ format: sync
 schemas: sync  ## regenerate JSON Schema and AsyncAPI from the event models
 	$(UV) run python -m suishin.contracts.generate
 
+bench: sync  ## end-to-end benchmark (see docs/benchmarks.md for the others)
+	$(UV) run python bench/e2e.py --rate 500 --duration 30
+
 clean:
 	rm -rf .venv .tools .suishin

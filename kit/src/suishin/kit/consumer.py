@@ -160,5 +160,7 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         heartbeat_interval_ms=500,
         rebalance_timeout_ms=1000,
+        # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline).
+        fetch_max_wait_ms=100,
         title=f"{consumer.name}:{topic}",
     )(handle)
