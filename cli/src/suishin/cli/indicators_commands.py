@@ -10,7 +10,6 @@ import step alone, e.g. to refresh targets without touching the plan tree.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -22,10 +21,12 @@ from suishin.cli.plans_commands import (
     ExportStep,
     ImportContext,
     ImportStep,
+    load_or_exit,
     register_export_step,
     register_import_step,
+    run_or_exit,
 )
-from suishin.contracts.planfile import PlanFile, PlanFileInvalid, load_plan_file
+from suishin.contracts.planfile import PlanFile
 from suishin.indicators.app import open_pool
 from suishin.indicators.exporter import export_indicator_data
 from suishin.indicators.importer import ImportReport, import_indicator_definitions
@@ -75,17 +76,7 @@ def import_indicators_command(
     ),
 ) -> None:
     """Import only the indicator definitions of a plan file (atomic, idempotent)."""
-    try:
-        loaded = load_plan_file(plan_file)
-    except PlanFileInvalid as exc:
-        for error in exc.errors:
-            typer.echo(error.render("both"))
-        console.print(
-            f"[red]{len(exc.errors)} 件のエラーがあります。何も取り込んでいません。 / "
-            f"{len(exc.errors)} error(s); nothing was imported.[/red]",
-            highlight=False,
-        )
-        raise typer.Exit(1) from exc
+    loaded = load_or_exit(plan_file)
     settings = PlatformSettings()
     if database_url:
         settings = settings.model_copy(update={"database_url": database_url})
@@ -105,11 +96,7 @@ def import_indicators_command(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
 
-    try:
-        report = asyncio.run(run())
-    except OSError as exc:
-        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
-        raise typer.Exit(2) from exc
+    report = run_or_exit(run())
     console.print(f"indicators: {report.summary()}", highlight=False)
     if report.not_in_file:
         console.print(

@@ -10,10 +10,10 @@ services append their step with :func:`register_import_step` (e.g. the indicator
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -28,6 +28,7 @@ from suishin.plans.importer import ImportRefused, import_plan_file
 from suishin.plans.xlsx import write_progress_xlsx
 
 console = Console(stderr=True)
+T = TypeVar("T")
 
 StepProgress = Callable[[str, int, int], None]
 """``progress(what, done, total)``: advances the step's progress bar."""
@@ -101,6 +102,33 @@ def register_export_step(step: ExportStep) -> None:
         EXPORT_STEPS.append(step)
 
 
+def load_or_exit(path: Path) -> PlanFile:
+    """Load a plan file, or print every error with its location and exit 1."""
+    try:
+        return load_plan_file(path)
+    except PlanFileInvalid as exc:
+        for error in exc.errors:
+            typer.echo(error.render("both"))
+        console.print(
+            f"[red]{len(exc.errors)} 件のエラーがあります。何も取り込んでいません。 / "
+            f"{len(exc.errors)} error(s); nothing was imported.[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(1) from exc
+
+
+def run_or_exit(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; a refusal exits 1, an unreachable database exits 2."""
+    try:
+        return asyncio.run(work)
+    except DomainError as exc:
+        _fail_domain(exc)
+        raise typer.Exit(1) from exc
+    except OSError as exc:
+        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
+        raise typer.Exit(2) from exc
+
+
 def _settings(database_url: str | None) -> PlatformSettings:
     settings = PlatformSettings()
     if database_url:
@@ -143,25 +171,8 @@ def import_command(
     ),
 ) -> None:
     """Validate a plan file completely, then import it (atomically per service)."""
-    try:
-        loaded = load_plan_file(plan_file)
-    except PlanFileInvalid as exc:
-        for error in exc.errors:
-            typer.echo(error.render("both"))
-        console.print(
-            f"[red]{len(exc.errors)} 件のエラーがあります。何も取り込んでいません。 / "
-            f"{len(exc.errors)} error(s); nothing was imported.[/red]",
-            highlight=False,
-        )
-        raise typer.Exit(1) from exc
-    try:
-        asyncio.run(_run_import(loaded, str(plan_file), _settings(database_url)))
-    except DomainError as exc:
-        _fail_domain(exc)
-        raise typer.Exit(1) from exc
-    except OSError as exc:
-        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
-        raise typer.Exit(2) from exc
+    loaded = load_or_exit(plan_file)
+    run_or_exit(_run_import(loaded, str(plan_file), _settings(database_url)))
 
 
 async def _run_export(ctx: ExportContext) -> PlanFile:
@@ -177,15 +188,7 @@ def export_command(
     database_url: str | None = typer.Option(None, help="PostgreSQL URL."),
 ) -> None:
     """Write a stored plan back to the plan file format."""
-    try:
-        ctx = ExportContext(tenant, plan_key, _settings(database_url))
-        plan_file = asyncio.run(_run_export(ctx))
-    except DomainError as exc:
-        _fail_domain(exc)
-        raise typer.Exit(1) from exc
-    except OSError as exc:
-        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
-        raise typer.Exit(2) from exc
+    plan_file = run_or_exit(_run_export(ExportContext(tenant, plan_key, _settings(database_url))))
     text = dump_plan_file(plan_file)
     if str(output) == "-":
         typer.echo(text, nl=False)
@@ -209,14 +212,7 @@ def export_xlsx_command(
         finally:
             await pool.close()
 
-    try:
-        asyncio.run(run())
-    except DomainError as exc:
-        _fail_domain(exc)
-        raise typer.Exit(1) from exc
-    except OSError as exc:
-        console.print(f"[red]データベースに接続できません / cannot reach the database: {exc}[/red]")
-        raise typer.Exit(2) from exc
+    run_or_exit(run())
     console.print(f"wrote {output}", highlight=False)
 
 
