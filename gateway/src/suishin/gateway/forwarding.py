@@ -28,6 +28,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     ListTypeNode,
     NamedTypeNode,
@@ -125,7 +126,7 @@ class SelectionBuilder:
     def selection_set(
         self, selections: Iterable[SelectionNode], parent: GraphQLNamedType
     ) -> SelectionSetNode:
-        out: list[SelectionNode] = [_field("__typename", alias=TYPENAME_ALIAS)]
+        out: list[SelectionNode] = []
         needs_key = False
         for selection in selections:
             if isinstance(selection, FieldNode):
@@ -178,6 +179,10 @@ class SelectionBuilder:
             out.append(_field("id", alias=KEY_ALIAS))
         if "tenant" in fields:  # lets the gateway check every row it returns (auth.check_rows)
             out.append(_field("tenant", alias=TENANT_ALIAS))
+        if not out or isinstance(parent, (GraphQLInterfaceType, GraphQLUnionType)):
+            # The concrete type of an abstract one (and a selection is never empty). Not on
+            # every object: on a whole-plan answer that would be a third more fields to resolve.
+            out.insert(0, _field("__typename", alias=TYPENAME_ALIAS))
         return SelectionSetNode(selections=tuple(out))
 
     def _note_variables(self, nodes: Iterable[Any]) -> None:
