@@ -1,16 +1,26 @@
-"""From a signal to stored notifications and scheduled deliveries, in the caller's transaction.
+"""From signals to stored notifications and scheduled deliveries, in the caller's transaction.
 
-Order of decisions: resolve alerts the signal ends (and announce recovery to whoever was
-alerted); deduplicate an alert that is already open; match rules and subscriptions; resolve
-targets to people valid today; drop what a silence or a person's mute covers (never critical);
-store one notification per recipient (unique dedup key), put it in the inbox at once and
-announce it, and schedule e-mail/webhook deliveries through quiet hours, grouping and digests.
-Anything that ends without a notification is recorded in ``routing_outcomes`` and logged.
+Order of decisions for each signal: resolve alerts the signal ends (and announce recovery to
+whoever was alerted); deduplicate an alert that is already open; match rules and subscriptions;
+resolve targets to people valid today; drop what a silence or a person's mute covers (never
+critical); store one notification per recipient (unique dedup key), put it in the inbox at once
+and announce it, and schedule e-mail/webhook deliveries through quiet hours, grouping and
+digests. Anything that ends without a notification is recorded in ``routing_outcomes`` and
+logged.
+
+A consumer batch is decided in memory and written set-based (:class:`Batch`): the directory,
+rules, subscriptions and silences of the tenants involved are loaded with one query per table,
+the open alerts of the batch's subjects with one locking query, and what the batch writes goes
+out with one statement per table (alerts, routing outcomes, notifications, deliveries, outbox),
+so the number of statements does not grow with the number of events. Signals are still decided
+one after the other, in event order, against the batch's view of the alerts: an alert opened by
+one event deduplicates a later one and is resolved by a later recovery, as before.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,13 +29,14 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from suishin.contracts.enums import Severity
-from suishin.notifications.channels.inbox import announce
+from suishin.contracts.events import Envelope
+from suishin.kit.outbox import enqueue_many
+from suishin.notifications.channels.inbox import delivered_event
 from suishin.notifications.recipients import (
     Person,
     TenantSnapshot,
     WebhookTarget,
-    people_by_id,
-    resolve_target,
+    load_snapshots,
 )
 from suishin.notifications.rendering import Renderer, RenderError, fallback
 from suishin.notifications.routing import (
@@ -40,6 +51,7 @@ from suishin.notifications.shaping import (
     SEVERITY_RANK,
     BusinessCalendar,
     Cadence,
+    DigestSchedule,
     QuietHours,
     dedup_key,
     next_digest_slot,
@@ -77,6 +89,283 @@ class Recipient:
         return self.person.language if self.person is not None else "ja"
 
 
+# --- the batch: decided in memory, written set-based ----------------------------------------
+
+
+@dataclass(eq=False)
+class _Alert:
+    """An alert as the batch sees it: loaded (open, locked) or opened by an earlier signal."""
+
+    id: UUID
+    tenant: str
+    alert_key: str
+    kind: str
+    subject: str
+    period: str | None
+    severity: Severity
+    state: str
+    escalate_at: datetime | None
+    resolved_at: datetime | None = None
+    new: dict[str, Any] | None = None  # the other columns of an alert opened in this batch
+    changed: bool = False
+
+
+@dataclass(eq=False)
+class _Planned:
+    """A notification to insert, with its deliveries and whether the inbox announces it."""
+
+    row: dict[str, Any]
+    deliveries: list[tuple[Any, ...]]
+    announce: bool
+    outcome: Outcome | None
+    inserted: bool = False
+
+
+_NOTIFICATION_COLUMNS = (
+    ("id", "uuid"),
+    ("tenant", "text"),
+    ("recipient_id", "text"),
+    ("kind", "text"),
+    ("severity", "text"),
+    ("title", "text"),
+    ("body", "text"),
+    ("link", "text"),
+    ("subject", "text"),
+    ("period", "text"),
+    ("dedup_key", "text"),
+    ("alert_id", "uuid"),
+    ("source_event_id", "uuid"),
+    ("rule_id", "uuid"),
+    ("language", "text"),
+    ("render_error", "text"),
+    ("created_at", "timestamptz"),
+)
+_DELIVERY_COLUMNS = (
+    ("id", "uuid"),
+    ("notification_id", "uuid"),
+    ("tenant", "text"),
+    ("recipient_id", "text"),
+    ("channel", "text"),
+    ("address", "text"),
+    ("status", "text"),
+    ("attempts", "int"),
+    ("next_attempt_at", "timestamptz"),
+    ("digest_due_at", "timestamptz"),
+    ("created_at", "timestamptz"),
+    ("finished_at", "timestamptz"),
+)
+_OUTCOME_COLUMNS = (
+    ("tenant", "text"),
+    ("source_event_id", "uuid"),
+    ("event_type", "text"),
+    ("outcome", "text"),
+    ("rule_id", "uuid"),
+    ("detail", "text"),
+    ("created_at", "timestamptz"),
+)
+
+
+def _insert_unnest(table: str, columns: Sequence[tuple[str, str]], tail: str = "") -> str:
+    names = ", ".join(name for name, _ in columns)
+    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
+    return f"insert into {table} ({names}) select * from unnest({arrays}) {tail}"
+
+
+_INSERT_NOTIFICATIONS = _insert_unnest(
+    "notifications",
+    _NOTIFICATION_COLUMNS,
+    "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
+)
+_INSERT_DELIVERIES = _insert_unnest("deliveries", _DELIVERY_COLUMNS)
+_INSERT_OUTCOMES = _insert_unnest("routing_outcomes", _OUTCOME_COLUMNS)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    return [[row[i] for row in rows] for i in range(width)]
+
+
+class Batch:
+    """What a batch of signals writes, collected while deciding and written by :meth:`flush`
+    with one statement per table, in the caller's transaction."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.open: dict[tuple[str, str], _Alert] = {}  # (tenant, alert_key) → open alert
+        self.by_subject: dict[tuple[str, str], list[_Alert]] = {}
+        self.alerts: list[_Alert] = []  # every alert loaded or opened, in order
+        self.told: dict[UUID, set[str]] = {}  # alert → recipients of its notifications
+        self.outcomes: list[tuple[Any, ...]] = []
+        self.planned: list[_Planned] = []
+        self.keys: set[tuple[str, str, str]] = set()
+
+    def _add(self, alert: _Alert) -> None:
+        self.alerts.append(alert)
+        self.by_subject.setdefault((alert.tenant, alert.subject), []).append(alert)
+        if alert.state != "resolved":
+            self.open[(alert.tenant, alert.alert_key)] = alert
+
+    async def load_alerts(self, conn: asyncpg.Connection, signals: Sequence[Signal]) -> None:
+        """Lock and load the open alerts of every subject in the batch (one query), and who
+        was told about those a recovery in the batch may end (one more)."""
+        subjects = sorted({(s.tenant, s.subject) for s in signals})
+        if not subjects:
+            return
+        rows = await conn.fetch(
+            """select id, tenant, alert_key, kind, subject, period, severity, state, escalate_at
+               from alerts
+               where state <> 'resolved'
+                 and (tenant, subject) in (select * from unnest($1::text[], $2::text[]))
+               order by id
+               for update""",
+            [t for t, _ in subjects],
+            [s for _, s in subjects],
+        )
+        for r in rows:
+            self._add(
+                _Alert(
+                    id=r["id"],
+                    tenant=r["tenant"],
+                    alert_key=r["alert_key"],
+                    kind=r["kind"],
+                    subject=r["subject"],
+                    period=r["period"],
+                    severity=Severity(r["severity"]),
+                    state=r["state"],
+                    escalate_at=r["escalate_at"],
+                )
+            )
+        recovering = {(s.tenant, s.subject) for s in signals if s.announce_recovery}
+        ids = [a.id for a in self.alerts if (a.tenant, a.subject) in recovering]
+        if ids:
+            told = await conn.fetch(
+                """select distinct alert_id, recipient_id from notifications
+                   where alert_id = any($1::uuid[])""",
+                ids,
+            )
+            for t in told:
+                self.told.setdefault(t["alert_id"], set()).add(t["recipient_id"])
+
+    def record(
+        self,
+        signal: Signal,
+        what: str,
+        rule_id: UUID | None,
+        detail: str,
+        outcome: Outcome,
+    ) -> None:
+        outcome.recorded.append(what)
+        _log_outcome(signal, what, detail)
+        self.outcomes.append(
+            (
+                signal.tenant,
+                signal.source_event_id,
+                signal.event_type,
+                what,
+                rule_id,
+                detail,
+                self.now,
+            )
+        )
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        """Write everything: at most one statement per table, whatever the batch size."""
+        changed = [a for a in self.alerts if a.changed and a.new is None]
+        if changed:  # before the inserts: a resolved alert may be reopened in the same batch
+            await conn.execute(
+                """update alerts a set severity = u.severity, state = u.state,
+                       resolved_at = u.resolved_at, escalate_at = u.escalate_at
+                   from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
+                               $5::timestamptz[]) as u(id, severity, state, resolved_at,
+                                                       escalate_at)
+                   where a.id = u.id""",
+                [a.id for a in changed],
+                [a.severity.value for a in changed],
+                [a.state for a in changed],
+                [a.resolved_at for a in changed],
+                [a.escalate_at for a in changed],
+            )
+        opened = [a for a in self.alerts if a.new is not None]
+        if opened:
+            await conn.executemany(
+                """insert into alerts (id, tenant, alert_key, kind, subject, period, severity,
+                       state, escalate, escalate_at, department_codes, plan_ids, facts,
+                       source_event_id, opened_at, resolved_at)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                           $16)""",
+                [
+                    (
+                        a.id,
+                        a.tenant,
+                        a.alert_key,
+                        a.kind,
+                        a.subject,
+                        a.period,
+                        a.severity.value,
+                        a.state,
+                        a.new["escalate"],
+                        a.escalate_at,
+                        a.new["department_codes"],
+                        a.new["plan_ids"],
+                        a.new["facts"],
+                        a.new["source_event_id"],
+                        self.now,
+                        a.resolved_at,
+                    )
+                    for a in opened
+                    if a.new is not None
+                ],
+            )
+        if self.outcomes:
+            await conn.execute(_INSERT_OUTCOMES, *_columns(self.outcomes, len(_OUTCOME_COLUMNS)))
+        if not self.planned:
+            return
+        rows = [tuple(p.row[name] for name, _ in _NOTIFICATION_COLUMNS) for p in self.planned]
+        inserted = {
+            r["id"]
+            for r in await conn.fetch(
+                _INSERT_NOTIFICATIONS, *_columns(rows, len(_NOTIFICATION_COLUMNS))
+            )
+        }
+        deliveries: list[tuple[Any, ...]] = []
+        events: list[Envelope[Any]] = []
+        for p in self.planned:
+            n = p.row
+            if n["id"] not in inserted:
+                log.info(
+                    "duplicate notification skipped",
+                    extra={
+                        "tenant": n["tenant"],
+                        "recipient": n["recipient_id"],
+                        "dedup_key": n["dedup_key"],
+                    },
+                )
+                continue
+            p.inserted = True
+            if p.outcome is not None:
+                p.outcome.notifications.append(n["id"])
+            deliveries.extend(p.deliveries)
+            if p.announce:
+                events.append(delivered_event(n, channel="inbox", status="delivered", attempts=1))
+        if deliveries:
+            await conn.execute(_INSERT_DELIVERIES, *_columns(deliveries, len(_DELIVERY_COLUMNS)))
+        await enqueue_many(conn, events)
+
+
+def _log_outcome(signal: Signal, what: str, detail: str) -> None:
+    level = logging.WARNING if what in ("no_recipients", "unknown_tenant") else logging.INFO
+    log.log(
+        level,
+        f"routing: {what}",
+        extra={
+            "tenant": signal.tenant,
+            "kind": signal.kind,
+            "subject": signal.subject,
+            "event_id": str(signal.source_event_id),
+            "detail": detail,
+        },
+    )
+
+
 class Notifier:
     def __init__(self, settings: NotificationsSettings, renderer: Renderer) -> None:
         self.settings = settings
@@ -96,19 +385,43 @@ class Notifier:
 
     # --- signals -------------------------------------------------------------------------
 
+    async def apply_many(
+        self,
+        conn: asyncpg.Connection,
+        signals: Sequence[Signal],
+        now: datetime,
+        default_digest: DigestSchedule,
+        snapshots: dict[str, TenantSnapshot] | None = None,
+    ) -> list[Outcome]:
+        """Apply a batch of signals, in order, with a bounded number of statements."""
+        if not signals:
+            return []
+        if snapshots is None:
+            snapshots = await load_snapshots(conn, {s.tenant for s in signals}, now, default_digest)
+        batch = Batch(now)
+        await batch.load_alerts(conn, signals)
+        outcomes = [self._decide(batch, s, snapshots[s.tenant], now) for s in signals]
+        await batch.flush(conn)
+        return outcomes
+
     async def apply(
         self, conn: asyncpg.Connection, signal: Signal, snap: TenantSnapshot, now: datetime
     ) -> Outcome:
+        """Apply one signal (a batch of one)."""
+        outcomes = await self.apply_many(
+            conn, [signal], now, snap.digest, snapshots={signal.tenant: snap}
+        )
+        return outcomes[0]
+
+    def _decide(self, batch: Batch, signal: Signal, snap: TenantSnapshot, now: datetime) -> Outcome:
         outcome = Outcome()
         departments, unknown = snap.departments.resolve(signal.department_codes)
         if not snap.known:
-            await self.record(
-                conn,
+            batch.record(
                 signal,
                 "unknown_tenant",
                 None,
                 f"no directory imported for tenant {signal.tenant}",
-                now,
                 outcome,
             )
             return outcome
@@ -124,16 +437,14 @@ class Notifier:
 
         recipients: dict[str, Recipient] = {}
         if signal.resolves:
-            alerted = await self._resolve_alerts(conn, signal, now, outcome)
+            alerted = self._resolve_alerts(batch, signal, snap, outcome)
             if signal.announce_recovery:
                 if not alerted:
-                    await self.record(
-                        conn,
+                    batch.record(
                         signal,
                         "no_open_alert",
                         None,
                         "recovery with no open alert: nobody to tell",
-                        now,
                         outcome,
                     )
                 for recipient in alerted:
@@ -144,12 +455,11 @@ class Notifier:
         if not signal.announce_recovery:
             rules = matching_rules(snap.rules, signal, departments)
             escalate = any(r.escalate for r in rules)
+            today = now.astimezone(JST).date()
             for rule in rules:
                 found: list[Recipient] = []
                 for target in rule.targets:
-                    for person in await resolve_target(
-                        conn, signal.tenant, target, departments, now.astimezone(JST).date()
-                    ):
+                    for person in snap.holders(target, departments, today):
                         found.append(Recipient(person=person, rule_id=rule.id))
                 for hook_id in rule.webhook_ids:
                     hook = snap.webhooks.get(hook_id)
@@ -157,35 +467,27 @@ class Notifier:
                         found.append(Recipient(webhook=hook, rule_id=rule.id))
                 if not found:
                     described = "; ".join(t.describe() for t in rule.targets) or "(no targets)"
-                    await self.record(
-                        conn,
+                    batch.record(
                         signal,
                         "no_recipients",
                         rule.id,
                         f"rule {rule.name!r} matched but its targets resolve to nobody today: "
                         f"{described} (departments: {', '.join(departments) or '-'}; "
                         f"unknown: {', '.join(unknown) or '-'})",
-                        now,
                         outcome,
                     )
                 for recipient in found:
                     recipients.setdefault(recipient.id, recipient)
             if not rules:
-                await self.record(
-                    conn,
-                    signal,
-                    "no_rule",
-                    None,
-                    f"no routing rule matches {signal.kind}",
-                    now,
-                    outcome,
+                batch.record(
+                    signal, "no_rule", None, f"no routing rule matches {signal.kind}", outcome
                 )
         subscribers = [
             s.person_id
             for s in snap.subscriptions
             if subscription_matches(s, signal, departments) and s.person_id not in recipients
         ]
-        for person in await people_by_id(conn, signal.tenant, subscribers):
+        for person in snap.people_by_id(subscribers):
             if person.active:
                 recipients.setdefault(person.id, Recipient(person=person))
 
@@ -203,10 +505,12 @@ class Notifier:
             return outcome
 
         if signal.is_alert:
-            alert_id = await self._open_alert(conn, signal, departments, escalate, now, outcome)
+            alert_id = self._open_alert(batch, signal, departments, escalate, outcome)
             if alert_id is None:
                 return outcome
 
+        context = {"f": signal.facts, "severity": signal.severity.value}
+        rendered: dict[str, tuple[str, str, str | None]] = {}
         for recipient in recipients.values():
             if recipient.person is not None:
                 silence = next(
@@ -218,24 +522,20 @@ class Notifier:
                     None,
                 )
                 if silence is not None:
-                    await self.record(
-                        conn,
+                    batch.record(
                         signal,
                         "silenced",
                         recipient.rule_id,
                         f"{recipient.id}: silenced by {silence.id}",
-                        now,
                         outcome,
                     )
                     continue
                 if muted(recipient.person.muted_kinds, signal):
-                    await self.record(
-                        conn,
+                    batch.record(
                         signal,
                         "muted",
                         recipient.rule_id,
                         f"{recipient.id} muted {signal.kind}",
-                        now,
                         outcome,
                     )
                     continue
@@ -244,9 +544,8 @@ class Notifier:
                 if alert_id is not None
                 else dedup_key(signal.kind, signal.subject, signal.period, signal.source_event_id)
             )
-            context = {"f": signal.facts, "severity": signal.severity.value}
-            created = await self.create(
-                conn,
+            self._plan(
+                batch,
                 snap,
                 recipient,
                 kind=signal.kind,
@@ -258,129 +557,95 @@ class Notifier:
                 dedup=key,
                 alert_id=alert_id,
                 source_event_id=signal.source_event_id,
-                now=now,
+                outcome=outcome,
+                rendered=rendered,
             )
-            if created is not None:
-                outcome.notifications.append(created)
         return outcome
 
-    async def _open_alert(
+    def _open_alert(
         self,
-        conn: asyncpg.Connection,
+        batch: Batch,
         signal: Signal,
         departments: list[str],
         escalate: bool,
-        now: datetime,
         outcome: Outcome,
     ) -> UUID | None:
         """The alert this signal opens; None when the same alert is already open (dedup)."""
-        existing = await conn.fetchrow(
-            """select id, severity from alerts
-               where tenant = $1 and alert_key = $2 and state <> 'resolved' for update""",
-            signal.tenant,
-            signal.alert_key,
-        )
+        existing = batch.open.get((signal.tenant, signal.alert_key))
         if existing is not None:
-            if SEVERITY_RANK[Severity(existing["severity"])] >= SEVERITY_RANK[signal.severity]:
-                await self.record(
-                    conn,
+            if SEVERITY_RANK[existing.severity] >= SEVERITY_RANK[signal.severity]:
+                batch.record(
                     signal,
                     "deduplicated",
                     None,
-                    f"alert {existing['id']} ({signal.alert_key}) is already open",
-                    now,
+                    f"alert {existing.id} ({signal.alert_key}) is already open",
                     outcome,
                 )
                 return None
-            await conn.execute(
-                "update alerts set severity = $2 where id = $1",
-                existing["id"],
-                signal.severity.value,
-            )
-            return UUID(str(existing["id"]))
-        alert_id = uuid4()
-        escalate_at = (
-            self.calendar.add_business_days(now, self.settings.escalation_business_days)
-            if escalate
-            else None
+            existing.severity = signal.severity
+            existing.changed = True
+            return existing.id
+        now = batch.now
+        alert = _Alert(
+            id=uuid4(),
+            tenant=signal.tenant,
+            alert_key=signal.alert_key,
+            kind=signal.kind,
+            subject=signal.subject,
+            period=signal.period,
+            severity=signal.severity,
+            state="open",
+            escalate_at=(
+                self.calendar.add_business_days(now, self.settings.escalation_business_days)
+                if escalate
+                else None
+            ),
+            new={
+                "escalate": escalate,
+                "department_codes": departments,
+                "plan_ids": list(signal.plan_ids),
+                "facts": signal.facts,
+                "source_event_id": signal.source_event_id,
+            },
         )
-        await conn.execute(
-            """insert into alerts (id, tenant, alert_key, kind, subject, period, severity,
-                   escalate, escalate_at, department_codes, plan_ids, facts, source_event_id,
-                   opened_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)""",
-            alert_id,
-            signal.tenant,
-            signal.alert_key,
-            signal.kind,
-            signal.subject,
-            signal.period,
-            signal.severity.value,
-            escalate,
-            escalate_at,
-            departments,
-            list(signal.plan_ids),
-            signal.facts,
-            signal.source_event_id,
-            now,
-        )
-        return alert_id
+        batch._add(alert)
+        return alert.id
 
-    async def _resolve_alerts(
-        self, conn: asyncpg.Connection, signal: Signal, now: datetime, outcome: Outcome
+    def _resolve_alerts(
+        self, batch: Batch, signal: Signal, snap: TenantSnapshot, outcome: Outcome
     ) -> list[Recipient]:
         """Resolve open alerts of the kinds the signal ends; return who had been told."""
-        rows = await conn.fetch(
-            """update alerts set state = 'resolved', resolved_at = $5, escalate_at = null
-               where tenant = $1 and subject = $2 and kind = any($3::text[])
-                 and coalesce(period, '') = coalesce($4, '') and state <> 'resolved'
-               returning id, kind""",
-            signal.tenant,
-            signal.subject,
-            list(signal.resolves),
-            signal.period,
-            now,
-        )
-        if not rows:
+        resolved = [
+            a
+            for a in batch.by_subject.get((signal.tenant, signal.subject), [])
+            if a.state != "resolved"
+            and a.kind in signal.resolves
+            and (a.period or "") == (signal.period or "")
+        ]
+        if not resolved:
             return []
-        ids = [r["id"] for r in rows]
-        await self.record(
-            conn,
+        for a in resolved:
+            a.state = "resolved"
+            a.resolved_at = batch.now
+            a.escalate_at = None
+            a.changed = True
+            batch.open.pop((a.tenant, a.alert_key), None)
+        batch.record(
             signal,
             "alert_resolved",
             None,
-            "resolved " + ", ".join(f"{r['kind']} {r['id']}" for r in rows),
-            now,
+            "resolved " + ", ".join(f"{a.kind} {a.id}" for a in resolved),
             outcome,
         )
         if not signal.announce_recovery:
             return []
-        told = await conn.fetch(
-            "select distinct recipient_id from notifications where alert_id = any($1::uuid[])",
-            ids,
-        )
-        told_ids = [r["recipient_id"] for r in told]
-        people = await people_by_id(conn, signal.tenant, told_ids)
-        recipients = [Recipient(person=p) for p in people if p.active]
-        hooks = await conn.fetch(
-            "select * from webhooks where tenant = $1 and 'webhook:' || id = any($2::text[])",
-            signal.tenant,
-            told_ids,
-        )
-        for h in hooks:
-            if h["enabled"]:
-                recipients.append(
-                    Recipient(
-                        webhook=WebhookTarget(
-                            tenant=signal.tenant,
-                            id=h["id"],
-                            url=h["url"],
-                            format=h["format"],
-                            secret=h["secret"],
-                            enabled=h["enabled"],
-                        )
-                    )
-                )
+        told_ids: set[str] = set()
+        for a in resolved:
+            told_ids |= batch.told.get(a.id, set())
+        recipients = [Recipient(person=p) for p in snap.people_by_id(told_ids) if p.active]
+        for hook in sorted(snap.webhooks.values(), key=lambda h: h.id):
+            if hook.recipient_id in told_ids and hook.enabled:
+                recipients.append(Recipient(webhook=hook))
         return recipients
 
     # --- notifications -------------------------------------------------------------------
@@ -403,113 +668,177 @@ class Notifier:
         now: datetime,
     ) -> UUID | None:
         """Store one notification (once per dedup key), put it in the inbox, schedule pushes."""
-        language = recipient.language
-        render_error: str | None = None
-        try:
-            title, body = self.renderer.notice(kind, language, context)
-        except RenderError as exc:
-            render_error = str(exc)
-            title, body = fallback(kind, language, facts)
-            log.error(
-                "template failed; sent a plain notice instead",
-                extra={"tenant": snap.tenant, "kind": kind, "error": render_error},
-            )
-        link = subject
-        notification_id = uuid4()
-        row = await conn.fetchrow(
-            """insert into notifications (id, tenant, recipient_id, kind, severity, title, body,
-                   link, subject, period, dedup_key, alert_id, source_event_id, rule_id,
-                   language, render_error, created_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17)
-               on conflict (tenant, recipient_id, dedup_key) do nothing
-               returning *""",
-            notification_id,
-            snap.tenant,
-            recipient.id,
-            kind,
-            severity.value,
-            title,
-            body,
-            link,
-            subject,
-            period,
-            dedup,
-            alert_id,
-            source_event_id,
-            recipient.rule_id,
-            language,
-            render_error,
-            now,
+        batch = Batch(now)
+        planned = self._plan(
+            batch,
+            snap,
+            recipient,
+            kind=kind,
+            severity=severity,
+            context=context,
+            facts=facts,
+            subject=subject,
+            period=period,
+            dedup=dedup,
+            alert_id=alert_id,
+            source_event_id=source_event_id,
+            outcome=None,
         )
-        if row is None:
+        await batch.flush(conn)
+        return planned.row["id"] if planned is not None and planned.inserted else None
+
+    def _plan(
+        self,
+        batch: Batch,
+        snap: TenantSnapshot,
+        recipient: Recipient,
+        *,
+        kind: str,
+        severity: Severity,
+        context: dict[str, Any],
+        facts: dict[str, Any],
+        subject: str | None,
+        period: str | None,
+        dedup: str,
+        alert_id: UUID | None,
+        source_event_id: UUID | None,
+        outcome: Outcome | None,
+        rendered: dict[str, tuple[str, str, str | None]] | None = None,
+    ) -> _Planned | None:
+        """One notification with its deliveries, to be written by the batch's flush; None when
+        the batch already holds one for the same recipient and dedup key."""
+        now = batch.now
+        unique = (snap.tenant, recipient.id, dedup)
+        if unique in batch.keys:
             log.info(
                 "duplicate notification skipped",
                 extra={"tenant": snap.tenant, "recipient": recipient.id, "dedup_key": dedup},
             )
             return None
-        n = dict(row)
+        batch.keys.add(unique)
+        language = recipient.language
+        done = rendered.get(language) if rendered is not None else None
+        if done is None:
+            render_error: str | None = None
+            try:
+                title, body = self.renderer.notice(kind, language, context)
+            except RenderError as exc:
+                render_error = str(exc)
+                title, body = fallback(kind, language, facts)
+                log.error(
+                    "template failed; sent a plain notice instead",
+                    extra={"tenant": snap.tenant, "kind": kind, "error": render_error},
+                )
+            done = (title, body, render_error)
+            if rendered is not None:
+                rendered[language] = done
+        title, body, render_error = done
+        notification_id = uuid4()
+        n: dict[str, Any] = {
+            "id": notification_id,
+            "tenant": snap.tenant,
+            "recipient_id": recipient.id,
+            "kind": kind,
+            "severity": severity.value,
+            "title": title,
+            "body": body,
+            "link": subject,
+            "subject": subject,
+            "period": period,
+            "dedup_key": dedup,
+            "alert_id": alert_id,
+            "source_event_id": source_event_id,
+            "rule_id": recipient.rule_id,
+            "language": language,
+            "render_error": render_error,
+            "created_at": now,
+        }
+        deliveries: list[tuple[Any, ...]] = []
         if recipient.person is not None:
-            await conn.execute(
-                """insert into deliveries (id, notification_id, tenant, recipient_id, channel,
-                       status, attempts, created_at, finished_at)
-                   values ($1, $2, $3, $4, 'inbox', 'delivered', 1, $5, $5)""",
-                uuid4(),
-                notification_id,
-                snap.tenant,
-                recipient.id,
-                now,
+            # id, notification, tenant, recipient, channel, address, status, attempts,
+            # next_attempt_at, digest_due_at, created_at, finished_at
+            deliveries.append(
+                (
+                    uuid4(),
+                    notification_id,
+                    snap.tenant,
+                    recipient.id,
+                    "inbox",
+                    None,
+                    "delivered",
+                    1,
+                    None,
+                    None,
+                    now,
+                    now,
+                )
             )
-            await announce(conn, n, channel="inbox", status="delivered", attempts=1)
-            await self._schedule_email(conn, snap, recipient.person, n, kind, severity, now)
+            email = self._schedule_email(snap, recipient.person, n, kind, severity, now)
+            if email is not None:
+                deliveries.append(email)
         elif recipient.webhook is not None:
-            await conn.execute(
-                """insert into deliveries (id, notification_id, tenant, recipient_id, channel,
-                       address, status, next_attempt_at, created_at)
-                   values ($1, $2, $3, $4, 'webhook', $5, 'pending', $6, $6)""",
-                uuid4(),
-                notification_id,
-                snap.tenant,
-                recipient.id,
-                recipient.webhook.url,
-                now,
+            deliveries.append(
+                (
+                    uuid4(),
+                    notification_id,
+                    snap.tenant,
+                    recipient.id,
+                    "webhook",
+                    recipient.webhook.url,
+                    "pending",
+                    0,
+                    now,
+                    None,
+                    now,
+                    None,
+                )
             )
-        return notification_id
+        if alert_id is not None:
+            batch.told.setdefault(alert_id, set()).add(recipient.id)
+        planned = _Planned(
+            row=n,
+            deliveries=deliveries,
+            announce=recipient.person is not None,
+            outcome=outcome,
+        )
+        batch.planned.append(planned)
+        return planned
 
-    async def _schedule_email(
+    def _schedule_email(
         self,
-        conn: asyncpg.Connection,
         snap: TenantSnapshot,
         person: Person,
         n: dict[str, Any],
         kind: str,
         severity: Severity,
         now: datetime,
-    ) -> None:
+    ) -> tuple[Any, ...] | None:
+        """The e-mail delivery row for a notification, or None (e-mail off or no address)."""
         if not person.email_enabled:
-            return
+            return None
         if not person.email:
             log.info(
                 "no e-mail address; inbox only",
                 extra={"tenant": snap.tenant, "recipient": person.id},
             )
-            return
+            return None
         urgent = severity is Severity.CRITICAL or kind == ESCALATION
         if person.cadence is not Cadence.IMMEDIATE and not urgent:
             due = next_digest_slot(now, person.cadence, snap.digest, self.calendar)
-            await conn.execute(
-                """insert into deliveries (id, notification_id, tenant, recipient_id, channel,
-                       address, status, digest_due_at, created_at)
-                   values ($1, $2, $3, $4, 'email', $5, 'digest', $6, $7)""",
+            return (
                 uuid4(),
                 n["id"],
                 snap.tenant,
                 person.id,
+                "email",
                 person.email,
+                "digest",
+                0,
+                None,
                 due,
                 now,
+                None,
             )
-            return
         send_at = next_send_time(
             now,
             severity,
@@ -519,17 +848,19 @@ class Notifier:
         )
         if severity is not Severity.CRITICAL:
             send_at += self.grouping
-        await conn.execute(
-            """insert into deliveries (id, notification_id, tenant, recipient_id, channel,
-                   address, status, next_attempt_at, created_at)
-               values ($1, $2, $3, $4, 'email', $5, 'pending', $6, $7)""",
+        return (
             uuid4(),
             n["id"],
             snap.tenant,
             person.id,
+            "email",
             person.email,
+            "pending",
+            0,
             send_at,
+            None,
             now,
+            None,
         )
 
     async def record(
@@ -542,19 +873,9 @@ class Notifier:
         now: datetime,
         outcome: Outcome,
     ) -> None:
+        """Record one routing outcome at once (outside a batch, e.g. escalation)."""
         outcome.recorded.append(what)
-        level = logging.WARNING if what in ("no_recipients", "unknown_tenant") else logging.INFO
-        log.log(
-            level,
-            f"routing: {what}",
-            extra={
-                "tenant": signal.tenant,
-                "kind": signal.kind,
-                "subject": signal.subject,
-                "event_id": str(signal.source_event_id),
-                "detail": detail,
-            },
-        )
+        _log_outcome(signal, what, detail)
         await conn.execute(
             """insert into routing_outcomes (tenant, source_event_id, event_type, outcome,
                    rule_id, detail, created_at) values ($1, $2, $3, $4, $5, $6, $7)""",

@@ -3,8 +3,8 @@ given day, and the per-tenant snapshot of directory, rules, subscriptions and si
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -120,9 +120,32 @@ async def resolve_target(
     return [_person(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class AssignmentView:
+    person_id: str
+    department_code: str | None
+    post_code: str | None
+    body_code: str | None
+    valid_from: date | None
+    valid_to: date | None
+
+    def holds(self, target: Target, departments: Sequence[str] | None, on: date) -> bool:
+        """The SQL of :func:`resolve_target`, in memory."""
+        if departments is not None and self.department_code not in departments:
+            return False
+        if target.post is not None and self.post_code != target.post:
+            return False
+        if target.body is not None and self.body_code != target.body:
+            return False
+        if self.valid_from is not None and self.valid_from > on:
+            return False
+        return self.valid_to is None or self.valid_to >= on
+
+
 @dataclass
 class TenantSnapshot:
-    """What routing needs about one tenant, loaded once per batch of events."""
+    """What routing needs about one tenant, loaded once per batch of events: directory (people
+    with their preferences, assignments), rules, subscriptions, silences and webhooks."""
 
     tenant: str
     known: bool
@@ -133,24 +156,94 @@ class TenantSnapshot:
     escalation: list[Target]
     webhooks: dict[str, WebhookTarget]
     digest: DigestSchedule
+    people: dict[str, Person] = field(default_factory=dict)
+    assignments: list[AssignmentView] = field(default_factory=list)
+    _holders: dict[tuple[Target, tuple[str, ...], date], list[Person]] = field(
+        default_factory=dict, repr=False
+    )
+
+    def people_by_id(self, ids: Iterable[str]) -> list[Person]:
+        """Like :func:`people_by_id`: the known people among ``ids``, ordered by id."""
+        found = {self.people[i] for i in ids if i in self.people}
+        return sorted(found, key=lambda p: p.id)
+
+    def holders(self, target: Target, owner_departments: Sequence[str], on: date) -> list[Person]:
+        """Like :func:`resolve_target`, from the snapshot (memoised per target and day)."""
+        key = (target, tuple(owner_departments) if target.department == OWNER else (), on)
+        cached = self._holders.get(key)
+        if cached is not None:
+            return cached
+        people: list[Person]
+        if target.person:
+            people = [p for p in self.people_by_id([target.person]) if p.active]
+        else:
+            departments: list[str] | None = None
+            if target.department == OWNER:
+                departments = list(owner_departments)
+            elif target.department:
+                departments = [target.department]
+            if departments is not None and not departments:
+                people = []
+            else:
+                ids = {a.person_id for a in self.assignments if a.holds(target, departments, on)}
+                people = [p for p in self.people_by_id(ids) if p.active]
+        self._holders[key] = people
+        return people
 
 
 async def load_snapshot(
     conn: asyncpg.Connection, tenant: str, now: datetime, default_digest: DigestSchedule
 ) -> TenantSnapshot:
-    row = await conn.fetchrow("select settings, escalation from tenants where tenant = $1", tenant)
-    departments = await conn.fetch(
-        "select code, name, aliases from departments where tenant = $1", tenant
+    return (await load_snapshots(conn, [tenant], now, default_digest))[tenant]
+
+
+async def load_snapshots(
+    conn: asyncpg.Connection,
+    tenants: Iterable[str],
+    now: datetime,
+    default_digest: DigestSchedule,
+) -> dict[str, TenantSnapshot]:
+    """Snapshots of several tenants with one query per table (not per tenant)."""
+    names = sorted(set(tenants))
+    if not names:
+        return {}
+    by_tenant: dict[str, dict[str, list[Any]]] = {t: {} for t in names}
+
+    async def load(table: str, sql: str, *args: Any) -> None:
+        for r in await conn.fetch(sql, names, *args):
+            by_tenant[r["tenant"]].setdefault(table, []).append(r)
+
+    await load("tenants", "select * from tenants where tenant = any($1::text[])")
+    await load(
+        "departments",
+        "select tenant, code, name, aliases from departments where tenant = any($1::text[])",
     )
-    rules = await conn.fetch(
-        "select * from routing_rules where tenant = $1 and enabled order by created_at, name",
-        tenant,
+    await load(
+        "rules",
+        """select * from routing_rules where tenant = any($1::text[]) and enabled
+           order by created_at, name""",
     )
-    subs = await conn.fetch("select * from subscriptions where tenant = $1", tenant)
-    silences = await conn.fetch(
-        "select * from silences where tenant = $1 and expires_at > $2", tenant, now
+    await load("subscriptions", "select * from subscriptions where tenant = any($1::text[])")
+    await load(
+        "silences",
+        "select * from silences where tenant = any($1::text[]) and expires_at > $2",
+        now,
     )
-    hooks = await conn.fetch("select * from webhooks where tenant = $1", tenant)
+    await load("webhooks", "select * from webhooks where tenant = any($1::text[])")
+    await load("people", _PERSON_SQL + " where p.tenant = any($1::text[]) order by p.id")
+    await load(
+        "assignments",
+        """select tenant, person_id, department_code, post_code, body_code, valid_from, valid_to
+           from assignments where tenant = any($1::text[]) order by id""",
+    )
+    return {t: _snapshot(t, by_tenant[t], default_digest) for t in names}
+
+
+def _snapshot(
+    tenant: str, rows: dict[str, list[Any]], default_digest: DigestSchedule
+) -> TenantSnapshot:
+    found = rows.get("tenants") or []
+    row = found[0] if found else None
     settings: dict[str, Any] = (row["settings"] if row else None) or {}
     digest = DigestSchedule(
         daily_at=parse_hhmm(settings["daily_time"])
@@ -164,8 +257,10 @@ async def load_snapshot(
     return TenantSnapshot(
         tenant=tenant,
         known=row is not None,
-        departments=DepartmentIndex((d["code"], d["name"], d["aliases"]) for d in departments),
-        rules=[rule_view(r) for r in rules],
+        departments=DepartmentIndex(
+            (d["code"], d["name"], d["aliases"]) for d in rows.get("departments", [])
+        ),
+        rules=[rule_view(r) for r in rows.get("rules", [])],
         subscriptions=[
             SubscriptionView(
                 id=s["id"],
@@ -175,7 +270,7 @@ async def load_snapshot(
                 department_code=s["department_code"],
                 min_severity=Severity(s["min_severity"]),
             )
-            for s in subs
+            for s in rows.get("subscriptions", [])
         ],
         silences=[
             SilenceView(
@@ -187,7 +282,7 @@ async def load_snapshot(
                 starts_at=s["starts_at"],
                 expires_at=s["expires_at"],
             )
-            for s in silences
+            for s in rows.get("silences", [])
         ],
         escalation=targets_from_json(row["escalation"]) if row else [],
         webhooks={
@@ -199,9 +294,21 @@ async def load_snapshot(
                 secret=h["secret"],
                 enabled=h["enabled"],
             )
-            for h in hooks
+            for h in rows.get("webhooks", [])
         },
         digest=digest,
+        people={r["id"]: _person(r) for r in rows.get("people", [])},
+        assignments=[
+            AssignmentView(
+                person_id=a["person_id"],
+                department_code=a["department_code"],
+                post_code=a["post_code"],
+                body_code=a["body_code"],
+                valid_from=a["valid_from"],
+                valid_to=a["valid_to"],
+            )
+            for a in rows.get("assignments", [])
+        ],
     )
 
 

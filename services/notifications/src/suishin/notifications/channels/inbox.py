@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 
 from suishin.contracts.enums import Severity
-from suishin.contracts.events import NotificationDelivered, new_event
+from suishin.contracts.events import Envelope, NotificationDelivered, new_event
 from suishin.kit.outbox import enqueue
 
 PRODUCER = "notifications"
@@ -25,6 +25,23 @@ async def announce(
     error: str | None = None,
 ) -> UUID:
     """Enqueue ``notification.delivered`` for one notification in the caller's transaction."""
+    event = delivered_event(
+        notification, channel=channel, status=status, attempts=attempts, error=error
+    )
+    await enqueue(conn, event)
+    return event.event_id
+
+
+def delivered_event(
+    notification: dict[str, Any],
+    *,
+    channel: str,
+    status: str,
+    attempts: int,
+    error: str | None = None,
+) -> Envelope[NotificationDelivered]:
+    """The ``notification.delivered`` event for one notification (to enqueue, alone or with
+    the rest of a batch through ``kit.outbox.enqueue_many``)."""
     payload = NotificationDelivered(
         notification_id=notification["id"],
         recipient_id=notification["recipient_id"],
@@ -39,11 +56,9 @@ async def announce(
         link=notification.get("link"),
         error=error[:1000] if error else None,
     )
-    event = new_event(
+    return new_event(
         payload,
         tenant=notification["tenant"],
         aggregate_id=f"{notification['recipient_id']}",
         producer=PRODUCER,
     )
-    await enqueue(conn, event)
-    return event.event_id
