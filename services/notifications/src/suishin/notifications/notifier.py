@@ -371,6 +371,9 @@ class Notifier:
         self.settings = settings
         self.renderer = renderer
         self.calendar = BusinessCalendar()
+        # Load the holiday tables now: their first use imports them (~0.3 s), which would
+        # otherwise delay the first alert after a start.
+        self.calendar.is_business_day(datetime.now(JST).date())
         self.quiet = QuietHours(
             parse_hhmm(settings.quiet_hours_start), parse_hhmm(settings.quiet_hours_end)
         )
