@@ -91,6 +91,14 @@ def _fields(info: GraphQLResolveInfo, sets: list[Any]) -> Iterable[FieldNode]:
                     stack.append(fragment.selection_set)
 
 
+async def _prime(loader: DataLoader[Any, Any], keys: list[Any]) -> None:
+    """Fetch ``keys`` with the loader's batch function and keep the values in its cache."""
+    missing = [k for k in keys if loader.cache_map.get(k) is None]
+    if missing:
+        values = await loader.load_fn(missing)
+        loader.prime_many(dict(zip(missing, values, strict=True)))
+
+
 def _loader(
     pool: asyncpg.Pool,
     fetch: Callable[[asyncpg.Connection, list[K]], Awaitable[dict[K, V]]],
@@ -110,21 +118,23 @@ class Loaders:
     tenant: str
     _cache: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
     _selections: dict[tuple[int, tuple[str, ...]], frozenset[str]] = field(default_factory=dict)
+    _wanted: set[str] = field(default_factory=set)
 
-    async def prefetch(
-        self, info: GraphQLResolveInfo, ids: Iterable[UUID], path: tuple[str, ...] = ()
-    ) -> None:
-        """Load what the selection of the field ``info`` resolves (indicators, or a connection
-        of them below ``path``) will read for the indicators ``ids``: one batch per kind of
-        data, shared by every list of the request that prefetches at the same time."""
+    def want(self, info: GraphQLResolveInfo, path: tuple[str, ...] = ()) -> None:
+        """Note what the selection of the field ``info`` resolves (indicators, or a connection
+        of them below ``path``) will read, for :meth:`prefetch`."""
         cache_key = (id(info.field_nodes[0]), path)
         names = self._selections.get(cache_key)
         if names is None:
             names = self._selections[cache_key] = selected_names(info, path)
-        wanted = sorted({name for field_name in names for name in READS.get(field_name, ())})
+            self._wanted.update(name for field_name in names for name in READS.get(field_name, ()))
+
+    async def prefetch(self, ids: Iterable[UUID]) -> None:
+        """Load what the selections noted by :meth:`want` read for the indicators ``ids``: one
+        batch per kind of data, so that their fields then resolve without waiting."""
         keys = list(ids)
-        if wanted and keys:
-            await asyncio.gather(*(getattr(self, name).load_many(keys) for name in wanted))
+        if self._wanted and keys:
+            await asyncio.gather(*(_prime(getattr(self, n), keys) for n in sorted(self._wanted)))
 
     def _get(self, name: str, make: Callable[[], DataLoader[Any, Any]]) -> DataLoader[Any, Any]:
         loader = self._cache.get(name)
@@ -153,7 +163,7 @@ class Loaders:
             conn: asyncpg.Connection, node_ids: list[UUID]
         ) -> dict[UUID, list[IndicatorRecord]]:
             # Linked to the node itself, or to a node below it (a measure's workload items).
-            rows = await conn.fetch(
+            rows: list[asyncpg.Record] = await conn.fetch(
                 f"""select l.node_id, {INDICATOR_COLUMNS}
                     from (select node_id, indicator_id from indicator_links
                           where node_id = any($1::uuid[]) and tenant = $2
@@ -166,13 +176,23 @@ class Loaders:
                 node_ids,
                 self.tenant,
             )
-            records = await storage.with_targets(conn, rows)
+            # The indicators of every measure of the request at once: prefetch what their
+            # selections read (Measure.indicators noted it), one batch per kind of data, while
+            # their targets are read.
+            records, _ = await asyncio.gather(
+                storage.with_targets(conn, rows), self.prefetch({r["id"]: None for r in rows})
+            )
             out: dict[UUID, list[IndicatorRecord]] = {}
             for r in rows:
                 out.setdefault(r["node_id"], []).append(records[r["id"]])
             return out
 
-        return self._get("by_measure", lambda: _loader(self.pool, fetch, list))
+        async def load(node_ids: list[UUID]) -> Sequence[list[IndicatorRecord]]:
+            async with self.pool.acquire() as conn:
+                found = await fetch(conn, node_ids)
+            return [found.get(n, []) for n in node_ids]
+
+        return self._get("by_measure", lambda: DataLoader(load_fn=load))
 
     @property
     def children(self) -> DataLoader[UUID, list[IndicatorRecord]]:

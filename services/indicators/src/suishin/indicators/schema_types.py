@@ -8,6 +8,7 @@ per field, not one per row.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -163,6 +164,9 @@ class EvaluationFigures:
     description="An indicator's status for one fiscal year and why (rule, reason, figures)."
 )
 class IndicatorEvaluation:
+    """Reason and figures are worked out when asked for: a dashboard's series asks for the
+    status of every year, its explanation for one."""
+
     fiscal_year: int = strawberry.field(description="Fiscal year (April-March) evaluated.")
     period: str = strawberry.field(description="The year as a period, e.g. FY2024.")
     status: IndicatorStatus = strawberry.field(description="The status.")
@@ -170,10 +174,24 @@ class IndicatorEvaluation:
     rule: str = strawberry.field(
         description="Evaluation rule used (per_year_prorated, cumulative_final, ...)."
     )
-    reason: str = strawberry.field(description="Why, in Japanese, with the figures.")
-    figures: EvaluationFigures = strawberry.field(description="The figures the rule used.")
-    evaluated_at: datetime | None = strawberry.field(description="When it was last evaluated.")
-    changed_at: datetime | None = strawberry.field(description="Since when it has this status.")
+    explain: strawberry.Private[Callable[[], tuple[str, ev.EvaluationFigures]]]
+    times: strawberry.Private[tuple[datetime | None, datetime | None]]  # evaluated, changed
+
+    @strawberry.field(description="Why, in Japanese, with the figures.")
+    def reason(self) -> str:
+        return self.explain()[0]
+
+    @strawberry.field(description="The figures the rule used.")
+    def figures(self) -> EvaluationFigures:
+        return EvaluationFigures.of(self.explain()[1])
+
+    @strawberry.field(description="When it was last evaluated.")
+    def evaluated_at(self) -> datetime | None:
+        return self.times[0]
+
+    @strawberry.field(description="Since when it has this status.")
+    def changed_at(self) -> datetime | None:
+        return self.times[1]
 
     @classmethod
     def of_row(cls, row: asyncpg.Record) -> IndicatorEvaluation:
@@ -184,41 +202,38 @@ class IndicatorEvaluation:
             status=status,
             status_label=ev.STATUS_LABELS_JA[status],
             rule=row["rule"],
-            reason=row["reason"],
-            figures=EvaluationFigures.of(ev.EvaluationFigures.from_json(row["figures"])),
-            evaluated_at=row["evaluated_at"],
-            changed_at=row["changed_at"],
+            explain=lambda: (row["reason"], ev.EvaluationFigures.from_json(row["figures"])),
+            times=(row["evaluated_at"], row["changed_at"]),
         )
 
     @classmethod
     def nothing_yet(
         cls, record: IndicatorRecord, fiscal_year: int, started: bool, evaluated: bool = True
     ) -> IndicatorEvaluation:
-        target = ev.select_target(record.spec, fiscal_year)
-        year = format_fiscal_year(fiscal_year)
-        if not evaluated:
-            reason = f"{year}は計画期間前のため評価しません（実績は比較の基準に使います）。"
-        elif started:
-            reason = f"{year}の実績はまだ報告されていません。"
-        else:
-            reason = f"{year}はまだ始まっていません。"
+        def explain() -> tuple[str, ev.EvaluationFigures]:
+            target = ev.select_target(record.spec, fiscal_year)
+            year = format_fiscal_year(fiscal_year)
+            if not evaluated:
+                reason = f"{year}は計画期間前のため評価しません（実績は比較の基準に使います）。"
+            elif started:
+                reason = f"{year}の実績はまだ報告されていません。"
+            else:
+                reason = f"{year}はまだ始まっていません。"
+            return reason, ev.EvaluationFigures(
+                target=target.value if target else None,
+                comparator=target.comparator.value if target and target.comparator else None,
+                unit=record.spec.unit,
+                target_text=(target.printed or target.text) if target else None,
+            )
+
         return cls(
             fiscal_year=fiscal_year,
             period=f"FY{fiscal_year}",
             status=IndicatorStatus.NO_DATA,
             status_label=ev.STATUS_LABELS_JA[IndicatorStatus.NO_DATA],
             rule="no_measurement" if evaluated else "before_plan",
-            reason=reason,
-            figures=EvaluationFigures.of(
-                ev.EvaluationFigures(
-                    target=target.value if target else None,
-                    comparator=target.comparator.value if target and target.comparator else None,
-                    unit=record.spec.unit,
-                    target_text=(target.printed or target.text) if target else None,
-                )
-            ),
-            evaluated_at=None,
-            changed_at=None,
+            explain=explain,
+            times=(None, None),
         )
 
 
@@ -505,8 +520,9 @@ class Indicator:
     @strawberry.field(description="Sub-series (per channel, per system), each an indicator.")
     async def sub_series(self, info: Info[Any, Any]) -> list[Indicator]:
         loaders = loaders_of(info)
+        loaders.want(info._raw_info)
         records = await loaders.children.load(self.record.id)
-        await loaders.prefetch(info._raw_info, (r.id for r in records))
+        await loaders.prefetch(r.id for r in records)
         return [Indicator.of(r) for r in records]
 
     @strawberry.field(description="Current targets, per fiscal year (and multi-year span).")
@@ -696,11 +712,10 @@ class Measure:
         if node_id is None:
             return []
         loaders = loaders_of(info)
-        records = await loaders.by_measure.load(node_id)
-        # Every measure of the request gets here in the same turn: one batch per kind of data
-        # for all their indicators, whose fields then resolve without waiting.
-        await loaders.prefetch(info._raw_info, (r.id for r in records))
-        return [Indicator.of(r) for r in records]
+        # Every measure of the request gets here before the batch is fetched: the batch then
+        # prefetches what this selection reads for all their indicators at once.
+        loaders.want(info._raw_info)
+        return [Indicator.of(r) for r in await loaders.by_measure.load(node_id)]
 
 
 # --- pages -------------------------------------------------------------------------------------
