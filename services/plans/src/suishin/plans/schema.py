@@ -19,6 +19,8 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLUnionType,
     get_named_type,
     is_leaf_type,
 )
@@ -487,6 +489,24 @@ def _readers(schema: strawberry.Schema) -> strawberry.Schema:
     return schema
 
 
+def _entity_types(schema: strawberry.Schema) -> strawberry.Schema:
+    """Tell the type of each ``_entities`` item from its class: Strawberry's generic union
+    resolution tries every type of the schema in turn, which cost more per entity than
+    resolving the entity."""
+    entity = schema._schema.type_map.get("_Entity")
+    if isinstance(entity, GraphQLUnionType) and entity.resolve_type is not None:
+        generic = entity.resolve_type
+        names = {t.name for t in entity.types}
+
+        def resolve_type(root: Any, info: GraphQLResolveInfo, type_: Any) -> Any:
+            definition = getattr(type(root), "__strawberry_definition__", None)
+            name = getattr(definition, "name", None)
+            return name if name in names else generic(root, info, type_)
+
+        entity.resolve_type = resolve_type
+    return schema
+
+
 def _plain(read: Callable[[Any], Any]) -> Callable[..., Any]:
     return lambda source, _: read(source)
 
@@ -595,13 +615,15 @@ def _constant(value: Any) -> Callable[[Any], Any]:
 
 # Front ends send the same few documents over and over (and the gateway forwards the same
 # selection for the same client query): parse and validate each text once.
-schema = _readers(
-    strawberry.federation.Schema(
-        query=Query,
-        mutation=Mutation,
-        types=[Plan, Measure],
-        federation_version="2.7",
-        extensions=[ParserCache, ValidationCache],
-        execution_context_class=_Executor,
+schema = _entity_types(
+    _readers(
+        strawberry.federation.Schema(
+            query=Query,
+            mutation=Mutation,
+            types=[Plan, Measure],
+            federation_version="2.7",
+            extensions=[ParserCache, ValidationCache],
+            execution_context_class=_Executor,
+        )
     )
 )
