@@ -11,6 +11,7 @@ import base64
 import operator
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,8 @@ from uuid import uuid4
 
 import strawberry
 from graphql import (
+    FieldNode,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -27,10 +30,12 @@ from graphql import (
     get_named_type,
     is_leaf_type,
 )
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
+from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from suishin.contracts import ids
@@ -776,18 +781,27 @@ def _definition(
 # (The same in the plans and indicators subgraphs; a candidate for the kit.)
 
 _READ = "suishin.read"  # GraphQLField.extensions: the field's value from its object alone
+_CALL = "suishin.call"  # ... or from a synchronous method taking info and/or arguments
 
 
 class _Slow(Exception):
-    """The quick completion met what only the regular one handles (an error, a null)."""
+    """The quick completion met what only the regular one handles (an error, a null, an
+    awaitable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    method: Callable[..., Any]
+    info: str | None  # name of the method's info parameter
+    field: StrawberryField
 
 
 def _readers(schema: strawberry.Schema) -> strawberry.Schema:
-    """Call synchronous methods without arguments directly, not through Strawberry's resolver
-    wrapping (Info, argument conversion, extension chain), which cost more than such a field;
-    mark the fields that only read their object (attributes, methods taking only ``self``) for
-    :class:`_Executor`. Fields with arguments, extensions or permissions and async resolvers
-    keep the wrapping. The schema (SDL) does not change."""
+    """Mark the fields :class:`_Executor` completes in its loop: attributes and synchronous
+    methods (with or without info and arguments) without field extensions or permissions.
+    Methods taking nothing but ``self`` are also called directly by the regular completion,
+    not through Strawberry's resolver wrapping (Info, argument conversion, extension chain),
+    which cost more than such a field. The schema (SDL) does not change."""
     for type_ in schema._schema.type_map.values():
         if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
             continue
@@ -804,21 +818,23 @@ def _readers(schema: strawberry.Schema) -> strawberry.Schema:
                 read: Callable[[Any], Any] = operator.attrgetter(definition.python_name)
                 gql_field.resolve = _plain(read)
                 gql_field.extensions = {**gql_field.extensions, _READ: read}
-            elif not (
+                continue
+            method = resolver.wrapped_func
+            if (
                 resolver.is_async
-                or resolver.arguments
                 or not resolver.self_parameter
                 or resolver.root_parameter
                 or resolver.parent_parameter
+                or isinstance(method, (staticmethod, classmethod))
             ):
-                method = resolver.wrapped_func
-                if isinstance(method, (staticmethod, classmethod)):
-                    continue
-                if resolver.info_parameter is None:
-                    gql_field.resolve = _plain(method)
-                    gql_field.extensions = {**gql_field.extensions, _READ: method}
-                else:
-                    gql_field.resolve = _with_info(method, definition, resolver.info_parameter.name)
+                continue
+            info = resolver.info_parameter
+            if info is None and not resolver.arguments:
+                gql_field.resolve = _plain(method)
+                gql_field.extensions = {**gql_field.extensions, _READ: method}
+            else:
+                call = _Call(method, info.name if info else None, definition)
+                gql_field.extensions = {**gql_field.extensions, _CALL: call}
     return schema
 
 
@@ -844,19 +860,26 @@ def _plain(read: Callable[[Any], Any]) -> Callable[..., Any]:
     return lambda source, _: read(source)
 
 
-def _with_info(method: Callable[..., Any], field: StrawberryField, name: str) -> Callable[..., Any]:
-    return lambda source, raw: method(source, **{name: Info(_raw_info=raw, _field=field)})
+@dataclass(slots=True)
+class _Step:
+    """One response key of an object in the quick completion."""
 
-
-_Plan = list[tuple[str, Callable[[Any], Any], GraphQLOutputType | None, Any]]
+    key: str
+    read: Callable[[Any], Any] | None  # None: a method call (call)
+    type: GraphQLOutputType | None  # None: __typename
+    sub: list[_Step] | None  # the object's own steps, for an object type
+    call: _Call | None = None
+    field: GraphQLField | None = None
+    nodes: list[FieldNode] | None = None
+    kwargs: dict[str, Any] | None = None
 
 
 class _Executor(StrawberryGraphQLCoreExecutionContext):
-    """Completes an object whose selected fields only read it (see :func:`_readers`) in one
-    loop, instead of a resolver call, an info object and a completion per field: most of a
-    large answer are such small objects (targets, statuses, owners, grades). Anything else
-    is completed as usual, and so is such an object when the loop meets an error or a null at
-    a non-null position (redone the regular way, which reports it)."""
+    """Completes an object whose selected fields are attributes or synchronous methods (see
+    :func:`_readers`) in one loop, instead of a resolver call through Strawberry's wrapping,
+    an info object and a completion per field: most of a large answer. Anything else is
+    completed as usual, and so is such an object when the loop meets an error, a null at a
+    non-null position or an awaitable (redone the regular way, which handles it)."""
 
     def collect_and_execute_subfields(
         self,
@@ -869,62 +892,124 @@ class _Executor(StrawberryGraphQLCoreExecutionContext):
         plan = self._quick_plan(return_type, field_details_list)
         if plan is not None:
             try:
-                return self._quick(plan, result)
+                return self._quick(plan, result, return_type, path)
             except _Slow:
                 pass
         return super().collect_and_execute_subfields(
             return_type, field_details_list, path, result, position_context
         )
 
-    def _quick_plan(self, type_: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
-        plans: dict[Any, tuple[Any, _Plan | None]] = self.__dict__.setdefault("_quick_plans", {})
+    def _quick_plan(self, type_: GraphQLObjectType, field_details_list: Any) -> list[_Step] | None:
+        plans: dict[Any, Any] = self.__dict__.setdefault("_quick_plans", {})
         cache_key = (type_, id(field_details_list))  # kept alive with the plan, like graphql-core
         found = plans.get(cache_key)
         if found is None:
             found = plans[cache_key] = (field_details_list, self._build(type_, field_details_list))
         return found[1]
 
-    def _build(self, type_: GraphQLObjectType, field_details_list: Any) -> _Plan | None:
+    def _build(self, type_: GraphQLObjectType, field_details_list: Any) -> list[_Step] | None:
         manager = self.middleware_manager
         if type_.is_type_of is not None or (manager is not None and manager.middlewares):
             return None
         grouped, defer_usages, _ = self.collect_subfields(type_, field_details_list)
         if defer_usages:
             return None
-        plan: _Plan = []
+        plan: list[_Step] = []
         for key, details in grouped.items():
-            name = details[0].node.name.value
+            first = details[0]
+            name = first.node.name.value
             if name == "__typename":
-                plan.append((key, _constant(type_.name), None, None))
+                plan.append(_Step(key, _constant(type_.name), None, None))
                 continue
             field_def = type_.fields.get(name)
-            read = field_def.extensions.get(_READ) if field_def is not None else None
-            if field_def is None or read is None:
+            if field_def is None:
                 return None
+            step = _Step(key, field_def.extensions.get(_READ), field_def.type, None)
+            call = field_def.extensions.get(_CALL)
+            if step.read is None:
+                if call is None:
+                    return None
+                try:
+                    kwargs = self._arguments(field_def, first, call.field)
+                except Exception:
+                    return None
+                step.call, step.field, step.kwargs = call, field_def, kwargs
+                step.nodes = [d.node for d in details]
             named = get_named_type(field_def.type)
-            sub = None
             if isinstance(named, GraphQLObjectType):
-                sub = self._quick_plan(named, details)
-                if sub is None:
+                step.sub = self._quick_plan(named, details)
+                if step.sub is None:
                     return None
             elif not is_leaf_type(named):
                 return None
-            plan.append((key, read, field_def.type, sub))
+            plan.append(step)
         return plan
 
-    def _quick(self, plan: _Plan, value: Any) -> dict[str, Any]:
+    def _arguments(self, field_def: GraphQLField, first: Any, field: StrawberryField) -> Any:
+        if not (field_def.args or first.node.arguments):
+            return {}
+        raw = get_argument_values(
+            field_def,
+            first.node,
+            self.variable_values,
+            first.fragment_variable_values,
+            self.hide_suggestions,
+        )
+        strawberry_schema = self.schema.extensions["strawberry-definition"]
+        return convert_arguments(
+            raw,
+            field.arguments,
+            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+            config=strawberry_schema.config,
+        )
+
+    def _quick(
+        self, plan: list[_Step], value: Any, type_: GraphQLObjectType, path: Path
+    ) -> dict[str, Any]:
         out = {}
-        for key, read, type_, sub in plan:
+        for step in plan:
             try:
-                item = read(value)
+                if step.read is not None:
+                    item = step.read(value)
+                else:
+                    item = self._call(step, value, type_, path)
+            except _Slow:
+                raise
             except Exception as exc:
                 raise _Slow from exc
-            out[key] = item if type_ is None else self._quick_value(item, type_, sub)
+            if step.type is None:
+                out[step.key] = item
+            else:
+                out[step.key] = self._quick_value(item, step.type, step.sub, path, step.key)
         return out
 
-    def _quick_value(self, value: Any, type_: GraphQLOutputType, sub: _Plan | None) -> Any:
+    def _call(self, step: _Step, value: Any, type_: GraphQLObjectType, path: Path) -> Any:
+        call = step.call
+        assert call is not None and step.field is not None and step.nodes is not None
+        kwargs = dict(step.kwargs or {})
+        if call.info is not None:
+            raw = self.build_resolve_info(
+                step.field, step.nodes, type_, path.add_key(step.key, type_.name)
+            )
+            kwargs[call.info] = Info(_raw_info=raw, _field=call.field)
+        item = call.method(value, **kwargs)
+        if self.is_awaitable(item):
+            close = getattr(item, "close", None)
+            if close is not None:
+                close()
+            raise _Slow
+        return item
+
+    def _quick_value(
+        self,
+        value: Any,
+        type_: GraphQLOutputType,
+        sub: list[_Step] | None,
+        parent: Path,
+        key: str | int,
+    ) -> Any:
         if isinstance(type_, GraphQLNonNull):
-            value = self._quick_value(value, type_.of_type, sub)
+            value = self._quick_value(value, type_.of_type, sub, parent, key)
             if value is None:
                 raise _Slow
             return value
@@ -933,9 +1018,13 @@ class _Executor(StrawberryGraphQLCoreExecutionContext):
         if isinstance(type_, GraphQLList):
             if not isinstance(value, (list, tuple)):
                 raise _Slow
-            return [self._quick_value(item, type_.of_type, sub) for item in value]
+            path = parent.add_key(key, None)
+            return [
+                self._quick_value(item, type_.of_type, sub, path, i) for i, item in enumerate(value)
+            ]
         if sub is not None:
-            return self._quick(sub, value)
+            assert isinstance(type_, GraphQLObjectType)
+            return self._quick(sub, value, type_, parent.add_key(key, None))
         try:
             return self.complete_leaf_value(type_, value)  # type: ignore[arg-type]
         except Exception as exc:
