@@ -23,7 +23,7 @@ takes the field-by-field path (remote.py) instead.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +139,7 @@ class Assembly:
         self.info = info
         self.ctx = ctx
         self.source = source
-        self.variables: Mapping[str, Any] = info.variable_values or {}
+        self.variables: Any = info.variable_values or {}
         self.errors: list[tuple[GraphQLError, Path]] = []
         self.root: Plan | None = None
         self._plans: dict[tuple[tuple[int, ...], str], Plan] = {}
@@ -471,7 +471,7 @@ def _named(type_: Any) -> Any:
 class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, returning :class:`Completed` values as they are."""
 
-    def complete_value(  # type: ignore[override]
+    def complete_value(
         self,
         return_type: GraphQLOutputType,
         field_details_list: Any,
