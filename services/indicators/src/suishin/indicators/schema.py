@@ -8,6 +8,7 @@ half-written (one transaction per mutation).
 from __future__ import annotations
 
 import base64
+import contextlib
 import operator
 import re
 from collections.abc import Callable
@@ -856,6 +857,33 @@ def _entity_types(schema: strawberry.Schema) -> strawberry.Schema:
     return schema
 
 
+def _entities_prefetch(schema: strawberry.Schema) -> strawberry.Schema:
+    """Load the indicators of every measure ``_entities`` returns before the measures are
+    completed (the gateway asks for ``Measure.indicators`` of a whole plan this way): their
+    fields then resolve in one pass instead of one awaited task per measure."""
+    query = schema._schema.query_type
+    entities = query.fields.get("_entities") if query is not None else None
+    if entities is None or entities.resolve is None:
+        return schema
+    resolve = entities.resolve
+
+    def resolve_entities(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
+        result = resolve(root, info, **kwargs)
+        measures = [e for e in result if isinstance(e, Measure)] if isinstance(result, list) else []
+        if not measures:
+            return result
+
+        async def prefetched() -> Any:
+            with contextlib.suppress(Exception):  # errors surface on each measure's field
+                await Measure.prefetch(info, measures)
+            return result
+
+        return prefetched()
+
+    entities.resolve = resolve_entities
+    return schema
+
+
 def _plain(read: Callable[[Any], Any]) -> Callable[..., Any]:
     return lambda source, _: read(source)
 
@@ -1037,15 +1065,17 @@ def _constant(value: Any) -> Callable[[Any], Any]:
 
 # The gateway forwards the same selection for the same client query: parse and validate each
 # document text once.
-schema = _entity_types(
-    _readers(
-        strawberry.federation.Schema(
-            query=Query,
-            mutation=Mutation,
-            types=[Indicator, Measure],
-            federation_version="2.7",
-            extensions=[ParserCache, ValidationCache],
-            execution_context_class=_Executor,
+schema = _entities_prefetch(
+    _entity_types(
+        _readers(
+            strawberry.federation.Schema(
+                query=Query,
+                mutation=Mutation,
+                types=[Indicator, Measure],
+                federation_version="2.7",
+                extensions=[ParserCache, ValidationCache],
+                execution_context_class=_Executor,
+            )
         )
     )
 )

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 import asyncpg
 import strawberry
+from graphql import GraphQLResolveInfo
 from strawberry.types import Info
 
 from suishin.contracts.calendar import format_fiscal_year
@@ -707,15 +708,27 @@ class Measure:
         return cls(id=id)
 
     @strawberry.field(description="Indicators linked to this measure (one query for all measures).")
-    async def indicators(self, info: Info[Any, Any]) -> list[Indicator]:
+    def indicators(self, info: Info[Any, Any]) -> list[Indicator]:
         node_id = to_uuid(self.id)
         if node_id is None:
             return []
         loaders = loaders_of(info)
-        # Every measure of the request gets here before the batch is fetched: the batch then
-        # prefetches what this selection reads for all their indicators at once.
+        # Every measure of the request gets here before the batch is fetched (or _entities
+        # fetched it already, see schema.py): the batch prefetches what this selection reads
+        # for all their indicators at once.
         loaders.want(info._raw_info)
-        return [Indicator.of(r) for r in await loaders.by_measure.load(node_id)]
+        return when_loaded(
+            lambda records: [Indicator.of(r) for r in records], (loaders.by_measure, node_id)
+        )
+
+    @staticmethod
+    async def prefetch(info: GraphQLResolveInfo, measures: list[Measure]) -> None:
+        """Load the indicators of ``measures`` (and what their selection below ``_entities``
+        reads) at once, so that ``indicators`` resolves without waiting on each measure."""
+        loaders = loaders_of(cast(Info[Any, Any], info))
+        loaders.want(info, ("indicators",))
+        ids = [i for i in (to_uuid(m.id) for m in measures) if i is not None]
+        await loaders.by_measure.load_many(ids)
 
 
 # --- pages -------------------------------------------------------------------------------------
