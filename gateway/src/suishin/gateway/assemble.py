@@ -59,6 +59,7 @@ from suishin.gateway.forwarding import (
     PAGE_OF,
     TYPENAME_ALIAS,
     SelectionBuilder,
+    cached_document,
     field_metadata,
 )
 
@@ -91,6 +92,7 @@ class Entry:
     definition: GraphQLField | None = None
     child: Plan | None = None  # the selection on the field's object type
     scalar: bool = False  # a scalar or list of scalars of the parent's subgraph: copied as is
+    enum: GraphQLEnumType | None = None  # an enum of the parent's subgraph (not in a list)
 
 
 @dataclass(slots=True)
@@ -183,6 +185,9 @@ class Assembly:
             if isinstance(child, GraphQLObjectType):
                 entry.child = self.plan(child, field_nodes)
             entry.scalar = isinstance(child, GraphQLScalarType) and entry.owner is None
+            if isinstance(child, GraphQLEnumType) and entry.owner is None:
+                inner = entry.type.of_type if isinstance(entry.type, GraphQLNonNull) else entry.type
+                entry.enum = child if inner is child else None
             plan.entries.append(entry)
         return plan
 
@@ -299,12 +304,22 @@ class Assembly:
     async def _fetch(self, position: Position) -> list[Foreign]:
         entry, owner = position.entry, position.owner
         assert entry.definition is not None
-        builder = SelectionBuilder(self.info.schema, self.info.fragments, owner)
         typename = position.parent.name
-        document = builder.entities_document(
-            entry.definition, entry.key, entry.nodes, self.info.operation, typename
+
+        def build() -> tuple[str, set[str]]:
+            builder = SelectionBuilder(self.info.schema, self.info.fragments, owner)
+            assert entry.definition is not None
+            document = builder.entities_document(
+                entry.definition, entry.key, entry.nodes, self.info.operation, typename
+            )
+            return document, builder.variables
+
+        document, variables = cached_document(
+            self.info.operation,
+            ("entities", owner, typename, entry.key, *map(id, entry.nodes)),
+            build,
         )
-        loader = self.ctx.loaders.loader(owner, typename, document, entry.key, builder.variables)
+        loader = self.ctx.loaders.loader(owner, typename, document, entry.key, variables)
         keys = [parent.get(KEY_ALIAS) for parent in position.parents]
         loaded = iter(
             await asyncio.gather(
@@ -418,7 +433,9 @@ class Assembly:
         for entry in plan.entries:
             key = entry.key
             raw = value.get(key)
-            if entry.scalar and raw is not None:
+            if raw is not None and (
+                entry.scalar or (entry.enum is not None and raw in entry.enum.values)
+            ):
                 out[key] = raw  # serialised by the subgraph, valid against the mirrored schema
                 continue
             if entry.type is None:

@@ -13,9 +13,10 @@ in the query, whatever the number of rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from graphql import (
     ArgumentNode,
@@ -43,6 +44,8 @@ from graphql import (
     get_named_type,
     print_ast,
 )
+
+T = TypeVar("T")
 
 # Keys of a gateway field's Strawberry metadata.
 OWNER = "suishin.subgraph"  # the subgraph that resolves the field (default: the parent's)
@@ -297,6 +300,29 @@ class SelectionBuilder:
         return print_ast(op)
 
 
+# Forwarded documents per client operation: dashboards send the same query again and again,
+# and with the parser cache (limits.py) the same operation is the same AST object.
+_DOCUMENTS: OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, Any]] = OrderedDict()
+DOCUMENT_CACHE_SIZE = 512
+
+
+def cached_document(
+    operation: OperationDefinitionNode, key: tuple[Any, ...], build: Callable[[], T]
+) -> T:
+    """``build()`` once per client ``operation`` (by identity) and ``key`` (e.g. the field
+    nodes, by identity); later requests with the same parsed operation reuse it."""
+    cache_key = (id(operation), *key)
+    found = _DOCUMENTS.get(cache_key)
+    if found is not None and found[0] is operation:
+        _DOCUMENTS.move_to_end(cache_key)
+        return cast(T, found[1])
+    value = build()
+    _DOCUMENTS[cache_key] = (operation, value)  # keeps the operation (and its ids) alive
+    while len(_DOCUMENTS) > DOCUMENT_CACHE_SIZE:
+        _DOCUMENTS.popitem(last=False)
+    return value
+
+
 def _representations() -> VariableDefinitionNode:
     return VariableDefinitionNode(
         variable=VariableNode(name=_name(REPRESENTATIONS_VAR)),
@@ -374,6 +400,7 @@ __all__ = [
     "TENANT_ALIAS",
     "TYPENAME_ALIAS",
     "SelectionBuilder",
+    "cached_document",
     "field_metadata",
     "response_key",
 ]

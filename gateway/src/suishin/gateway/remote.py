@@ -41,6 +41,7 @@ from suishin.gateway.forwarding import (
     PAGE_OF,
     TYPENAME_ALIAS,
     SelectionBuilder,
+    cached_document,
 )
 
 T = TypeVar("T")
@@ -244,9 +245,16 @@ async def forward(
             assembly.check()
         except Unsupported:
             assembly = None
-    builder = SelectionBuilder.for_info(raw, subgraph)
-    document, key = builder.root_operation(raw, operation)
-    variables = {k: v for k, v in ctx.raw_variables.items() if k in builder.variables}
+
+    def build() -> tuple[str, str, set[str]]:
+        builder = SelectionBuilder.for_info(raw, subgraph)
+        document, key = builder.root_operation(raw, operation)
+        return document, key, builder.variables
+
+    document, key, used = cached_document(
+        raw.operation, ("root", subgraph, raw.path.key, *map(id, raw.field_nodes)), build
+    )
+    variables = {k: v for k, v in ctx.raw_variables.items() if k in used}
     result = await ctx.subgraphs[subgraph].execute(
         document, variables, authorization=ctx.authorization
     )
