@@ -1,7 +1,7 @@
 """Gateway benchmark: a whole-plan dashboard query through the gateway vs. straight from the
 subgraphs.
 
-    uv run python bench/gateway.py [--dataset NAME] [--requests 300] [--concurrency 8]
+    uv run python bench/gateway.py [--dataset NAME] [--requests 300] [--concurrency 1 8]
 
 Starts the embedded PostgreSQL and broker (or uses SUISHIN_DATABASE_URL / SUISHIN_KAFKA_BOOTSTRAP),
 imports the reference plan with the most measures (datasets/*.yaml; a synthetic plan of 44
@@ -12,8 +12,9 @@ uvicorn on free ports, and drives the same dashboard query:
 - directly: the plan tree from the plans subgraph, then every measure's indicators with one
   ``_entities`` call to the indicators subgraph (what a client would do without the gateway).
 
-Prints requests/s, p50/p99 latency and subgraph calls per query. Everything shares this
-process's event loop and the machine's cores, so the figures are for comparison, not capacity.
+Prints requests/s, p50/p99 latency and subgraph calls per query, for each concurrency given
+(default: one request at a time, then 8 in flight). Everything shares this process's event loop
+and the machine's cores, so the figures are for comparison, not capacity.
 """
 
 from __future__ import annotations
@@ -235,16 +236,18 @@ async def run(args: argparse.Namespace, infra: Any) -> None:
                 measures = plan_file_measures(plan_file)
                 print(
                     f"plan {tenant}/{key}: {measures} measures, {len(plan_file.indicators)} "
-                    f"indicators; {args.requests} requests, concurrency {args.concurrency}"
+                    f"indicators; {args.requests} requests per run"
                 )
-                before = subgraphs.total_calls
-                gw = await drive("gateway", via_gateway, args.requests, args.concurrency)
-                calls = (subgraphs.total_calls - before) / (args.requests + 5)
-                dr = await drive("direct", direct, args.requests, args.concurrency)
-                print(f"{'':10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'subgraph calls':>15}")
-                for label, row, per_query in (("gateway", gw, calls), ("direct", dr, 2.0)):
-                    figures = f"{row['rps']:8.1f} {row['p50']:8.1f} {row['p99']:8.1f}"
-                    print(f"{label:10} {figures} {per_query:15.1f}")
+                header = f"{'path':8} {'conc.':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
+                print(f"{header} {'subgraph calls':>15}")
+                for concurrency in args.concurrency:
+                    before = subgraphs.total_calls
+                    gw = await drive("gateway", via_gateway, args.requests, concurrency)
+                    calls = (subgraphs.total_calls - before) / (args.requests + 5)
+                    dr = await drive("direct", direct, args.requests, concurrency)
+                    for label, row, per_query in (("gateway", gw, calls), ("direct", dr, 2.0)):
+                        figures = f"{row['rps']:8.1f} {row['p50']:8.1f} {row['p99']:8.1f}"
+                        print(f"{label:8} {concurrency:5} {figures} {per_query:15.1f}")
 
 
 def plan_file_measures(plan_file: PlanFile) -> int:
@@ -255,7 +258,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", help="datasets/<name>.yaml (default: most measures)")
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[1, 8],
+        help="requests in flight; one run per value (default: 1 8)",
+    )
     args = parser.parse_args()
     with test_infrastructure() as infra:
         asyncio.run(run(args, infra))
