@@ -276,3 +276,41 @@ async def test_a_consumer_stuck_while_lag_grows_is_not_ready(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_batch_that_keeps_failing_is_retried_paced_never_dropped(
+    infra: Infrastructure,
+) -> None:
+    runtime = ServiceRuntime(
+        "flakytest",
+        isolated_settings(
+            ServiceSettings, infra, handler_max_retries=1, consumer_stall_seconds=1.0
+        ),
+        migrations=None,
+    )
+    calls: list[float] = []
+    database_down = True
+    applied: list[str] = []
+
+    async def handle(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+        calls.append(asyncio.get_running_loop().time())
+        if database_down:
+            raise ConnectionRefusedError("the database is down")
+        applied.extend(e.payload.indicator_key for e in events)
+        return []
+
+    runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, handle)
+    topic = runtime.topic(topics.INDICATOR_REPORTED)
+    async with started(runtime):
+        waiting = event("waiting")
+        await produce(infra.kafka_bootstrap, topic, [(waiting.key, waiting.to_bytes())])
+        await wait_until(lambda: _true(bool(calls)), timeout=60)
+        await asyncio.sleep(6)  # measuring a rate: the failures go on meanwhile
+        # unpaced, a redelivered batch fails (and is logged) several times a second
+        assert len(calls) <= 12
+        checks = await runtime.ready()
+        [detail] = [v for k, v in checks.items() if k.startswith("consumer ")]
+        assert "failing" in str(detail)
+        database_down = False
+        await wait_until(lambda: _true(applied == ["waiting"]), timeout=60)
+    assert runtime.consumers[0].dead_lettered == 0

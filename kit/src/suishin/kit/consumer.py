@@ -130,7 +130,7 @@ class BatchConsumer(Generic[P]):
 
     async def lag(self) -> int | None:
         """Records waiting in the assigned partitions: end offsets minus committed offsets
-        (the position when nothing was committed yet); None before the consumer started."""
+        (the beginning when nothing was committed yet); None before the consumer started."""
         kafka = getattr(self.subscriber, "consumer", None)
         if kafka is None:
             return None
@@ -138,13 +138,14 @@ class BatchConsumer(Generic[P]):
         if not partitions:
             return 0
         ends = await kafka.end_offsets(partitions)
-        total = 0
-        for tp in partitions:
-            done = await kafka.committed(tp)
-            if done is None:
-                done = await kafka.position(tp)
-            total += max(0, ends.get(tp, 0) - done)
-        return total
+        committed = {tp: await kafka.committed(tp) for tp in partitions}
+        never = [tp for tp, offset in committed.items() if offset is None]
+        # nothing committed yet: the group starts from the beginning (auto_offset_reset)
+        starts = await kafka.beginning_offsets(never) if never else {}
+        return sum(
+            max(0, ends.get(tp, 0) - (offset if offset is not None else starts.get(tp, 0)))
+            for tp, offset in committed.items()
+        )
 
     async def health(self) -> dict[str, Any]:
         """Lag and progress; ``stalled`` names why when records wait and nothing moves."""
@@ -156,10 +157,10 @@ class BatchConsumer(Generic[P]):
             lag = None
         stalled: str | None = None
         if lag:
-            if self.busy_since is not None and now - self.busy_since > self.stall_after:
-                stalled = f"one batch is being applied for {now - self.busy_since:.0f}s"
-            elif self.failing_since is not None and now - self.failing_since > self.stall_after:
+            if self.failing_since is not None and now - self.failing_since > self.stall_after:
                 stalled = f"batches have been failing for {now - self.failing_since:.0f}s"
+            elif self.busy_since is not None and now - self.busy_since > self.stall_after:
+                stalled = f"one batch is being applied for {now - self.busy_since:.0f}s"
             elif self.busy_since is None:
                 self._behind_since = self._behind_since or now
                 if now - max(self._behind_since, self.last_progress) > self.stall_after:
