@@ -311,6 +311,8 @@ async def test_bad_reports_get_typed_errors_and_write_nothing(subgraph: Subgraph
     assert "単位" in unit["message"] and "unit" in unit["messageEn"]
     [text] = await attempt(indicatorKey="p1.rpa", period="FY2024", textValue="多数")
     assert text["code"] == "NON_NUMERIC_VALUE"
+    [huge] = await attempt(indicatorKey="p1.rpa", period="FY2024", value="1e100000")
+    assert huge["code"] == "VALUE_OUT_OF_RANGE" and huge["field"] == "value"
     [outside] = await attempt(indicatorKey="p1.rpa", period="FY2030", value="1")
     assert outside["code"] == "PERIOD_OUTSIDE_PLAN"
     [unreadable] = await attempt(indicatorKey="p1.rpa", period="いつか", value="1")

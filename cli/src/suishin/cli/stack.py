@@ -319,12 +319,21 @@ def status(data_dir: Path) -> tuple[bool, list[tuple[str, str, str]]]:
                 r = client.get(f"{p.url}/readyz")
                 ready = r.status_code == 200
                 detail = f"{p.url}/graphql (pid {p.pid})"
-                rows.append((p.name, "ready" if ready else f"degraded {r.text[:120]}", detail))
+                rows.append((p.name, "ready" if ready else f"degraded {_not_ready(r)}", detail))
                 ok &= ready
             except httpx.HTTPError as exc:
                 rows.append((p.name, "unreachable", repr(exc)))
                 ok = False
     return ok, rows
+
+
+def _not_ready(r: httpx.Response) -> str:
+    """What /readyz says is wrong (e.g. a stalled consumer and its lag), else its text."""
+    with contextlib.suppress(ValueError, AttributeError):
+        problems = r.json().get("problems")
+        if problems:
+            return "; ".join(str(p) for p in problems)[:400]
+    return r.text[:120]
 
 
 def _redact(url: str) -> str:

@@ -2,7 +2,8 @@
 
 A service builds a :class:`ServiceRuntime`, registers its consumers and background jobs, and
 serves :meth:`ServiceRuntime.http_app` with uvicorn: ``/graphql`` (its subgraph), ``/healthz``
-(alive), ``/readyz`` (database and broker reachable) and ``/metrics`` (Prometheus text).
+(alive), ``/readyz`` (database and broker reachable, no consumer stalled) and ``/metrics``
+(Prometheus text).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class ServiceRuntime:
             payload_type=payload_type,
             handler=handler,
             max_retries=self.settings.handler_max_retries,
+            stall_after=self.settings.consumer_stall_seconds,
         )
         subscribe(
             self.broker,
@@ -157,6 +159,13 @@ class ServiceRuntime:
             checks["broker"] = bool(await self.broker.ping(timeout=2.0))
         except Exception as exc:
             checks["broker"] = repr(exc)
+        for c in self.consumers:  # stalled: records wait and nothing moves (see kit.consumer)
+            health = await c.health()
+            checks[f"consumer {c.name}"] = (
+                True
+                if health["stalled"] is None
+                else f"stalled ({health['stalled']}) with {health['lag']} records waiting"
+            )
         return checks
 
     async def metrics(self) -> str:
@@ -177,6 +186,14 @@ class ServiceRuntime:
             labels = f'service="{self.name}",consumer="{c.name}"'
             lines.append(f"suishin_consumer_processed_total{{{labels}}} {c.processed}")
             lines.append(f"suishin_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}")
+            health = await c.health()
+            if health["lag"] is not None:
+                lines.append(f"suishin_consumer_lag{{{labels}}} {health['lag']}")
+            lines.append(
+                f"suishin_consumer_seconds_since_progress{{{labels}}} "
+                f"{health['seconds_since_progress']}"
+            )
+            lines.append(f"suishin_consumer_stalled{{{labels}}} {int(bool(health['stalled']))}")
         return "\n".join(lines) + "\n"
 
     def http_app(
@@ -190,8 +207,9 @@ class ServiceRuntime:
                 return JSONResponse({"status": "starting"}, status_code=503)
             checks = await self.ready()
             ok = all(v is True for v in checks.values())
+            problems = [f"{k}: {v}" for k, v in checks.items() if v is not True]
             return JSONResponse(
-                {"status": "ready" if ok else "degraded", "checks": checks},
+                {"status": "ready" if ok else "degraded", "problems": problems, "checks": checks},
                 status_code=200 if ok else 503,
             )
 

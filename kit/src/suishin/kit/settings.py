@@ -53,3 +53,6 @@ class ServiceSettings(PlatformSettings):
     consumer_max_records: int = 1000
     consumer_batch_timeout_ms: int = 50
     handler_max_retries: int = 5
+    consumer_stall_seconds: float = Field(
+        default=30.0, description="Records waiting and no progress this long: not ready."
+    )

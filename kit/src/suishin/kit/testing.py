@@ -17,7 +17,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -145,16 +145,28 @@ async def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
 
 
+Message = (
+    tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+)
+
+
 async def produce(
     bootstrap: str,
     topic: str,
-    messages: list[tuple[bytes | None, bytes]],
+    messages: Sequence[Message],
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
+    """Publish ``(key, value)`` or ``(key, value, headers)`` records (a value may be None: a
+    tombstone) as one batch, in order, and wait until all are acknowledged."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value=v, key=k, headers=headers) for k, v in messages]
+        futures = [
+            await producer.send(
+                topic, value=m[1], key=m[0], headers=m[2] if len(m) == 3 else headers
+            )
+            for m in messages
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -665,8 +665,10 @@ async def _report(
 
 
 def _graphql_error(rejected: ReportRejected) -> DomainError:
-    """GraphQL codes are upper case; another tenant's indicator is simply unknown here."""
-    code = "unknown_indicator" if rejected.code == "foreign_indicator" else rejected.code
+    """GraphQL codes are upper case; another tenant's indicator (or a tenant without
+    indicators) is simply unknown here."""
+    unknown = ("foreign_indicator", "unknown_tenant")
+    code = "unknown_indicator" if rejected.code in unknown else rejected.code
     if code == "unknown_indicator":
         return DomainError(
             "UNKNOWN_INDICATOR",
