@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from suishin.kit.settings import DEV_INTERNAL_KEY
+from suishin.kit.signing import SIGNATURE_HEADER, sign
 
 S = TypeVar("S")
 
@@ -150,11 +152,23 @@ async def produce(
     topic: str,
     messages: list[tuple[bytes | None, bytes]],
     headers: list[tuple[str, bytes]] | None = None,
+    *,
+    signing_key: str | None = DEV_INTERNAL_KEY,
 ) -> None:
+    """Produce ``messages`` with a plain producer, signed as a service would with ``signing_key``
+    (the dev key of the test settings), unsigned with ``signing_key=None`` (a forger)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
+
+    def headers_for(value: bytes) -> list[tuple[str, bytes]] | None:
+        if signing_key is None or value is None:
+            return headers
+        return [*(headers or []), (SIGNATURE_HEADER, sign(signing_key, value).encode())]
+
     try:
-        futures = [await producer.send(topic, value=v, key=k, headers=headers) for k, v in messages]
+        futures = [
+            await producer.send(topic, value=v, key=k, headers=headers_for(v)) for k, v in messages
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
