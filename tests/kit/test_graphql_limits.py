@@ -58,7 +58,7 @@ async def test_a_bad_token_is_a_typed_401_not_a_stack_trace() -> None:
             response = await post(client, "{ __typename }", headers={"authorization": header})
             assert response.status_code == 401
             assert code(response) == "UNAUTHENTICATED"
-            assert "Traceback" not in response.text and "jwt" not in response.text.split(":")[0]
+            assert "Traceback" not in response.text
 
 
 async def test_subgraphs_enforce_the_gateways_limits() -> None:

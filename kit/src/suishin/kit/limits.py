@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from graphql import (
     ASTValidationRule,
@@ -34,6 +35,7 @@ from graphql import (
     get_named_type,
     get_nullable_type,
 )
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     AddValidationRules,
@@ -376,8 +378,6 @@ class RequestGuard:
 
 
 def _query_params_request(scope: Scope) -> dict[str, Any] | None:
-    from urllib.parse import parse_qs
-
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     request: dict[str, Any] = {}
     if "query" in params:
@@ -426,8 +426,6 @@ def _replaying(raw: bytes, receive: Receive) -> Receive:
 async def _error_response(
     scope: Scope, receive: Receive, send: Send, error: GraphQLError, status: int
 ) -> None:
-    from starlette.responses import JSONResponse
-
     response = JSONResponse({"data": None, "errors": [error.formatted]}, status_code=status)
     await response(scope, receive, send)
 
