@@ -10,6 +10,9 @@ rules and the per-app cache of forwarded documents.
 from __future__ import annotations
 
 import enum
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,9 +20,15 @@ import pytest
 import strawberry
 from strawberry.asgi import GraphQL
 
+from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged, new_event
 from suishin.gateway.app import build
+from suishin.gateway.context import GatewayContext
 from suishin.gateway.forwarding import document_key
+from suishin.gateway.loaders import EntityLoaders
 from suishin.gateway.settings import GatewaySettings
+from suishin.gateway.subgraphs import Subgraphs
+from suishin.kit.auth import Principal, Role
 
 # --- two stand-in subgraphs ---------------------------------------------------------------------
 
@@ -124,11 +133,15 @@ class SgEvaluation:
     status: Status
 
 
-@strawberry.type(name="Indicator")
+@strawberry.federation.type(keys=["id"], name="Indicator")
 class SgIndicator:
     id: strawberry.ID
     title: str | None  # non-null in the gateway's schema: the stand-in can break that rule
     tenant: str = TENANT
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SgIndicator:
+        return SgIndicator(id=id, title=f"指標 {id}")
 
     @strawberry.field
     def status(self, fiscal_year: int | None = None) -> SgEvaluation:
@@ -172,7 +185,7 @@ plans_subgraph = strawberry.federation.Schema(
     query=PlansQuery, types=[SgMeasure], federation_version="2.7"
 )
 indicators_subgraph = strawberry.federation.Schema(
-    query=IndicatorsQuery, types=[SgMeasureIndicators], federation_version="2.7"
+    query=IndicatorsQuery, types=[SgMeasureIndicators, SgIndicator], federation_version="2.7"
 )
 
 
@@ -377,3 +390,78 @@ def test_document_key_is_the_hash_of_text_and_operation_name() -> None:
     assert document_key(a) == document_key(again)  # type: ignore[arg-type]
     assert document_key(a) != document_key(b)  # type: ignore[arg-type]
     assert document_key(parse("{ plans { id } }", no_location=True).definitions[0]) is None  # type: ignore[arg-type]
+
+
+class OneEventHub:
+    """A live hub that has one event to give."""
+
+    def __init__(self, event: Envelope[Any]) -> None:
+        self.event = event
+
+    async def events(self, event_type: str, accepts: Any) -> AsyncIterator[Envelope[Any]]:
+        if accepts(self.event):
+            yield self.event
+
+
+async def test_subscription_events_load_entities_and_carry_figures_through_the_assembly(
+    gateway: Any,
+) -> None:
+    indicator = uuid.uuid4()
+    event = new_event(
+        IndicatorStatusChanged(
+            indicator_id=indicator,
+            indicator_key="k",
+            title="指標",
+            period="FY2024",
+            fiscal_year=2024,
+            from_status=IndicatorStatus.ON_TRACK,
+            to_status=IndicatorStatus.OFF_TRACK,
+            figures=Figures(actual=Decimal("3"), target=Decimal("10"), unit="件"),
+            rule="linear",
+            reason="目標を下回っています",
+            measure_ids=[uuid.uuid4()],
+        ),
+        tenant=TENANT,
+        aggregate_id=str(indicator),
+        producer="test",
+    )
+    schema = gateway.app.state.schema
+    subgraphs: Subgraphs = gateway.app.state.subgraphs
+    context = GatewayContext(
+        principal=Principal("u1", TENANT, frozenset({Role.VIEWER})),
+        authorization=None,
+        settings=GatewaySettings(live_enabled=False),
+        subgraphs=subgraphs,
+        loaders=EntityLoaders(subgraphs, authorization=None, variables={"fy": 2024}),
+        hub=OneEventHub(event),  # type: ignore[arg-type]
+        raw_variables={"fy": 2024},
+    )
+    stream = await schema.subscribe(
+        """subscription($fy: Int) {
+          indicatorStatusChanged {
+            toStatus
+            figures { t: target actual unit comparator }
+            indicator { id t: title status(fiscalYear: $fy) { status } }
+          }
+        }""",
+        variable_values={"fy": 2024},
+        context_value=context,
+    )
+    results = [result async for result in stream]
+    assert len(results) == 1 and results[0].errors is None, results
+    assert results[0].data == {
+        "indicatorStatusChanged": {
+            "toStatus": "OFF_TRACK",
+            "figures": {"t": "10", "actual": "3", "unit": "件", "comparator": None},
+            "indicator": {
+                "id": str(indicator),
+                "t": f"指標 {indicator}",
+                "status": {"status": "ON_TRACK"},
+            },
+        }
+    }
+    (call,) = gateway.sent
+    assert call["subgraph"] == "indicators" and "_entities" in call["query"]
+    assert call["variables"]["_gw_representations"] == [
+        {"__typename": "Indicator", "id": str(indicator)}
+    ]
