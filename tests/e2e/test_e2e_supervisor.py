@@ -230,6 +230,33 @@ async def test_a_service_failing_repeatedly_is_given_up_loudly_and_the_rest_runs
     assert running.proc("smtp-sink").state == "ready"
 
 
+async def test_the_embedded_broker_and_postgresql_are_restarted_on_their_ports(
+    running: Up,
+) -> None:
+    before = {p.name: p for p in running.state().processes}
+    for name in ("kafka", "postgresql"):
+        os.kill(before[name].pid, signal.SIGKILL)
+
+        async def back(name: str = name) -> bool:
+            p = running.proc(name)
+            return p.pid != before[name].pid and p.state == "ready" and p.restarts == 1
+
+        await wait_until(back, timeout=120, message=f"{name} restarted")
+    state = running.state()
+    assert state.kafka_bootstrap == f"127.0.0.1:{running.port('SUISHIN_BROKER_PORT')}"
+    url = PlatformSettings(pg_port=running.port("SUISHIN_PG_PORT")).database_url
+    assert state.database_url == url
+    conn = await asyncpg.connect(url)
+    await conn.close()
+    assert "kafka was killed by SIGKILL" in running.supervisor_log()
+    assert "postgresql was killed by SIGKILL" in running.supervisor_log()
+
+    async def all_ready() -> bool:
+        return running.cli("status").returncode == 0
+
+    await wait_until(all_ready, timeout=120, interval=0.5, message="every process ready")
+
+
 async def test_cli_commands_honour_the_port_settings(running: Up) -> None:
     # Another data dir (no state file there): only SUISHIN_PG_PORT / SUISHIN_BROKER_PORT lead
     # the commands to this instance's database and broker.

@@ -467,7 +467,7 @@ class Stack:
         unit.state = "ready" if unit.kind in ("postgres", "broker") else "starting"
         detail = ""
         if unit.kind == "broker":
-            detail = " (empty: the services recreate its topics and republish)"
+            detail = " (empty: the broker keeps nothing across a restart)"
         self._log(f"{reason} {unit.name}: restart {unit.restarts}, pid {self._pid(unit)}{detail}")
 
     def _launch(self, unit: Unit) -> None:
