@@ -267,10 +267,19 @@ async def test_cli_commands_honour_the_port_settings(running: Up) -> None:
     replay = running.cli("replay", "--minutes", "5", env=env)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert "notifications" in replay.stdout
+    # No URL nor port variable: the commands read the running instance's URLs from the state
+    # file in SUISHIN_DATA_DIR.
+    env = {
+        k: v for k, v in running.env.items() if k not in ("SUISHIN_PG_PORT", "SUISHIN_BROKER_PORT")
+    }
+    bunkyo = str(DATASETS / "directory" / "bunkyo.yaml")
+    directory = running.cli("directory", "import", bunkyo, env=env)
+    assert directory.returncode == 0, directory.stdout + directory.stderr
     url = PlatformSettings(pg_port=running.port("SUISHIN_PG_PORT")).database_url
     conn = await asyncpg.connect(url)
     try:
-        assert await conn.fetchval("select count(*) from notifications.people") > 0
+        tenants = await conn.fetch("select distinct tenant from notifications.people")
+        assert {r["tenant"] for r in tenants} >= {"itabashi", "bunkyo"}
     finally:
         await conn.close()
 
