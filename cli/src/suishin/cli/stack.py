@@ -114,10 +114,14 @@ class StackState:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         known = {f.name for f in fields(RunningProcess)}
-        data["processes"] = [
-            RunningProcess(**{k: v for k, v in p.items() if k in known}) for p in data["processes"]
-        ]
-        return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
+        try:
+            data["processes"] = [
+                RunningProcess(**{k: v for k, v in p.items() if k in known})
+                for p in data["processes"]
+            ]
+            return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
+        except (KeyError, TypeError, AttributeError):
+            return None  # not a state file this version wrote
 
     def supervisor_alive(self) -> bool:
         return _same_process(self.supervisor_pid, self.supervisor_started)
@@ -584,10 +588,21 @@ class Stack:
     # -- faults and restarts (tests, bench/faults.py, `suishin restart`) ---------------------
 
     def kill_service(self, name: str) -> None:
-        """SIGKILL one service, as a crash would; the supervisor restarts it."""
-        proc = self.children[name]
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        """SIGKILL one service, as a crash would; the supervisor restarts it
+        (:meth:`wait_unit_ready` waits for that)."""
+
+        def kill() -> None:
+            proc = self.children[name]
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            self._noticed_exit(name, proc.returncode)
+
+        self._call(kill)
+
+    def _noticed_exit(self, name: str, code: int) -> None:
+        unit = self.units.get(name)
+        if unit is not None and unit.state in ("starting", "ready"):
+            self._on_exit(unit, code)
 
     def restart_service(self, name: str, timeout: float = 90.0) -> None:
         """Restart one service now (or bring it back now if it died) and wait until ready."""
@@ -609,12 +624,18 @@ class Stack:
     def kill_broker(self) -> int:
         """SIGKILL the embedded broker, as a crash would: it comes back empty on the same port.
         Returns its restart count before the kill, for :meth:`wait_broker_restarted`."""
-        if self.broker is None or self.broker.process is None:
+        broker = self.broker
+        if broker is None or broker.process is None:
             raise StackError("no embedded broker runs")
-        with self.broker.lock:
-            self._broker_restarts_at_kill = self.units[BROKER].restarts
-            self.broker.process.kill()
-            self.broker.process.wait()
+
+        def kill() -> None:
+            with broker.lock:
+                assert broker.process is not None
+                self._broker_restarts_at_kill = self.units[BROKER].restarts
+                broker.process.kill()
+                self._noticed_exit(BROKER, broker.process.wait())
+
+        self._call(kill)
         return self._broker_restarts_at_kill
 
     def wait_broker_restarted(self, since: int | None = None, timeout: float = 60.0) -> None:
