@@ -149,7 +149,22 @@ def _with(**changes: Any) -> bytes:
     return json.dumps(message).encode()
 
 
-BAD_MESSAGES: dict[str, tuple[bytes, type[Payload] | None]] = {
+def _deep_payload() -> bytes:
+    payload = {**_valid()["payload"], "comment": None}
+    raw = _with(payload=payload)
+    return raw.replace(b'"comment": null', b'"comment": ' + b"[" * 100_000 + b"]" * 100_000)
+
+
+def _value(literal: bytes) -> bytes:
+    raw = _with(payload={**_valid()["payload"], "value": 0})
+    return raw.replace(b'"value": 0', b'"value": ' + literal)
+
+
+BAD_MESSAGES: dict[str, tuple[bytes | None, type[Payload] | None]] = {
+    "empty_message": (None, None),
+    "too_large": (_with(producer="x" * 1_000_000), None),
+    "too_deeply_nested": (_deep_payload(), None),
+    "number_out_of_range": (_value(b"1e100000"), None),
     "malformed_json": (b'{"event_type": "indicator.reported",', None),
     "not_an_envelope": (b'["indicator.reported", 1]', None),
     "missing_tenant": (_with(tenant=_DROP), None),
@@ -185,6 +200,18 @@ def test_parse_event_rejects_with_reason(reason: str) -> None:
         _with(tenant="Itabashi Ward"),
         _with(payload=_DROP),
         _with(payload={"indicator_key": "k"}),
+        _with(schema_version=[1]),
+        _with(schema_version={"v": 1}),
+        _with(schema_version=True),
+        _with(event_type=["indicator.reported"]),
+        _with(event_type={"t": 1}, schema_version=[1]),
+        _with(trace="x"),
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"a": "' + b"[" * 100_000 + b'"}',
+        _value(b"9" * 100_001),
+        _value(b"1e-100000"),
+        _value(b"NaN"),
+        _value(b'"1e100000"'),
     ],
 )
 def test_other_bad_messages_are_rejected_not_crashing(raw: bytes) -> None:

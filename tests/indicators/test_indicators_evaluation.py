@@ -619,6 +619,11 @@ def test_reports_are_checked_against_their_indicator() -> None:
     assert check(s, unit="件") == "unit_mismatch"
     assert check(s, value=None, text="約100") == "non_numeric_value"
     assert check(s, value="NaN") == "non_numeric_value"
+    assert check(s, value="1e100000") == "value_out_of_range"  # as GraphQL would pass it
+    assert check(s, value="9" * 39) == "value_out_of_range"
+    assert check(s, value="1e-40") == "value_out_of_range"
+    assert check(s, value="9" * 38) == "ok"
+    assert check(s, value="12.5") == "ok"
     assert check(s, value=None) == "missing_value"
     assert check(s, period="FY2019") == "period_outside_plan"
     assert check(s, period="2026-04") == "period_outside_plan"

@@ -195,7 +195,7 @@ async def test_every_kind_of_bad_input_goes_to_the_dead_letter_topic(
         b'{"event_type": "indicator.reported", "tenant": ',
         raw_event(schema_version=7),
         raw_event(tenant=DELETE),
-        reported("p1.rpa", "FY2024", 1, tenant="thirdku", idem="b-foreign"),
+        reported("p1.rpa", "FY2024", 1, tenant="thirdku", idem="b-tenant"),
         reported("p1.rpa", "FY2023", 99, idem="k-reuse"),
     ]
     await send(service, infra, *bad)
@@ -220,7 +220,7 @@ async def test_every_kind_of_bad_input_goes_to_the_dead_letter_topic(
             "malformed_json",
             "unsupported_schema_version",
             "missing_tenant",
-            "foreign_indicator",
+            "unknown_tenant",
             "idempotency_key_reused",
         ]
     )
@@ -230,7 +230,7 @@ async def test_every_kind_of_bad_input_goes_to_the_dead_letter_topic(
     }
     assert "unit '件' does not match" in details["unit_mismatch"]
     assert "単位「件」" in details["unit_mismatch"]
-    assert "does not belong to tenant 'thirdku'" in details["foreign_indicator"]
+    assert "tenant 'thirdku' has no indicators" in details["unknown_tenant"]
     assert all(dict(r.headers)["x-dlq-source-topic"].decode() == topic for r in records)
     metrics = await service.metrics()  # what /metrics serves
     assert 'suishin_consumer_dead_lettered_total{service="indicators"' in metrics
@@ -273,3 +273,121 @@ async def test_the_background_sweep_announces_overdue_reports(
         [event] = await wait_until(stale, timeout=30, message="a stale announcement")
     assert event.figures.actual == 200 and event.period == "FY2024"
     assert "2024年6月分の実績報告が期限" in event.reason
+
+
+async def test_poison_messages_between_good_reports_are_dead_lettered_and_ingestion_goes_on(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    envelope = reported("p1.rpa", "FY2023", 1, idem="poison").to_bytes()
+    assert b'"value":"1"' in envelope and b'"comment":null' in envelope
+
+    def changed(**fields: Any) -> bytes:
+        data = json.loads(envelope)
+        data.update(fields)
+        return json.dumps(data).encode()
+
+    t0 = datetime(2024, 6, 1, 12, tzinfo=UTC)
+    original = reported("p1.sns", "FY2023", 10, idem="pc-original", at=t0)
+    early_correction = reported(
+        "p1.sns", "FY2023", 8, idem="pc-correction", at=t0 - timedelta(hours=1), is_correction=True
+    )
+    poison: dict[str, tuple[bytes | None, list[tuple[str, bytes]], str]] = {
+        "tombstone": (None, [], "empty_message"),
+        "deep-raw": (deep, [], "too_deeply_nested"),
+        "deep-payload": (
+            envelope.replace(b'"comment":null', b'"comment":' + deep),
+            [],
+            "too_deeply_nested",
+        ),
+        "version-list": (changed(schema_version=[1]), [], "invalid_envelope"),
+        "version-object": (changed(schema_version={"v": 1}), [], "invalid_envelope"),
+        "header": (envelope, [("x-system", b"\x93\xfa\x96\x7b")], "invalid_header"),
+        "one-mb": (changed(producer="x" * 1_000_000), [], "too_large"),
+        "exponent": (
+            envelope.replace(b'"value":"1"', b'"value":1e100000'),
+            [],
+            "number_out_of_range",
+        ),
+        "digits": (
+            envelope.replace(b'"value":"1"', b'"value":' + b"9" * 100_001),
+            [],
+            "number_out_of_range",
+        ),
+        "digits-string": (
+            envelope.replace(b'"value":"1"', b'"value":"1e100000"'),
+            [],
+            "invalid_payload",
+        ),
+        "types": (
+            changed(event_type=["indicator.reported"], occurred_at=1),
+            [],
+            "invalid_envelope",
+        ),
+        "tenant": (
+            reported("p1.rpa", "FY2023", 1, tenant="nowhereku", idem="pc-tenant").to_bytes(),
+            [],
+            "unknown_tenant",
+        ),
+    }
+    goods = [reported("p1.rpa", "FY2023", i, idem=f"pg-{i}") for i in range(len(poison) + 1)]
+    batch: list[Any] = [(goods[0].key, goods[0].to_bytes()), (original.key, original.to_bytes())]
+    for (name, (value, headers, _)), good in zip(poison.items(), goods[1:], strict=True):
+        batch.append((f"poison-{name}".encode(), value, headers))
+        batch.append((good.key, good.to_bytes()))
+    batch.append((early_correction.key, early_correction.to_bytes()))
+    await produce(infra.kafka_bootstrap, topic, batch)  # one batch, poison between good reports
+
+    async def all_good_applied() -> bool:
+        stored = await service.pool.fetchval(
+            "select count(*) from measurements where idempotency_key like 'pg-%'"
+        )
+        return stored == len(goods)
+
+    await wait_until(all_good_applied, timeout=60, message="every good report applied")
+    # one correction rule: a correction supersedes the current value, recorded earlier or not
+    assert await wait_until(lambda: current_value(service, "p1.sns", "FY2023"), timeout=60) == 8
+    rows = await service.pool.fetch(
+        """select idempotency_key, is_current, superseded_by is not null as superseded
+           from measurements where idempotency_key like 'pc-%' order by idempotency_key"""
+    )
+    assert [tuple(r) for r in rows] == [
+        ("pc-correction", True, False),
+        ("pc-original", False, True),
+    ]
+    async with TopicReader(infra.kafka_bootstrap, f"{topic}.dlq") as dlq:
+
+        async def all_dead_lettered() -> dict[str, Any]:
+            found = {
+                r.key.decode(): r
+                for r in await dlq.poll()
+                if r.key and r.key.startswith(b"poison-")
+            }
+            return found if len(found) == len(poison) else {}
+
+        found = await wait_until(
+            all_dead_lettered, timeout=60, message="every poison dead-lettered"
+        )
+    reasons = {
+        k.removeprefix("poison-"): dict(r.headers)["x-dlq-reason"].decode()
+        for k, r in found.items()
+    }
+    assert reasons == {name: reason for name, (_, _, reason) in poison.items()}
+    big = {k: v.decode() for k, v in found["poison-one-mb"].headers}
+    assert big["x-dlq-truncated"] == "true" and int(big["x-dlq-original-size"]) > 1_000_000
+    assert "x-dlq-source-offset" in big and "x-dlq-source-partition" in big
+    # nothing of the poison was stored, and the consumer goes on
+    assert not await service.pool.fetchval(
+        "select count(*) from measurements where idempotency_key in ('poison', 'pc-tenant')"
+    )
+    after = reported("p1.rpa", "FY2023", 77, idem="pg-after")
+    await send(service, infra, after)
+    assert await wait_until(
+        lambda: service.pool.fetchval(
+            "select 1 from measurements where idempotency_key = 'pg-after'"
+        ),
+        timeout=60,
+    )
+    [consumer] = service.consumers
+    assert (await consumer.health())["stalled"] is None

@@ -250,6 +250,41 @@ async def test_a_correction_supersedes_and_keeps_the_earlier_value(imported: Ind
     assert "11シナリオ" in last.reason
 
 
+async def test_one_correction_rule_whatever_the_occurred_at(imported: IndicatorsDb) -> None:
+    """Current = greatest (is_correction, occurred_at, received order); nothing is dropped."""
+    key, period = "p1.sns", "FY2024"
+    await apply(imported, report(key, period, 10, idem="r-original", at=T0 + timedelta(days=5)))
+    # a correction recorded before the value it corrects still supersedes it
+    early = await apply(imported, report(key, period, 8, idem="r-fix-1", at=T0, is_correction=True))
+    assert len(early.accepted) == 1
+    # an ordinary report does not replace a correction, even recorded later: kept as history
+    ordinary = await apply(
+        imported, report(key, period, 12, idem="r-later", at=T0 + timedelta(days=9))
+    )
+    assert len(ordinary.accepted) == 1 and ordinary.changes == []
+    # a later correction supersedes the earlier correction; an older one does not
+    await apply(
+        imported,
+        report(key, period, 9, idem="r-fix-2", at=T0 + timedelta(days=1), is_correction=True),
+        report(key, period, 7, idem="r-fix-0", at=T0 - timedelta(days=1), is_correction=True),
+    )
+    async with imported.pool.acquire() as conn:
+        rows = await conn.fetch(
+            """select m.idempotency_key, m.is_current, w.idempotency_key as by
+               from measurements m left join measurements w on w.id = m.superseded_by
+               where m.indicator_id = $1 and m.period = $2 order by m.id""",
+            ids.indicator_id("storeku", key),
+            period,
+        )
+    assert [tuple(r) for r in rows] == [
+        ("r-original", False, "r-fix-1"),
+        ("r-fix-1", False, "r-fix-2"),
+        ("r-later", False, "r-fix-1"),
+        ("r-fix-2", True, None),
+        ("r-fix-0", False, "r-fix-2"),
+    ]
+
+
 async def test_a_late_report_recorded_earlier_does_not_replace_the_current_value(
     imported: IndicatorsDb,
 ) -> None:
@@ -299,7 +334,7 @@ async def test_reports_that_cannot_be_applied_are_refused_with_a_reason(
     )
     assert [(r.indicator_key, e.code) for r, e in result.rejected] == [
         ("p1.nope", "unknown_indicator"),
-        ("p1.rpa", "foreign_indicator"),
+        ("p1.rpa", "unknown_tenant"),
         ("p1.rpa", "unit_mismatch"),
         ("p1.rpa", "period_outside_plan"),
         ("p1.rpa", "non_numeric_value"),

@@ -1,14 +1,18 @@
 """Consumers apply each event once, dead-letter what they cannot apply, and keep going."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from suishin.contracts import topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
 from suishin.kit.consumer import Rejection
+from suishin.kit.deadletter import MAX_DEAD_LETTER_BODY
 from suishin.kit.inbox import claim_many
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import ServiceSettings
@@ -49,6 +53,8 @@ async def service(infra: Infrastructure, tmp_path: Path) -> AsyncIterator[Servic
     )
 
     async def handle(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+        if any(e.payload.indicator_key == "boom" for e in events):
+            raise RuntimeError("a handler bug that this one event triggers")
         rejections = [
             Rejection(e, "unknown_indicator", e.payload.indicator_key)
             for e in events
@@ -103,3 +109,208 @@ async def test_duplicates_apply_once_and_bad_messages_go_to_the_dead_letter_topi
     assert reasons == ["malformed_json", "unknown_indicator", "unsupported_schema_version"]
     assert all(dict(r.headers)["x-dlq-source-topic"].decode() == topic for r in records)
     assert b"{not json" in [r.value for r in records]
+
+
+def body(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def envelope(key: str, **changes: Any) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(event(key).to_bytes())
+    data.update(changes)
+    return data
+
+
+def with_value(key: str, literal: bytes) -> bytes:
+    raw = event(key).to_bytes()
+    assert b'"value":"1"' in raw
+    return raw.replace(b'"value":"1"', b'"value":' + literal)
+
+
+def headers_of(record: Any) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers}
+
+
+async def test_every_poison_kind_is_dead_lettered_and_the_consumer_moves_on(
+    service: ServiceRuntime, infra: Infrastructure
+) -> None:
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    deep = b"[" * 100_000 + b"]" * 100_000
+    big = body(envelope("kpi-big", producer="x" * 1_000_000))
+    poison: dict[str, tuple[bytes | None, list[tuple[str, bytes]]]] = {
+        "tombstone": (None, []),
+        "deep raw": (deep, []),
+        "deep in payload": (
+            event("deep").to_bytes().replace(b'"comment":null', b'"comment":' + deep),
+            [],
+        ),
+        "schema_version [1]": (body(envelope("sv-list", schema_version=[1])), []),
+        'schema_version {"v": 1}': (body(envelope("sv-dict", schema_version={"v": 1})), []),
+        "event_type list": (body(envelope("et-list", event_type=["indicator.reported"])), []),
+        "trace string": (body(envelope("trace", trace="x")), []),
+        "payload list": (body(envelope("payload", payload=[1])), []),
+        "non-UTF-8 header": (event("header").to_bytes(), [("x-source", b"\xff\xfe\x80")]),
+        "1 MB": (big, []),
+        "1e100000": (with_value("exp", b"1e100000"), []),
+        "100,001 digits": (with_value("digits", b"1" * 100_001), []),
+        '"1e100000"': (with_value("exp-str", b'"1e100000"'), []),
+        "handler bug": (event("boom").to_bytes(), []),
+    }
+    expected = {
+        "tombstone": "empty_message",
+        "deep raw": "too_deeply_nested",
+        "deep in payload": "too_deeply_nested",
+        "schema_version [1]": "invalid_envelope",
+        'schema_version {"v": 1}': "invalid_envelope",
+        "event_type list": "invalid_envelope",
+        "trace string": "invalid_envelope",
+        "payload list": "invalid_payload",
+        "non-UTF-8 header": "invalid_header",
+        "1 MB": "too_large",
+        "1e100000": "number_out_of_range",
+        "100,001 digits": "number_out_of_range",
+        '"1e100000"': "invalid_payload",
+        "handler bug": "handler_error",
+    }
+    goods = [event(f"good-{i}") for i in range(len(poison) + 1)]
+    batch: list[Any] = [(goods[0].key, goods[0].to_bytes())]
+    for (name, (value, headers)), good in zip(poison.items(), goods[1:], strict=True):
+        batch.append((name.encode(), value, headers))
+        batch.append((good.key, good.to_bytes()))
+    await produce(infra.kafka_bootstrap, topic, batch)  # one batch, bad between good
+
+    async def applied() -> list[str]:
+        rows = await service.pool.fetch(
+            "select indicator_key from applied where indicator_key like 'good-%'"
+        )
+        return [r["indicator_key"] for r in rows] if len(rows) >= len(goods) else []
+
+    assert sorted(await wait_until(applied, timeout=60)) == sorted(
+        e.payload.indicator_key for e in goods
+    )
+    async with TopicReader(infra.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        records = await dlq.wait_for(len(poison), timeout=60)
+    by_key = {r.key.decode(): r for r in records if r.key}
+    assert {name: headers_of(by_key[name])["x-dlq-reason"] for name in poison} == expected
+    # the oversized one is kept truncated, with its size and where the original is
+    big_record = headers_of(by_key["1 MB"])
+    assert len(by_key["1 MB"].value) == MAX_DEAD_LETTER_BODY
+    assert big_record["x-dlq-truncated"] == "true"
+    assert big_record["x-dlq-original-size"] == str(len(big))
+    assert big_record["x-dlq-source-partition"] and big_record["x-dlq-source-offset"]
+    assert (
+        by_key["tombstone"].value == b""
+        and headers_of(by_key["tombstone"])["x-dlq-original-size"] == "0"
+    )
+    assert by_key["deep raw"].value == deep[:MAX_DEAD_LETTER_BODY]
+    # and it keeps consuming
+    later = event("after-poison")
+    await produce(infra.kafka_bootstrap, topic, [(later.key, later.to_bytes())])
+
+    async def after() -> bool:
+        return bool(
+            await service.pool.fetchval(
+                "select 1 from applied where indicator_key = 'after-poison'"
+            )
+        )
+
+    await wait_until(after, timeout=60)
+    health = await service.consumers[0].health()
+    assert health["stalled"] is None
+
+
+async def test_a_consumer_stuck_while_lag_grows_is_not_ready(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    runtime = ServiceRuntime(
+        "stucktest",
+        isolated_settings(ServiceSettings, infra, consumer_stall_seconds=1.0),
+        migrations=None,
+    )
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    async def handle(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+        seen.extend(e.payload.indicator_key for e in events)
+        if any(e.payload.indicator_key == "stuck" for e in events):
+            await release.wait()
+        return []
+
+    runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, handle)
+    topic = runtime.topic(topics.INDICATOR_REPORTED)
+    async with started(runtime):
+        first = event("first")
+        await produce(infra.kafka_bootstrap, topic, [(first.key, first.to_bytes())])
+        await wait_until(lambda: _true("first" in seen), timeout=60)
+        assert all(v is True for v in (await runtime.ready()).values())
+        stuck = event("stuck")
+        await produce(infra.kafka_bootstrap, topic, [(stuck.key, stuck.to_bytes())])
+        behind = [event(f"behind-{i}") for i in range(5)]
+        await produce(infra.kafka_bootstrap, topic, [(e.key, e.to_bytes()) for e in behind])
+
+        async def not_ready() -> dict[str, Any] | None:
+            checks = await runtime.ready()
+            return None if all(v is True for v in checks.values()) else checks
+
+        checks = await wait_until(not_ready, timeout=30, message="readyz false")
+        [detail] = [v for k, v in checks.items() if k.startswith("consumer ")]
+        assert "stalled" in detail and "records waiting" in detail
+        app = runtime.http_app(None)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://service"
+        ) as client:
+            answer = await client.get("/readyz")
+        assert answer.status_code == 503
+        assert any("stalled" in p for p in answer.json()["problems"])
+        metrics = await runtime.metrics()
+        assert "suishin_consumer_stalled{" in metrics and "} 1\n" in metrics
+        assert 'suishin_consumer_lag{service="stucktest"' in metrics
+        release.set()
+
+        async def ready_again() -> bool:
+            return all(v is True for v in (await runtime.ready()).values())
+
+        await wait_until(ready_again, timeout=60, message="ready after the batch moved on")
+        assert {f"behind-{i}" for i in range(5)} <= set(seen)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_a_batch_that_keeps_failing_is_retried_paced_never_dropped(
+    infra: Infrastructure,
+) -> None:
+    runtime = ServiceRuntime(
+        "flakytest",
+        isolated_settings(
+            ServiceSettings, infra, handler_max_retries=1, consumer_stall_seconds=1.0
+        ),
+        migrations=None,
+    )
+    calls: list[float] = []
+    database_down = True
+    applied: list[str] = []
+
+    async def handle(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+        calls.append(asyncio.get_running_loop().time())
+        if database_down:
+            raise ConnectionRefusedError("the database is down")
+        applied.extend(e.payload.indicator_key for e in events)
+        return []
+
+    runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, handle)
+    topic = runtime.topic(topics.INDICATOR_REPORTED)
+    async with started(runtime):
+        waiting = event("waiting")
+        await produce(infra.kafka_bootstrap, topic, [(waiting.key, waiting.to_bytes())])
+        await wait_until(lambda: _true(bool(calls)), timeout=60)
+        await asyncio.sleep(6)  # measuring a rate: the failures go on meanwhile
+        # unpaced, a redelivered batch fails (and is logged) several times a second
+        assert len(calls) <= 12
+        checks = await runtime.ready()
+        [detail] = [v for k, v in checks.items() if k.startswith("consumer ")]
+        assert "failing" in str(detail)
+        database_down = False
+        await wait_until(lambda: _true(applied == ["waiting"]), timeout=60)
+    assert runtime.consumers[0].dead_lettered == 0

@@ -790,10 +790,19 @@ def status(data_dir: Path) -> tuple[bool, list[tuple[str, str, str]]]:
                     ok = False
                     continue
                 ready = r.status_code == 200
-                extra = "" if ready else f" {r.text[:160]}"
-                rows.append((p.name, "ready" if ready else "not ready", detail + extra))
+                extra = "" if ready else f"; {_not_ready(r)}"
+                rows.append((p.name, "ready" if ready else "degraded", detail + extra))
                 ok &= ready
     return ok, rows
+
+
+def _not_ready(r: httpx.Response) -> str:
+    """What /readyz says is wrong (e.g. a stalled consumer and its lag), else its text."""
+    with contextlib.suppress(ValueError, AttributeError):
+        problems = r.json().get("problems")
+        if problems:
+            return "; ".join(str(p) for p in problems)[:400]
+    return r.text[:120]
 
 
 def request_restart(data_dir: Path, name: str, timeout: float = 120.0) -> int:

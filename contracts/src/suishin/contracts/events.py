@@ -8,7 +8,9 @@ apply (the reason goes to the dead-letter topic's headers).
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
@@ -99,7 +101,9 @@ class IndicatorReported(Payload):
     indicator_key: str = Field(min_length=1, max_length=200)
     period: Period
     value: Decimal | None = Field(
-        default=None, description="Numeric value; null for qualitative milestones."
+        default=None,
+        max_digits=38,
+        description="Numeric value; null for qualitative milestones. At most 38 digits.",
     )
     text_value: str | None = Field(
         default=None, max_length=2000, description="Milestone text, e.g. 構築完了."
@@ -260,22 +264,107 @@ class EventRejected(Exception):
         self.detail = detail
 
 
-def parse_event(raw: bytes | str, *, expect: type[P] | None = None) -> Envelope[Any]:
-    """Parse and validate one message body against the catalogue.
+MAX_EVENT_BYTES = 256 * 1024
+"""Largest message body a consumer parses; a bigger one is refused unread (``too_large``)."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays and objects accepted (an envelope needs 4)."""
+MAX_NUMBER_CHARS = 40
+"""Longest JSON number literal accepted."""
+MAX_NUMBER_EXPONENT = 100
+"""Largest decimal exponent (either sign) of a JSON number accepted."""
 
-    Reasons: ``malformed_json``, ``not_an_envelope``, ``missing_tenant``, ``unknown_event_type``,
-    ``unsupported_schema_version``, ``unexpected_event_type``, ``invalid_envelope``,
-    ``invalid_payload``.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_OPENING = frozenset(b"[{")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deeply arrays and objects nest in ``raw`` (brackets inside strings do not count).
+
+    Cheap: without more brackets than :data:`MAX_JSON_DEPTH` the count is an upper bound and
+    nothing is scanned; otherwise strings are cut out and only the brackets walked, in C loops
+    but one.
     """
+    opening = raw.count(b"[") + raw.count(b"{")
+    if opening <= MAX_JSON_DEPTH:
+        return opening
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_A_BRACKET)
+    steps = (1 if c in _OPENING else -1 for c in brackets)
+    return max(itertools.accumulate(steps), default=0)
+
+
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _NumberOutOfRange(f"integer of {len(literal)} characters")
+    return int(literal)
+
+
+def _bounded_float(literal: str) -> float:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _NumberOutOfRange(f"number of {len(literal)} characters")
+    exponent = Decimal(literal).adjusted()
+    if abs(exponent) > MAX_NUMBER_EXPONENT:
+        raise _NumberOutOfRange(f"number {literal[:20]!r} has exponent {exponent}")
+    return float(literal)
+
+
+def _reject_constant(name: str) -> float:
+    raise _NumberOutOfRange(f"{name} is not a JSON number")
+
+
+def parse_event(raw: bytes | str | None, *, expect: type[P] | None = None) -> Envelope[Any]:
+    """Parse and validate one message body against the catalogue, with bounds checked first.
+
+    Reasons: ``empty_message`` (no body, e.g. a Kafka tombstone), ``too_large`` (more than
+    :data:`MAX_EVENT_BYTES`), ``too_deeply_nested`` (more than :data:`MAX_JSON_DEPTH`),
+    ``number_out_of_range`` (a number literal longer than :data:`MAX_NUMBER_CHARS` or with an
+    exponent beyond :data:`MAX_NUMBER_EXPONENT`, NaN, Infinity), ``malformed_json``,
+    ``not_an_envelope``, ``missing_tenant``, ``unknown_event_type``,
+    ``unsupported_schema_version``, ``unexpected_event_type``, ``invalid_envelope`` (including
+    a non-string ``event_type`` or a non-integer ``schema_version``), ``invalid_payload``.
+    """
+    if raw is None or len(raw) == 0:
+        raise EventRejected("empty_message", "the message has no body (a tombstone?)")
+    if isinstance(raw, str):
+        try:
+            raw = raw.encode()
+        except UnicodeEncodeError as exc:
+            raise EventRejected("malformed_json", str(exc)) from exc
+    if len(raw) > MAX_EVENT_BYTES:
+        raise EventRejected(
+            "too_large", f"the message has {len(raw)} bytes; at most {MAX_EVENT_BYTES} are read"
+        )
+    if (depth := json_depth(raw)) > MAX_JSON_DEPTH:
+        raise EventRejected("too_deeply_nested", f"nesting depth {depth} exceeds {MAX_JSON_DEPTH}")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventRejected("malformed_json", str(exc)) from exc
+        data = json.loads(
+            raw,
+            parse_int=_bounded_int,
+            parse_float=_bounded_float,
+            parse_constant=_reject_constant,
+        )
+    except _NumberOutOfRange as exc:
+        raise EventRejected("number_out_of_range", str(exc)) from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise EventRejected("malformed_json", str(exc)[:300]) from exc
     if not isinstance(data, dict):
         raise EventRejected("not_an_envelope", f"expected a JSON object, got {type(data).__name__}")
     if not data.get("tenant"):
         raise EventRejected("missing_tenant", "the envelope has no tenant")
     event_type, version = data.get("event_type"), data.get("schema_version")
+    if event_type is not None and not isinstance(event_type, str):
+        raise EventRejected(
+            "invalid_envelope", f"event_type: expected a string, got {type(event_type).__name__}"
+        )
+    if version is not None and type(version) is not int:
+        raise EventRejected(
+            "invalid_envelope",
+            f"schema_version: expected an integer, got {type(version).__name__}",
+        )
     if not any(t == event_type for t, _ in CATALOGUE):
         raise EventRejected("unknown_event_type", f"unknown event_type {event_type!r}")
     model = CATALOGUE.get((event_type, version))  # type: ignore[arg-type]

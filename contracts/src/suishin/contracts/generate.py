@@ -44,6 +44,10 @@ KAFKA_BINDING_VERSION = "0.5.0"
 KEY_PATTERN = r"^[a-z][a-z0-9_-]{1,62}:.+$"
 
 REJECTION_REASONS: tuple[str, ...] = (
+    "empty_message",
+    "too_large",
+    "too_deeply_nested",
+    "number_out_of_range",
     "malformed_json",
     "not_an_envelope",
     "missing_tenant",
@@ -63,6 +67,11 @@ DEAD_LETTER_HEADERS: dict[str, tuple[bool, str]] = {
     "x-dlq-failed-at": (True, "When the message was dead-lettered (ISO 8601, UTC)."),
     "x-dlq-source-partition": (False, "Partition of the original record, when known."),
     "x-dlq-source-offset": (False, "Offset of the original record, when known."),
+    "x-dlq-original-size": (True, "Size in bytes of the original body (0 for a tombstone)."),
+    "x-dlq-truncated": (
+        True,
+        "true when the body kept is only the original's first 64 KiB, else false.",
+    ),
 }
 """Headers of a dead-lettered record (see suishin.kit.deadletter): name → (always set, meaning)."""
 

@@ -8,18 +8,31 @@ those are dead-lettered too. Transient failures (database or broker unavailable)
 with exponential backoff; a handler bug on one event is isolated by retrying the events one by
 one, and only the event that still fails is dead-lettered. Offsets are committed by FastStream
 after the batch returns.
+
+No record can stop the consumer: bodies are parsed with bounds (size, nesting depth, numbers;
+see :func:`suishin.contracts.events.parse_event`) before validation; a tombstone, a header
+value that is not UTF-8 (``invalid_header``) or anything the parser did not foresee
+(``unparseable``) is dead-lettered like the rest. FastStream's own parsing is given records
+whose headers always decode and its JSON decoding is skipped (this module reads the raw
+records), so nothing fails before this code sees the batch.
+
+Progress is tracked for readiness (:meth:`BatchConsumer.health`): a consumer with records
+waiting (lag) that has been busy with one batch, or failing, for longer than ``stall_after``
+seconds, or that has not started a batch since lag was first seen that long ago, is stalled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -64,6 +77,8 @@ class BatchConsumer(Generic[P]):
         handler: Handler[P],
         max_retries: int = 5,
         base_backoff: float = 0.2,
+        stall_after: float = 30.0,
+        authentic: Callable[[ConsumerRecord[Any, Any]], bool] | None = None,
     ) -> None:
         self.name = name
         self._broker = broker
@@ -71,19 +86,99 @@ class BatchConsumer(Generic[P]):
         self._handler = handler
         self._max_retries = max_retries
         self._base_backoff = base_backoff
+        self._authentic = authentic  # internal topics: is the record signed by a service?
         self.processed = 0
         self.dead_lettered = 0
+        self.stall_after = stall_after
+        self.subscriber: Any = None  # FastStream's subscriber; its AIOKafkaConsumer gives lag
+        self.last_progress = time.monotonic()  # a batch was applied (or nothing was waiting)
+        self.busy_since: float | None = None  # a batch is being applied since
+        self.failing_since: float | None = None  # batches fail (redelivered) since
+        self._behind_since: float | None = None  # lag first seen without a batch started
+        self._failures = 0
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        self.busy_since = time.monotonic()
+        self._behind_since = None
+        try:
+            await self._process(records)
+        except Exception:
+            self.failing_since = self.failing_since or time.monotonic()
+            self._failures += 1
+            # The batch is redelivered at once (nack): pace the attempts, so a failure that
+            # persists is retried (and logged) a few times a minute, not in a tight loop.
+            await asyncio.sleep(min(30.0, self._base_backoff * 2 ** min(self._failures, 8)))
+            raise
+        finally:
+            self.busy_since = None
+        self.failing_since = None
+        self._failures = 0
+        self.last_progress = time.monotonic()
+
+    async def _process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         valid: list[tuple[Envelope[P], ConsumerRecord[Any, Any]]] = []
         for record in records:
+            if self._authentic is not None and not self._authentic(record):
+                await self._dead_letter(
+                    record, "unauthenticated_producer", "missing or invalid x-suishin-signature"
+                )
+                continue
             try:
+                _check_headers(record)
                 valid.append((parse_event(record.value, expect=self._payload_type), record))
             except EventRejected as rejected:
                 await self._dead_letter(record, rejected.reason, rejected.detail)
+            except Exception as exc:  # a parser bug must not stop the partition
+                log.exception("unparseable record", extra={"consumer": self.name})
+                await self._dead_letter(record, "unparseable", repr(exc))
         if valid:
             await self._apply(valid)
         self.processed += len(records)
+
+    async def lag(self) -> int | None:
+        """Records waiting in the assigned partitions: end offsets minus committed offsets
+        (the beginning when nothing was committed yet); None before the consumer started."""
+        kafka = getattr(self.subscriber, "consumer", None)
+        if kafka is None:
+            return None
+        partitions: list[TopicPartition] = sorted(kafka.assignment())
+        if not partitions:
+            return 0
+        ends = await kafka.end_offsets(partitions)
+        committed = {tp: await kafka.committed(tp) for tp in partitions}
+        never = [tp for tp, offset in committed.items() if offset is None]
+        # nothing committed yet: the group starts from the beginning (auto_offset_reset)
+        starts = await kafka.beginning_offsets(never) if never else {}
+        return sum(
+            max(0, ends.get(tp, 0) - (offset if offset is not None else starts.get(tp, 0)))
+            for tp, offset in committed.items()
+        )
+
+    async def health(self) -> dict[str, Any]:
+        """Lag and progress; ``stalled`` names why when records wait and nothing moves."""
+        now = time.monotonic()
+        lag: int | None
+        try:
+            lag = await asyncio.wait_for(self.lag(), timeout=5.0)
+        except Exception:
+            lag = None
+        stalled: str | None = None
+        if lag:
+            if self.failing_since is not None and now - self.failing_since > self.stall_after:
+                stalled = f"batches have been failing for {now - self.failing_since:.0f}s"
+            elif self.busy_since is not None and now - self.busy_since > self.stall_after:
+                stalled = f"one batch is being applied for {now - self.busy_since:.0f}s"
+            elif self.busy_since is None:
+                self._behind_since = self._behind_since or now
+                if now - max(self._behind_since, self.last_progress) > self.stall_after:
+                    stalled = f"no batch taken for {now - self.last_progress:.0f}s"
+        else:
+            self._behind_since = None
+        return {
+            "lag": lag,
+            "seconds_since_progress": round(now - self.last_progress, 1),
+            "stalled": stalled,
+        }
 
     async def _apply(self, batch: list[tuple[Envelope[P], ConsumerRecord[Any, Any]]]) -> None:
         attempt = 0
@@ -124,7 +219,7 @@ class BatchConsumer(Generic[P]):
         await send_to_dead_letter(
             self._broker,
             topic=record.topic,
-            body=record.value if isinstance(record.value, bytes) else bytes(record.value or b""),
+            body=record.value if isinstance(record.value, bytes | None) else bytes(record.value),
             key=record.key,
             consumer=self.name,
             reason=reason,
@@ -132,6 +227,42 @@ class BatchConsumer(Generic[P]):
             partition=record.partition,
             offset=record.offset,
         )
+
+
+def _check_headers(record: ConsumerRecord[Any, Any]) -> None:
+    for name, value in record.headers or ():
+        if isinstance(value, bytes):
+            try:
+                value.decode()
+            except UnicodeDecodeError as exc:
+                raise EventRejected(
+                    "invalid_header", f"header {name!r} is not UTF-8: {exc.reason}"
+                ) from exc
+
+
+def _decodable(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    headers = record.headers or ()
+    if all(not isinstance(v, bytes) or v.isascii() for _, v in headers):
+        return record
+    safe = tuple((k, v.decode(errors="replace").encode()) for k, v in headers)
+    return dataclasses.replace(record, headers=safe)
+
+
+async def _parse_batch(
+    raw: tuple[ConsumerRecord[Any, Any], ...] | ConsumerRecord[Any, Any],
+    original: Callable[[Any], Awaitable[KafkaMessage]],
+) -> KafkaMessage:
+    """FastStream's batch parser, given copies whose headers always decode; the message keeps
+    the records as received."""
+    records = raw if isinstance(raw, tuple) else (raw,)
+    message = await original(tuple(_decodable(r) for r in records))
+    message.raw_message = raw
+    return message
+
+
+async def _no_decoding(_: Any) -> None:
+    """The handler reads the raw records; FastStream's unbounded JSON decoding is skipped."""
+    return None
 
 
 def subscribe(
@@ -150,7 +281,7 @@ def subscribe(
         records = raw if isinstance(raw, tuple) else (raw,)
         await consumer.process(records)
 
-    broker.subscriber(
+    subscriber = broker.subscriber(
         topic,
         group_id=group_id,
         batch=True,
@@ -163,4 +294,8 @@ def subscribe(
         # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline).
         fetch_max_wait_ms=100,
         title=f"{consumer.name}:{topic}",
-    )(handle)
+        parser=_parse_batch,
+        decoder=_no_decoding,
+    )
+    subscriber(handle)
+    consumer.subscriber = subscriber

@@ -2,7 +2,8 @@
 
 A service builds a :class:`ServiceRuntime`, registers its consumers and background jobs, and
 serves :meth:`ServiceRuntime.http_app` with uvicorn: ``/graphql`` (its subgraph), ``/healthz``
-(alive), ``/readyz`` (database and broker reachable) and ``/metrics`` (Prometheus text).
+(alive), ``/readyz`` (database and broker reachable, no consumer stalled) and ``/metrics``
+(Prometheus text).
 """
 
 from __future__ import annotations
@@ -26,7 +27,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from suishin.contracts.events import Payload
-from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker, platform_topics
+from suishin.kit.broker import (
+    BrokerPublisher,
+    ensure_topics,
+    kafka_client_options,
+    make_broker,
+    platform_topics,
+)
 from suishin.kit.consumer import BatchConsumer, Handler, subscribe
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.graphql import ServiceGraphQL
@@ -34,6 +41,7 @@ from suishin.kit.logging import configure_logging
 from suishin.kit.migrations import migrate
 from suishin.kit.outbox import OutboxRelay
 from suishin.kit.settings import ServiceSettings
+from suishin.kit.signing import needs_signature, record_is_signed
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +92,8 @@ class ServiceRuntime:
             payload_type=payload_type,
             handler=handler,
             max_retries=self.settings.handler_max_retries,
+            stall_after=self.settings.consumer_stall_seconds,
+            authentic=self._authentic if needs_signature(topic) else None,
         )
         subscribe(
             self.broker,
@@ -97,11 +107,15 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
+    def _authentic(self, record: Any) -> bool:
+        return record_is_signed(self.settings.internal_key, record.value, record.headers)
+
     def add_background(self, job: Callable[[], Awaitable[None]]) -> None:
         """A coroutine run for the life of the process (scheduled checks, digests, ...)."""
         self._background.append(job)
 
     async def start(self) -> None:
+        self.settings.check_production()
         await ensure_database(self.settings.database_url)
         self._pool = await create_pool(
             self.settings.database_url,
@@ -116,7 +130,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self._pool,
             self.schema,
-            BrokerPublisher(self.broker),
+            BrokerPublisher(self.broker, signing_key=self.settings.internal_key),
             batch_size=self.settings.relay_batch_size,
             poll_interval=self.settings.relay_poll_interval,
             retention=timedelta(days=self.settings.outbox_retention_days),
@@ -131,7 +145,11 @@ class ServiceRuntime:
         log.info("service started", extra={"service": self.name, "schema": self.schema})
 
     async def _ensure_topics(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap, platform_topics(self.settings))
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            platform_topics(self.settings),
+            client_options=kafka_client_options(self.settings),
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -157,6 +175,13 @@ class ServiceRuntime:
             checks["broker"] = bool(await self.broker.ping(timeout=2.0))
         except Exception as exc:
             checks["broker"] = repr(exc)
+        for c in self.consumers:  # stalled: records wait and nothing moves (see kit.consumer)
+            health = await c.health()
+            checks[f"consumer {c.name}"] = (
+                True
+                if health["stalled"] is None
+                else f"stalled ({health['stalled']}) with {health['lag']} records waiting"
+            )
         return checks
 
     async def metrics(self) -> str:
@@ -177,6 +202,14 @@ class ServiceRuntime:
             labels = f'service="{self.name}",consumer="{c.name}"'
             lines.append(f"suishin_consumer_processed_total{{{labels}}} {c.processed}")
             lines.append(f"suishin_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}")
+            health = await c.health()
+            if health["lag"] is not None:
+                lines.append(f"suishin_consumer_lag{{{labels}}} {health['lag']}")
+            lines.append(
+                f"suishin_consumer_seconds_since_progress{{{labels}}} "
+                f"{health['seconds_since_progress']}"
+            )
+            lines.append(f"suishin_consumer_stalled{{{labels}}} {int(bool(health['stalled']))}")
         return "\n".join(lines) + "\n"
 
     def http_app(
@@ -190,8 +223,9 @@ class ServiceRuntime:
                 return JSONResponse({"status": "starting"}, status_code=503)
             checks = await self.ready()
             ok = all(v is True for v in checks.values())
+            problems = [f"{k}: {v}" for k, v in checks.items() if v is not True]
             return JSONResponse(
-                {"status": "ready" if ok else "degraded", "checks": checks},
+                {"status": "ready" if ok else "degraded", "problems": problems, "checks": checks},
                 status_code=200 if ok else 503,
             )
 

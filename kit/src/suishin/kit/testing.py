@@ -17,7 +17,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from suishin.kit.settings import DEV_INTERNAL_KEY
+from suishin.kit.signing import SIGNATURE_HEADER, sign
 
 S = TypeVar("S")
 
@@ -145,16 +147,37 @@ async def wait_until(
     raise AssertionError(f"timed out after {timeout}s waiting for {message} (last: {last!r})")
 
 
+Message = (
+    tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
+)
+
+
 async def produce(
     bootstrap: str,
     topic: str,
-    messages: list[tuple[bytes | None, bytes]],
+    messages: Sequence[Message],
     headers: list[tuple[str, bytes]] | None = None,
+    *,
+    signing_key: str | None = DEV_INTERNAL_KEY,
 ) -> None:
+    """Publish ``(key, value)`` or ``(key, value, headers)`` records (a value may be None: a
+    tombstone) as one batch, in order, and wait until all are acknowledged. Records are signed
+    as a service would sign them with ``signing_key`` (the dev key of the test settings), and
+    left unsigned with ``signing_key=None`` (a forger)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
+
+    def headers_for(m: Message) -> list[tuple[str, bytes]] | None:
+        own = m[2] if len(m) == 3 else headers
+        if signing_key is None or m[1] is None:
+            return own
+        return [*(own or []), (SIGNATURE_HEADER, sign(signing_key, m[1]).encode())]
+
     try:
-        futures = [await producer.send(topic, value=v, key=k, headers=headers) for k, v in messages]
+        futures = [
+            await producer.send(topic, value=m[1], key=m[0], headers=headers_for(m))
+            for m in messages
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

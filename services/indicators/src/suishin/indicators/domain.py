@@ -254,6 +254,17 @@ class Observation:
     text: str | None = None
 
 
+MAX_VALUE_DIGITS = 38
+"""Digits a reported value may have (as the ``indicator.reported`` contract allows)."""
+
+
+def _digits(value: Decimal) -> int:
+    """Digits ``value`` needs written out in full: 1E+5 needs 6, 1E-5 needs 5."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    return len(digits) + exponent if exponent >= 0 else max(len(digits), -exponent)
+
+
 def check_report(
     spec: IndicatorSpec,
     *,
@@ -294,6 +305,13 @@ def check_report(
             "non_numeric_value",
             f"値「{value}」は数値ではありません",
             f"value {value} is not a finite number",
+            "value",
+        )
+    if value is not None and _digits(value) > MAX_VALUE_DIGITS:
+        raise ReportRejected(
+            "value_out_of_range",
+            f"値は{MAX_VALUE_DIGITS}桁までです",
+            f"a value has at most {MAX_VALUE_DIGITS} digits",
             "value",
         )
     if value is None and not spec.is_text_only:

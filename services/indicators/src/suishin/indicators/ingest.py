@@ -9,10 +9,15 @@ Rules:
 - **Idempotency**: a report whose idempotency key the tenant used before is a duplicate and
   changes nothing; the same key with different content is refused (``idempotency_key_reused``).
 - **Corrections and order**: every accepted report is kept. For one indicator and period, the
-  current value is the one its source recorded last (greatest ``occurred_at``; on a tie, the one
-  received last). A correction (``is_correction``) or any later report supersedes the earlier
-  value; a late report that was recorded earlier than the current value is kept as superseded
-  history and changes nothing.
+  current value is the greatest by ``(is_correction, occurred_at, received order)``: a
+  correction supersedes the current value whatever its ``occurred_at`` (also one recorded
+  earlier than the value it corrects), and only a later correction supersedes a correction;
+  otherwise the report its source recorded last is current. A report that loses (a late one, or
+  an ordinary one for a corrected period) is kept as superseded history and changes nothing.
+  Refusals are never silent: each has a reason (dead letter or GraphQL error).
+- **Unknown tenant**: a tenant without indicators is refused as ``unknown_tenant`` (a known
+  tenant reporting another tenant's key: ``foreign_indicator``; an unknown key:
+  ``unknown_indicator``).
 """
 
 from __future__ import annotations
@@ -104,8 +109,10 @@ async def ingest(
     indicators = await storage.load_indicators_by_key(
         conn, {(r.tenant, r.indicator_key) for r in reports}, lock=True
     )
-    unknown = {r.indicator_key for r in reports if (r.tenant, r.indicator_key) not in indicators}
+    missing = [r for r in reports if (r.tenant, r.indicator_key) not in indicators]
+    unknown = {r.indicator_key for r in missing}
     elsewhere = await storage.tenants_having_keys(conn, unknown) if unknown else {}
+    tenants = await storage.known_tenants(conn, {r.tenant for r in missing}) if missing else set()
 
     valid: list[tuple[Report, IndicatorRecord, ReportingPeriod]] = []
     seen: dict[tuple[str, str], Report] = {}
@@ -113,6 +120,8 @@ async def ingest(
         indicator = indicators.get((report.tenant, report.indicator_key))
         try:
             if indicator is None:
+                if report.tenant not in tenants:
+                    raise _unknown_tenant(report)
                 raise _unknown(report, elsewhere.get(report.indicator_key, set()))
             if authorize is not None and (refusal := authorize(indicator)) is not None:
                 raise refusal
@@ -181,6 +190,15 @@ async def ingest(
         from_fy[indicator.id] = min(earliest, period.fiscal_year)
     result.changes = await reevaluate(conn, affected, now, from_fiscal_year=from_fy)
     return result
+
+
+def _unknown_tenant(report: Report) -> ReportRejected:
+    return ReportRejected(
+        "unknown_tenant",
+        f"自治体「{report.tenant}」の指標は登録されていません",
+        f"tenant {report.tenant!r} has no indicators here",
+        "tenant",
+    )
 
 
 def _unknown(report: Report, other_tenants: set[str]) -> ReportRejected:

@@ -22,6 +22,7 @@ from suishin.indicators.domain import (
     TargetSpec,
 )
 from suishin.indicators.evaluation import Evaluation, EvaluationFigures
+from suishin.kit.db import contains_pattern
 
 INDICATOR_COLUMNS = """
     i.id, i.tenant, i.key, i.parent_id, i.sub_series_key, i.title, i.description, i.unit,
@@ -167,6 +168,16 @@ async def tenants_having_keys(conn: asyncpg.Connection, keys: Iterable[str]) -> 
     return out
 
 
+async def known_tenants(conn: asyncpg.Connection, tenants: Iterable[str]) -> set[str]:
+    """Which of ``tenants`` have indicators here."""
+    rows = await conn.fetch(
+        """select t from unnest($1::text[]) as t
+           where exists (select 1 from indicators i where i.tenant = t)""",
+        list(set(tenants)),
+    )
+    return {r[0] for r in rows}
+
+
 async def current_targets(
     conn: asyncpg.Connection, indicator_ids: Sequence[UUID]
 ) -> dict[UUID, list[TargetSpec]]:
@@ -221,7 +232,9 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
     """Store new reports (their idempotency keys are unused) and decide, per indicator and
     period, which value is current; return the new rows' ids in order.
 
-    The current value is the one its source recorded last (greatest ``occurred_at``; on a tie
+    The current value is decided by one order, ``(is_correction, occurred_at, received)``: a
+    correction outranks every ordinary report whatever its ``occurred_at``; among corrections,
+    and among ordinary reports, the one recorded last wins (greatest ``occurred_at``; on a tie
     the one received last). Every other value that competed with it (the previous current
     one, earlier values of the same batch, a late report) is kept, not current, and points to
     the value current when it was superseded. Each row is written once: ids are drawn from the
@@ -234,7 +247,8 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
         return []
     pairs = list({(r.indicator_id, r.period.label) for r in rows})
     current = await conn.fetch(
-        """select m.id, m.indicator_id, m.period, m.occurred_at from measurements m
+        """select m.id, m.indicator_id, m.period, m.is_correction, m.occurred_at
+           from measurements m
            join unnest($1::uuid[], $2::text[]) as a(indicator_id, period)
              on m.indicator_id = a.indicator_id and m.period = a.period
            where m.is_current""",
@@ -250,15 +264,16 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
         )
     ]
     # Candidates per (indicator, period): the stored current value and the new ones.
-    best: dict[tuple[UUID, str], tuple[datetime, int]] = {
-        (r["indicator_id"], r["period"]): (r["occurred_at"], r["id"]) for r in current
+    best: dict[tuple[UUID, str], tuple[bool, datetime, int]] = {
+        (r["indicator_id"], r["period"]): (r["is_correction"], r["occurred_at"], r["id"])
+        for r in current
     }
     for row, new_id in zip(rows, ids, strict=True):
         pair = (row.indicator_id, row.period.label)
-        candidate = (row.occurred_at, new_id)
+        candidate = (row.is_correction, row.occurred_at, new_id)
         if pair not in best or candidate > best[pair]:
             best[pair] = candidate
-    winners = {pair: winner_id for pair, (_, winner_id) in best.items()}
+    winners = {pair: winner_id for pair, (_, _, winner_id) in best.items()}
     beaten = [
         (r["id"], winners[(r["indicator_id"], r["period"])])
         for r in current
@@ -533,7 +548,7 @@ async def list_indicators(
           and ($6::uuid is null or exists (select 1 from indicator_links l
                                            where l.indicator_id = i.id and l.node_id = $6))
           and ($7::uuid is null or i.plan_id = $7)
-          and ($8::text is null or i.title ilike '%' || $8 || '%' or i.key ilike '%' || $8 || '%')
+          and ($8::text is null or i.title ilike $8 or i.key ilike $8)
           and (not $9 or i.parent_id is null)
     """
     args = [
@@ -544,7 +559,7 @@ async def list_indicators(
         flt.department,
         flt.measure_id,
         flt.plan_id,
-        flt.search,
+        None if flt.search is None else contains_pattern(flt.search),
         flt.top_level_only,
     ]
     rows = await conn.fetch(
