@@ -30,7 +30,7 @@ def reported_handler(runtime: IndicatorsRuntime) -> Handler[IndicatorReported]:
         async with runtime.pool.acquire() as conn, conn.transaction():
             fresh = await claim_many(conn, CONSUMER, by_id)
             reports = [Report.from_event(e) for e in events if e.event_id in fresh]
-            result = await ingest(conn, reports, now=runtime.clock())
+            result = await ingest(conn, reports, now=runtime.clock.now())
             refused = [r.event_id for r, _ in result.rejected if r.event_id is not None]
             if refused:
                 await conn.execute(

@@ -7,7 +7,6 @@ half-written (one transaction per mutation).
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import re
 from datetime import UTC, datetime
@@ -24,7 +23,6 @@ from strawberry.types import Info
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, fiscal_year_of
-from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.indicators import storage
 from suishin.indicators.definitions import (
     IndicatorDefinition,
@@ -35,30 +33,37 @@ from suishin.indicators.definitions import (
     check_target,
     revise_target,
 )
-from suishin.indicators.domain import Cadence, Granularity, ReportingPeriod, ReportRejected
+from suishin.indicators.domain import (
+    Cadence,
+    Granularity,
+    ReportingPeriod,
+    ReportRejected,
+    may_report_for,
+)
 from suishin.indicators.ingest import Report, ingest
 from suishin.indicators.reevaluation import reevaluate
 from suishin.indicators.schema_types import (
     Indicator,
     IndicatorConnection,
-    IndicatorEdge,
     IndicatorEvaluation,
     IndicatorTarget,
     Measure,
     Measurement,
-    PageInfo,
     loaders_of,
     reads_internal,
     runtime_of,
     tenant_of,
     to_uuid,
 )
+from suishin.kit import paging
+from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
 from suishin.kit.graphql_exec import QuickExecutionContext, graphql_schema, quick_schema
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 MAX_PAGE = 200
+CURSOR = paging.CursorCodec("indicator:")  # indicators by key
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -86,28 +91,6 @@ class IndicatorFilter:
         default=None, description="Text contained in the title or key."
     )
     top_level_only: bool = strawberry.field(default=False, description="Leave sub-series out.")
-
-
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(f"indicator:{key}".encode()).decode()
-
-
-def _bad_cursor() -> DomainError:
-    return DomainError("INVALID_CURSOR", "カーソルが不正です", "invalid cursor", "after")
-
-
-def _after(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainError(
-            "INVALID_CURSOR", "カーソルが不正です", "invalid cursor", "after"
-        ) from exc
-    if not text.startswith("indicator:"):
-        raise DomainError("INVALID_CURSOR", "カーソルが不正です", "invalid cursor", "after")
-    return text.removeprefix("indicator:")
 
 
 @strawberry.type(description="Indicators: definitions, targets, actuals and evaluated statuses.")
@@ -138,7 +121,7 @@ class Query:
         if (flt.measure_id and measure_id is None) or (flt.plan_id and plan_id is None):
             raise DomainError("INVALID_ID", "IDの形式が不正です", "malformed id", "filter")
         runtime = runtime_of(info)
-        after_key = _after(after)
+        after_key = CURSOR.decode(after)[0] if after else None
         async with runtime.pool.acquire() as conn:
             records, total = await storage.list_indicators(
                 conn,
@@ -152,7 +135,7 @@ class Query:
                     search=flt.search,
                     top_level_only=flt.top_level_only,
                 ),
-                current_fy=fiscal_year_of(runtime.clock().date()),
+                current_fy=fiscal_year_of(runtime.clock.now()),
                 after_key=after_key,
                 limit=first + 1,
             )
@@ -160,17 +143,15 @@ class Query:
         loaders = loaders_of(info)
         for r in page:
             loaders.indicator.prime(r.id, r)
-        loaders.want(info._raw_info, ("edges", "node"))
+        loaders.want(info, ("edges", "node"))
         await loaders.prefetch(r.id for r in page)
-        edges = [IndicatorEdge(cursor=_cursor(r.key), node=Indicator.of(r)) for r in page]
-        return IndicatorConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(records) > first,
-                has_previous_page=after_key is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        return paging.page(
+            IndicatorConnection,
+            records,
+            first=first,
+            after=after_key is not None,
+            cursor=lambda r: CURSOR.encode(r.key),
+            node=Indicator.of,
             total_count=total,
         )
 
@@ -377,7 +358,7 @@ class Mutation:
             report = await apply_definitions(
                 conn,
                 [definition],
-                now=runtime.clock(),
+                now=runtime.clock.now(),
                 reason=input.revision_reason or "定義の更新（GraphQL）",
                 revised_by=principal.subject,
             )
@@ -466,7 +447,7 @@ class Mutation:
                 )
             if problems:
                 return ReviseTargetPayload(indicator=None, target=None, errors=_errors(*problems))
-            now = runtime.clock()
+            now = runtime.clock.now()
             revision = await revise_target(
                 conn,
                 record.id,
@@ -594,7 +575,7 @@ async def _report(
     )
 
     def authorize(record: storage.IndicatorRecord) -> ReportRejected | None:
-        if principal.may_report_for(frozenset(record.owner_departments)):
+        if may_report_for(principal, frozenset(record.owner_departments)):
             return None
         owners = "、".join(record.owner_departments) or "なし"
         return ReportRejected(
@@ -621,7 +602,7 @@ async def _report(
                         "period",
                     )
                 )
-        result = await ingest(conn, [report], now=runtime.clock(), authorize=authorize)
+        result = await ingest(conn, [report], now=runtime.clock.now(), authorize=authorize)
     if result.rejected:
         return _refused(*(_graphql_error(r) for _, r in result.rejected))
     runtime.ingested += len(result.accepted)

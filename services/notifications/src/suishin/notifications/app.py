@@ -5,7 +5,7 @@ from importlib import resources
 from starlette.applications import Starlette
 
 from suishin.kit.service import ServiceRuntime
-from suishin.notifications.clock import Clock
+from suishin.kit.clock import Clock
 from suishin.notifications.schema import schema
 from suishin.notifications.service import NotificationsService
 from suishin.notifications.settings import NotificationsSettings

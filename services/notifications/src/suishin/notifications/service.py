@@ -14,7 +14,7 @@ from suishin.contracts import topics
 from suishin.contracts.events import IndicatorStatusChanged, MeasureEvaluated, MeasureStatusChanged
 from suishin.kit.service import ServiceRuntime
 from suishin.notifications import triggers
-from suishin.notifications.clock import Clock, SystemClock
+from suishin.kit.clock import Clock, SystemClock
 from suishin.notifications.digests import compose_due_digests
 from suishin.notifications.dispatcher import Dispatcher
 from suishin.notifications.escalation import escalate_due

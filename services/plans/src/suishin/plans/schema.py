@@ -16,10 +16,10 @@ import strawberry
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
-from suishin.contracts.enums import MeasureStatus as MeasureStatusValue
 from suishin.kit.errors import DomainError, Forbidden, NotFound, UserError
 from suishin.kit.graphql import context_of
 from suishin.kit.graphql_exec import QuickExecutionContext, quick_schema
+from suishin.kit.paging import CursorCodec, page
 from suishin.plans import commands, evaluation, storage
 from suishin.plans.commands import MeasureEdit, MultipleErrors, OwnerInput
 from suishin.plans.schema_types import (
@@ -27,10 +27,8 @@ from suishin.plans.schema_types import (
     GradeScaleType,
     Measure,
     MeasureConnection,
-    MeasureEdge,
     MeasureGrade,
     MeasureStatus,
-    PageInfo,
     Plan,
     can_see_plan,
     grades_view,
@@ -44,6 +42,7 @@ from suishin.plans.storage import Conn
 T = TypeVar("T")
 
 MAX_PAGE = 500
+CURSOR = CursorCodec("m:")  # measures by their sort key (tree order)
 
 
 def _uuid(value: str, what_ja: str, what_en: str) -> UUID:
@@ -92,11 +91,10 @@ async def _measure_page(
                 field="first",
             )
         )
-    cursor = storage.decode_cursor(after) if after else None
-    if after and cursor is None:
-        raise graphql_error(
-            DomainError("INVALID_CURSOR", "カーソルが不正です", "Invalid cursor", field="after")
-        )
+    try:
+        cursor = CURSOR.decode(after)[0] if after else None
+    except DomainError as exc:
+        raise graphql_error(exc) from exc
     f = filter or MeasureFilter()
     grade = None
     if f.grade:
@@ -119,18 +117,13 @@ async def _measure_page(
         first=first,
         after=cursor,
     )
-    page = rows[:first]
-    edges = [
-        MeasureEdge(cursor=storage.encode_cursor(r["sort_key"]), node=Measure.of(r)) for r in page
-    ]
-    return MeasureConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > first,
-            has_previous_page=cursor is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
+    return page(
+        MeasureConnection,
+        rows,
+        first=first,
+        after=cursor is not None,
+        cursor=lambda r: CURSOR.encode(r["sort_key"]),
+        node=Measure.of,
         total_count=total,
     )
 
@@ -306,9 +299,7 @@ class Mutation:
             return ChangeMeasureStatusPayload(measure=None, errors=_errors(exc))
 
         async def work(conn: Conn) -> None:
-            await commands.change_measure_status(
-                conn, principal, mid, MeasureStatusValue(to.value), reason
-            )
+            await commands.change_measure_status(conn, principal, mid, to, reason)
 
         _, errors = await _in_transaction(info, work)
         measure = await _fresh_measure(info, mid) if not errors else None
