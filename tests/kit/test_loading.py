@@ -9,6 +9,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from suishin.kit.graphql_exec import graphql_schema
 from suishin.kit.loading import PENDING, names_below, peek, selected_names, when_loaded
 
 seen: dict[str, Any] = {}
@@ -43,6 +44,19 @@ class Query:
 
 schema = strawberry.Schema(query=Query)
 
+# A resolver wrapped at graphql-core level (as the indicators subgraph wraps ``_entities``) gets
+# graphql-core's info, not Strawberry's: lookahead works on both.
+_page = graphql_schema(schema).query_type.fields["page"]  # type: ignore[union-attr]
+_resolve = _page.resolve
+
+
+def _wrapped(root: Any, info: Any, **kwargs: Any) -> Any:
+    seen["raw"] = selected_names(info, ("nodes",))
+    return _resolve(root, info, **kwargs)  # type: ignore[misc]
+
+
+_page.resolve = _wrapped
+
 
 async def test_selected_names_follow_fragments_aliases_and_paths() -> None:
     result = await schema.execute(
@@ -54,6 +68,7 @@ async def test_selected_names_follow_fragments_aliases_and_paths() -> None:
     assert seen["direct"] == {"nodes"}
     assert seen["nodes"] == {"code", "leaves"}
     assert seen["below"] == {"nodes", "code", "leaves", "name", "size"}
+    assert seen["raw"] == seen["nodes"]
 
 
 async def test_when_loaded_is_immediate_once_the_batch_is_in() -> None:

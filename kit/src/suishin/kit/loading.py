@@ -57,9 +57,9 @@ def when_loaded(then: Callable[..., T], *loads: tuple[DataLoader[Any, Any], Any]
 def _selections(info: AnyInfo) -> list[Selection]:
     """The selections of the field ``info`` resolves (a resolver wrapped at graphql-core level
     gets graphql-core's info; Strawberry converts the same way)."""
-    if isinstance(info, GraphQLResolveInfo):
-        return convert_selections(info, info.field_nodes)
-    return info.selected_fields
+    if isinstance(info, Info):
+        return info.selected_fields
+    return convert_selections(info, info.field_nodes)
 
 
 def _fields(selections: Iterable[Selection]) -> Iterator[SelectedField]:
