@@ -23,7 +23,6 @@ from strawberry.types import Info
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, fiscal_year_of
-from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.contracts.events import IndicatorReported
 from suishin.indicators import storage
 from suishin.indicators.definitions import (
