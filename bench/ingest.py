@@ -38,7 +38,7 @@ from aiokafka import AIOKafkaProducer
 from suishin.contracts import ids, topics
 from suishin.contracts.enums import Comparator
 from suishin.contracts.events import IndicatorReported, new_event
-from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.app import build
 from suishin.indicators.definitions import (
     IndicatorDefinition,
     LinkInput,
@@ -46,6 +46,7 @@ from suishin.indicators.definitions import (
     apply_definitions,
 )
 from suishin.indicators.domain import Cadence, Granularity
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.clock import FixedClock
 from suishin.kit.testing import isolated_settings, started, test_infrastructure

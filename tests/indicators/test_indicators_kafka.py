@@ -19,8 +19,9 @@ from suishin.contracts.events import (
     new_event,
     parse_event,
 )
-from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.app import build
 from suishin.indicators.importer import import_indicator_definitions
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.testing import (
     Infrastructure,

@@ -10,17 +10,13 @@ judged again rather than silently dropped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from asyncpg import Connection
 
 from suishin.contracts.events import Envelope, IndicatorReported
 from suishin.indicators.ingest import Report, ingest
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.kit.consumer import Rejection
 from suishin.kit.handlers import InboxHandler, Outcome
-
-if TYPE_CHECKING:
-    from suishin.indicators.app import IndicatorsRuntime
 
 CONSUMER = "indicators:indicator.reported"
 

@@ -1,13 +1,11 @@
-"""GraphQL subgraph of the indicators service (Strawberry, federation v2).
+"""Mutation root of the indicators subgraph.
 
-Queries are scoped to the caller's tenant. Mutations never raise for bad input: they return a
-payload whose ``errors`` carry a stable code and Japanese/English messages, and nothing is
-half-written (one transaction per mutation).
+Mutations never raise for bad input: they return a payload whose ``errors`` carry a stable code
+and Japanese/English messages, and nothing is half-written (one transaction per mutation).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,14 +13,10 @@ from typing import Any
 from uuid import uuid4
 
 import strawberry
-from graphql import (
-    GraphQLResolveInfo,
-)
-from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from suishin.contracts import ids
-from suishin.contracts.calendar import CalendarError, fiscal_year_of
+from suishin.contracts.calendar import CalendarError
 from suishin.contracts.events import IndicatorReported
 from suishin.indicators import storage
 from suishin.indicators.definitions import (
@@ -41,136 +35,23 @@ from suishin.indicators.domain import (
     ReportRejected,
     may_report_for,
 )
-from suishin.indicators.ingest import Report, ingest
-from suishin.indicators.reevaluation import reevaluate
-from suishin.indicators.schema_types import (
+from suishin.indicators.graphql.types import (
     Indicator,
-    IndicatorConnection,
     IndicatorEvaluation,
     IndicatorTarget,
-    Measure,
     Measurement,
     loaders_of,
     reads_internal,
     runtime_of,
-    tenant_of,
     to_uuid,
 )
-from suishin.kit import paging
-from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity
+from suishin.indicators.ingest import Report, ingest
+from suishin.indicators.reevaluation import reevaluate
+from suishin.kit.enums import Aggregation, Comparator, Polarity
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
-from suishin.kit.graphql_exec import QuickExecutionContext, graphql_schema, quick_schema
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
-MAX_PAGE = 200
-CURSOR = paging.CursorCodec("indicator:")  # indicators by key
-
-
-# --- queries -----------------------------------------------------------------------------------
-
-
-@strawberry.input(description="Which indicators to list.")
-class IndicatorFilter:
-    status: IndicatorStatus | None = strawberry.field(
-        default=None, description="Only indicators with this status (in `fiscalYear`)."
-    )
-    fiscal_year: int | None = strawberry.field(
-        default=None,
-        description="Year the status filter refers to; default: each indicator's current year.",
-    )
-    department: str | None = strawberry.field(
-        default=None, description="Only indicators this department (所管課) reports."
-    )
-    measure_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only indicators linked to this measure or goal."
-    )
-    plan_id: strawberry.ID | None = strawberry.field(
-        default=None, description="Only indicators of this plan."
-    )
-    search: str | None = strawberry.field(
-        default=None, description="Text contained in the title or key."
-    )
-    top_level_only: bool = strawberry.field(default=False, description="Leave sub-series out.")
-
-
-@strawberry.type(description="Indicators: definitions, targets, actuals and evaluated statuses.")
-class Query:
-    @strawberry.field(
-        description="The caller's municipality's indicators, filtered, ordered by key "
-        "(Relay-style: `first` up to 200, `after` a cursor)."
-    )
-    async def indicators(
-        self,
-        info: Info[Any, Any],
-        filter: IndicatorFilter | None = None,
-        first: int = 50,
-        after: str | None = None,
-        tenant: str | None = None,
-    ) -> IndicatorConnection:
-        tenant = tenant_of(info, tenant)
-        flt = filter or IndicatorFilter()
-        if not 0 <= first <= MAX_PAGE:
-            raise DomainError(
-                "INVALID_PAGE_SIZE",
-                f"first は0〜{MAX_PAGE}で指定してください",
-                f"first must be between 0 and {MAX_PAGE}",
-                "first",
-            )
-        measure_id = to_uuid(flt.measure_id) if flt.measure_id else None
-        plan_id = to_uuid(flt.plan_id) if flt.plan_id else None
-        if (flt.measure_id and measure_id is None) or (flt.plan_id and plan_id is None):
-            raise DomainError("INVALID_ID", "IDの形式が不正です", "malformed id", "filter")
-        runtime = runtime_of(info)
-        after_key = CURSOR.decode(after)[0] if after else None
-        async with runtime.pool.acquire() as conn:
-            records, total = await storage.list_indicators(
-                conn,
-                tenant,
-                storage.IndicatorFilter(
-                    status=flt.status,
-                    department=flt.department,
-                    measure_id=measure_id,
-                    plan_id=plan_id,
-                    fiscal_year=flt.fiscal_year,
-                    search=flt.search,
-                    top_level_only=flt.top_level_only,
-                ),
-                current_fy=fiscal_year_of(runtime.clock.now()),
-                after_key=after_key,
-                limit=first + 1,
-            )
-        page = records[:first]
-        loaders = loaders_of(info)
-        for r in page:
-            loaders.indicator.prime(r.id, r)
-        loaders.want(info, ("edges", "node"))
-        await loaders.prefetch(r.id for r in page)
-        return paging.page(
-            IndicatorConnection,
-            records,
-            first=first,
-            after=after_key is not None,
-            cursor=lambda r: CURSOR.encode(r.key),
-            node=Indicator.of,
-            total_count=total,
-        )
-
-    @strawberry.field(description="One indicator of the caller's municipality by id.")
-    async def indicator(self, info: Info[Any, Any], id: strawberry.ID) -> Indicator | None:
-        indicator_id = to_uuid(id)
-        if indicator_id is None:
-            return None
-        record = await loaders_of(info).indicator.load(indicator_id)
-        return Indicator.of(record) if record else None
-
-    @strawberry.field(description="One indicator by its key (e.g. dx2025-late.i-l01).")
-    async def indicator_by_key(
-        self, info: Info[Any, Any], key: str, tenant: str | None = None
-    ) -> Indicator | None:
-        tenant = tenant_of(info, tenant)
-        record = await loaders_of(info).indicator.load(ids.indicator_id(tenant, key))
-        return Indicator.of(record) if record else None
 
 
 # --- mutation inputs and payloads ---------------------------------------------------------------
@@ -779,48 +660,3 @@ def _definition(
         ),
         [],
     )
-
-
-def _entities_prefetch(schema: strawberry.Schema) -> strawberry.Schema:
-    """Load the indicators of every measure ``_entities`` returns before the measures are
-    completed (the gateway asks for ``Measure.indicators`` of a whole plan this way): their
-    fields then resolve in one pass instead of one awaited task per measure."""
-    query = graphql_schema(schema).query_type
-    entities = query.fields.get("_entities") if query is not None else None
-    if entities is None or entities.resolve is None:
-        return schema
-    resolve = entities.resolve
-
-    def resolve_entities(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
-        result = resolve(root, info, **kwargs)
-        measures = [e for e in result if isinstance(e, Measure)] if isinstance(result, list) else []
-        if not measures:
-            return result
-
-        async def prefetched() -> Any:
-            with contextlib.suppress(Exception):  # errors surface on each measure's field
-                await Measure.prefetch(info, measures)
-            return result
-
-        return prefetched()
-
-    entities.resolve = resolve_entities
-    return schema
-
-
-# The gateway forwards the same selection for the same client query: parse and validate each
-# document text once.
-schema = _entities_prefetch(
-    quick_schema(
-        strawberry.federation.Schema(
-            query=Query,
-            mutation=Mutation,
-            types=[Indicator, Measure],
-            federation_version="2.7",
-            extensions=[ParserCache, ValidationCache],
-            execution_context_class=QuickExecutionContext,
-        )
-    )
-)
-
-__all__ = ["IndicatorStatus", "schema"]

@@ -1,0 +1,48 @@
+"""The indicators service runtime (clock, counters, relay wake-up) and a pool for the CLI."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import asyncpg
+
+from suishin.indicators.settings import IndicatorsSettings
+from suishin.kit.clock import Clock, SystemClock
+from suishin.kit.db import create_pool, ensure_database
+from suishin.kit.migrations import migrate
+from suishin.kit.service import ServiceRuntime
+from suishin.kit.settings import PlatformSettings
+
+SERVICE_NAME = "indicators"
+MIGRATIONS = resources.files("suishin.indicators") / "migrations"
+
+
+class IndicatorsRuntime(ServiceRuntime):
+    """The service runtime plus the clock evaluation runs on (injectable for tests)."""
+
+    def __init__(self, settings: IndicatorsSettings, clock: Clock | None = None) -> None:
+        super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
+        self.indicator_settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.ingested = 0
+
+    async def metrics(self) -> str:
+        labels = f'service="{self.name}"'
+        return (
+            await super().metrics()
+            + f"suishin_indicators_reports_accepted_total{{{labels}}} {self.ingested}\n"
+        )
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+
+async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
+    """A pool on the indicators schema with migrations applied (for the CLI and tools)."""
+    schema = settings.schema_name(SERVICE_NAME)
+    await ensure_database(settings.database_url)
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=max_size)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema, MIGRATIONS)
+    return pool
