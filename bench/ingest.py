@@ -45,7 +45,7 @@ from suishin.indicators.definitions import (
     TargetInput,
     apply_definitions,
 )
-from suishin.indicators.domain import Cadence, Granularity
+from suishin.indicators.domain.model import Cadence, Granularity
 from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.clock import FixedClock

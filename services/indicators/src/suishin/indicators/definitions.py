@@ -19,7 +19,7 @@ import asyncpg
 from suishin.contracts import ids
 from suishin.contracts.enums import Aggregation, Comparator, Polarity
 from suishin.indicators import storage
-from suishin.indicators.domain import Cadence, Granularity, TargetSpec
+from suishin.indicators.domain.model import Cadence, Granularity, TargetSpec
 from suishin.indicators.reevaluation import StatusChange, reevaluate
 from suishin.kit.errors import DomainError
 
@@ -204,50 +204,6 @@ def check_target(start: int, end: int, t: TargetInput, where: str = "target") ->
     return problems
 
 
-_UPSERT = """
-insert into indicators as i (id, tenant, key, parent_id, sub_series_key, title, description, unit,
-    unit_aliases, polarity, aggregation, granularity, cadence, report_lag_days, qualitative,
-    milestone, tolerance, at_risk_margin, baseline_value, baseline_text, baseline_period,
-    baseline_source, plan_id, plan_key, period_start_fy, period_end_fy, owner_departments, origin,
-    source, notes, tracked_since, updated_at, evaluated_from_fy, plan_file_entry, plan_position)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-    $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30::jsonb, $31, $31, $32,
-    $33::jsonb, $34)
-on conflict (id) do update set
-    parent_id = excluded.parent_id, sub_series_key = excluded.sub_series_key,
-    title = excluded.title, description = excluded.description, unit = excluded.unit,
-    unit_aliases = excluded.unit_aliases, polarity = excluded.polarity,
-    aggregation = excluded.aggregation, granularity = excluded.granularity,
-    cadence = excluded.cadence, report_lag_days = excluded.report_lag_days,
-    qualitative = excluded.qualitative, milestone = excluded.milestone,
-    tolerance = excluded.tolerance, at_risk_margin = excluded.at_risk_margin,
-    baseline_value = excluded.baseline_value, baseline_text = excluded.baseline_text,
-    baseline_period = excluded.baseline_period, baseline_source = excluded.baseline_source,
-    plan_id = excluded.plan_id, plan_key = excluded.plan_key,
-    period_start_fy = excluded.period_start_fy, period_end_fy = excluded.period_end_fy,
-    owner_departments = excluded.owner_departments, origin = excluded.origin,
-    source = excluded.source, notes = excluded.notes, updated_at = excluded.updated_at,
-    evaluated_from_fy = excluded.evaluated_from_fy, plan_file_entry = excluded.plan_file_entry,
-    plan_position = excluded.plan_position
-where (i.parent_id, i.sub_series_key, i.title, i.description, i.unit, i.unit_aliases,
-       i.polarity, i.aggregation, i.granularity, i.cadence, i.report_lag_days, i.qualitative,
-       i.milestone, i.tolerance, i.at_risk_margin, i.baseline_value, i.baseline_text,
-       i.baseline_period, i.baseline_source, i.plan_id, i.plan_key, i.period_start_fy,
-       i.period_end_fy, i.owner_departments, i.origin, i.source, i.notes, i.evaluated_from_fy,
-       i.plan_file_entry, i.plan_position)
-   is distinct from
-      (excluded.parent_id, excluded.sub_series_key, excluded.title, excluded.description,
-       excluded.unit, excluded.unit_aliases, excluded.polarity, excluded.aggregation,
-       excluded.granularity, excluded.cadence, excluded.report_lag_days, excluded.qualitative,
-       excluded.milestone, excluded.tolerance, excluded.at_risk_margin, excluded.baseline_value,
-       excluded.baseline_text, excluded.baseline_period, excluded.baseline_source,
-       excluded.plan_id, excluded.plan_key, excluded.period_start_fy, excluded.period_end_fy,
-       excluded.owner_departments, excluded.origin, excluded.source, excluded.notes,
-       excluded.evaluated_from_fy, excluded.plan_file_entry, excluded.plan_position)
-returning (xmax = 0) as created
-"""
-
-
 async def apply_definitions(
     conn: asyncpg.Connection,
     definitions: Sequence[IndicatorDefinition],
@@ -262,93 +218,75 @@ async def apply_definitions(
         return report
     # Parents before their sub-series (foreign key), every indicator locked in id order.
     ordered = sorted(definitions, key=lambda d: (d.parent_key is not None, d.key))
-    await conn.execute(
-        "select 1 from indicators where id = any($1::uuid[]) order by id for no key update",
-        [d.id for d in ordered],
-    )
-    current = await storage.current_targets(conn, [d.id for d in ordered])
+    await storage.indicators.lock(conn, [d.id for d in ordered])
+    current = await storage.targets.current_targets(conn, [d.id for d in ordered])
     touched: set[UUID] = set()
     for d in ordered:
         parent_id = ids.indicator_id(d.tenant, d.parent_key) if d.parent_key else None
-        row = await conn.fetchrow(
-            _UPSERT,
-            d.id,
-            d.tenant,
-            d.key,
-            parent_id,
-            d.sub_series_key,
-            d.title,
-            d.description,
-            d.unit,
-            list(d.unit_aliases),
-            d.polarity.value,
-            d.aggregation.value,
-            d.granularity.value,
-            d.cadence.value,
-            d.report_lag_days,
-            d.qualitative,
-            d.milestone,
-            d.tolerance,
-            d.at_risk_margin,
-            d.baseline_value,
-            d.baseline_text,
-            d.baseline_period,
-            d.baseline_source,
-            d.plan_id,
-            d.plan_key,
-            d.period_start_fy,
-            d.period_end_fy,
-            list(d.owner_departments),
-            d.origin,
-            d.source,
-            list(d.notes),
-            now,
-            d.evaluated_from_fy,
-            d.plan_file_entry,
-            d.plan_position,
+        written = await storage.indicators.upsert(
+            conn,
+            (
+                d.id,
+                d.tenant,
+                d.key,
+                parent_id,
+                d.sub_series_key,
+                d.title,
+                d.description,
+                d.unit,
+                list(d.unit_aliases),
+                d.polarity.value,
+                d.aggregation.value,
+                d.granularity.value,
+                d.cadence.value,
+                d.report_lag_days,
+                d.qualitative,
+                d.milestone,
+                d.tolerance,
+                d.at_risk_margin,
+                d.baseline_value,
+                d.baseline_text,
+                d.baseline_period,
+                d.baseline_source,
+                d.plan_id,
+                d.plan_key,
+                d.period_start_fy,
+                d.period_end_fy,
+                list(d.owner_departments),
+                d.origin,
+                d.source,
+                list(d.notes),
+                now,
+                d.evaluated_from_fy,
+                d.plan_file_entry,
+                d.plan_position,
+            ),
         )
         links_changed = await _apply_links(conn, d)
         revisions = await _apply_targets(
             conn, d, current.get(d.id, []), now=now, reason=reason, revised_by=revised_by
         )
         report.target_revisions += revisions
-        if row is not None and row["created"]:
+        if written:
             report.created.append(d.key)
             touched.add(d.id)
-        elif row is not None or links_changed or revisions:
+        elif written is not None or links_changed or revisions:
             report.updated.append(d.key)
             touched.add(d.id)
         else:
             report.unchanged.append(d.key)
     if touched:
-        records = await storage.load_indicators(conn, touched)
+        records = await storage.indicators.load_indicators(conn, touched)
         report.changes = await reevaluate(conn, records, now)
     return report
 
 
 async def _apply_links(conn: asyncpg.Connection, d: IndicatorDefinition) -> bool:
-    node_ids = [link.node_id for link in d.links]
-    removed = await conn.execute(
-        "delete from indicator_links where indicator_id = $1 and node_id <> all($2::uuid[])",
-        d.id,
-        node_ids,
+    changed = await storage.links.replace_links(
+        conn, d.id, d.tenant, [(link.node_id, link.plan_id, link.node_path) for link in d.links]
     )
-    added = await conn.fetch(
-        """insert into indicator_links (indicator_id, node_id, tenant, plan_id, node_path)
-           select $1, n, $2, p, np from unnest($3::uuid[], $4::uuid[], $5::text[]) as t(n, p, np)
-           on conflict (indicator_id, node_id) do update
-           set plan_id = excluded.plan_id, node_path = excluded.node_path
-           where (indicator_links.plan_id, indicator_links.node_path)
-                 is distinct from (excluded.plan_id, excluded.node_path)
-           returning node_id""",
-        d.id,
-        d.tenant,
-        node_ids,
-        [link.plan_id for link in d.links],
-        [link.node_path for link in d.links],
-    )
-    await _apply_link_ancestors(conn, d)
-    return bool(added) or removed != "DELETE 0"
+    await storage.links.replace_ancestors(conn, d.id, d.tenant, link_ancestor_ids(d))
+    return changed
 
 
 def link_ancestor_ids(d: IndicatorDefinition) -> list[UUID]:
@@ -366,24 +304,6 @@ def link_ancestor_ids(d: IndicatorDefinition) -> list[UUID]:
             ancestors.setdefault(ids.node_id(d.tenant, d.plan_key, path), None)
     direct = {link.node_id for link in d.links}
     return [a for a in ancestors if a not in direct]
-
-
-async def _apply_link_ancestors(conn: asyncpg.Connection, d: IndicatorDefinition) -> None:
-    ancestor_ids = link_ancestor_ids(d)
-    await conn.execute(
-        """delete from indicator_link_ancestors
-           where indicator_id = $1 and ancestor_id <> all($2::uuid[])""",
-        d.id,
-        ancestor_ids,
-    )
-    await conn.execute(
-        """insert into indicator_link_ancestors (indicator_id, ancestor_id, tenant)
-           select $1, a, $2 from unnest($3::uuid[]) as t(a)
-           on conflict do nothing""",
-        d.id,
-        d.tenant,
-        ancestor_ids,
-    )
 
 
 async def _apply_targets(
@@ -407,15 +327,7 @@ async def _apply_targets(
         elif not before.same_value(target.spec()) or before.printed != target.printed:
             if before.same_value(target.spec()):
                 # Only the printed wording changed: not a revision of the target itself.
-                await conn.execute(
-                    """update targets set printed = $4 where indicator_id = $1
-                       and fiscal_year = $2 and from_fiscal_year is not distinct from $3
-                       and superseded_at is null""",
-                    d.id,
-                    slot[0],
-                    slot[1],
-                    target.printed,
-                )
+                await storage.targets.set_printed(conn, d.id, slot, target.printed)
             else:
                 await revise_target(
                     conn,
@@ -427,14 +339,7 @@ async def _apply_targets(
                 )
             changes += 1
     for slot in by_slot.keys() - wanted.keys():
-        await conn.execute(
-            """update targets set superseded_at = $4 where indicator_id = $1 and fiscal_year = $2
-               and from_fiscal_year is not distinct from $3 and superseded_at is null""",
-            d.id,
-            slot[0],
-            slot[1],
-            now,
-        )
+        await storage.targets.close(conn, d.id, slot, now)
         changes += 1
     return changes
 
@@ -454,38 +359,33 @@ async def _insert_history(
     for past in target.history:
         revision += 1
         closed = past.replaced_at or now
-        await conn.execute(
-            """insert into targets (indicator_id, fiscal_year, from_fiscal_year, value, comparator,
-                   text, revision, reason, revised_by, valid_from, superseded_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+        await storage.targets.insert(
+            conn,
             indicator_id,
-            target.fiscal_year,
-            target.from_fiscal_year,
-            past.value,
-            past.comparator.value if past.comparator else None,
-            past.text,
-            revision,
-            reason,
-            revised_by,
-            valid_from or min(closed, now),
-            closed,
+            target.slot,
+            value=past.value,
+            comparator=past.comparator,
+            text=past.text,
+            printed=None,
+            revision=revision,
+            reason=reason,
+            revised_by=revised_by,
+            valid_from=valid_from or min(closed, now),
+            superseded_at=closed,
         )
         valid_from, reason = closed, past.reason
-    await conn.execute(
-        """insert into targets (indicator_id, fiscal_year, from_fiscal_year, value, comparator,
-               text, printed, revision, reason, revised_by, valid_from)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
+    await storage.targets.insert(
+        conn,
         indicator_id,
-        target.fiscal_year,
-        target.from_fiscal_year,
-        target.value,
-        target.comparator.value if target.comparator else None,
-        target.text,
-        target.printed,
-        revision + 1,
-        reason,
-        revised_by,
-        valid_from or now,
+        target.slot,
+        value=target.value,
+        comparator=target.comparator,
+        text=target.text,
+        printed=target.printed,
+        revision=revision + 1,
+        reason=reason,
+        revised_by=revised_by,
+        valid_from=valid_from or now,
     )
 
 
@@ -499,37 +399,19 @@ async def revise_target(
     now: datetime,
 ) -> int:
     """Close the current target of the slot and add the new value as the next revision."""
-    await conn.execute(
-        """update targets set superseded_at = $4
-           where indicator_id = $1 and fiscal_year = $2
-             and from_fiscal_year is not distinct from $3 and superseded_at is null""",
+    await storage.targets.close(conn, indicator_id, target.slot, now)
+    revision = await storage.targets.last_revision(conn, indicator_id, target.slot) + 1
+    await storage.targets.insert(
+        conn,
         indicator_id,
-        target.fiscal_year,
-        target.from_fiscal_year,
-        now,
-    )
-    last = await conn.fetchval(
-        """select coalesce(max(revision), 0) from targets where indicator_id = $1
-           and fiscal_year = $2 and from_fiscal_year is not distinct from $3""",
-        indicator_id,
-        target.fiscal_year,
-        target.from_fiscal_year,
-    )
-    revision = int(last) + 1
-    await conn.execute(
-        """insert into targets (indicator_id, fiscal_year, from_fiscal_year, value, comparator,
-               text, printed, revision, reason, revised_by, valid_from)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
-        indicator_id,
-        target.fiscal_year,
-        target.from_fiscal_year,
-        target.value,
-        target.comparator.value if target.comparator else None,
-        target.text,
-        target.printed,
-        revision,
-        reason,
-        revised_by,
-        now,
+        target.slot,
+        value=target.value,
+        comparator=target.comparator,
+        text=target.text,
+        printed=target.printed,
+        revision=revision,
+        reason=reason,
+        revised_by=revised_by,
+        valid_from=now,
     )
     return revision

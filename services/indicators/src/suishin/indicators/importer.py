@@ -25,6 +25,7 @@ import asyncpg
 from suishin.contracts.calendar import fiscal_year_of_period
 from suishin.contracts.planfile import Baseline, PlanFile, Target, TargetRevision, TargetValue
 from suishin.contracts.planfile import Indicator as PlanIndicator
+from suishin.indicators import storage
 from suishin.indicators.definitions import (
     IndicatorDefinition,
     LinkInput,
@@ -32,7 +33,7 @@ from suishin.indicators.definitions import (
     TargetInput,
     apply_definitions,
 )
-from suishin.indicators.domain import Cadence, Granularity, sub_series_key
+from suishin.indicators.domain.model import Cadence, Granularity, sub_series_key
 
 REIMPORT_REASON = "plan file re-import"
 
@@ -253,10 +254,7 @@ async def _import(
     async with conn.transaction():
         # Lock every stored indicator of the file up front, in id order like the consumer does,
         # so an import running next to a stream of reports cannot deadlock with it.
-        await conn.execute(
-            "select 1 from indicators where id = any($1::uuid[]) order by id for no key update",
-            [d.id for d in definitions],
-        )
+        await storage.indicators.lock(conn, [d.id for d in definitions])
         done = 0
         chunk = 50
         for i in range(0, total, chunk):
@@ -272,12 +270,6 @@ async def _import(
             done += len(part)
             if progress is not None:
                 progress(done, total)
-        keys = [d.key for d in definitions]
-        rows = await conn.fetch(
-            """select key from indicators where tenant = $1 and plan_id = $2
-               and key <> all($3::text[]) order by key""",
-            plan_file.tenant.slug,
-            plan_file.plan_id(),
-            keys,
+        report.not_in_file = await storage.indicators.keys_of_plan_except(
+            conn, plan_file.tenant.slug, plan_file.plan_id(), [d.key for d in definitions]
         )
-        report.not_in_file = [r["key"] for r in rows]

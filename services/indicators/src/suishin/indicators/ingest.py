@@ -32,9 +32,10 @@ import asyncpg
 
 from suishin.contracts.events import Envelope, IndicatorReported
 from suishin.indicators import storage
-from suishin.indicators.domain import ReportingPeriod, ReportRejected, check_report
+from suishin.indicators.domain.model import ReportingPeriod, ReportRejected, check_report
 from suishin.indicators.reevaluation import StatusChange, reevaluate
-from suishin.indicators.storage import IndicatorRecord, NewMeasurement
+from suishin.indicators.storage.indicators import IndicatorRecord
+from suishin.indicators.storage.measurements import NewMeasurement
 
 
 @dataclass(frozen=True)
@@ -106,13 +107,17 @@ async def ingest(
     result = IngestResult()
     if not reports:
         return result
-    indicators = await storage.load_indicators_by_key(
+    indicators = await storage.indicators.load_indicators_by_key(
         conn, {(r.tenant, r.indicator_key) for r in reports}, lock=True
     )
     missing = [r for r in reports if (r.tenant, r.indicator_key) not in indicators]
     unknown = {r.indicator_key for r in missing}
-    elsewhere = await storage.tenants_having_keys(conn, unknown) if unknown else {}
-    tenants = await storage.known_tenants(conn, {r.tenant for r in missing}) if missing else set()
+    elsewhere = await storage.indicators.tenants_having_keys(conn, unknown) if unknown else {}
+    tenants = (
+        await storage.indicators.known_tenants(conn, {r.tenant for r in missing})
+        if missing
+        else set()
+    )
 
     valid: list[tuple[Report, IndicatorRecord, ReportingPeriod]] = []
     seen: dict[tuple[str, str], Report] = {}
@@ -147,7 +152,7 @@ async def ingest(
         seen[key] = report
         valid.append((report, indicator, period))
 
-    existing = await storage.measurements_by_key(
+    existing = await storage.measurements.measurements_by_key(
         conn, [(r.tenant, r.idempotency_key) for r, _, _ in valid]
     )
     fresh: list[tuple[Report, IndicatorRecord, ReportingPeriod]] = []
@@ -159,7 +164,7 @@ async def ingest(
             result.duplicates.append((report, before["id"]))
         else:
             result.rejected.append((report, _reused(report)))
-    ids = await storage.write_measurements(
+    ids = await storage.measurements.write_measurements(
         conn,
         [
             NewMeasurement(

@@ -13,8 +13,8 @@ import asyncpg
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope, IndicatorStatusChanged, new_event
 from suishin.indicators import storage
-from suishin.indicators.evaluation import Evaluation, evaluate, years_to_evaluate
-from suishin.indicators.storage import IndicatorRecord
+from suishin.indicators.domain.evaluation import Evaluation, evaluate, years_to_evaluate
+from suishin.indicators.storage.indicators import IndicatorRecord
 from suishin.kit.outbox import enqueue_many
 
 PRODUCER = "indicators"
@@ -46,8 +46,8 @@ async def reevaluate(
     if not indicators:
         return []
     ids = list(indicators)
-    observations = await storage.current_observations(conn, ids)
-    stored = await storage.load_statuses(conn, ids)
+    observations = await storage.measurements.current_observations(conn, ids)
+    stored = await storage.statuses.load_statuses(conn, ids)
     to_write: list[tuple[UUID, Evaluation]] = []
     changed: list[tuple[IndicatorRecord, Evaluation, IndicatorStatus | None]] = []
     for indicator_id, record in indicators.items():
@@ -65,16 +65,16 @@ async def reevaluate(
             if before is None and evaluation.status is IndicatorStatus.NO_DATA:
                 continue
             changed.append((record, evaluation, before))
-    await storage.write_statuses(conn, to_write, now)
+    await storage.statuses.write_statuses(conn, to_write, now)
     if not changed:
         return []
-    links = await storage.load_links(conn, list({r.id for r, _, _ in changed}))
+    links = await storage.links.load_links(conn, list({r.id for r, _, _ in changed}))
     versions: dict[UUID, int] = {}
     changes: list[StatusChange] = []
     for record, evaluation, before in changed:
         version = versions.get(record.id, record.status_version) + 1
         versions[record.id] = version
-        link = links.get(record.id, storage.Links([], []))
+        link = links.get(record.id, storage.links.Links([], []))
         payload = IndicatorStatusChanged(
             indicator_id=record.id,
             indicator_key=record.key,
@@ -98,7 +98,7 @@ async def reevaluate(
             aggregate_version=version,
         )
         changes.append(StatusChange(record, evaluation, before, event))
-    await storage.record_status_changes(
+    await storage.statuses.record_status_changes(
         conn,
         [(c.indicator.id, c.evaluation, c.from_status, c.event.event_id) for c in changes],
         versions,

@@ -35,21 +35,12 @@ async def sweep(pool: asyncpg.Pool, now: datetime, *, page_size: int = 500) -> i
     changes = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
-            ids = [
-                r["id"]
-                for r in await conn.fetch(
-                    """select id from indicators
-                       where cadence <> 'none' and period_end_fy >= $1
-                         and ($2::uuid is null or id > $2)
-                       order by id limit $3""",
-                    current_fy - 1,
-                    last,
-                    page_size,
-                )
-            ]
+            ids = await storage.indicators.due_for_sweep(
+                conn, min_end_fy=current_fy - 1, after=last, limit=page_size
+            )
             if not ids:
                 return changes
-            records = await storage.load_indicators(conn, ids, lock=True)
+            records = await storage.indicators.load_indicators(conn, ids, lock=True)
             changes += len(await reevaluate(conn, records, now))
             last = ids[-1]
 

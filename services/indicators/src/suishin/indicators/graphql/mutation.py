@@ -28,7 +28,7 @@ from suishin.indicators.definitions import (
     check_target,
     revise_target,
 )
-from suishin.indicators.domain import (
+from suishin.indicators.domain.model import (
     Cadence,
     Granularity,
     ReportingPeriod,
@@ -292,7 +292,7 @@ class Mutation:
             printed=input.printed,
         )
         async with runtime.pool.acquire() as conn, conn.transaction():
-            records = await storage.load_indicators(
+            records = await storage.indicators.load_indicators(
                 conn, [indicator_id] if indicator_id else [], lock=True
             )
             record = records.get(indicator_id) if indicator_id else None
@@ -338,16 +338,9 @@ class Mutation:
                 revised_by=principal.subject,
                 now=now,
             )
-            refreshed = await storage.load_indicators(conn, [record.id])
+            refreshed = await storage.indicators.load_indicators(conn, [record.id])
             changes = await reevaluate(conn, refreshed, now)
-            row = await conn.fetchrow(
-                """select * from targets where indicator_id = $1 and fiscal_year = $2
-                   and from_fiscal_year is not distinct from $3 and revision = $4""",
-                record.id,
-                target.fiscal_year,
-                target.from_fiscal_year,
-                revision,
-            )
+            row = await storage.targets.revision_row(conn, record.id, target.slot, revision)
         if changes:
             runtime.wake_relay()
         return ReviseTargetPayload(
@@ -491,7 +484,7 @@ async def _report(
         via="graphql",
     )
 
-    def authorize(record: storage.IndicatorRecord) -> ReportRejected | None:
+    def authorize(record: storage.indicators.IndicatorRecord) -> ReportRejected | None:
         if may_report_for(principal, frozenset(record.owner_departments)):
             return None
         owners = "、".join(record.owner_departments) or "なし"
@@ -504,11 +497,8 @@ async def _report(
 
     async with runtime.pool.acquire() as conn, conn.transaction():
         if correction:
-            exists = await conn.fetchval(
-                """select 1 from measurements where indicator_id = $1 and period = $2
-                   and is_current""",
-                ids.indicator_id(tenant, indicator_key),
-                parsed.label,
+            exists = await storage.measurements.has_current(
+                conn, ids.indicator_id(tenant, indicator_key), parsed.label
             )
             if not exists:
                 return _refused(
@@ -530,11 +520,10 @@ async def _report(
     else:
         measurement_id, duplicate = result.accepted[0].measurement_id, False
     async with runtime.pool.acquire() as conn:
-        row = await conn.fetchrow("select * from measurements where id = $1", measurement_id)
-        status_row = await conn.fetchrow(
-            "select * from indicator_status where indicator_id = $1 and fiscal_year = $2",
-            row["indicator_id"],
-            row["fiscal_year"],
+        row = await storage.measurements.measurement(conn, measurement_id)
+        assert row is not None
+        status_row = await storage.statuses.status_row(
+            conn, row["indicator_id"], row["fiscal_year"]
         )
     record = await loaders_of(info).indicator.load(row["indicator_id"])
     return ReportActualPayload(

@@ -81,10 +81,10 @@ class Query:
         runtime = runtime_of(info)
         after_key = CURSOR.decode(after)[0] if after else None
         async with runtime.pool.acquire() as conn:
-            records, total = await storage.list_indicators(
+            records, total = await storage.indicators.list_indicators(
                 conn,
                 tenant,
-                storage.IndicatorFilter(
+                storage.indicators.IndicatorFilter(
                     status=flt.status,
                     department=flt.department,
                     measure_id=measure_id,

@@ -20,11 +20,11 @@ from graphql import GraphQLResolveInfo
 from strawberry.types import Info
 
 from suishin.contracts.calendar import fiscal_year_of, format_fiscal_year
-from suishin.indicators import evaluation as ev
-from suishin.indicators.domain import Cadence, Granularity, Observation, ReportingPeriod
+from suishin.indicators.domain import evaluation as ev
+from suishin.indicators.domain.model import Cadence, Granularity, Observation, ReportingPeriod
 from suishin.indicators.graphql.loaders import Loaders
 from suishin.indicators.runtime import IndicatorsRuntime
-from suishin.indicators.storage import IndicatorRecord
+from suishin.indicators.storage.indicators import IndicatorRecord
 from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity, graphql_enum
 from suishin.kit.errors import Forbidden
 from suishin.kit.graphql import context_of
