@@ -39,12 +39,8 @@ from suishin.contracts import ids, topics
 from suishin.contracts.enums import Comparator
 from suishin.contracts.events import IndicatorReported, new_event
 from suishin.indicators.app import build
-from suishin.indicators.definitions import (
-    IndicatorDefinition,
-    LinkInput,
-    TargetInput,
-    apply_definitions,
-)
+from suishin.indicators.commands import apply_definitions
+from suishin.indicators.domain.definitions import IndicatorDefinition, LinkInput, TargetInput
 from suishin.indicators.domain.model import Cadence, Granularity
 from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings

@@ -26,12 +26,12 @@ from suishin.contracts.calendar import fiscal_year_of_period
 from suishin.contracts.planfile import Baseline, PlanFile, Target, TargetRevision, TargetValue
 from suishin.contracts.planfile import Indicator as PlanIndicator
 from suishin.indicators import storage
-from suishin.indicators.definitions import (
+from suishin.indicators.commands import apply_definitions
+from suishin.indicators.domain.definitions import (
     IndicatorDefinition,
     LinkInput,
     PastTarget,
     TargetInput,
-    apply_definitions,
 )
 from suishin.indicators.domain.model import Cadence, Granularity, sub_series_key
 
@@ -229,7 +229,7 @@ async def import_indicator_definitions(
     now: datetime | None = None,
     revised_by: str | None = "plan-file-import",
 ) -> ImportReport:
-    """Create or update the indicators of ``plan_file`` atomically (see the module doc)."""
+    """Create or change the indicators of ``plan_file`` atomically (see the module doc)."""
     definitions = definitions_from_plan_file(plan_file)
     report = ImportReport(tenant=plan_file.tenant.slug, plan_key=plan_file.plan.key)
     moment = now or datetime.now(UTC)

@@ -18,8 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from suishin.contracts.calendar import fiscal_year_of
-from suishin.indicators import storage
-from suishin.indicators.reevaluation import reevaluate
+from suishin.indicators import commands
 from suishin.kit import inbox
 from suishin.kit.clock import Clock
 
@@ -34,15 +33,14 @@ async def sweep(pool: asyncpg.Pool, now: datetime, *, page_size: int = 500) -> i
     last: UUID | None = None
     changes = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            ids = await storage.indicators.due_for_sweep(
-                conn, min_end_fy=current_fy - 1, after=last, limit=page_size
+        async with commands.transaction(pool) as conn:
+            page, changed = await commands.sweep_page(
+                conn, now, min_end_fy=current_fy - 1, after=last, limit=page_size
             )
-            if not ids:
-                return changes
-            records = await storage.indicators.load_indicators(conn, ids, lock=True)
-            changes += len(await reevaluate(conn, records, now))
-            last = ids[-1]
+        if not page:
+            return changes
+        changes += len(changed)
+        last = page[-1]
 
 
 async def run_sweeper(

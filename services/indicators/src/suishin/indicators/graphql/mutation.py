@@ -1,12 +1,12 @@
-"""Mutation root of the indicators subgraph.
+"""Mutation root of the indicators subgraph: each mutation parses its input, calls one command
+(:mod:`suishin.indicators.commands`, in one transaction) and maps refusals to typed errors.
 
 Mutations never raise for bad input: they return a payload whose ``errors`` carry a stable code
-and Japanese/English messages, and nothing is half-written (one transaction per mutation).
+and Japanese/English messages, and nothing is half-written.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,26 +15,20 @@ from uuid import uuid4
 import strawberry
 from strawberry.types import Info
 
-from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError
 from suishin.contracts.events import IndicatorReported
-from suishin.indicators import storage
-from suishin.indicators.definitions import (
+from suishin.indicators import commands
+from suishin.indicators.domain.definitions import (
     IndicatorDefinition,
     LinkInput,
+    Problems,
     TargetInput,
-    apply_definitions,
-    check_definition,
-    check_target,
-    revise_target,
+    check_key,
+    check_ratios_and_lag,
+    require_admin,
 )
-from suishin.indicators.domain.model import (
-    Cadence,
-    Granularity,
-    ReportingPeriod,
-    ReportRejected,
-    may_report_for,
-)
+from suishin.indicators.domain.model import Cadence, Granularity, ReportingPeriod, ReportRejected
+from suishin.indicators.domain.reports import Report, reporter_refusal
 from suishin.indicators.graphql.types import (
     Indicator,
     IndicatorEvaluation,
@@ -45,14 +39,9 @@ from suishin.indicators.graphql.types import (
     runtime_of,
     to_uuid,
 )
-from suishin.indicators.ingest import Report, ingest
-from suishin.indicators.reevaluation import reevaluate
 from suishin.kit.enums import Aggregation, Comparator, Polarity
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
-
-KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
-
 
 # --- mutation inputs and payloads ---------------------------------------------------------------
 
@@ -212,6 +201,10 @@ def _errors(*errors: DomainError) -> list[UserError]:
 # --- mutations ---------------------------------------------------------------------------------
 
 
+def _problems(error: DomainError) -> list[UserError]:
+    return _errors(*error.errors) if isinstance(error, Problems) else _errors(error)
+
+
 @strawberry.type(description="Defining indicators, revising targets, reporting actuals.")
 class Mutation:
     @strawberry.mutation(
@@ -222,28 +215,23 @@ class Mutation:
         self, info: Info[Any, Any], input: DefineIndicatorInput
     ) -> DefineIndicatorPayload:
         principal = context_of(info).principal
-        if principal.tenant is None or not principal.is_admin:
-            return DefineIndicatorPayload(
-                indicator=None,
-                created=False,
-                errors=_errors(
-                    Forbidden("指標を定義できるのは事務局です", "Only admins may define indicators")
-                ),
+        try:
+            require_admin(
+                principal, "指標を定義できるのは事務局です", "Only admins may define indicators"
             )
-        definition, problems = _definition(principal.tenant, input)
-        if definition is not None:
-            problems += check_definition(definition)
-        if problems or definition is None:
-            return DefineIndicatorPayload(indicator=None, created=False, errors=_errors(*problems))
-        runtime = runtime_of(info)
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            report = await apply_definitions(
-                conn,
-                [definition],
-                now=runtime.clock.now(),
-                reason=input.revision_reason or "定義の更新（GraphQL）",
-                revised_by=principal.subject,
-            )
+            assert principal.tenant is not None
+            definition = _definition(principal.tenant, input)
+            runtime = runtime_of(info)
+            async with commands.transaction(runtime.pool) as conn:
+                report = await commands.define_indicator(
+                    conn,
+                    definition,
+                    now=runtime.clock.now(),
+                    reason=input.revision_reason or "定義の更新（GraphQL）",
+                    revised_by=principal.subject,
+                )
+        except DomainError as e:
+            return DefineIndicatorPayload(indicator=None, created=False, errors=_problems(e))
         if report.changes:
             runtime.wake_relay()
         record = await loaders_of(info).indicator.load(definition.id)
@@ -260,29 +248,6 @@ class Mutation:
         self, info: Info[Any, Any], input: ReviseTargetInput
     ) -> ReviseTargetPayload:
         principal = context_of(info).principal
-        if principal.tenant is None or not principal.is_admin:
-            return ReviseTargetPayload(
-                indicator=None,
-                target=None,
-                errors=_errors(
-                    Forbidden("目標を改定できるのは事務局です", "Only admins may revise targets")
-                ),
-            )
-        if not input.reason.strip():
-            return ReviseTargetPayload(
-                indicator=None,
-                target=None,
-                errors=_errors(
-                    DomainError(
-                        "REASON_REQUIRED",
-                        "改定理由を入力してください",
-                        "a reason is required",
-                        "reason",
-                    )
-                ),
-            )
-        indicator_id = to_uuid(input.indicator_id)
-        runtime = runtime_of(info)
         target = TargetInput(
             fiscal_year=input.fiscal_year,
             from_fiscal_year=input.from_fiscal_year,
@@ -291,61 +256,30 @@ class Mutation:
             text=input.text,
             printed=input.printed,
         )
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            records = await storage.indicators.load_indicators(
-                conn, [indicator_id] if indicator_id else [], lock=True
+        try:
+            require_admin(
+                principal, "目標を改定できるのは事務局です", "Only admins may revise targets"
             )
-            record = records.get(indicator_id) if indicator_id else None
-            if record is None or record.tenant != principal.tenant:
-                return ReviseTargetPayload(
-                    indicator=None,
-                    target=None,
-                    errors=_errors(
-                        DomainError(
-                            "NOT_FOUND",
-                            f"指標「{input.indicator_id}」が見つかりません",
-                            f"indicator {input.indicator_id!r} not found",
-                            "indicatorId",
-                        )
-                    ),
+            assert principal.tenant is not None
+            runtime = runtime_of(info)
+            async with commands.transaction(runtime.pool) as conn:
+                revised = await commands.revise_target(
+                    conn,
+                    principal.tenant,
+                    to_uuid(input.indicator_id),
+                    target,
+                    reason=input.reason,
+                    revised_by=principal.subject,
+                    now=runtime.clock.now(),
+                    shown_id=str(input.indicator_id),
                 )
-            problems = check_target(record.spec.period_start_fy, record.spec.period_end_fy, target)
-            current = next(
-                (
-                    t
-                    for t in record.spec.targets
-                    if (t.fiscal_year, t.from_fiscal_year) == target.slot
-                ),
-                None,
-            )
-            if current is not None and current.same_value(target.spec()):
-                problems.append(
-                    DomainError(
-                        "TARGET_UNCHANGED",
-                        "目標値が現在の値と同じです",
-                        "the target already has this value",
-                        "value",
-                    )
-                )
-            if problems:
-                return ReviseTargetPayload(indicator=None, target=None, errors=_errors(*problems))
-            now = runtime.clock.now()
-            revision = await revise_target(
-                conn,
-                record.id,
-                target,
-                reason=input.reason.strip(),
-                revised_by=principal.subject,
-                now=now,
-            )
-            refreshed = await storage.indicators.load_indicators(conn, [record.id])
-            changes = await reevaluate(conn, refreshed, now)
-            row = await storage.targets.revision_row(conn, record.id, target.slot, revision)
-        if changes:
+        except DomainError as e:
+            return ReviseTargetPayload(indicator=None, target=None, errors=_problems(e))
+        if revised.changes:
             runtime.wake_relay()
         return ReviseTargetPayload(
-            indicator=Indicator.of(refreshed[record.id]),
-            target=IndicatorTarget.of_row(row) if row else None,
+            indicator=Indicator.of(revised.indicator),
+            target=IndicatorTarget.of_row(revised.target) if revised.target else None,
             errors=[],
         )
 
@@ -393,10 +327,6 @@ class Mutation:
             idempotency_key=input.idempotency_key,
             correction=True,
         )
-
-
-def _reason_required(message_ja: str) -> DomainError:
-    return DomainError("REASON_REQUIRED", message_ja, "a reason is required", "reason")
 
 
 def _refused(*errors: DomainError) -> ReportActualPayload:
@@ -483,54 +413,30 @@ async def _report(
         comment=comment,
         via="graphql",
     )
-
-    def authorize(record: storage.indicators.IndicatorRecord) -> ReportRejected | None:
-        if may_report_for(principal, frozenset(record.owner_departments)):
-            return None
-        owners = "、".join(record.owner_departments) or "なし"
-        return ReportRejected(
-            "FORBIDDEN",
-            f"指標「{record.spec.title}」の実績を報告できるのは所管課（{owners}）と事務局です",
-            f"only the owning departments ({owners}) and admins may report {record.key!r}",
-            "indicatorKey",
-        )
-
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        if correction:
-            exists = await storage.measurements.has_current(
-                conn, ids.indicator_id(tenant, indicator_key), parsed.label
+    try:
+        async with commands.transaction(runtime.pool) as conn:
+            reported = await commands.report_actual(
+                conn,
+                report,
+                now=runtime.clock.now(),
+                authorize=lambda r: reporter_refusal(principal, r.spec, r.owner_departments),
             )
-            if not exists:
-                return _refused(
-                    DomainError(
-                        "NOTHING_TO_CORRECT",
-                        f"期間 {parsed.label} の実績はまだ報告されていないため訂正できません",
-                        f"there is no actual for {parsed.label} to correct",
-                        "period",
-                    )
-                )
-        result = await ingest(conn, [report], now=runtime.clock.now(), authorize=authorize)
+    except DomainError as e:
+        return _refused(e)
+    result = reported.result
     if result.rejected:
         return _refused(*(_graphql_error(r) for _, r in result.rejected))
     runtime.ingested += len(result.accepted)
     if result.changes:
         runtime.wake_relay()
-    if result.duplicates:
-        measurement_id, duplicate = result.duplicates[0][1], True
-    else:
-        measurement_id, duplicate = result.accepted[0].measurement_id, False
-    async with runtime.pool.acquire() as conn:
-        row = await storage.measurements.measurement(conn, measurement_id)
-        assert row is not None
-        status_row = await storage.statuses.status_row(
-            conn, row["indicator_id"], row["fiscal_year"]
-        )
+    row, status_row = reported.measurement, reported.status
+    assert row is not None
     record = await loaders_of(info).indicator.load(row["indicator_id"])
     return ReportActualPayload(
         measurement=Measurement.of_row(row, internal=reads_internal(info)),
         indicator=Indicator.of(record) if record else None,
         status=IndicatorEvaluation.of_row(status_row) if status_row else None,
-        duplicate=duplicate,
+        duplicate=bool(result.duplicates),
         errors=[],
     )
 
@@ -550,19 +456,9 @@ def _graphql_error(rejected: ReportRejected) -> DomainError:
     return DomainError(code.upper(), rejected.message_ja, rejected.message_en, rejected.field)
 
 
-def _definition(
-    tenant: str, input: DefineIndicatorInput
-) -> tuple[IndicatorDefinition | None, list[DomainError]]:
-    problems: list[DomainError] = []
-    if not KEY_PATTERN.fullmatch(input.key):
-        problems.append(
-            DomainError(
-                "INVALID_KEY",
-                "キーは英小文字・数字・. _ - で、英小文字か数字で始めてください",
-                "the key must match ^[a-z0-9][a-z0-9._-]*$",
-                "key",
-            )
-        )
+def _definition(tenant: str, input: DefineIndicatorInput) -> IndicatorDefinition:
+    """The input as a definition; raises :class:`Problems` with every field it cannot read."""
+    problems = check_key(input.key)
     node_ids = []
     for i, raw in enumerate(input.measure_ids):
         node_id = to_uuid(raw)
@@ -588,64 +484,46 @@ def _definition(
                     "baseline.period",
                 )
             )
-    for name, number in (("tolerance", input.tolerance), ("atRiskMargin", input.at_risk_margin)):
-        if number is not None and not (number.is_finite() and Decimal(0) <= number <= Decimal(1)):
-            problems.append(
-                DomainError(
-                    "INVALID_RATIO", f"{name} は0〜1で指定してください", f"{name} must be 0-1", name
-                )
-            )
-    if input.report_lag_days is not None and not 0 <= input.report_lag_days <= 366:
-        problems.append(
-            DomainError(
-                "INVALID_LAG",
-                "報告期限の日数は0〜366です",
-                "reportLagDays must be 0-366",
-                "reportLagDays",
-            )
-        )
+    problems += check_ratios_and_lag(input.tolerance, input.at_risk_margin, input.report_lag_days)
     if problems:
-        return None, problems
+        raise Problems(problems)
     baseline = input.baseline
-    return (
-        IndicatorDefinition(
-            tenant=tenant,
-            key=input.key,
-            title=input.title.strip(),
-            period_start_fy=input.period_start,
-            period_end_fy=input.period_end,
-            unit=input.unit,
-            polarity=Polarity(input.polarity),
-            aggregation=Aggregation(input.aggregation),
-            granularity=Granularity(input.granularity),
-            cadence=Cadence(input.cadence),
-            description=input.description,
-            unit_aliases=tuple(input.unit_aliases),
-            report_lag_days=input.report_lag_days,
-            qualitative=input.qualitative,
-            milestone=input.milestone,
-            tolerance=input.tolerance,
-            at_risk_margin=input.at_risk_margin,
-            baseline_value=baseline.value if baseline else None,
-            baseline_text=baseline.text if baseline else None,
-            baseline_period=baseline_period,
-            baseline_source=baseline.source if baseline else None,
-            plan_id=plan_id,
-            plan_key=input.plan_key,
-            owner_departments=tuple(input.owner_departments),
-            links=tuple(LinkInput(node_id=n, plan_id=plan_id) for n in node_ids),
-            targets=tuple(
-                TargetInput(
-                    fiscal_year=t.fiscal_year,
-                    value=t.value,
-                    comparator=Comparator(t.comparator) if t.comparator else None,
-                    text=t.text,
-                    from_fiscal_year=t.from_fiscal_year,
-                    printed=t.printed,
-                )
-                for t in input.targets
-            ),
-            origin="graphql",
+    return IndicatorDefinition(
+        tenant=tenant,
+        key=input.key,
+        title=input.title.strip(),
+        period_start_fy=input.period_start,
+        period_end_fy=input.period_end,
+        unit=input.unit,
+        polarity=Polarity(input.polarity),
+        aggregation=Aggregation(input.aggregation),
+        granularity=Granularity(input.granularity),
+        cadence=Cadence(input.cadence),
+        description=input.description,
+        unit_aliases=tuple(input.unit_aliases),
+        report_lag_days=input.report_lag_days,
+        qualitative=input.qualitative,
+        milestone=input.milestone,
+        tolerance=input.tolerance,
+        at_risk_margin=input.at_risk_margin,
+        baseline_value=baseline.value if baseline else None,
+        baseline_text=baseline.text if baseline else None,
+        baseline_period=baseline_period,
+        baseline_source=baseline.source if baseline else None,
+        plan_id=plan_id,
+        plan_key=input.plan_key,
+        owner_departments=tuple(input.owner_departments),
+        links=tuple(LinkInput(node_id=n, plan_id=plan_id) for n in node_ids),
+        targets=tuple(
+            TargetInput(
+                fiscal_year=t.fiscal_year,
+                value=t.value,
+                comparator=Comparator(t.comparator) if t.comparator else None,
+                text=t.text,
+                from_fiscal_year=t.from_fiscal_year,
+                printed=t.printed,
+            )
+            for t in input.targets
         ),
-        [],
+        origin="graphql",
     )

@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from suishin.contracts.enums import Comparator
+from suishin.indicators.domain.definitions import TargetInput
 from suishin.indicators.domain.model import TargetSpec
 
 
@@ -143,3 +144,76 @@ async def revision_row(
         revision,
     )
     return row
+
+
+async def insert_history(
+    conn: asyncpg.Connection,
+    indicator_id: UUID,
+    target: TargetInput,
+    *,
+    now: datetime,
+    revised_by: str | None,
+) -> None:
+    """A slot's first rows: its past values (closed) and the current one."""
+    revision = 0
+    valid_from: datetime | None = None
+    reason: str | None = None
+    for past in target.history:
+        revision += 1
+        closed = past.replaced_at or now
+        await insert(
+            conn,
+            indicator_id,
+            target.slot,
+            value=past.value,
+            comparator=past.comparator,
+            text=past.text,
+            printed=None,
+            revision=revision,
+            reason=reason,
+            revised_by=revised_by,
+            valid_from=valid_from or min(closed, now),
+            superseded_at=closed,
+        )
+        valid_from, reason = closed, past.reason
+    await insert(
+        conn,
+        indicator_id,
+        target.slot,
+        value=target.value,
+        comparator=target.comparator,
+        text=target.text,
+        printed=target.printed,
+        revision=revision + 1,
+        reason=reason,
+        revised_by=revised_by,
+        valid_from=valid_from or now,
+    )
+
+
+async def revise_target(
+    conn: asyncpg.Connection,
+    indicator_id: UUID,
+    target: TargetInput,
+    *,
+    reason: str,
+    revised_by: str | None,
+    now: datetime,
+) -> int:
+    """Close the current target of the slot and add the new value as the next revision."""
+    await close(conn, indicator_id, target.slot, now)
+    revision = await last_revision(conn, indicator_id, target.slot) + 1
+    await insert(
+        conn,
+        indicator_id,
+        target.slot,
+        value=target.value,
+        comparator=target.comparator,
+        text=target.text,
+        printed=target.printed,
+        revision=revision,
+        reason=reason,
+        revised_by=revised_by,
+        valid_from=now,
+    )
+    return revision
