@@ -26,8 +26,7 @@ from suishin.indicators.graphql.loaders import Loaders
 from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.storage.indicators import IndicatorRecord
 from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity, graphql_enum
-from suishin.kit.errors import Forbidden
-from suishin.kit.graphql import context_of
+from suishin.kit.graphql import context_of, require_tenant
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
 
@@ -53,15 +52,9 @@ def runtime_of(info: Info[Any, Any]) -> IndicatorsRuntime:
 
 def tenant_of(info: Info[Any, Any], tenant: str | None = None) -> str:
     """The caller's tenant; a request for another tenant's data is refused."""
-    principal = context_of(info).principal
-    if principal.tenant is None:
-        raise Forbidden("認証が必要です", "Authentication required")
-    if tenant is not None and tenant != principal.tenant:
-        raise Forbidden(
-            "他の自治体のデータにはアクセスできません",
-            "You cannot access another municipality's data",
-        )
-    return principal.tenant
+    caller = require_tenant(info, tenant).tenant
+    assert caller is not None
+    return caller
 
 
 def loaders_of(info: Info[Any, Any]) -> Loaders:
