@@ -5,6 +5,12 @@ consumer group: it assigns itself all partitions of the topics it needs and star
 (live events only; a client reconnecting re-reads its inbox with ``myInbox``). No group also
 means no join delay and nothing to clean up when a replica goes away.
 
+When the broker loses its log (the memory-only embedded broker restarting), the hub's positions
+point past the end of the new, empty log; tansu then answers with nothing rather than an error.
+The hub notices a position beyond the high watermark and moves to the new end. Outboxes publish
+their recent events again after such a loss, so the hub skips events it has already pushed
+(recent event ids) and, after a loss, replays of events older than ``REPLAY_MAX_AGE``.
+
 Subscribers register a filter (tenant, recipient, indicator, ...) and get a bounded queue; a
 subscriber that falls too far behind is ended with ``SUBSCRIPTION_LAGGING`` rather than slowing
 the hub or silently missing events.
@@ -15,9 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -26,8 +35,13 @@ from suishin.contracts.events import Envelope, EventRejected, parse_event
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
 from suishin.kit.broker import ensure_topics
+from suishin.kit.brokerwatch import rewind_out_of_range
 
 log = logging.getLogger(__name__)
+
+RECENT_IDS = 10_000
+REPLAY_MAX_AGE = timedelta(minutes=10)
+RANGE_CHECK_SECONDS = 2.0
 
 LIVE_TOPICS = (topics.NOTIFICATION_DELIVERED, topics.INDICATOR_STATUS_CHANGED)
 
@@ -71,6 +85,8 @@ class LiveHub:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task[None] | None = None
+    _recent: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
+    _rewound_at: datetime | None = None
 
     @property
     def topic_names(self) -> dict[str, str]:
@@ -124,7 +140,14 @@ class LiveHub:
 
     async def _run(self) -> None:
         assert self._consumer is not None
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
+            if loop.time() - checked > RANGE_CHECK_SECONDS:
+                checked = loop.time()
+                with contextlib.suppress(Exception):
+                    if await rewind_out_of_range(self._consumer, to_end=True):
+                        self._rewound_at = datetime.now(UTC)
             try:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=1000)
             except asyncio.CancelledError:
@@ -149,6 +172,8 @@ class LiveHub:
             self.rejected += 1
             log.debug("live event skipped", extra={"reason": rejected.reason})
             return 0
+        if self._seen(event):
+            return 0
         count = 0
         for subscriber in list(self.subscribers):
             if subscriber.event_type != event.event_type:
@@ -163,6 +188,17 @@ class LiveHub:
                 count += 1
         self.delivered += count
         return count
+
+    def _seen(self, event: Envelope[Any]) -> bool:
+        """Whether ``event`` is a republished one the hub must not push (again)."""
+        if event.event_id in self._recent:
+            return True
+        self._recent[event.event_id] = None
+        if len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+        return (
+            self._rewound_at is not None and event.occurred_at < self._rewound_at - REPLAY_MAX_AGE
+        )
 
     async def events(self, event_type: str, accepts: EventFilter) -> AsyncIterator[Envelope[Any]]:
         """The events of ``event_type`` that ``accepts`` lets through, from now on."""

@@ -53,3 +53,6 @@ class ServiceSettings(PlatformSettings):
     consumer_max_records: int = 1000
     consumer_batch_timeout_ms: int = 50
     handler_max_retries: int = 5
+    broker_watch_interval: float = Field(
+        default=2.0, description="Seconds between checks for a broker that lost its log."
+    )
