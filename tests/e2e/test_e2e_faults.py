@@ -229,15 +229,15 @@ async def test_broker_restart_mid_stream_leaves_every_current_value_right(
 
     after = [e for e, at in acked if at > restarted_at]
     assert len({e.payload.indicator_key for e in after}) == len(keys)
-    # What the new broker holds. tansu 0.6 can acknowledge and then drop the very first records
-    # of a partition written concurrently right after it starts (see docs/reliability.md); the
-    # platform's promise is that everything the broker holds is applied.
+    # What the new broker holds. The stack creates the topics as the broker starts, before the
+    # producers come back, but tansu 0.6 can still acknowledge and drop a record sent in the
+    # first instant (docs/reliability.md): the platform's promise is to apply all it holds.
     async with TopicReader(stack.kafka_bootstrap, topic) as reader:
         for _ in range(20):
             await reader.poll()
         held = {json.loads(r.value)["payload"]["idempotency_key"] for r in reader.records}
     expected = [e for e in after if e.payload.idempotency_key in held]
-    assert len(expected) >= len(after) * 0.95
+    assert len(expected) >= len(after) * 0.98
     wanted = ",".join(f"'{e.payload.idempotency_key}'" for e in expected)
 
     async def stored_after() -> bool:

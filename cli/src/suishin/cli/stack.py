@@ -17,8 +17,10 @@ from pathlib import Path
 
 import httpx
 
+from suishin.kit.broker import platform_topics
 from suishin.kit.db import ensure_database
 from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, port_open, wait_for_port
+from suishin.kit.settings import PlatformSettings
 
 
 @dataclass
@@ -146,7 +148,12 @@ class Stack:
         asyncio.run(ensure_database(self.database_url))
         if not self.kafka_bootstrap:
             self.broker = EmbeddedBroker(
-                port=self.broker_port, log_file=self.data_dir / "logs" / "broker.log"
+                port=self.broker_port,
+                log_file=self.data_dir / "logs" / "broker.log",
+                # created at every (re)start, before producers come back: see EmbeddedBroker
+                topics=platform_topics(
+                    PlatformSettings(topic_prefix=self.env.get("SUISHIN_TOPIC_PREFIX", ""))
+                ),
             )
             (self.data_dir / "logs").mkdir(parents=True, exist_ok=True)
             self.say(
