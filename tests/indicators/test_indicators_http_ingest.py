@@ -54,8 +54,7 @@ class Ingest:
 
     async def current(self, key: str, period: str) -> Any:
         return await self.runtime.pool.fetchval(
-            "select value from measurements where indicator_id = $1 and period = $2"
-            " and is_current",
+            "select value from measurements where indicator_id = $1 and period = $2 and is_current",
             ids.indicator_id(TENANT, key),
             period,
         )
