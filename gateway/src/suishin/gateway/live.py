@@ -7,9 +7,10 @@ means no join delay and nothing to clean up when a replica goes away.
 
 When the broker loses its log (the memory-only embedded broker restarting), the hub's positions
 point past the end of the new, empty log; tansu then answers with nothing rather than an error.
-The hub notices a position beyond the high watermark and moves to the new end. Outboxes publish
-their recent events again after such a loss, so the hub skips events it has already pushed
-(recent event ids) and, after a loss, replays of events older than ``REPLAY_MAX_AGE``.
+The hub notices a position beyond the high watermark and reads the new log from its beginning,
+so the live events sent since the restart still reach their subscribers. Outboxes publish their
+recent events again after such a loss, so the hub skips events it has already pushed (recent
+event ids) and, after a loss, republished events older than ``REPLAY_MAX_AGE``.
 
 Subscribers register a filter (tenant, recipient, indicator, ...) and get a bounded queue; a
 subscriber that falls too far behind is ended with ``SUBSCRIPTION_LAGGING`` rather than slowing
@@ -146,7 +147,7 @@ class LiveHub:
             if loop.time() - checked > RANGE_CHECK_SECONDS:
                 checked = loop.time()
                 with contextlib.suppress(Exception):
-                    if await rewind_out_of_range(self._consumer, to_end=True):
+                    if await rewind_out_of_range(self._consumer):
                         self._rewound_at = datetime.now(UTC)
             try:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=1000)
