@@ -162,9 +162,11 @@ SERVICE_SCHEMAS = ("plans", "indicators", "notifications")
 def replay(
     minutes: int = typer.Option(60, help="Republish events published in the last N minutes."),
 ) -> None:
-    """Republish recent events from every service's outbox (after a broker loss).
+    """Republish recent events from every service's outbox, by hand.
 
-    Consumers are idempotent, so replaying more than was lost only fills the gaps.
+    Not needed after a broker loss: each service notices a broker that restarted empty and
+    publishes its outbox again by itself (docs/reliability.md). Consumers are idempotent, so
+    replaying more than was lost only fills the gaps.
     """
     import asyncio
     from datetime import UTC, datetime, timedelta

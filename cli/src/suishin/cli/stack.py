@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from suishin.kit.broker import platform_topics
 from suishin.kit.db import ensure_database
 from suishin.kit.embedded import (
     EmbeddedBroker,
@@ -41,7 +42,7 @@ from suishin.kit.embedded import (
     port_open,
     wait_for_port,
 )
-from suishin.kit.settings import DEFAULT_BROKER_PORT, DEFAULT_PG_PORT
+from suishin.kit.settings import DEFAULT_BROKER_PORT, DEFAULT_PG_PORT, PlatformSettings
 
 T = TypeVar("T")
 
@@ -315,7 +316,14 @@ class Stack:
             self.database_url = self.postgres.url()
         asyncio.run(ensure_database(self.database_url))
         if not self.kafka_bootstrap:
-            self.broker = EmbeddedBroker(port=self.broker_port, log_file=self.logs / "broker.log")
+            self.broker = EmbeddedBroker(
+                port=self.broker_port,
+                log_file=self.logs / "broker.log",
+                # created at every (re)start, before producers come back: see EmbeddedBroker
+                topics=platform_topics(
+                    PlatformSettings(topic_prefix=self.env.get("SUISHIN_TOPIC_PREFIX", ""))
+                ),
+            )
             self.say(
                 f"starting embedded Kafka-compatible broker (tansu) on {self.broker.bootstrap}"
             )
