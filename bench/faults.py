@@ -63,8 +63,8 @@ from suishin.cli.stack import Stack
 from suishin.contracts import topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
 from suishin.contracts.planfile import load_plan_file
+from suishin.devstack.embedded import port_open
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import port_open
 from suishin.kit.settings import PlatformSettings
 from suishin.notifications.settings import NotificationsSettings
 

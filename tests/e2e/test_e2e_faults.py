@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 
 from suishin.cli.stack import Stack
 from suishin.contracts import topics
-from suishin.kit.testing import Infrastructure, TopicReader, wait_until
+from suishin.devstack.testing import Infrastructure, TopicReader, wait_until
 
 from .conftest import Ward, free_port_block, load_ward, platform_env
 

@@ -24,12 +24,12 @@ from suishin.contracts.events import (
     NotificationDelivered,
     new_event,
 )
+from suishin.devstack.embedded import free_port
+from suishin.devstack.testing import GraphQLWSClient as Client
+from suishin.devstack.testing import Infrastructure, isolated_settings, produce, wait_until
 from suishin.gateway.app import build
 from suishin.gateway.settings import GatewaySettings
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import free_port
-from suishin.kit.testing import GraphQLWSClient as Client
-from suishin.kit.testing import Infrastructure, isolated_settings, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -291,8 +291,8 @@ async def test_forged_events_are_never_pushed(replicas: tuple[Replica, Replica])
 async def test_the_live_hub_follows_a_broker_that_restarted_empty(infra: Infrastructure) -> None:
     """tansu answers a fetch past the end of its new, empty log with nothing: without noticing,
     the hub would wait until the new log outgrew its old positions and push nothing meanwhile."""
+    from suishin.devstack.embedded import EmbeddedBroker
     from suishin.gateway.live import LiveHub
-    from suishin.kit.embedded import EmbeddedBroker
 
     broker = EmbeddedBroker(port=free_port())
     broker.start()

@@ -17,13 +17,13 @@ import pytest_asyncio
 
 from suishin.contracts import ids
 from suishin.contracts.planfile import load_plan_file
+from suishin.devstack.testing import Infrastructure, isolated_settings, started
 from suishin.gateway.app import build as build_gateway
 from suishin.gateway.settings import GatewaySettings
 from suishin.indicators.app import build as build_indicators
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import Infrastructure, isolated_settings, started
 from suishin.notifications.app import build as build_notifications
 from suishin.notifications.settings import NotificationsSettings
 from suishin.plans.app import build as build_plans

@@ -15,12 +15,12 @@ import pytest_asyncio
 
 from suishin.contracts import ids, topics
 from suishin.contracts.events import IndicatorReported, new_event
+from suishin.devstack.testing import Infrastructure, isolated_settings, produce, started, wait_until
 from suishin.indicators.app import IndicatorsRuntime, build
 from suishin.indicators.http_ingest import MAX_BODY_BYTES, MAX_ITEMS, PATH
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import Infrastructure, isolated_settings, produce, started, wait_until
 
 from .conftest import JUNE_2024, Clock, plan_file, small_plan
 

@@ -11,15 +11,21 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from suishin.contracts import topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
+from suishin.devstack.embedded import EmbeddedBroker, free_port
+from suishin.devstack.testing import (
+    Infrastructure,
+    TopicReader,
+    isolated_settings,
+    produce,
+    wait_until,
+)
 from suishin.kit.broker import ensure_topics
 from suishin.kit.brokerwatch import rewind_out_of_range
 from suishin.kit.consumer import Rejection
-from suishin.kit.embedded import EmbeddedBroker, free_port
 from suishin.kit.inbox import claim_many
 from suishin.kit.outbox import enqueue
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import ServiceSettings
-from suishin.kit.testing import Infrastructure, TopicReader, isolated_settings, produce, wait_until
 
 pytestmark = pytest.mark.integration
 

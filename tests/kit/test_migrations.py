@@ -5,8 +5,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from suishin.devstack.testing import Infrastructure, unique_prefix
 from suishin.kit.migrations import MigrationError, migrate
-from suishin.kit.testing import Infrastructure, unique_prefix
 
 pytestmark = pytest.mark.integration
 

@@ -16,8 +16,8 @@ from suishin.cli.config import cli_settings
 from suishin.cli.notifications_commands import directory_app
 from suishin.cli.stack import Stack, StackError, request_restart, status
 from suishin.cli.tokens import ROLE_PRESETS
+from suishin.devstack.embedded import EmbeddedError
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import EmbeddedError
 from suishin.kit.settings import PlatformSettings
 
 app = typer.Typer(

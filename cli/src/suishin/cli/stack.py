@@ -33,15 +33,15 @@ from typing import Any, TypeVar
 
 import httpx
 
-from suishin.kit.broker import platform_topics
-from suishin.kit.db import ensure_database
-from suishin.kit.embedded import (
+from suishin.devstack.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
     pdeathsig,
     port_open,
     wait_for_port,
 )
+from suishin.kit.broker import platform_topics
+from suishin.kit.db import ensure_database
 from suishin.kit.settings import DEFAULT_BROKER_PORT, DEFAULT_PG_PORT, PlatformSettings
 
 T = TypeVar("T")
