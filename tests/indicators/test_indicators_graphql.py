@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from suishin.contracts import ids
+from suishin.devstack.testing import Infrastructure, isolated_settings, started
 from suishin.indicators.app import build
 from suishin.indicators.commands import ingest
 from suishin.indicators.domain.reports import Report
@@ -21,7 +22,6 @@ from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import Infrastructure, isolated_settings, started
 
 from .conftest import JUNE_2024, Clock, plan_file, small_plan
 

@@ -19,11 +19,7 @@ from suishin.contracts.events import (
     new_event,
     parse_event,
 )
-from suishin.indicators.app import build
-from suishin.indicators.importer import import_indicator_definitions
-from suishin.indicators.runtime import IndicatorsRuntime
-from suishin.indicators.settings import IndicatorsSettings
-from suishin.kit.testing import (
+from suishin.devstack.testing import (
     Infrastructure,
     TopicReader,
     isolated_settings,
@@ -31,6 +27,10 @@ from suishin.kit.testing import (
     started,
     wait_until,
 )
+from suishin.indicators.app import build
+from suishin.indicators.importer import import_indicator_definitions
+from suishin.indicators.runtime import IndicatorsRuntime
+from suishin.indicators.settings import IndicatorsSettings
 
 from .conftest import JUNE_2024, Clock, plan_file, small_plan
 

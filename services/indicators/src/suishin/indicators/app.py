@@ -1,4 +1,5 @@
-"""Wiring of the indicators service: runtime, consumer, stale sweep, subgraph. No logic."""
+"""Wiring of the indicators service: runtime, consumer, stale sweep, subgraph and the HTTP ingest
+route. No logic."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from suishin.contracts import topics
 from suishin.contracts.events import IndicatorReported
 from suishin.indicators.graphql import schema
 from suishin.indicators.handlers import reported_handler
+from suishin.indicators.http_ingest import ingest_route
 from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.indicators.sweep import run_sweeper
@@ -32,4 +34,4 @@ def build(
             )
 
         runtime.add_background(sweeper)
-    return runtime, runtime.http_app(schema)
+    return runtime, runtime.http_app(schema, extra_routes=[ingest_route(runtime)])

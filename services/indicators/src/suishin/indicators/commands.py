@@ -53,6 +53,7 @@ from suishin.indicators.domain.reports import (
 )
 from suishin.indicators.storage.indicators import IndicatorRecord
 from suishin.indicators.storage.measurements import NewMeasurement
+from suishin.kit import inbox
 from suishin.kit.errors import DomainError
 from suishin.kit.outbox import enqueue_many
 
@@ -290,6 +291,36 @@ async def ingest(
         from_fy[indicator.id] = min(earliest, period.fiscal_year)
     result.changes = await reevaluate(conn, affected, now, from_fiscal_year=from_fy)
     return result
+
+
+@dataclass(frozen=True)
+class ClaimedIngest:
+    """What :func:`ingest_claimed` did: the reports whose events were applied before, and the
+    result of the others."""
+
+    seen: list[Report]
+    result: IngestResult
+
+
+async def ingest_claimed(
+    conn: asyncpg.Connection,
+    consumer: str,
+    reports: Sequence[Report],
+    *,
+    now: datetime,
+    authorize: Authorize | None = None,
+) -> ClaimedIngest:
+    """:func:`ingest` with the inbox claims of ``consumer`` (the Kafka handler's), for reports
+    that arrive another way (HTTP): a report whose event was applied before changes nothing, and
+    the claims of refused reports are released, so that a resend is judged again."""
+    fresh = await inbox.claim_many(conn, consumer, [r.event_id for r in reports if r.event_id])
+    seen = [r for r in reports if r.event_id is not None and r.event_id not in fresh]
+    applied = [r for r in reports if r.event_id is None or r.event_id in fresh]
+    result = await ingest(conn, applied, now=now, authorize=authorize)
+    refused = [r.event_id for r, _ in result.rejected if r.event_id is not None]
+    if refused:
+        await inbox.release(conn, consumer, refused)
+    return ClaimedIngest(seen, result)
 
 
 @dataclass(frozen=True)
