@@ -457,6 +457,34 @@ async def apply_definitions(
     return report
 
 
+async def import_definitions(
+    conn: asyncpg.Connection,
+    definitions: Sequence[IndicatorDefinition],
+    *,
+    tenant: str,
+    plan_id: UUID,
+    now: datetime,
+    reason: str,
+    revised_by: str | None,
+    applied: Callable[[DefinitionReport, int], None] | None = None,
+    chunk: int = 50,
+) -> list[str]:
+    """Apply a plan file's definitions, ``chunk`` at a time (``applied`` sees each part's report
+    and size); return the keys of the plan's stored indicators the file no longer lists (kept).
+
+    Every stored indicator of the file is locked up front, in id order like the consumer does,
+    so an import running next to a stream of reports cannot deadlock with it."""
+    await storage.indicators.lock(conn, [d.id for d in definitions])
+    for i in range(0, len(definitions), chunk):
+        part = definitions[i : i + chunk]
+        result = await apply_definitions(conn, part, now=now, reason=reason, revised_by=revised_by)
+        if applied is not None:
+            applied(result, len(part))
+    return await storage.indicators.keys_of_plan_except(
+        conn, tenant, plan_id, [d.key for d in definitions]
+    )
+
+
 async def define_indicator(
     conn: asyncpg.Connection,
     definition: IndicatorDefinition,

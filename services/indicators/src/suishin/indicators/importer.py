@@ -25,8 +25,7 @@ import asyncpg
 from suishin.contracts.calendar import fiscal_year_of_period
 from suishin.contracts.planfile import Baseline, PlanFile, Target, TargetRevision, TargetValue
 from suishin.contracts.planfile import Indicator as PlanIndicator
-from suishin.indicators import storage
-from suishin.indicators.commands import apply_definitions
+from suishin.indicators.commands import DefinitionReport, import_definitions
 from suishin.indicators.domain.definitions import (
     IndicatorDefinition,
     LinkInput,
@@ -251,25 +250,27 @@ async def _import(
     progress: Progress | None,
 ) -> None:
     total = len(definitions)
+    done = 0
+
+    def applied(part: DefinitionReport, count: int) -> None:
+        nonlocal done
+        report.created += part.created
+        report.updated += part.updated
+        report.unchanged += part.unchanged
+        report.target_revisions += part.target_revisions
+        report.status_changes += len(part.changes)
+        done += count
+        if progress is not None:
+            progress(done, total)
+
     async with conn.transaction():
-        # Lock every stored indicator of the file up front, in id order like the consumer does,
-        # so an import running next to a stream of reports cannot deadlock with it.
-        await storage.indicators.lock(conn, [d.id for d in definitions])
-        done = 0
-        chunk = 50
-        for i in range(0, total, chunk):
-            part = definitions[i : i + chunk]
-            result = await apply_definitions(
-                conn, part, now=now, reason=REIMPORT_REASON, revised_by=revised_by
-            )
-            report.created += result.created
-            report.updated += result.updated
-            report.unchanged += result.unchanged
-            report.target_revisions += result.target_revisions
-            report.status_changes += len(result.changes)
-            done += len(part)
-            if progress is not None:
-                progress(done, total)
-        report.not_in_file = await storage.indicators.keys_of_plan_except(
-            conn, plan_file.tenant.slug, plan_file.plan_id(), [d.key for d in definitions]
+        report.not_in_file = await import_definitions(
+            conn,
+            definitions,
+            tenant=plan_file.tenant.slug,
+            plan_id=plan_file.plan_id(),
+            now=now,
+            reason=REIMPORT_REASON,
+            revised_by=revised_by,
+            applied=applied,
         )

@@ -176,18 +176,8 @@ async def insert_history(
             superseded_at=closed,
         )
         valid_from, reason = closed, past.reason
-    await insert(
-        conn,
-        indicator_id,
-        target.slot,
-        value=target.value,
-        comparator=target.comparator,
-        text=target.text,
-        printed=target.printed,
-        revision=revision + 1,
-        reason=reason,
-        revised_by=revised_by,
-        valid_from=valid_from or now,
+    await _insert_current(
+        conn, indicator_id, target, revision + 1, reason, revised_by, valid_from or now
     )
 
 
@@ -203,6 +193,19 @@ async def revise_target(
     """Close the current target of the slot and add the new value as the next revision."""
     await close(conn, indicator_id, target.slot, now)
     revision = await last_revision(conn, indicator_id, target.slot) + 1
+    await _insert_current(conn, indicator_id, target, revision, reason, revised_by, now)
+    return revision
+
+
+async def _insert_current(
+    conn: asyncpg.Connection,
+    indicator_id: UUID,
+    target: TargetInput,
+    revision: int,
+    reason: str | None,
+    revised_by: str | None,
+    valid_from: datetime,
+) -> None:
     await insert(
         conn,
         indicator_id,
@@ -214,6 +217,5 @@ async def revise_target(
         revision=revision,
         reason=reason,
         revised_by=revised_by,
-        valid_from=now,
+        valid_from=valid_from,
     )
-    return revision
