@@ -11,8 +11,8 @@ from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.migrations import migrate
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import PlatformSettings
+from suishin.plans.graphql import schema
 from suishin.plans.handlers import indicator_status_handler
-from suishin.plans.schema import schema
 from suishin.plans.settings import PlansSettings
 
 SERVICE_NAME = "plans"
