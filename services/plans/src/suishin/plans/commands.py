@@ -21,8 +21,8 @@ from suishin.kit import outbox
 from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError, NotFound
 from suishin.plans import storage
-from suishin.plans.domain import PlanState, require_reason
-from suishin.plans.lifecycle import check_may_edit, check_may_manage_plans, check_transition
+from suishin.plans.domain.lifecycle import check_may_edit, check_may_manage_plans, check_transition
+from suishin.plans.domain.tree import PlanState, require_reason
 from suishin.plans.storage import Conn
 
 PRODUCER = "plans"

@@ -28,15 +28,15 @@ from suishin.kit import outbox
 from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError, NotFound
 from suishin.plans import storage
-from suishin.plans.domain import require_reason
-from suishin.plans.grading import (
+from suishin.plans.domain.grading import (
     GradeScale,
     IndicatorResult,
     consecutive_failing_years,
     machine_grade,
     result_from_event,
 )
-from suishin.plans.lifecycle import check_may_override
+from suishin.plans.domain.lifecycle import check_may_override
+from suishin.plans.domain.tree import require_reason
 from suishin.plans.storage import Conn
 
 PRODUCER = "plans"

@@ -28,8 +28,8 @@ from suishin.contracts.planfile import Node, PlanFile, plan_file_data
 from suishin.kit.errors import DomainError
 from suishin.plans import evaluation
 from suishin.plans.commands import apply_status
-from suishin.plans.domain import NodeSpec, validate_tree
-from suishin.plans.grading import build_scale
+from suishin.plans.domain.grading import build_scale
+from suishin.plans.domain.tree import NodeSpec, validate_tree
 from suishin.plans.storage import Conn
 
 Progress = Callable[[str, int, int], None]

@@ -10,7 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from suishin.kit.db import contains_pattern
-from suishin.plans.grading import GradeScale, default_scale_for
+from suishin.plans.domain.grading import GradeScale, default_scale_for
 
 Conn: TypeAlias = asyncpg.Connection
 Executor = Any  # a connection or a pool: both have fetch/fetchrow/fetchval/execute

@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from suishin.kit.errors import NotFound
 from suishin.plans import storage
-from suishin.plans.grading import GradeScale
+from suishin.plans.domain.grading import GradeScale
 from suishin.plans.storage import Executor
 
 STATUS_JA = {

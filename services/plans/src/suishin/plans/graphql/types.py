@@ -19,7 +19,7 @@ from suishin.kit.errors import DomainError, NotFound, UserError
 from suishin.kit.graphql import context_of
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
-from suishin.plans.grading import GradeScale
+from suishin.plans.domain.grading import GradeScale
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
 
 
