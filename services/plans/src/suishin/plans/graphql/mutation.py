@@ -13,9 +13,10 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from suishin.kit.clock import SystemClock
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
-from suishin.plans import commands, evaluation, storage
+from suishin.plans import commands, storage
 from suishin.plans.commands import MeasureEdit, MultipleErrors, OwnerInput
 from suishin.plans.graphql.types import (
     ChangeMeasureStatusPayload,
@@ -57,7 +58,7 @@ async def _in_transaction(
 
 
 async def _fresh_measure(info: Info[Any, Any], measure_id: UUID) -> Measure | None:
-    rows = await storage.nodes_by_ids(context_of(info).runtime.pool, [measure_id])
+    rows = await storage.nodes.nodes_by_ids(context_of(info).runtime.pool, [measure_id])
     return Measure.of(rows[0]) if rows else None
 
 
@@ -102,7 +103,9 @@ class Mutation:
             return OverrideGradePayload(measure=None, grade=None, errors=_errors(exc))
 
         async def work(conn: Conn) -> None:
-            await evaluation.override_grade(conn, principal, mid, fiscal_year, grade, reason)
+            await commands.override_grade(
+                conn, principal, mid, fiscal_year, grade, reason, now=SystemClock().now()
+            )
 
         _, errors = await _in_transaction(info, work)
         if errors:
@@ -110,10 +113,10 @@ class Mutation:
         pool = context_of(info).runtime.pool
         measure = await _fresh_measure(info, mid)
         assert measure is not None
-        scale = await storage.plan_scale(pool, measure.row["plan_id"])
+        scale = await storage.tenants.plan_scale(pool, measure.row["plan_id"])
         view = grades_view(
-            await storage.grades_of(pool, [mid]),
-            await storage.published_grades_of(pool, [mid]),
+            await storage.grades.grades_of(pool, [mid]),
+            await storage.grades.published_grades_of(pool, [mid]),
             scale,
             True,
             fiscal_year,
@@ -165,7 +168,7 @@ class Mutation:
         _, errors = await _in_transaction(info, work)
         if errors:
             return PublishPlanPayload(plan=None, errors=errors)
-        row = await storage.plan(context_of(info).runtime.pool, pid)
+        row = await storage.plans.plan(context_of(info).runtime.pool, pid)
         return PublishPlanPayload(plan=Plan.of(row) if row else None, errors=[])
 
     @strawberry.mutation(
@@ -191,5 +194,5 @@ class Mutation:
         _, errors = await _in_transaction(info, work)
         if errors:
             return SupersedePlanPayload(plan=None, errors=errors)
-        row = await storage.plan(context_of(info).runtime.pool, pid)
+        row = await storage.plans.plan(context_of(info).runtime.pool, pid)
         return SupersedePlanPayload(plan=Plan.of(row) if row else None, errors=[])

@@ -67,10 +67,10 @@ async def _measure_page(
             grade = scale.grade(f.grade).code
         except DomainError as exc:
             raise graphql_error(exc) from exc
-    rows, total = await storage.search_measures(
+    rows, total = await storage.nodes.search_measures(
         pool,
         pid,
-        storage.MeasureFilter(
+        storage.nodes.MeasureFilter(
             department=f.department,
             status=f.status.value if f.status else None,
             tag=f.tag,
@@ -110,7 +110,7 @@ class Query:
                 )
             )
         states = None if is_internal(principal, tenant) else ["published", "superseded"]
-        rows = await storage.plans_of(context_of(info).runtime.pool, tenant, states)
+        rows = await storage.plans.plans_of(context_of(info).runtime.pool, tenant, states)
         for row in rows:
             loaders(info).plan.prime(row["id"], row)
         return [Plan.of(r) for r in rows]
@@ -121,7 +121,7 @@ class Query:
 
     @strawberry.field(description="A plan by tenant and key (null when unknown or not visible).")
     async def plan_by_key(self, info: Info[Any, Any], tenant: str, key: str) -> Plan | None:
-        row = await storage.plan_by_key(context_of(info).runtime.pool, tenant, key)
+        row = await storage.plans.plan_by_key(context_of(info).runtime.pool, tenant, key)
         if row is None or not can_see_plan(principal_of(info), row):
             return None
         return Plan.of(row)
@@ -148,7 +148,7 @@ class Query:
         tenant = tenant or principal_of(info).tenant
         if tenant is None:
             return []
-        rows = await storage.departments(context_of(info).runtime.pool, tenant)
+        rows = await storage.tenants.departments(context_of(info).runtime.pool, tenant)
         return [
             Department(code=r["code"], name=r["name"], kind=r["kind"], parent_code=r["parent_code"])
             for r in rows
