@@ -13,7 +13,6 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from suishin.kit.clock import SystemClock
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
 from suishin.plans import commands, storage
@@ -28,6 +27,7 @@ from suishin.plans.graphql.types import (
     SupersedePlanPayload,
     UpdateMeasureInput,
     UpdateMeasurePayload,
+    clock_of,
     grades_view,
     parse_id,
     principal_of,
@@ -104,7 +104,7 @@ class Mutation:
 
         async def work(conn: Conn) -> None:
             await commands.override_grade(
-                conn, principal, mid, fiscal_year, grade, reason, now=SystemClock().now()
+                conn, principal, mid, fiscal_year, grade, reason, now=clock_of(info).now()
             )
 
         _, errors = await _in_transaction(info, work)

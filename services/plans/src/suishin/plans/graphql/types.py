@@ -14,6 +14,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from suishin.kit.auth import Principal
+from suishin.kit.clock import Clock
 from suishin.kit.enums import MeasureStatus
 from suishin.kit.errors import DomainError, NotFound, UserError
 from suishin.kit.graphql import context_of
@@ -21,6 +22,7 @@ from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
 from suishin.plans.domain.grading import GradeScale
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
+from suishin.plans.runtime import PlansRuntime
 
 
 @strawberry.enum(description="Publication state of a plan.")
@@ -50,6 +52,12 @@ def parse_id(value: str, what_ja: str, what_en: str) -> UUID:
 
 def principal_of(info: Info[Any, Any]) -> Principal:
     return context_of(info).principal
+
+
+def clock_of(info: Info[Any, Any]) -> Clock:
+    runtime = context_of(info).runtime
+    assert isinstance(runtime, PlansRuntime)
+    return runtime.clock
 
 
 def loaders(info: Info[Any, Any]) -> Loaders:
