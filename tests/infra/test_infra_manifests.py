@@ -7,8 +7,11 @@ process reads.
 """
 
 import importlib.util
+import itertools
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -139,17 +142,159 @@ def test_dockerfile_builds_from_the_lock_and_copies_existing_paths() -> None:
 # --- compose ----------------------------------------------------------------------------------
 
 
-def test_compose_runs_real_kafka_in_kraft_mode_reachable_from_the_host(
+KAFKA_NODES = ("kafka-1", "kafka-2", "kafka-3")
+
+
+def test_compose_runs_three_kafka_nodes_in_kraft_mode_reachable_from_the_host(
     compose: dict[str, Any],
 ) -> None:
-    kafka = compose["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:")
-    env = kafka["environment"]
-    assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert "127.0.0.1:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
-    assert "127.0.0.1:9092:9092" in kafka["ports"]
-    assert int(env["KAFKA_NUM_PARTITIONS"]) == DEFAULT_PARTITIONS
-    assert "healthcheck" in kafka
+    services = compose["services"]
+    assert {name for name in services if name.startswith("kafka-") and name[-1].isdigit()} == set(
+        KAFKA_NODES
+    )
+    voters = set()
+    for name in KAFKA_NODES:
+        kafka = services[name]
+        assert kafka["image"].startswith("apache/kafka:")
+        env = kafka["environment"]
+        assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+        voters.add(env["KAFKA_CONTROLLER_QUORUM_VOTERS"])
+        assert f"{env['KAFKA_NODE_ID']}@{name}:9093" in env["KAFKA_CONTROLLER_QUORUM_VOTERS"]
+        # Each node advertises the host port it is published on.
+        (published,) = kafka["ports"]
+        host_port = published.split(":")[1]
+        assert published == f"127.0.0.1:{host_port}:{host_port}"
+        assert f"HOST://127.0.0.1:{host_port}" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert f"INTERNAL://{name}:19092" in env["KAFKA_ADVERTISED_LISTENERS"]
+        assert int(env["KAFKA_DEFAULT_REPLICATION_FACTOR"]) == 3
+        assert int(env["KAFKA_MIN_INSYNC_REPLICAS"]) == 2
+        assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == 3
+        assert int(env["KAFKA_NUM_PARTITIONS"]) == DEFAULT_PARTITIONS
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert "healthcheck" in kafka
+    assert len(voters) == 1 and len(voters.pop().split(",")) == 3
+    assert len({services[n]["environment"]["KAFKA_NODE_ID"] for n in KAFKA_NODES}) == 3
+    assert "127.0.0.1:9092:9092" in services["kafka-1"]["ports"]
+
+
+def run_topics_script(env: dict[str, str], tmp_path: Path) -> list[list[str]]:
+    """kafka/topics.sh run with a kafka-topics.sh that records its arguments."""
+    record = tmp_path / "calls"
+    fake = tmp_path / "kafka-topics.sh"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {record}\n')
+    fake.chmod(0o755)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SUISHIN_")}
+    subprocess.run(
+        ["sh", str(INFRA / "kafka" / "topics.sh")],
+        env={**clean, **env, "KAFKA_TOPICS": str(fake)},
+        check=True,
+        capture_output=True,
+    )
+    return [line.split() for line in record.read_text().splitlines()]
+
+
+def created_topics(calls: list[list[str]]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for argv in calls:
+        options: dict[str, Any] = {"config": {}}
+        for flag, value in itertools.pairwise(argv):
+            if flag == "--config":
+                key, _, v = value.partition("=")
+                options["config"][key] = v
+            elif flag.startswith("--"):
+                options[flag[2:]] = value
+        out[options["topic"]] = options
+    return out
+
+
+@pytest.mark.parametrize("source", ["compose", "defaults"])
+def test_topic_job_creates_what_the_platform_would_create(
+    compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """kafka/topics.sh (compose's kafka-topics job) and kit.broker.new_topic agree, with the
+    compose settings and with no settings at all (both fall back to the same defaults)."""
+    from suishin.kit.broker import new_topic, platform_topics
+    from suishin.kit.settings import PlatformSettings
+
+    job = compose["services"]["kafka-topics"]
+    env = {k: str(v) for k, v in job["environment"].items()} if source == "compose" else {}
+    for key in [k for k in os.environ if k.startswith("SUISHIN_")]:
+        monkeypatch.delenv(key)
+    for key, value in env.items():
+        if key.startswith("SUISHIN_"):
+            monkeypatch.setenv(key, value)
+    settings = PlatformSettings()
+    calls = run_topics_script(env, tmp_path)
+    assert all("--if-not-exists" in argv for argv in calls)
+    created = created_topics(calls)
+    assert set(created) == set(platform_topics(settings))
+    for name, options in created.items():
+        wanted = new_topic(settings, name)
+        assert int(options["partitions"]) == wanted.num_partitions, name
+        assert int(options["replication-factor"]) == wanted.replication_factor, name
+        assert options["config"] == wanted.topic_configs, name
+    if source == "compose":
+        assert settings.topic_replication_factor == 3
+        assert settings.topic_min_insync_replicas == 2
+        # The services would create a missing topic with the same settings.
+        for process in SETTINGS:
+            service_env = compose["services"][process]["environment"]
+            for key, value in env.items():
+                if key.startswith("SUISHIN_TOPIC_") or key.startswith("SUISHIN_DLQ_"):
+                    assert service_env[key] == value, (process, key)
+
+
+def test_suishin_processes_start_after_the_topics_exist(compose: dict[str, Any]) -> None:
+    job = compose["services"]["kafka-topics"]
+    assert set(job["depends_on"]) == set(KAFKA_NODES)
+    for process in SETTINGS:
+        depends = compose["services"][process]["depends_on"]
+        assert depends["kafka-topics"]["condition"] == "service_completed_successfully"
+        bootstrap = compose["services"][process]["environment"]["SUISHIN_KAFKA_BOOTSTRAP"]
+        assert bootstrap.split(",") == [f"{n}:19092" for n in KAFKA_NODES]
+
+
+def merged_compose(*files: str) -> dict[str, Any]:
+    """``docker compose -f a -f b`` for what these files use: mappings merge key by key,
+    sequences and scalars of a later file replace (depends_on and environment merge)."""
+
+    def merge(base: Any, override: Any) -> Any:
+        if isinstance(base, dict) and isinstance(override, dict):
+            return {**base, **{k: merge(base.get(k), v) for k, v in override.items()}}
+        return override
+
+    result: dict[str, Any] = {}
+    for name in files:
+        result = merge(result, yaml.safe_load((INFRA / name).read_text("utf-8")))
+    return result
+
+
+def test_acl_overlay_secures_every_kafka_node_and_runs_after_the_topics() -> None:
+    compose = merged_compose("compose.yaml", "compose.acl.yaml")
+    services = compose["services"]
+    for name in KAFKA_NODES:
+        env = services[name]["environment"]
+        assert "INTERNAL:SASL_PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+        assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+        assert env["KAFKA_NODE_ID"]  # the base node settings are kept
+        assert "--command-config" in " ".join(services[name]["healthcheck"]["test"])
+    assert services["kafka-topics"]["environment"]["COMMAND_CONFIG"].endswith("admin.properties")
+    assert services["kafka-topics"]["environment"]["SUISHIN_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert "kafka-topics" in services["kafka-acls"]["depends_on"]
+    for process in SETTINGS:
+        assert "kafka-acls" in services[process]["depends_on"]
+        assert services[process]["environment"]["SUISHIN_KAFKA_USERNAME"] == process
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, (name, dependency)
+
+
+@pytest.mark.parametrize("script", ["topics.sh", "acls.sh"])
+def test_kafka_scripts_know_every_platform_topic(script: str) -> None:
+    text = (INFRA / "kafka" / script).read_text("utf-8")
+    found = re.search(r'^TOPICS="([^"]+)"', text, re.MULTILINE)
+    assert found is not None
+    assert tuple(found.group(1).split()) == ALL_TOPICS
 
 
 def test_compose_runs_postgres_17(compose: dict[str, Any]) -> None:
