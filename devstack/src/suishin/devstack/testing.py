@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from suishin.devstack.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from suishin.kit.settings import DEV_INTERNAL_KEY
 from suishin.kit.signing import SIGNATURE_HEADER, sign
 
