@@ -33,6 +33,18 @@ for service in plans indicators notifications gateway; do
   done
 done
 
+# The services watch the broker's life (kit.brokerwatch, no consumer group): read the epoch
+# topic and, finding it empty, write the epoch record.
+acl plans Describe --topic _suishin.broker-epoch
+acl plans Read --topic _suishin.broker-epoch
+acl plans Write --topic _suishin.broker-epoch
+acl indicators Describe --topic _suishin.broker-epoch
+acl indicators Read --topic _suishin.broker-epoch
+acl indicators Write --topic _suishin.broker-epoch
+acl notifications Describe --topic _suishin.broker-epoch
+acl notifications Read --topic _suishin.broker-epoch
+acl notifications Write --topic _suishin.broker-epoch
+
 # indicators: applies reported actuals, announces status changes.
 acl indicators Read --topic indicator.reported
 acl indicators Read --group indicators.

@@ -20,13 +20,13 @@ DLQ_RETENTION_MS=${SUISHIN_DLQ_RETENTION_MS:-2592000000}
 
 TOPICS="indicator.reported indicator.status_changed measure.status_changed measure.evaluated notification.delivered"
 
-create() {  # create NAME RETENTION_MS
+create() {  # create NAME RETENTION_MS [PARTITIONS]
   # shellcheck disable=SC2086  # COMMAND_CONFIG: two words or none
   "$KAFKA_TOPICS" --bootstrap-server "$BOOTSTRAP" ${COMMAND_CONFIG:+--command-config $COMMAND_CONFIG} \
     --create --if-not-exists --topic "$1" \
-    --partitions "$PARTITIONS" --replication-factor "$REPLICATION_FACTOR" \
+    --partitions "${3:-$PARTITIONS}" --replication-factor "$REPLICATION_FACTOR" \
     --config "min.insync.replicas=$MIN_INSYNC_REPLICAS" --config "retention.ms=$2" > /dev/null
-  echo "topic $1: partitions $PARTITIONS, replicas $REPLICATION_FACTOR," \
+  echo "topic $1: partitions ${3:-$PARTITIONS}, replicas $REPLICATION_FACTOR," \
     "min.insync.replicas $MIN_INSYNC_REPLICAS, retention.ms $2"
 }
 
@@ -34,3 +34,6 @@ for topic in $TOPICS; do
   create "$topic" "$RETENTION_MS"
   create "$topic.dlq" "$DLQ_RETENTION_MS"
 done
+
+# kit.brokerwatch's epoch marker: state, one partition, never deleted by retention.
+create _suishin.broker-epoch -1 1

@@ -274,13 +274,24 @@ def created_topics(calls: list[list[str]]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def expected_topics(settings: Any) -> dict[str, Any]:
+    """Every topic the platform creates when missing, as kit.broker.new_topic would create it:
+    the event and dead-letter topics, and kit.brokerwatch's one-partition epoch topic."""
+    from suishin.kit.broker import new_topic, platform_topics
+    from suishin.kit.brokerwatch import EPOCH_TOPIC
+
+    topics = {name: new_topic(settings, name) for name in platform_topics(settings)}
+    epoch = settings.topic(EPOCH_TOPIC)
+    topics[epoch] = new_topic(settings, epoch, partitions=1)
+    return topics
+
+
 @pytest.mark.parametrize("source", ["compose", "defaults"])
 def test_topic_job_creates_what_the_platform_would_create(
     compose: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str
 ) -> None:
     """kafka/topics.sh (compose's kafka-topics job) and kit.broker.new_topic agree, with the
     compose settings and with no settings at all (both fall back to the same defaults)."""
-    from suishin.kit.broker import new_topic, platform_topics
     from suishin.kit.settings import PlatformSettings
 
     job = compose["services"]["kafka-topics"]
@@ -294,9 +305,10 @@ def test_topic_job_creates_what_the_platform_would_create(
     calls = run_topics_script(env, tmp_path)
     assert all("--if-not-exists" in argv for argv in calls)
     created = created_topics(calls)
-    assert set(created) == set(platform_topics(settings))
+    expected = expected_topics(settings)
+    assert set(created) == set(expected)
     for name, options in created.items():
-        wanted = new_topic(settings, name)
+        wanted = expected[name]
         assert int(options["partitions"]) == wanted.num_partitions, name
         assert int(options["replication-factor"]) == wanted.replication_factor, name
         assert options["config"] == wanted.topic_configs, name
@@ -885,7 +897,6 @@ def test_kafka_topics_are_what_the_platform_would_create_with_the_deployed_setti
 ) -> None:
     """The KafkaTopics and the ConfigMap's SUISHIN_TOPIC_* say the same, through the code that
     creates a missing topic (kit.broker.new_topic)."""
-    from suishin.kit.broker import new_topic, platform_topics
     from suishin.kit.settings import PlatformSettings
 
     (config,) = of_kind("ConfigMap")
@@ -898,14 +909,15 @@ def test_kafka_topics_are_what_the_platform_would_create_with_the_deployed_setti
     assert settings.topic_replication_factor <= pool["spec"]["replicas"]
 
     declared = {t["spec"]["topicName"]: t["spec"] for t in strimzi("KafkaTopic")}
-    assert set(declared) == set(platform_topics(settings))
+    expected = expected_topics(settings)
+    assert set(declared) == set(expected)
     for name, spec in declared.items():
-        wanted = new_topic(settings, name)
+        wanted = expected[name]
         assert spec["partitions"] == wanted.num_partitions, name
         assert spec["replicas"] == wanted.replication_factor, name
         assert {k: str(v) for k, v in spec["config"].items()} == wanted.topic_configs, name
     dead_letters = [s for n, s in declared.items() if n.endswith(".dlq")]
-    events = [s for n, s in declared.items() if not n.endswith(".dlq")]
+    events = [s for n, s in declared.items() if n in ALL_TOPICS]
     assert min(s["config"]["retention.ms"] for s in dead_letters) > max(
         s["config"]["retention.ms"] for s in events
     )

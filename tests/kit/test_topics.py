@@ -13,6 +13,7 @@ from suishin.contracts import topics
 from suishin.devstack.testing import Infrastructure, isolated_settings
 from suishin.kit import broker as kit_broker
 from suishin.kit.broker import ensure_topics, make_broker, platform_topics
+from suishin.kit.brokerwatch import EPOCH_TOPIC
 from suishin.kit.settings import PlatformSettings, TopicSettings
 
 DAY_MS = 86_400_000
@@ -129,3 +130,17 @@ async def test_a_topic_the_cluster_refuses_is_an_error_not_silence(
     name = isolated_settings(PlatformSettings, infra).topic(topics.INDICATOR_REPORTED)
     with pytest.raises(InvalidReplicationFactorError, match="larger than brokers"):
         await ensure_topics(infra.kafka_bootstrap, [name])
+
+
+@pytest.mark.integration
+async def test_the_broker_epoch_topic_is_never_emptied_by_retention(infra: Infrastructure) -> None:
+    """kit.brokerwatch reads the first record of its epoch topic; were it deleted by retention,
+    every service would take the broker for a new one and replay its outbox."""
+    settings = isolated_settings(PlatformSettings, infra, topic_retention_ms=DAY_MS)
+    epoch = settings.topic(EPOCH_TOPIC)
+    assert kit_broker.is_state_topic(epoch) and kit_broker.is_state_topic(EPOCH_TOPIC)
+    assert not any(kit_broker.is_state_topic(n) for n in platform_topics(settings))
+    await ensure_topics(settings.kafka_bootstrap, [epoch], partitions=1, settings=settings)
+    found = await described(settings.kafka_bootstrap, [epoch])
+    assert found[epoch]["partitions"] == 1
+    assert found[epoch]["configs"]["retention.ms"] == "-1"

@@ -72,11 +72,23 @@ def platform_topics(settings: PlatformSettings) -> list[str]:
     return [settings.topic(n) for n in names]
 
 
+def is_state_topic(name: str) -> bool:
+    """A platform-internal topic (``_suishin.*``, possibly prefixed: kit.brokerwatch's epoch)
+    holds state rather than events."""
+    return name.startswith("_") or "._" in name
+
+
 def topic_configs(settings: TopicSettings, name: str) -> dict[str, str]:
     """The topic-level configuration a new topic ``name`` gets: dead-letter topics keep their
-    records longer (``SUISHIN_DLQ_RETENTION_MS``) than event topics."""
-    dead_letter = name.endswith(t.DEAD_LETTER_SUFFIX)
-    retention = settings.dlq_retention_ms if dead_letter else settings.topic_retention_ms
+    records longer (``SUISHIN_DLQ_RETENTION_MS``) than event topics, and state topics forever
+    (retention must never delete the broker epoch, or every service would take the broker for
+    a new one and replay its outbox)."""
+    if is_state_topic(name):
+        retention = -1
+    elif name.endswith(t.DEAD_LETTER_SUFFIX):
+        retention = settings.dlq_retention_ms
+    else:
+        retention = settings.topic_retention_ms
     return {
         "min.insync.replicas": str(settings.topic_min_insync_replicas),
         "retention.ms": str(retention),
