@@ -68,7 +68,7 @@ async def ingest_api(infra: Infrastructure) -> AsyncIterator[Ingest]:
     async with started(runtime):
         for tenant in (TENANT, "otherku"):
             await import_indicator_definitions(
-                runtime.pool, plan_file(small_plan(tenant)), now=clock()
+                runtime.pool, plan_file(small_plan(tenant)), now=clock.now()
             )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

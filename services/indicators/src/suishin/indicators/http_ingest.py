@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from suishin.contracts.events import Envelope, EventRejected, IndicatorReported, parse_event
-from suishin.indicators.domain import ReportRejected
+from suishin.indicators.domain import ReportRejected, may_report_for
 from suishin.indicators.handlers import CONSUMER
 from suishin.indicators.ingest import Report, ingest
 from suishin.indicators.storage import IndicatorRecord
@@ -81,7 +81,7 @@ def ingest_route(runtime: IndicatorsRuntime) -> Route:
             return _error(401, "UNAUTHENTICATED", "トークンが無効です", "invalid token")
         if principal.tenant is None:
             return _error(401, "UNAUTHENTICATED", "認証が必要です", "authentication required")
-        if not (principal.is_admin or principal.may_report_for(principal.departments)):
+        if not (principal.is_admin or may_report_for(principal, principal.departments)):
             return _error(
                 403,
                 "FORBIDDEN",
@@ -124,7 +124,7 @@ def ingest_route(runtime: IndicatorsRuntime) -> Route:
             reports.append((index, report))
 
         def authorize(record: IndicatorRecord) -> ReportRejected | None:
-            if principal.may_report_for(frozenset(record.owner_departments)):
+            if may_report_for(principal, frozenset(record.owner_departments)):
                 return None
             return ReportRejected(
                 "forbidden",
@@ -145,7 +145,7 @@ def ingest_route(runtime: IndicatorsRuntime) -> Route:
                 else:
                     applied.append((index, report))
             result = await ingest(
-                conn, [r for _, r in applied], now=runtime.clock(), authorize=authorize
+                conn, [r for _, r in applied], now=runtime.clock.now(), authorize=authorize
             )
             refused = [r.event_id for r, _ in result.rejected if r.event_id is not None]
             if refused:  # judged again when sent again, like the Kafka consumer does
