@@ -36,8 +36,8 @@ from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
 from suishin.kit.graphql_exec import QuickExecutionContext
 from suishin.plans.app import build as build_plans
+from suishin.plans.graphql import schema as plans_schema
 from suishin.plans.importer import import_plan_file
-from suishin.plans.schema import schema as plans_schema
 from suishin.plans.settings import PlansSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -73,16 +73,16 @@ class Loaders:
         self.plan_by_key = DataLoader(self._plans_by_key)
         self.tree = DataLoader(self._trees)
         self.node = DataLoader(self._nodes)
-        self.owners = self._many(storage.owners_of, "node_id")
-        self.goals = self._many(storage.goals_of, "node_id")
-        self.schedule = self._many(storage.schedule_of, "node_id")
-        self.lineage = self._many(storage.lineage_of, "node_id")
-        self.successors = self._many(storage.successors_of, "from_node_id")
-        self.history = self._many(storage.history_of, "node_id")
-        self.grades = self._many(storage.grades_of, "measure_id")
-        self.published_grades = self._many(storage.published_grades_of, "measure_id")
-        self.grade_history = self._many(storage.grade_history_of, "measure_id")
-        self.indicator_statuses = self._many(storage.indicator_statuses_of, "node_id")
+        self.owners = self._many(storage.nodes.owners_of, "node_id")
+        self.goals = self._many(storage.nodes.goals_of, "node_id")
+        self.schedule = self._many(storage.nodes.schedule_of, "node_id")
+        self.lineage = self._many(storage.nodes.lineage_of, "node_id")
+        self.successors = self._many(storage.nodes.successors_of, "from_node_id")
+        self.history = self._many(storage.history.history_of, "node_id")
+        self.grades = self._many(storage.grades.grades_of, "measure_id")
+        self.published_grades = self._many(storage.grades.published_grades_of, "measure_id")
+        self.grade_history = self._many(storage.history.grade_history_of, "measure_id")
+        self.indicator_statuses = self._many(storage.grades.indicator_statuses_of, "node_id")
         self.scale = DataLoader(self._scales)
         self.plan_scale = DataLoader(self._plan_scales)
         self.measure_count = DataLoader(self._measure_counts)
@@ -111,29 +111,31 @@ class Loaders:
             await asyncio.gather(*loads)
 
     async def _plans(self, ids: list[UUID]) -> list[asyncpg.Record | None]:
-        rows = {r["id"]: r for r in await storage.plans_by_ids(self.pool, ids)}
+        rows = {r["id"]: r for r in await storage.plans.plans_by_ids(self.pool, ids)}
         return [rows.get(i) for i in ids]
 
     async def _plans_by_key(self, keys: list[tuple[str, str]]) -> list[asyncpg.Record | None]:
-        rows = {(r["tenant"], r["key"]): r for r in await storage.plans_by_keys(self.pool, keys)}
+        rows = {
+            (r["tenant"], r["key"]): r for r in await storage.plans.plans_by_keys(self.pool, keys)
+        }
         return [rows.get(k) for k in keys]
 
     async def _trees(self, plan_ids: list[UUID]) -> list[PlanTree]:
-        grouped = _grouped(await storage.nodes_of_plans(self.pool, plan_ids), "plan_id")
+        grouped = _grouped(await storage.nodes.nodes_of_plans(self.pool, plan_ids), "plan_id")
         return [_tree(grouped.get(i, [])) for i in plan_ids]
 
     async def _nodes(self, ids: list[UUID]) -> list[asyncpg.Record | None]:
-        rows = {r["id"]: r for r in await storage.nodes_by_ids(self.pool, ids)}
+        rows = {r["id"]: r for r in await storage.nodes.nodes_by_ids(self.pool, ids)}
         return [rows.get(i) for i in ids]
 
     async def _scales(self, tenants: list[str]) -> list[Any]:
-        return [await storage.tenant_scale(self.pool, t) for t in tenants]
+        return [await storage.tenants.tenant_scale(self.pool, t) for t in tenants]
 
     async def _plan_scales(self, plan_ids: list[UUID]) -> list[Any]:
-        return [await storage.plan_scale(self.pool, p) for p in plan_ids]
+        return [await storage.tenants.plan_scale(self.pool, p) for p in plan_ids]
 
     async def _measure_counts(self, plan_ids: list[UUID]) -> list[int]:
-        counts = await storage.measure_counts(self.pool, plan_ids)
+        counts = await storage.plans.measure_counts(self.pool, plan_ids)
         return [counts.get(i, 0) for i in plan_ids]
 
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus
-from suishin.contracts.events import Figures
+from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged
 from suishin.contracts.planfile import Indicator, NodeKind, PlanFile
 from suishin.kit.errors import DomainError
 
@@ -486,3 +486,77 @@ def compare_with_published(
                 )
             )
     return out
+
+
+# --- the yearly grade of a measure: which status counts, which grade counts -------------------
+
+StatusKey = tuple[UUID, UUID, int]  # (node, indicator, fiscal year)
+
+
+def is_newer(a: Envelope[IndicatorStatusChanged], b: Envelope[IndicatorStatusChanged]) -> bool:
+    """Is ``a`` a later status than ``b``: by aggregate version when both have one, else by
+    ``occurred_at``."""
+    if a.aggregate_version is not None and b.aggregate_version is not None:
+        return a.aggregate_version > b.aggregate_version
+    return a.occurred_at > b.occurred_at
+
+
+def latest_statuses(
+    events: Sequence[Envelope[IndicatorStatusChanged]],
+) -> tuple[dict[StatusKey, Envelope[IndicatorStatusChanged]], int]:
+    """The newest event per (node, indicator, fiscal year) of a batch, and how many
+    (event, node) candidates the batch held."""
+    newest: dict[StatusKey, Envelope[IndicatorStatusChanged]] = {}
+    candidates = 0
+    for event in events:
+        p = event.payload
+        for node_id in dict.fromkeys(p.measure_ids):
+            candidates += 1
+            key = (node_id, p.indicator_id, p.fiscal_year)
+            kept = newest.get(key)
+            if kept is None or is_newer(event, kept):
+                newest[key] = event
+    return newest, candidates
+
+
+def foreign_measures(
+    event: Envelope[IndicatorStatusChanged], owners: Mapping[UUID, str]
+) -> list[str]:
+    """The measures an event names that belong to another ward (unknown ones are not)."""
+    ids = event.payload.measure_ids
+    return [str(m) for m in ids if owners.get(m, event.tenant) != event.tenant]
+
+
+def effective_grade(override: str | None, published: str | None, machine: str | None) -> str | None:
+    """The grade that counts: the override, else the grade the ward published, else the
+    machine grade."""
+    return override or published or machine
+
+
+def check_override_year(fiscal_year: int, fy_from: int, fy_to: int) -> None:
+    """An override is for a year of the plan period."""
+    if not fy_from <= fiscal_year <= fy_to:
+        raise DomainError(
+            "FISCAL_YEAR_OUT_OF_PERIOD",
+            f"{fiscal_year}年度は計画期間（{fy_from}〜{fy_to}年度）の外です",
+            f"Fiscal year {fiscal_year} is outside the plan period ({fy_from}-{fy_to})",
+            field="fiscalYear",
+        )
+
+
+def check_override_change(graded: bool, previous: str | None, code: str | None) -> None:
+    """An override changes something: clearing needs a grade row, setting a different grade."""
+    if not graded and code is None:
+        raise DomainError(
+            "NO_OVERRIDE",
+            "取り消す上書き評価がありません",
+            "There is no override to clear",
+            field="grade",
+        )
+    if previous == code:
+        raise DomainError(
+            "GRADE_UNCHANGED",
+            "上書き評価は既にその評語です",
+            "The override already has this grade",
+            field="grade",
+        )

@@ -1,7 +1,7 @@
 """Pure rules of the plans domain: codes, the node tree, schedule phases (no I/O).
 
-The lifecycle lives in :mod:`suishin.plans.lifecycle`, the yearly grades in
-:mod:`suishin.plans.grading`.
+The lifecycle lives in :mod:`suishin.plans.domain.lifecycle`, the yearly grades in
+:mod:`suishin.plans.domain.grading`.
 """
 
 from __future__ import annotations

@@ -14,13 +14,15 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from suishin.kit.auth import Principal
+from suishin.kit.clock import Clock
 from suishin.kit.enums import MeasureStatus
-from suishin.kit.errors import DomainError
+from suishin.kit.errors import DomainError, NotFound, UserError
 from suishin.kit.graphql import context_of
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
-from suishin.plans.grading import GradeScale
-from suishin.plans.loaders import Loaders, PlanTree, loaders_of
+from suishin.plans.domain.grading import GradeScale
+from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
+from suishin.plans.runtime import PlansRuntime
 
 
 @strawberry.enum(description="Publication state of a plan.")
@@ -37,11 +39,25 @@ class NodeKind(Enum):
     ITEM = "item"
 
 
+def parse_id(value: str, what_ja: str, what_en: str) -> UUID:
+    """A GraphQL ID as a UUID; a malformed one is unknown (NotFound)."""
+    try:
+        return UUID(str(value))
+    except ValueError as exc:
+        raise NotFound(what_ja, what_en, str(value)) from exc
+
+
 # --- visibility ----------------------------------------------------------------------------------
 
 
 def principal_of(info: Info[Any, Any]) -> Principal:
     return context_of(info).principal
+
+
+def clock_of(info: Info[Any, Any]) -> Clock:
+    runtime = context_of(info).runtime
+    assert isinstance(runtime, PlansRuntime)
+    return runtime.clock
 
 
 def loaders(info: Info[Any, Any]) -> Loaders:
@@ -831,3 +847,79 @@ def grades_view(
 @strawberry.type(description="A page of measures in tree order.")
 class MeasureConnection(Connection[Measure]):
     pass
+
+
+@strawberry.input(description="Filters of the measure list; all given filters must match.")
+class MeasureFilter:
+    department: str | None = strawberry.field(
+        default=None, description="Department code among the owners."
+    )
+    status: MeasureStatus | None = strawberry.field(default=None, description="Lifecycle status.")
+    tag: str | None = strawberry.field(default=None, description="Tag code.")
+    grade: str | None = strawberry.field(
+        default=None, description="Grade code or label (the grade that counts)."
+    )
+    fiscal_year: int | None = strawberry.field(
+        default=None,
+        description="With grade: the year of the grade. Alone: measures scheduled or graded "
+        "that year.",
+    )
+    text: str | None = strawberry.field(default=None, description="Substring of title or code.")
+
+
+# --- mutation payloads and inputs -----------------------------------------------------------------
+
+
+@strawberry.type(description="Result of changeMeasureStatus.")
+class ChangeMeasureStatusPayload:
+    measure: Measure | None = strawberry.field(description="The measure after the change.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type(description="Result of overrideGrade.")
+class OverrideGradePayload:
+    measure: Measure | None = strawberry.field(description="The measure.")
+    grade: MeasureGrade | None = strawberry.field(description="The grade of that year, after.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type(description="Result of updateMeasure.")
+class UpdateMeasurePayload:
+    measure: Measure | None = strawberry.field(description="The measure after the edit.")
+    changed_fields: list[str] = strawberry.field(description="Fields that actually changed.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type(description="Result of publishPlan.")
+class PublishPlanPayload:
+    plan: Plan | None = strawberry.field(description="The plan after publication.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.type(description="Result of supersedePlan.")
+class SupersedePlanPayload:
+    plan: Plan | None = strawberry.field(description="The superseded plan.")
+    errors: list[UserError] = strawberry.field(description="Why nothing was changed.")
+
+
+@strawberry.input(description="An owner department of a measure.")
+class MeasureOwnerInput:
+    department_code: str = strawberry.field(description="Department code.")
+    is_lead: bool = strawberry.field(default=False, description="The lead (主担当) department.")
+
+
+@strawberry.input(description="Edits of a measure; omitted fields stay as they are.")
+class UpdateMeasureInput:
+    measure_id: strawberry.ID = strawberry.field(description="The measure.")
+    reason: str = strawberry.field(description="Why (kept in the history).")
+    title: str | None = strawberry.field(default=None, description="New title.")
+    description: str | None = strawberry.field(
+        default=None, description="New description (empty string clears it)."
+    )
+    owners: list[MeasureOwnerInput] | None = strawberry.field(
+        default=None, description="The complete new list of owner departments."
+    )
+    others_text: str | None = strawberry.field(
+        default=None, description="Open-ended owners as printed (ほか / 関係課)."
+    )
+    tags: list[str] | None = strawberry.field(default=None, description="The complete tag list.")
