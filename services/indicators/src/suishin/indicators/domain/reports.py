@@ -37,7 +37,8 @@ from suishin.kit.auth import Principal
 
 @dataclass(frozen=True)
 class Report:
-    """One reported actual, from an event or a 所管課's GraphQL mutation."""
+    """One reported actual: from an event (Kafka or HTTP), a bare HTTP payload or a 所管課's
+    GraphQL mutation."""
 
     tenant: str
     indicator_key: str
