@@ -398,46 +398,7 @@ async def apply_definitions(
     current = await storage.targets.current_targets(conn, [d.id for d in ordered])
     touched: set[UUID] = set()
     for d in ordered:
-        parent_id = ids.indicator_id(d.tenant, d.parent_key) if d.parent_key else None
-        written = await storage.indicators.upsert(
-            conn,
-            (
-                d.id,
-                d.tenant,
-                d.key,
-                parent_id,
-                d.sub_series_key,
-                d.title,
-                d.description,
-                d.unit,
-                list(d.unit_aliases),
-                d.polarity.value,
-                d.aggregation.value,
-                d.granularity.value,
-                d.cadence.value,
-                d.report_lag_days,
-                d.qualitative,
-                d.milestone,
-                d.tolerance,
-                d.at_risk_margin,
-                d.baseline_value,
-                d.baseline_text,
-                d.baseline_period,
-                d.baseline_source,
-                d.plan_id,
-                d.plan_key,
-                d.period_start_fy,
-                d.period_end_fy,
-                list(d.owner_departments),
-                d.origin,
-                d.source,
-                list(d.notes),
-                now,
-                d.evaluated_from_fy,
-                d.plan_file_entry,
-                d.plan_position,
-            ),
-        )
+        written = await storage.indicators.upsert(conn, d, now)
         links_changed = await _apply_links(conn, d)
         revisions = await _apply_targets(
             conn, d, current.get(d.id, []), now=now, reason=reason, revised_by=revised_by

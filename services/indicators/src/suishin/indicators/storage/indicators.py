@@ -11,7 +11,9 @@ from uuid import UUID
 
 import asyncpg
 
+from suishin.contracts import ids
 from suishin.contracts.enums import Aggregation, IndicatorStatus, Polarity
+from suishin.indicators.domain.definitions import IndicatorDefinition
 from suishin.indicators.domain.model import Cadence, Granularity, IndicatorSpec, TargetSpec
 from suishin.indicators.storage.targets import current_targets
 from suishin.kit.db import contains_pattern
@@ -211,10 +213,47 @@ returning (xmax = 0) as created
 """
 
 
-async def upsert(conn: asyncpg.Connection, values: Sequence[Any]) -> bool | None:
-    """Write one definition (``values`` in the order of ``_UPSERT``'s parameters): True when
-    created, False when changed, None when it was stored as it is."""
-    row = await conn.fetchrow(_UPSERT, *values)
+async def upsert(conn: asyncpg.Connection, d: IndicatorDefinition, now: datetime) -> bool | None:
+    """Write one definition: True when created, False when changed, None when it was stored
+    as it is."""
+    parent_id = ids.indicator_id(d.tenant, d.parent_key) if d.parent_key else None
+    row = await conn.fetchrow(
+        _UPSERT,
+        d.id,
+        d.tenant,
+        d.key,
+        parent_id,
+        d.sub_series_key,
+        d.title,
+        d.description,
+        d.unit,
+        list(d.unit_aliases),
+        d.polarity.value,
+        d.aggregation.value,
+        d.granularity.value,
+        d.cadence.value,
+        d.report_lag_days,
+        d.qualitative,
+        d.milestone,
+        d.tolerance,
+        d.at_risk_margin,
+        d.baseline_value,
+        d.baseline_text,
+        d.baseline_period,
+        d.baseline_source,
+        d.plan_id,
+        d.plan_key,
+        d.period_start_fy,
+        d.period_end_fy,
+        list(d.owner_departments),
+        d.origin,
+        d.source,
+        list(d.notes),
+        now,
+        d.evaluated_from_fy,
+        d.plan_file_entry,
+        d.plan_position,
+    )
     return None if row is None else bool(row["created"])
 
 
