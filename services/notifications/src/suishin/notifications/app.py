@@ -6,7 +6,7 @@ from starlette.applications import Starlette
 
 from suishin.kit.clock import Clock
 from suishin.kit.service import ServiceRuntime
-from suishin.notifications.schema import schema
+from suishin.notifications.graphql import schema
 from suishin.notifications.service import NotificationsRuntime, NotificationsService
 from suishin.notifications.settings import NotificationsSettings
 

@@ -10,8 +10,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
-from suishin.kit.errors import DomainError, NotFound
-
 
 async def inbox_page(
     conn: asyncpg.Connection | asyncpg.Pool,
@@ -76,53 +74,54 @@ async def notifications_by_ids(
     return [dict(r) for r in rows]
 
 
-async def acknowledge(
-    pool: asyncpg.Pool, tenant: str, recipient: str, ident: UUID, comment: str | None, now: datetime
+async def notification_for_update(
+    conn: asyncpg.Connection, tenant: str, recipient: str, ident: UUID
+) -> dict[str, Any] | None:
+    """One of the recipient's notifications, locked."""
+    row = await conn.fetchrow(
+        """select * from notifications where tenant = $1 and id = $2 and recipient_id = $3
+           for update""",
+        tenant,
+        ident,
+        recipient,
+    )
+    return dict(row) if row else None
+
+
+async def set_acknowledged(
+    conn: asyncpg.Connection, ident: UUID, comment: str | None, now: datetime
 ) -> dict[str, Any]:
-    """Acknowledge one's own notification; its alert stops escalating."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            """select * from notifications where tenant = $1 and id = $2 and recipient_id = $3
-               for update""",
-            tenant,
-            ident,
-            recipient,
-        )
-        if row is None:
-            raise NotFound("通知", "Notification", str(ident))
-        if row["acknowledged_at"] is not None:
-            raise DomainError(
-                "ALREADY_ACKNOWLEDGED",
-                "この通知は既に対応済みです",
-                "This notification is already acknowledged",
-                field="notificationId",
-            )
-        updated = await conn.fetchrow(
-            """update notifications set acknowledged_at = $2, ack_comment = $3,
-                   read_at = coalesce(read_at, $2)
-               where id = $1 returning *""",
-            ident,
-            now,
-            comment,
-        )
-        if row["alert_id"] is not None:
-            await conn.execute(
-                """update alerts set state = 'acknowledged', acknowledged_at = $2,
-                       acknowledged_by = $3, ack_comment = $4, escalate_at = null
-                   where id = $1 and state = 'open'""",
-                row["alert_id"],
-                now,
-                recipient,
-                comment,
-            )
-        return dict(updated)
+    updated = await conn.fetchrow(
+        """update notifications set acknowledged_at = $2, ack_comment = $3,
+               read_at = coalesce(read_at, $2)
+           where id = $1 returning *""",
+        ident,
+        now,
+        comment,
+    )
+    return dict(updated)
+
+
+async def acknowledge_alert(
+    conn: asyncpg.Connection, alert_id: UUID, by: str, comment: str | None, now: datetime
+) -> None:
+    """An open alert stops escalating."""
+    await conn.execute(
+        """update alerts set state = 'acknowledged', acknowledged_at = $2,
+               acknowledged_by = $3, ack_comment = $4, escalate_at = null
+           where id = $1 and state = 'open'""",
+        alert_id,
+        now,
+        by,
+        comment,
+    )
 
 
 async def mark_read(
-    pool: asyncpg.Pool, tenant: str, recipient: str, ids: Sequence[UUID] | None, now: datetime
+    conn: asyncpg.Connection, tenant: str, recipient: str, ids: Sequence[UUID] | None, now: datetime
 ) -> list[dict[str, Any]]:
     """Mark the given notifications (or all when ``ids`` is None) read."""
-    rows = await pool.fetch(
+    rows = await conn.fetch(
         """update notifications set read_at = coalesce(read_at, $4)
            where tenant = $1 and recipient_id = $2
              and ($3::uuid[] is null or id = any($3::uuid[]))
@@ -162,8 +161,10 @@ async def attempts_for(
     return [dict(r) for r in rows]
 
 
-async def preferences(pool: asyncpg.Pool, tenant: str, person: str) -> dict[str, Any]:
-    row = await pool.fetchrow(
+async def preferences(
+    conn: asyncpg.Connection | asyncpg.Pool, tenant: str, person: str
+) -> dict[str, Any]:
+    row = await conn.fetchrow(
         """select p.language as person_language, pr.* from people p
            left join preferences pr on pr.tenant = p.tenant and pr.person_id = p.id
            where p.tenant = $1 and p.id = $2""",
@@ -175,44 +176,40 @@ async def preferences(pool: asyncpg.Pool, tenant: str, person: str) -> dict[str,
     return {"known": True, **dict(row)}
 
 
+async def person_exists(conn: asyncpg.Connection, tenant: str, person: str) -> bool:
+    return bool(
+        await conn.fetchval("select 1 from people where tenant = $1 and id = $2", tenant, person)
+    )
+
+
 async def update_preferences(
-    pool: asyncpg.Pool, tenant: str, person: str, changes: dict[str, Any], now: datetime
-) -> dict[str, Any]:
-    async with pool.acquire() as conn, conn.transaction():
-        exists = await conn.fetchval(
-            "select 1 from people where tenant = $1 and id = $2", tenant, person
-        )
-        if not exists:
-            raise DomainError(
-                "UNKNOWN_PERSON",
-                "通知先の名簿に登録されていません（事務局に登録を依頼してください）",
-                "You are not in the notification directory; ask the secretariat to add you",
-            )
-        await conn.execute(
-            """insert into preferences (tenant, person_id) values ($1, $2)
-               on conflict do nothing""",
-            tenant,
-            person,
-        )
-        await conn.execute(
-            """update preferences set
-                   email_enabled = coalesce($3, email_enabled),
-                   cadence = coalesce($4, cadence),
-                   muted_kinds = coalesce($5, muted_kinds),
-                   respect_quiet_hours = coalesce($6, respect_quiet_hours),
-                   language = coalesce($7, language),
-                   updated_at = $8, updated_by_user = true
-               where tenant = $1 and person_id = $2""",
-            tenant,
-            person,
-            changes.get("email_enabled"),
-            changes.get("cadence"),
-            changes.get("muted_kinds"),
-            changes.get("respect_quiet_hours"),
-            changes.get("language"),
-            now,
-        )
-    return await preferences(pool, tenant, person)
+    conn: asyncpg.Connection, tenant: str, person: str, changes: dict[str, Any], now: datetime
+) -> None:
+    """Change the person's preferences (fields given as None stay)."""
+    await conn.execute(
+        """insert into preferences (tenant, person_id) values ($1, $2)
+           on conflict do nothing""",
+        tenant,
+        person,
+    )
+    await conn.execute(
+        """update preferences set
+               email_enabled = coalesce($3, email_enabled),
+               cadence = coalesce($4, cadence),
+               muted_kinds = coalesce($5, muted_kinds),
+               respect_quiet_hours = coalesce($6, respect_quiet_hours),
+               language = coalesce($7, language),
+               updated_at = $8, updated_by_user = true
+           where tenant = $1 and person_id = $2""",
+        tenant,
+        person,
+        changes.get("email_enabled"),
+        changes.get("cadence"),
+        changes.get("muted_kinds"),
+        changes.get("respect_quiet_hours"),
+        changes.get("language"),
+        now,
+    )
 
 
 async def subscriptions(pool: asyncpg.Pool, tenant: str, person: str) -> list[dict[str, Any]]:
@@ -226,9 +223,9 @@ async def subscriptions(pool: asyncpg.Pool, tenant: str, person: str) -> list[di
 
 
 async def create_subscription(
-    pool: asyncpg.Pool, tenant: str, person: str, values: dict[str, Any], now: datetime
+    conn: asyncpg.Connection, tenant: str, person: str, values: dict[str, Any], now: datetime
 ) -> dict[str, Any]:
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         """insert into subscriptions (id, tenant, person_id, event_types, plan_id,
                department_code, min_severity, source, created_at)
            values ($1, $2, $3, $4, $5, $6, $7, 'user', $8) returning *""",
@@ -244,8 +241,10 @@ async def create_subscription(
     return dict(row)
 
 
-async def delete_subscription(pool: asyncpg.Pool, tenant: str, person: str, ident: UUID) -> bool:
-    status = await pool.execute(
+async def delete_subscription(
+    conn: asyncpg.Connection, tenant: str, person: str, ident: UUID
+) -> bool:
+    status = await conn.execute(
         "delete from subscriptions where tenant = $1 and person_id = $2 and id = $3",
         tenant,
         person,
@@ -254,7 +253,7 @@ async def delete_subscription(pool: asyncpg.Pool, tenant: str, person: str, iden
     return status.endswith(" 1")
 
 
-async def directory_codes(pool: asyncpg.Pool, tenant: str) -> dict[str, set[str]]:
+async def directory_codes(conn: asyncpg.Connection, tenant: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for kind, sql in (
         ("department", "select code from departments where tenant = $1"),
@@ -263,7 +262,7 @@ async def directory_codes(pool: asyncpg.Pool, tenant: str) -> dict[str, set[str]
         ("person", "select id as code from people where tenant = $1"),
         ("webhook", "select id as code from webhooks where tenant = $1"),
     ):
-        out[kind] = {r["code"] for r in await pool.fetch(sql, tenant)}
+        out[kind] = {r["code"] for r in await conn.fetch(sql, tenant)}
     return out
 
 
@@ -275,9 +274,9 @@ async def rules(pool: asyncpg.Pool, tenant: str) -> list[dict[str, Any]]:
 
 
 async def create_rule(
-    pool: asyncpg.Pool, tenant: str, values: dict[str, Any], created_by: str, now: datetime
+    conn: asyncpg.Connection, tenant: str, values: dict[str, Any], created_by: str, now: datetime
 ) -> dict[str, Any]:
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         """insert into routing_rules (id, tenant, name, event_types, kinds, plan_ids,
                department_codes, min_severity, targets, webhook_ids, escalate, enabled, source,
                created_by, created_at)
@@ -301,17 +300,15 @@ async def create_rule(
 
 
 async def set_rule_enabled(
-    pool: asyncpg.Pool, tenant: str, ident: UUID, enabled: bool
-) -> dict[str, Any]:
-    row = await pool.fetchrow(
+    conn: asyncpg.Connection, tenant: str, ident: UUID, enabled: bool
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
         "update routing_rules set enabled = $3 where tenant = $1 and id = $2 returning *",
         tenant,
         ident,
         enabled,
     )
-    if row is None:
-        raise NotFound("ルーティングルール", "Routing rule", str(ident))
-    return dict(row)
+    return dict(row) if row else None
 
 
 async def silences(
@@ -328,9 +325,9 @@ async def silences(
 
 
 async def create_silence(
-    pool: asyncpg.Pool, tenant: str, values: dict[str, Any], created_by: str, now: datetime
+    conn: asyncpg.Connection, tenant: str, values: dict[str, Any], created_by: str, now: datetime
 ) -> dict[str, Any]:
-    row = await pool.fetchrow(
+    row = await conn.fetchrow(
         """insert into silences (id, tenant, kinds, subject, department_code, recipient_id,
                reason, created_by, starts_at, expires_at, created_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning *""",
@@ -350,18 +347,16 @@ async def create_silence(
 
 
 async def expire_silence(
-    pool: asyncpg.Pool, tenant: str, ident: UUID, now: datetime
-) -> dict[str, Any]:
-    row = await pool.fetchrow(
+    conn: asyncpg.Connection, tenant: str, ident: UUID, now: datetime
+) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
         """update silences set expires_at = greatest(starts_at + interval '1 microsecond', $3)
            where tenant = $1 and id = $2 returning *""",
         tenant,
         ident,
         now,
     )
-    if row is None:
-        raise NotFound("サイレンス", "Silence", str(ident))
-    return dict(row)
+    return dict(row) if row else None
 
 
 async def routing_outcomes(
