@@ -20,7 +20,8 @@ from suishin.kit.clock import FixedClock
 from suishin.kit.testing import Infrastructure, isolated_settings, started
 from suishin.notifications import triggers
 from suishin.notifications.app import build
-from suishin.notifications.directory import Directory, import_directory
+from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.directory import Directory
 from suishin.notifications.service import NotificationsService, service_of
 from suishin.notifications.settings import NotificationsSettings
 from suishin.notifications.shaping import JST

@@ -34,7 +34,8 @@ from suishin.kit.clock import FixedClock
 from suishin.kit.embedded import free_port
 from suishin.kit.testing import Infrastructure, isolated_settings, started, wait_until
 from suishin.notifications.app import build
-from suishin.notifications.directory import Directory, import_directory
+from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.directory import Directory
 from suishin.notifications.rendering import Renderer
 from suishin.notifications.service import NotificationsService, service_of
 from suishin.notifications.settings import NotificationsSettings

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from suishin.contracts.enums import IndicatorStatus, Severity
 from suishin.notifications import triggers
 from suishin.notifications.channels.webhook import render_body, sign, verify
-from suishin.notifications.directory import Directory, load_directory
+from suishin.notifications.directory import load_directory
+from suishin.notifications.domain.directory import Directory
 from suishin.notifications.rendering import Renderer
 from suishin.notifications.routing import DepartmentIndex, SilenceView, silence_applies
 from suishin.notifications.shaping import (

@@ -36,7 +36,8 @@ from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged, 
 from suishin.kit.clock import FixedClock
 from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.notifications.app import build
-from suishin.notifications.directory import Directory, import_directory
+from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.directory import Directory
 from suishin.notifications.service import service_of
 from suishin.notifications.settings import NotificationsSettings
 from suishin.notifications.shaping import JST

@@ -17,6 +17,7 @@ import asyncpg
 from suishin.kit.errors import DomainError, NotFound
 from suishin.notifications import storage
 from suishin.notifications.domain import rules
+from suishin.notifications.domain.directory import Directory
 
 # --- the caller's inbox ----------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ async def acknowledge(
     """Acknowledge one's own notification with a comment; its alert stops escalating."""
     comment = rules.acknowledgement_comment(comment)
     ident = rules.parse_id(notification_id, "notificationId")
-    row = await storage.notification_for_update(conn, tenant, recipient, ident)
+    row = await storage.inbox.notification_for_update(conn, tenant, recipient, ident)
     if row is None:
         raise NotFound("通知", "Notification", str(ident))
     if row["acknowledged_at"] is not None:
@@ -42,9 +43,9 @@ async def acknowledge(
             "This notification is already acknowledged",
             field="notificationId",
         )
-    updated = await storage.set_acknowledged(conn, ident, comment, now)
+    updated = await storage.inbox.set_acknowledged(conn, ident, comment, now)
     if row["alert_id"] is not None:
-        await storage.acknowledge_alert(conn, row["alert_id"], recipient, comment, now)
+        await storage.alerts.acknowledge_alert(conn, row["alert_id"], recipient, comment, now)
     return updated
 
 
@@ -56,8 +57,8 @@ async def mark_read(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], int]:
     """Mark the given notifications (all when ``ids`` is None) read: (those, unread left)."""
-    rows = await storage.mark_read(conn, tenant, recipient, ids, now)
-    unread = 0 if ids is None else await storage.unread_count(conn, tenant, recipient)
+    rows = await storage.inbox.mark_read(conn, tenant, recipient, ids, now)
+    unread = 0 if ids is None else await storage.inbox.unread_count(conn, tenant, recipient)
     return rows, unread
 
 
@@ -73,14 +74,14 @@ async def update_preferences(
 ) -> dict[str, Any]:
     """Change the person's own preferences; fields given as None stay."""
     rules.check_preferences(changes)
-    if not await storage.person_exists(conn, tenant, person):
+    if not await storage.subscriptions.person_exists(conn, tenant, person):
         raise DomainError(
             "UNKNOWN_PERSON",
             "通知先の名簿に登録されていません（事務局に登録を依頼してください）",
             "You are not in the notification directory; ask the secretariat to add you",
         )
-    await storage.update_preferences(conn, tenant, person, dict(changes), now)
-    return await storage.preferences(conn, tenant, person)
+    await storage.subscriptions.update_preferences(conn, tenant, person, dict(changes), now)
+    return await storage.subscriptions.preferences(conn, tenant, person)
 
 
 async def subscribe(
@@ -96,9 +97,9 @@ async def subscribe(
 ) -> dict[str, Any]:
     """Subscribe a person in the directory to events by type, plan and department."""
     rules.check_event_types(event_types, "input.eventTypes")
-    codes = await storage.directory_codes(conn, tenant)
+    codes = await storage.directory.codes(conn, tenant)
     rules.check_subscriber(person, department_code, codes)
-    return await storage.create_subscription(
+    return await storage.subscriptions.create_subscription(
         conn,
         tenant,
         person,
@@ -113,7 +114,7 @@ async def subscribe(
 
 
 async def unsubscribe(conn: asyncpg.Connection, tenant: str, person: str, ident: UUID) -> None:
-    if not await storage.delete_subscription(conn, tenant, person, ident):
+    if not await storage.subscriptions.delete_subscription(conn, tenant, person, ident):
         raise DomainError("NOT_FOUND", "購読が見つかりません", "Subscription not found", field="id")
 
 
@@ -130,15 +131,15 @@ async def create_routing_rule(
     """A new routing rule (``rule``: the arguments of :func:`rules.rule_values` but the
     directory), checked against the tenant's directory."""
     rules.check_rule_header(rule["name"], rule["event_types"], rule["kinds"])
-    codes = await storage.directory_codes(conn, tenant)
+    codes = await storage.directory.codes(conn, tenant)
     values = rules.rule_values(**rule, codes=codes)
-    return await storage.create_rule(conn, tenant, values, created_by, now)
+    return await storage.rules.create_rule(conn, tenant, values, created_by, now)
 
 
 async def set_routing_rule_enabled(
     conn: asyncpg.Connection, tenant: str, ident: UUID, enabled: bool
 ) -> dict[str, Any]:
-    row = await storage.set_rule_enabled(conn, tenant, ident, enabled)
+    row = await storage.rules.set_rule_enabled(conn, tenant, ident, enabled)
     if row is None:
         raise NotFound("ルーティングルール", "Routing rule", str(ident))
     return row
@@ -153,13 +154,31 @@ async def create_silence(
 ) -> dict[str, Any]:
     """A new silence (``silence``: the arguments of :func:`rules.silence_values` but now)."""
     values = rules.silence_values(**silence, now=now)
-    return await storage.create_silence(conn, tenant, values, created_by, now)
+    return await storage.rules.create_silence(conn, tenant, values, created_by, now)
 
 
 async def expire_silence(
     conn: asyncpg.Connection, tenant: str, ident: UUID, now: datetime
 ) -> dict[str, Any]:
-    row = await storage.expire_silence(conn, tenant, ident, now)
+    row = await storage.rules.expire_silence(conn, tenant, ident, now)
     if row is None:
         raise NotFound("サイレンス", "Silence", str(ident))
     return row
+
+
+# --- the directory ---------------------------------------------------------------------------
+
+
+async def import_directory(
+    conn: asyncpg.Connection, directory: Directory, secrets: Mapping[str, str]
+) -> dict[str, int]:
+    """Replace the tenant's directory (``secrets``: each webhook's signing secret)."""
+    await storage.directory.replace(conn, directory, secrets)
+    return {
+        "departments": len(directory.departments),
+        "bodies": len(directory.bodies),
+        "posts": len(directory.posts),
+        "people": len(directory.people),
+        "webhooks": len(directory.webhooks),
+        "rules": len(directory.rules),
+    }

@@ -10,8 +10,9 @@ from uuid import UUID
 import asyncpg
 
 from suishin.contracts.enums import Severity
+from suishin.notifications import storage
 from suishin.notifications.notifier import Notifier, Outcome, Recipient
-from suishin.notifications.recipients import TenantSnapshot, load_snapshot, resolve_target
+from suishin.notifications.recipients import TenantSnapshot, load_snapshot
 from suishin.notifications.shaping import JST, DigestSchedule, dedup_key
 from suishin.notifications.triggers import ESCALATION, Signal
 
@@ -27,13 +28,7 @@ async def escalate_due(
     limit: int = 100,
 ) -> list[UUID]:
     """Escalate every open alert whose time has come; return the new notification ids."""
-    alerts = await conn.fetch(
-        """select * from alerts
-           where state = 'open' and escalate and escalate_at <= $1
-           order by escalate_at limit $2 for update skip locked""",
-        now,
-        limit,
-    )
+    alerts = await storage.alerts.due_for_escalation(conn, now, limit)
     created: list[UUID] = []
     snapshots: dict[str, TenantSnapshot] = {}
     business_days = notifier.settings.escalation_business_days
@@ -44,19 +39,13 @@ async def escalate_due(
         level = alert["escalation_level"] + 1
         chain = snap.escalation
         if level > len(chain):
-            await conn.execute("update alerts set escalate_at = null where id = $1", alert["id"])
+            await storage.alerts.stop_escalation(conn, alert["id"])
             continue
         target = chain[level - 1]
-        people = await resolve_target(
-            conn, tenant, target, alert["department_codes"], now.astimezone(JST).date()
-        )
+        people = snap.holders(target, alert["department_codes"], now.astimezone(JST).date())
         top = level == len(chain)
         severity = Severity.CRITICAL if top else Severity.WARNING
-        original = await conn.fetchrow(
-            """select title, body from notifications where alert_id = $1
-               order by created_at, id limit 1""",
-            alert["id"],
-        )
+        original = await storage.inbox.first_of_alert(conn, alert["id"])
         context = {
             "severity": severity.value,
             "level": level,
@@ -114,15 +103,7 @@ async def escalate_due(
         next_at = (
             notifier.calendar.add_business_days(now, business_days) if level < len(chain) else None
         )
-        await conn.execute(
-            """update alerts set escalation_level = $2, escalate_at = $3,
-                   severity = case when $4 then 'critical' else severity end
-               where id = $1""",
-            alert["id"],
-            level,
-            next_at,
-            top,
-        )
+        await storage.alerts.set_escalated(conn, alert["id"], level, next_at, top)
         log.info(
             "alert escalated",
             extra={

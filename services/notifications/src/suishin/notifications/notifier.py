@@ -31,6 +31,7 @@ import asyncpg
 from suishin.contracts.enums import Severity
 from suishin.contracts.events import Envelope
 from suishin.kit.outbox import enqueue_many
+from suishin.notifications import storage
 from suishin.notifications.channels.inbox import delivered_event
 from suishin.notifications.recipients import (
     Person,
@@ -121,69 +122,6 @@ class _Planned:
     inserted: bool = False
 
 
-_NOTIFICATION_COLUMNS = (
-    ("id", "uuid"),
-    ("tenant", "text"),
-    ("recipient_id", "text"),
-    ("kind", "text"),
-    ("severity", "text"),
-    ("title", "text"),
-    ("body", "text"),
-    ("link", "text"),
-    ("subject", "text"),
-    ("period", "text"),
-    ("dedup_key", "text"),
-    ("alert_id", "uuid"),
-    ("source_event_id", "uuid"),
-    ("rule_id", "uuid"),
-    ("language", "text"),
-    ("render_error", "text"),
-    ("created_at", "timestamptz"),
-)
-_DELIVERY_COLUMNS = (
-    ("id", "uuid"),
-    ("notification_id", "uuid"),
-    ("tenant", "text"),
-    ("recipient_id", "text"),
-    ("channel", "text"),
-    ("address", "text"),
-    ("status", "text"),
-    ("attempts", "int"),
-    ("next_attempt_at", "timestamptz"),
-    ("digest_due_at", "timestamptz"),
-    ("created_at", "timestamptz"),
-    ("finished_at", "timestamptz"),
-)
-_OUTCOME_COLUMNS = (
-    ("tenant", "text"),
-    ("source_event_id", "uuid"),
-    ("event_type", "text"),
-    ("outcome", "text"),
-    ("rule_id", "uuid"),
-    ("detail", "text"),
-    ("created_at", "timestamptz"),
-)
-
-
-def _insert_unnest(table: str, columns: Sequence[tuple[str, str]], tail: str = "") -> str:
-    names = ", ".join(name for name, _ in columns)
-    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
-    return f"insert into {table} ({names}) select * from unnest({arrays}) {tail}"
-
-
-_INSERT_NOTIFICATIONS = _insert_unnest(
-    "notifications",
-    _NOTIFICATION_COLUMNS,
-    "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
-)
-_INSERT_DELIVERIES = _insert_unnest("deliveries", _DELIVERY_COLUMNS)
-_INSERT_OUTCOMES = _insert_unnest("routing_outcomes", _OUTCOME_COLUMNS)
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    return [[row[i] for row in rows] for i in range(width)]
-
-
 class Batch:
     """What a batch of signals writes, collected while deciding and written by :meth:`flush`
     with one statement per table, in the caller's transaction."""
@@ -210,17 +148,7 @@ class Batch:
         subjects = sorted({(s.tenant, s.subject) for s in signals})
         if not subjects:
             return
-        rows = await conn.fetch(
-            """select id, tenant, alert_key, kind, subject, period, severity, state, escalate_at
-               from alerts
-               where state <> 'resolved'
-                 and (tenant, subject) in (select * from unnest($1::text[], $2::text[]))
-               order by id
-               for update""",
-            [t for t, _ in subjects],
-            [s for _, s in subjects],
-        )
-        for r in rows:
+        for r in await storage.alerts.lock_open(conn, subjects):
             self._add(
                 _Alert(
                     id=r["id"],
@@ -237,13 +165,8 @@ class Batch:
         recovering = {(s.tenant, s.subject) for s in signals if s.announce_recovery}
         ids = [a.id for a in self.alerts if (a.tenant, a.subject) in recovering]
         if ids:
-            told = await conn.fetch(
-                """select distinct alert_id, recipient_id from notifications
-                   where alert_id = any($1::uuid[])""",
-                ids,
-            )
-            for t in told:
-                self.told.setdefault(t["alert_id"], set()).add(t["recipient_id"])
+            for alert_id, recipient_id in await storage.inbox.told_about(conn, ids):
+                self.told.setdefault(alert_id, set()).add(recipient_id)
 
     def record(
         self,
@@ -269,29 +192,19 @@ class Batch:
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         """Write everything: at most one statement per table, whatever the batch size."""
-        changed = [a for a in self.alerts if a.changed and a.new is None]
-        if changed:  # before the inserts: a resolved alert may be reopened in the same batch
-            await conn.execute(
-                """update alerts a set severity = u.severity, state = u.state,
-                       resolved_at = u.resolved_at, escalate_at = u.escalate_at
-                   from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
-                               $5::timestamptz[]) as u(id, severity, state, resolved_at,
-                                                       escalate_at)
-                   where a.id = u.id""",
-                [a.id for a in changed],
-                [a.severity.value for a in changed],
-                [a.state for a in changed],
-                [a.resolved_at for a in changed],
-                [a.escalate_at for a in changed],
-            )
+        # the changes first: a resolved alert may be reopened in the same batch
+        await storage.alerts.update_many(
+            conn,
+            [
+                (a.id, a.severity.value, a.state, a.resolved_at, a.escalate_at)
+                for a in self.alerts
+                if a.changed and a.new is None
+            ],
+        )
         opened = [a for a in self.alerts if a.new is not None]
         if opened:
-            await conn.executemany(
-                """insert into alerts (id, tenant, alert_key, kind, subject, period, severity,
-                       state, escalate, escalate_at, department_codes, plan_ids, facts,
-                       source_event_id, opened_at, resolved_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                           $16)""",
+            await storage.alerts.insert_many(
+                conn,
                 [
                     (
                         a.id,
@@ -315,17 +228,11 @@ class Batch:
                     if a.new is not None
                 ],
             )
-        if self.outcomes:
-            await conn.execute(_INSERT_OUTCOMES, *_columns(self.outcomes, len(_OUTCOME_COLUMNS)))
+        await storage.alerts.insert_outcomes(conn, self.outcomes)
         if not self.planned:
             return
-        rows = [tuple(p.row[name] for name, _ in _NOTIFICATION_COLUMNS) for p in self.planned]
-        inserted = {
-            r["id"]
-            for r in await conn.fetch(
-                _INSERT_NOTIFICATIONS, *_columns(rows, len(_NOTIFICATION_COLUMNS))
-            )
-        }
+        rows = [tuple(p.row[name] for name, _ in storage.inbox.COLUMNS) for p in self.planned]
+        inserted = await storage.inbox.insert_many(conn, rows)
         deliveries: list[tuple[Any, ...]] = []
         events: list[Envelope[Any]] = []
         for p in self.planned:
@@ -346,8 +253,7 @@ class Batch:
             deliveries.extend(p.deliveries)
             if p.announce:
                 events.append(delivered_event(n, channel="inbox", status="delivered", attempts=1))
-        if deliveries:
-            await conn.execute(_INSERT_DELIVERIES, *_columns(deliveries, len(_DELIVERY_COLUMNS)))
+        await storage.deliveries.insert_many(conn, deliveries)
         await enqueue_many(conn, events)
 
 
@@ -879,14 +785,7 @@ class Notifier:
         """Record one routing outcome at once (outside a batch, e.g. escalation)."""
         outcome.recorded.append(what)
         _log_outcome(signal, what, detail)
-        await conn.execute(
-            """insert into routing_outcomes (tenant, source_event_id, event_type, outcome,
-                   rule_id, detail, created_at) values ($1, $2, $3, $4, $5, $6, $7)""",
-            signal.tenant,
-            signal.source_event_id,
-            signal.event_type,
-            what,
-            rule_id,
-            detail,
-            now,
+        await storage.alerts.insert_outcome(
+            conn,
+            (signal.tenant, signal.source_event_id, signal.event_type, what, rule_id, detail, now),
         )

@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from suishin.contracts.enums import Severity
-from suishin.notifications.directory import Target
+from suishin.notifications.domain.directory import Target
 from suishin.notifications.shaping import severity_at_least
 from suishin.notifications.triggers import Signal
 

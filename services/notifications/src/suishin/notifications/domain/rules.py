@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from suishin.contracts import topics
 from suishin.kit.errors import DomainError
-from suishin.notifications.directory import OWNER, Target
+from suishin.notifications.domain.directory import OWNER, Target
 from suishin.notifications.triggers import KINDS
 
 EVENT_TYPES = (

@@ -21,7 +21,7 @@ def deliveries(info: Info[Any, Any]) -> DataLoader[UUID, list[dict[str, Any]]]:
         pool = access.service(info).pool
 
         async def load(ids: list[UUID]) -> list[list[dict[str, Any]]]:
-            rows = await storage.deliveries_for(pool, ids)
+            rows = await storage.deliveries.for_notifications(pool, ids)
             by: dict[UUID, list[dict[str, Any]]] = {i: [] for i in ids}
             for r in rows:
                 by.setdefault(r["for_notification"], []).append(r)

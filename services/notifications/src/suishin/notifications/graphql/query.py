@@ -55,7 +55,7 @@ class Query:
         principal, tenant = me(info)
         first = max(1, min(first, MAX_PAGE))
         position = _position(after)
-        rows, has_next, total = await storage.inbox_page(
+        rows, has_next, total = await storage.inbox.inbox_page(
             service(info).pool,
             tenant,
             principal.subject,
@@ -78,12 +78,12 @@ class Query:
     @strawberry.field(description="How many of the caller's notifications are unread.")
     async def unread_count(self, info: Info[Any, Any]) -> int:
         principal, tenant = me(info)
-        return await storage.unread_count(service(info).pool, tenant, principal.subject)
+        return await storage.inbox.unread_count(service(info).pool, tenant, principal.subject)
 
     @strawberry.field(description="One of the caller's notifications (any, for 事務局).")
     async def notification(self, info: Info[Any, Any], id: strawberry.ID) -> Notification | None:
         principal, tenant = me(info)
-        row = await storage.notification(service(info).pool, tenant, parse_id(id, "id"))
+        row = await storage.inbox.notification(service(info).pool, tenant, parse_id(id, "id"))
         if row is None or not (row["recipient_id"] == principal.subject or principal.is_admin):
             return None
         return Notification.of(row)
@@ -91,27 +91,29 @@ class Query:
     @strawberry.field(description="The caller's subscriptions.")
     async def my_subscriptions(self, info: Info[Any, Any]) -> list[NotificationSubscription]:
         principal, tenant = me(info)
-        rows = await storage.subscriptions(service(info).pool, tenant, principal.subject)
+        rows = await storage.subscriptions.of_person(service(info).pool, tenant, principal.subject)
         return [subscription_of(r) for r in rows]
 
     @strawberry.field(description="The caller's channel and cadence preferences.")
     async def my_preferences(self, info: Info[Any, Any]) -> NotificationPreferences:
         principal, tenant = me(info)
         return preferences_of(
-            await storage.preferences(service(info).pool, tenant, principal.subject)
+            await storage.subscriptions.preferences(service(info).pool, tenant, principal.subject)
         )
 
     @strawberry.field(description="Routing rules of the tenant (事務局).")
     async def routing_rules(self, info: Info[Any, Any]) -> list[RoutingRule]:
         _, tenant = admin(info)
-        return [RoutingRule.of(r) for r in await storage.rules(service(info).pool, tenant)]
+        return [
+            RoutingRule.of(r) for r in await storage.rules.routing_rules(service(info).pool, tenant)
+        ]
 
     @strawberry.field(description="Silences of the tenant (事務局); expired ones on request.")
     async def silences(self, info: Info[Any, Any], include_expired: bool = False) -> list[Silence]:
         _, tenant = admin(info)
         svc = service(info)
         now = svc.clock.now()
-        rows = await storage.silences(svc.pool, tenant, now, include_expired)
+        rows = await storage.rules.silences(svc.pool, tenant, now, include_expired)
         return [Silence.of(r, now) for r in rows]
 
     @strawberry.field(
@@ -122,12 +124,15 @@ class Query:
     ) -> list[Delivery]:
         principal, tenant = me(info)
         svc = service(info)
-        row = await storage.notification(
+        row = await storage.inbox.notification(
             svc.pool, tenant, parse_id(notification_id, "notificationId")
         )
         if row is None or not (row["recipient_id"] == principal.subject or principal.is_admin):
             return []
-        return [Delivery.of(r) for r in await storage.deliveries_for(svc.pool, [row["id"]])]
+        return [
+            Delivery.of(r)
+            for r in await storage.deliveries.for_notifications(svc.pool, [row["id"]])
+        ]
 
     @strawberry.field(
         description="Events that ended without notification (no rule, nobody, silenced, ...), "
@@ -137,7 +142,7 @@ class Query:
         self, info: Info[Any, Any], first: int = 50, outcome: str | None = None
     ) -> list[RoutingOutcome]:
         _, tenant = admin(info)
-        rows = await storage.routing_outcomes(
+        rows = await storage.alerts.routing_outcomes(
             service(info).pool, tenant, max(1, min(first, 500)), outcome
         )
         return [

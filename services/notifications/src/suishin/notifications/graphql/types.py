@@ -59,7 +59,7 @@ class Delivery:
 
     @strawberry.field(description="Every attempt, oldest first.")
     async def attempt_log(self, info: Info[Any, Any]) -> list[DeliveryAttempt]:
-        rows = await storage.attempts_for(access.service(info).pool, [UUID(str(self.id))])
+        rows = await storage.deliveries.attempts(access.service(info).pool, [UUID(str(self.id))])
         return [
             DeliveryAttempt(
                 attempt=r["attempt"],
@@ -132,7 +132,7 @@ class Notification:
         cls, info: Info[Any, Any], id: strawberry.ID
     ) -> Notification | None:
         principal, tenant = access.me(info)
-        row = await storage.notification(
+        row = await storage.inbox.notification(
             access.service(info).pool, tenant, access.parse_id(id, "id")
         )
         if row is None or not (row["recipient_id"] == principal.subject or principal.is_admin):
