@@ -18,13 +18,13 @@ from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope
 from suishin.kit.clock import FixedClock
 from suishin.kit.testing import Infrastructure, isolated_settings, started
-from suishin.notifications import triggers
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
+from suishin.notifications.domain import triggers
 from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.service import NotificationsService, service_of
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 

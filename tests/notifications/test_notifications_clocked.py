@@ -36,10 +36,10 @@ from suishin.kit.testing import Infrastructure, isolated_settings, started, wait
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
 from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.rendering import Renderer
 from suishin.notifications.service import NotificationsService, service_of
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 

@@ -27,8 +27,8 @@ from suishin.kit.testing import (
 )
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 

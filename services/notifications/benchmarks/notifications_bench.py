@@ -38,9 +38,9 @@ from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
 from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.service import service_of
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 WED = datetime(2025, 6, 11, 10, 0, tzinfo=JST)  # a business day, outside quiet hours
 

@@ -23,10 +23,10 @@ from suishin.notifications.channels import DeliveryError
 from suishin.notifications.channels.email import SmtpSender, build_message
 from suishin.notifications.channels.inbox import announce
 from suishin.notifications.channels.webhook import WebhookSender, render_body
+from suishin.notifications.domain.shaping import JST, retry_delay
 from suishin.notifications.notifier import Notifier
 from suishin.notifications.rendering import Renderer, RenderError
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST, retry_delay
 
 log = logging.getLogger(__name__)
 

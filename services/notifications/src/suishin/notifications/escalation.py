@@ -11,10 +11,10 @@ import asyncpg
 
 from suishin.contracts.enums import Severity
 from suishin.notifications import storage
+from suishin.notifications.domain.shaping import JST, DigestSchedule, dedup_key
+from suishin.notifications.domain.triggers import ESCALATION, Signal
 from suishin.notifications.notifier import Notifier, Outcome, Recipient
 from suishin.notifications.recipients import TenantSnapshot, load_snapshot
-from suishin.notifications.shaping import JST, DigestSchedule, dedup_key
-from suishin.notifications.triggers import ESCALATION, Signal
 
 log = logging.getLogger(__name__)
 

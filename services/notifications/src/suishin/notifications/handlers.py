@@ -14,7 +14,7 @@ from asyncpg import Connection
 
 from suishin.contracts.events import Envelope
 from suishin.kit.handlers import InboxHandler, Outcome
-from suishin.notifications.triggers import Signal
+from suishin.notifications.domain.triggers import Signal
 
 if TYPE_CHECKING:
     from suishin.notifications.service import NotificationsService

@@ -33,21 +33,13 @@ from suishin.contracts.events import Envelope
 from suishin.kit.outbox import enqueue_many
 from suishin.notifications import storage
 from suishin.notifications.channels.inbox import delivered_event
-from suishin.notifications.recipients import (
-    Person,
-    TenantSnapshot,
-    WebhookTarget,
-    load_snapshots,
-)
-from suishin.notifications.rendering import Renderer, RenderError, fallback
-from suishin.notifications.routing import (
+from suishin.notifications.domain.routing import (
     matching_rules,
     muted,
     silence_applies,
     subscription_matches,
 )
-from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import (
+from suishin.notifications.domain.shaping import (
     JST,
     SEVERITY_RANK,
     BusinessCalendar,
@@ -59,7 +51,15 @@ from suishin.notifications.shaping import (
     next_send_time,
     parse_hhmm,
 )
-from suishin.notifications.triggers import ESCALATION, Signal
+from suishin.notifications.domain.triggers import ESCALATION, Signal
+from suishin.notifications.recipients import (
+    Person,
+    TenantSnapshot,
+    WebhookTarget,
+    load_snapshots,
+)
+from suishin.notifications.rendering import Renderer, RenderError, fallback
+from suishin.notifications.settings import NotificationsSettings
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ import asyncpg
 from suishin.contracts.enums import Severity
 from suishin.notifications import storage
 from suishin.notifications.domain.directory import OWNER, Target, targets_from_json
-from suishin.notifications.routing import (
+from suishin.notifications.domain.routing import (
     DepartmentIndex,
     RuleView,
     SilenceView,
     SubscriptionView,
 )
-from suishin.notifications.shaping import Cadence, DigestSchedule, parse_hhmm
+from suishin.notifications.domain.shaping import Cadence, DigestSchedule, parse_hhmm
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,15 @@ from suishin.contracts import topics
 from suishin.contracts.events import IndicatorStatusChanged, MeasureEvaluated, MeasureStatusChanged
 from suishin.kit.clock import Clock, SystemClock
 from suishin.kit.service import ServiceRuntime
-from suishin.notifications import triggers
 from suishin.notifications.digests import compose_due_digests
 from suishin.notifications.dispatcher import Dispatcher
+from suishin.notifications.domain import triggers
+from suishin.notifications.domain.shaping import DigestSchedule, parse_hhmm
 from suishin.notifications.escalation import escalate_due
 from suishin.notifications.handlers import event_handler
 from suishin.notifications.notifier import Notifier
 from suishin.notifications.rendering import Renderer
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import DigestSchedule, parse_hhmm
 
 log = logging.getLogger(__name__)
 

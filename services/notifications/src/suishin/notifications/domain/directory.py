@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from suishin.contracts.enums import Severity
 from suishin.contracts.ids import SUISHIN_NAMESPACE
-from suishin.notifications.shaping import Cadence
+from suishin.notifications.domain.shaping import Cadence
 
 OWNER = "$owner"
 """In a target, ``department: $owner`` means the departments that own the event's subject."""

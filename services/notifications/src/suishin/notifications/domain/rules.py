@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from suishin.contracts import topics
 from suishin.kit.errors import DomainError
 from suishin.notifications.domain.directory import OWNER, Target
-from suishin.notifications.triggers import KINDS
+from suishin.notifications.domain.triggers import KINDS
 
 EVENT_TYPES = (
     topics.INDICATOR_STATUS_CHANGED,

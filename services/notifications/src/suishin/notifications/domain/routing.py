@@ -13,8 +13,8 @@ from uuid import UUID
 
 from suishin.contracts.enums import Severity
 from suishin.notifications.domain.directory import Target
-from suishin.notifications.shaping import severity_at_least
-from suishin.notifications.triggers import Signal
+from suishin.notifications.domain.shaping import severity_at_least
+from suishin.notifications.domain.triggers import Signal
 
 
 @dataclass(frozen=True)
