@@ -18,6 +18,7 @@ from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope
 from suishin.kit.clock import FixedClock
 from suishin.kit.testing import Infrastructure, isolated_settings, started
+from suishin.notifications import commands
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
 from suishin.notifications.domain import triggers
@@ -178,8 +179,8 @@ async def test_the_statements_of_a_batch_do_not_grow_with_its_size(
         async with service.pool.acquire() as conn, conn.transaction():
             conn.add_query_logger(seen.append)
             try:
-                outcomes = await service.notifier.apply_many(
-                    conn, signals, WED, service.digest_schedule
+                outcomes = await commands.apply_signals(
+                    conn, service.router, signals, WED, service.digest_schedule
                 )
             finally:
                 conn.remove_query_logger(seen.append)

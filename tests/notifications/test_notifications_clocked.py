@@ -477,7 +477,7 @@ async def test_a_broken_template_falls_back_and_a_broken_mail_template_fails_vis
     s = service(svc)
     original = s.renderer
     broken = Renderer(tmp_path)
-    s.notifier.renderer = s.dispatcher.renderer = broken
+    s.renderer = s.dispatcher.renderer = broken
     try:
         svc.clock.set(jst("2025-11-05T10:00:00"))
         event = ev.indicator(title="テンプレート検証")
@@ -495,7 +495,7 @@ async def test_a_broken_template_falls_back_and_a_broken_mail_template_fails_vis
         assert mail["status"] == "failed" and mail["attempts"] == 1
         assert mail["last_error"].startswith("template_error:")
     finally:
-        s.notifier.renderer = s.dispatcher.renderer = original
+        s.renderer = s.dispatcher.renderer = original
 
 
 async def test_refusing_and_hanging_smtp_servers_retry_then_fail_visibly(

@@ -7,17 +7,236 @@ mutation, the inbox handler's transaction for a consumer batch), checks the rule
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
+from suishin.contracts.events import Envelope
 from suishin.kit.errors import DomainError, NotFound
+from suishin.kit.outbox import enqueue_many
 from suishin.notifications import storage
-from suishin.notifications.domain import rules
+from suishin.notifications.channels.inbox import announce, delivered_event
+from suishin.notifications.domain import escalation, rules
 from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.notices import Batch, Outcome, Recipient, Router, log_outcome
+from suishin.notifications.domain.recipients import TenantSnapshot
+from suishin.notifications.domain.shaping import JST, DigestSchedule, Retries, dedup_key
+from suishin.notifications.domain.triggers import ESCALATION, Signal
+
+log = logging.getLogger(__name__)
+
+# --- signals: from events to notifications ---------------------------------------------------
+
+
+async def apply_signals(
+    conn: asyncpg.Connection,
+    router: Router,
+    signals: Sequence[Signal],
+    now: datetime,
+    default_digest: DigestSchedule,
+) -> list[Outcome]:
+    """Apply a batch of signals, in order, with a bounded number of statements: the snapshots
+    of its tenants (one query per table), its subjects' open alerts (locked) and who was told
+    about those a recovery may end, then one write per table."""
+    if not signals:
+        return []
+    snapshots = await storage.directory.snapshots(
+        conn, {s.tenant for s in signals}, now, default_digest
+    )
+    batch = Batch(now)
+    subjects = Batch.subjects(signals)
+    if subjects:
+        batch.add_open(await storage.alerts.lock_open(conn, subjects))
+        recoverable = batch.recoverable(signals)
+        if recoverable:
+            batch.add_told(await storage.inbox.told_about(conn, recoverable))
+    outcomes = [router.decide(batch, s, snapshots[s.tenant], now) for s in signals]
+    await _write(conn, batch)
+    return outcomes
+
+
+async def _write(conn: asyncpg.Connection, batch: Batch) -> None:
+    """Write what a batch decided: at most one statement per table, whatever its size."""
+    # the changes first: a resolved alert may be reopened in the same batch
+    await storage.alerts.update_many(conn, batch.changed_alerts())
+    await storage.alerts.insert_many(conn, batch.opened_alerts())
+    await storage.alerts.insert_outcomes(conn, batch.outcomes)
+    if not batch.planned:
+        return
+    rows = batch.notification_rows([name for name, _ in storage.inbox.COLUMNS])
+    deliveries, announced = batch.inserted(await storage.inbox.insert_many(conn, rows))
+    await storage.deliveries.insert_many(conn, deliveries)
+    events: list[Envelope[Any]] = [
+        delivered_event(n, channel="inbox", status="delivered", attempts=1) for n in announced
+    ]
+    await enqueue_many(conn, events)
+
+
+async def escalate_alert(
+    conn: asyncpg.Connection,
+    router: Router,
+    snap: TenantSnapshot,
+    alert: Mapping[str, Any],
+    now: datetime,
+) -> list[UUID]:
+    """Tell the next level of the tenant's chain about an unacknowledged alert (or stop
+    escalating it at the end of the chain); return the new notification ids."""
+    chain = snap.escalation
+    level = escalation.next_level(alert, chain)
+    if level is None:
+        await storage.alerts.stop_escalation(conn, alert["id"])
+        return []
+    target = chain[level - 1]
+    people = snap.holders(target, alert["department_codes"], now.astimezone(JST).date())
+    first = await storage.inbox.first_of_alert(conn, alert["id"])
+    policy = router.policy
+    step = escalation.step(
+        alert, level, chain, first, now, policy.calendar, policy.escalation_business_days
+    )
+    if not people:
+        outcome = Outcome()
+        what = "no_recipients"
+        detail = (
+            f"escalation level {level} of alert {alert['id']} ({target.describe()}) "
+            "resolves to nobody today"
+        )
+        outcome.recorded.append(what)
+        log_outcome(step.signal, what, detail)
+        signal = step.signal
+        await storage.alerts.insert_outcome(
+            conn,
+            (signal.tenant, signal.source_event_id, signal.event_type, what, None, detail, now),
+        )
+    created: list[UUID] = []
+    for person in people:
+        batch = Batch(now)
+        planned = router.plan(
+            batch,
+            snap,
+            Recipient(person=person),
+            kind=ESCALATION,
+            severity=step.severity,
+            context=step.context,
+            facts=alert["facts"],
+            subject=alert["subject"],
+            period=alert["period"],
+            dedup=dedup_key("alert", alert["id"], level),
+            alert_id=alert["id"],
+            source_event_id=alert["source_event_id"],
+            outcome=None,
+        )
+        await _write(conn, batch)
+        if planned is not None and planned.inserted:
+            created.append(planned.row["id"])
+    await storage.alerts.set_escalated(conn, alert["id"], level, step.next_at, step.top)
+    log.info(
+        "alert escalated",
+        extra={
+            "tenant": alert["tenant"],
+            "alert": str(alert["id"]),
+            "level": level,
+            "target": target.describe(),
+            "recipients": [p.id for p in people],
+        },
+    )
+    return created
+
+
+# --- digests and deliveries ------------------------------------------------------------------
+
+
+async def compose_digest(
+    conn: asyncpg.Connection,
+    tenant: str,
+    recipient: str,
+    address: str | None,
+    items: list[UUID],
+    now: datetime,
+) -> UUID:
+    """Bundle a person's due digest items into one e-mail delivery (due now); the digest id."""
+    cadence = await storage.digests.preferred_cadence(conn, tenant, recipient)
+    digest_id, delivery_id = uuid4(), uuid4()
+    await storage.digests.create(
+        conn,
+        digest_id=digest_id,
+        delivery_id=delivery_id,
+        tenant=tenant,
+        recipient=recipient,
+        address=address,
+        cadence=cadence or "daily",
+        items=items,
+        now=now,
+    )
+    return digest_id
+
+
+async def claim_deliveries(
+    conn: asyncpg.Connection, now: datetime, limit: int, lease_until: datetime
+) -> list[dict[str, Any]]:
+    """Lease the e-mail and webhook deliveries due at ``now`` (see
+    :func:`storage.deliveries.claim_due`)."""
+    return await storage.deliveries.claim_due(conn, now, limit, lease_until)
+
+
+async def finish_attempts(
+    conn: asyncpg.Connection,
+    deliveries: Sequence[Mapping[str, Any]],
+    started: datetime,
+    finished: datetime,
+    *,
+    detail: str | None,
+    error: str | None,
+    permanent: bool,
+    retries: Retries,
+) -> None:
+    """Log the attempt that sent ``deliveries`` (one message) and set their state: delivered,
+    pending again (with backoff) or failed. Final outcomes are announced as
+    ``notification.delivered``; a digest's outcome is that of every notice it carried."""
+    for d in deliveries:
+        attempt = d["attempts"]
+        result, status, next_at = retries.after(attempt, error, permanent, finished)
+        await storage.deliveries.record_attempt(
+            conn, d["id"], attempt, started, finished, result, error, detail
+        )
+        await storage.deliveries.set_status(conn, d["id"], status, next_at, error, finished)
+        if status == "pending":
+            log.warning(
+                "delivery failed; will retry",
+                extra={
+                    "delivery": str(d["id"]),
+                    "channel": d["channel"],
+                    "attempt": attempt,
+                    "error": error,
+                    "retry_at": str(next_at),
+                },
+            )
+            continue
+        if status == "failed":
+            log.error(
+                "delivery failed for good",
+                extra={
+                    "delivery": str(d["id"]),
+                    "channel": d["channel"],
+                    "attempts": attempt,
+                    "error": error,
+                },
+            )
+        if d["notification_id"] is not None:
+            ids = [d["notification_id"]]
+        else:  # a digest: every notice it carried reached (or missed) the person by e-mail
+            ids = await storage.deliveries.carried_by(conn, d["id"])
+            await storage.deliveries.finish_carried(
+                conn, d["id"], "delivered" if status == "delivered" else "failed", error, finished
+            )
+        for n in await storage.inbox.with_ids(conn, ids):
+            await announce(
+                conn, n, channel=d["channel"], status=status, attempts=attempt, error=error
+            )
+
 
 # --- the caller's inbox ----------------------------------------------------------------------
 

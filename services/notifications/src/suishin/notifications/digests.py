@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 
-from suishin.notifications import storage
+from suishin.notifications import commands, storage
 
 log = logging.getLogger(__name__)
 
@@ -22,18 +22,8 @@ async def compose_due_digests(conn: asyncpg.Connection, now: datetime) -> list[U
         groups.setdefault((r["tenant"], r["recipient_id"], r["address"]), []).append(r)
     created: list[UUID] = []
     for (tenant, recipient, address), items in groups.items():
-        cadence = await storage.digests.preferred_cadence(conn, tenant, recipient)
-        digest_id, delivery_id = uuid4(), uuid4()
-        await storage.digests.create(
-            conn,
-            digest_id=digest_id,
-            delivery_id=delivery_id,
-            tenant=tenant,
-            recipient=recipient,
-            address=address,
-            cadence=cadence or "daily",
-            items=[r["id"] for r in items],
-            now=now,
+        digest_id = await commands.compose_digest(
+            conn, tenant, recipient, address, [r["id"] for r in items], now
         )
         created.append(digest_id)
         log.info(

@@ -18,13 +18,12 @@ from typing import Any
 import asyncpg
 
 from suishin.kit.clock import Clock
-from suishin.notifications import storage
+from suishin.kit.db import transaction
+from suishin.notifications import commands, storage
 from suishin.notifications.channels import DeliveryError
 from suishin.notifications.channels.email import SmtpSender, build_message
-from suishin.notifications.channels.inbox import announce
 from suishin.notifications.channels.webhook import WebhookSender, render_body
-from suishin.notifications.domain.shaping import JST, retry_delay
-from suishin.notifications.notifier import Notifier
+from suishin.notifications.domain.shaping import JST, Retries
 from suishin.notifications.rendering import Renderer, RenderError
 from suishin.notifications.settings import NotificationsSettings
 
@@ -49,13 +48,16 @@ class Dispatcher:
         settings: NotificationsSettings,
         clock: Clock,
         renderer: Renderer,
-        notifier: Notifier,
     ) -> None:
         self._pool_source = pool_source
         self.settings = settings
         self.clock = clock
         self.renderer = renderer
-        self.notifier = notifier
+        self.retries = Retries(
+            settings.delivery_max_attempts,
+            settings.delivery_backoff_base,
+            settings.delivery_backoff_max,
+        )
         self.smtp = SmtpSender(settings)
         self.webhooks = WebhookSender(settings.webhook_timeout)
         self._wakeup = asyncio.Event()
@@ -93,8 +95,8 @@ class Dispatcher:
         return sum(len(j.deliveries) for j in jobs)
 
     async def _claim(self, now: datetime) -> list[Job]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await storage.deliveries.claim_due(
+        async with transaction(self.pool) as conn:
+            rows = await commands.claim_deliveries(
                 conn, now, self.settings.dispatcher_batch_size, now + self.lease
             )
         jobs: dict[tuple[str, str, str, str | None], Job] = {}
@@ -204,10 +206,18 @@ class Dispatcher:
             hook["url"], hook["secret"], body, timestamp=timestamp, delivery_id=str(d["id"])
         )
 
+    def link_url(self, link: str | None) -> str:
+        """The portal page of the entity a notice is about (the inbox when none)."""
+        base = self.settings.portal_url.rstrip("/")
+        if not link:
+            return f"{base}/inbox"
+        kind, _, ident = link.partition(":")
+        return f"{base}/{kind.lower()}s/{ident}"
+
     def _view(self, n: dict[str, Any]) -> dict[str, Any]:
         return {
             **n,
-            "url": self.notifier.link_url(n.get("link")),
+            "url": self.link_url(n.get("link")),
             "created_at_jst": n["created_at"].astimezone(JST).strftime("%Y-%m-%d %H:%M"),
         }
 
@@ -221,70 +231,14 @@ class Dispatcher:
         permanent: bool = False,
     ) -> None:
         finished = self.clock.now()
-        async with self.pool.acquire() as conn, conn.transaction():
-            for d in job.deliveries:
-                attempt = d["attempts"]
-                if error is None:
-                    result, status = "delivered", "delivered"
-                elif permanent or attempt >= self.settings.delivery_max_attempts:
-                    result, status = "failed", "failed"
-                else:
-                    result, status = "retry", "pending"
-                await storage.deliveries.record_attempt(
-                    conn, d["id"], attempt, started, finished, result, error, detail
-                )
-                next_at = (
-                    finished
-                    + retry_delay(
-                        attempt,
-                        self.settings.delivery_backoff_base,
-                        self.settings.delivery_backoff_max,
-                    )
-                    if status == "pending"
-                    else None
-                )
-                await storage.deliveries.set_status(conn, d["id"], status, next_at, error, finished)
-                if status == "pending":
-                    log.warning(
-                        "delivery failed; will retry",
-                        extra={
-                            "delivery": str(d["id"]),
-                            "channel": d["channel"],
-                            "attempt": attempt,
-                            "error": error,
-                            "retry_at": str(next_at),
-                        },
-                    )
-                    continue
-                if status == "failed":
-                    log.error(
-                        "delivery failed for good",
-                        extra={
-                            "delivery": str(d["id"]),
-                            "channel": d["channel"],
-                            "attempts": attempt,
-                            "error": error,
-                        },
-                    )
-                await self._announce_final(conn, d, status, attempt, error, finished)
-
-    async def _announce_final(
-        self,
-        conn: asyncpg.Connection,
-        d: dict[str, Any],
-        status: str,
-        attempts: int,
-        error: str | None,
-        finished: datetime,
-    ) -> None:
-        if d["notification_id"] is not None:
-            ids = [d["notification_id"]]
-        else:  # a digest: every notice it carried reached (or missed) the person by e-mail
-            ids = await storage.deliveries.carried_by(conn, d["id"])
-            await storage.deliveries.finish_carried(
-                conn, d["id"], "delivered" if status == "delivered" else "failed", error, finished
-            )
-        for n in await storage.inbox.with_ids(conn, ids):
-            await announce(
-                conn, n, channel=d["channel"], status=status, attempts=attempts, error=error
+        async with transaction(self.pool) as conn:
+            await commands.finish_attempts(
+                conn,
+                job.deliveries,
+                started,
+                finished,
+                detail=detail,
+                error=error,
+                permanent=permanent,
+                retries=self.retries,
             )

@@ -2,7 +2,7 @@
 
 A batch costs a bounded number of statements whatever its size: one inbox claim for all its
 events, the snapshots of the tenants involved (one query per table), the open alerts of its
-subjects, and one write per table (see ``Notifier.apply_many``)."""
+subjects, and one write per table (see :func:`suishin.notifications.commands.apply_signals`)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from asyncpg import Connection
 
 from suishin.contracts.events import Envelope
 from suishin.kit.handlers import InboxHandler, Outcome
+from suishin.notifications import commands
 from suishin.notifications.domain.triggers import Signal
 
 if TYPE_CHECKING:
@@ -30,8 +31,12 @@ def event_handler(
     """Applies a batch of one event type; duplicates (same event id) change nothing."""
 
     async def apply(conn: Connection, events: list[Envelope[Any]]) -> Outcome:
-        outcomes = await service.notifier.apply_many(
-            conn, [to_signal(e) for e in events], service.clock.now(), service.digest_schedule
+        outcomes = await commands.apply_signals(
+            conn,
+            service.router,
+            [to_signal(e) for e in events],
+            service.clock.now(),
+            service.digest_schedule,
         )
         created = sum(len(o.notifications) for o in outcomes)
         return Outcome(changed=created > 0, applied=len(events))

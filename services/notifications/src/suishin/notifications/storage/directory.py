@@ -11,6 +11,8 @@ from typing import Any
 import asyncpg
 
 from suishin.notifications.domain.directory import Directory, rule_id, subscription_id
+from suishin.notifications.domain.recipients import TenantSnapshot, snapshot
+from suishin.notifications.domain.shaping import DigestSchedule
 
 PERSON_SQL = """
     select p.tenant, p.id, p.name, p.email, coalesce(pr.language, p.language) as language,
@@ -221,3 +223,14 @@ async def webhook(
         "select * from webhooks where tenant = $1 and id = $2", tenant, ident
     )
     return row
+
+
+async def snapshots(
+    conn: asyncpg.Connection,
+    tenants: Iterable[str],
+    now: datetime,
+    default_digest: DigestSchedule,
+) -> dict[str, TenantSnapshot]:
+    """The routing snapshots of several tenants, with one query per table (not per tenant)."""
+    rows = await snapshot_rows(conn, tenants, now)
+    return {t: snapshot(t, rows[t], default_digest) for t in rows}

@@ -1,17 +1,15 @@
-"""Resolution of targets (posts, departments, bodies, people) to the people who hold them on a
-given day, and the per-tenant snapshot of directory, rules, subscriptions and silences."""
+"""The per-tenant snapshot of directory, rules, subscriptions and silences that routing decides
+on, and the resolution of targets (posts, departments, bodies, people) to the people who hold
+them on a given day."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-import asyncpg
-
 from suishin.contracts.enums import Severity
-from suishin.notifications import storage
 from suishin.notifications.domain.directory import OWNER, Target, targets_from_json
 from suishin.notifications.domain.routing import (
     DepartmentIndex,
@@ -50,7 +48,7 @@ class WebhookTarget:
         return f"webhook:{self.id}"
 
 
-def _person(row: asyncpg.Record) -> Person:
+def person_of(row: Mapping[str, Any]) -> Person:
     return Person(
         tenant=row["tenant"],
         id=row["id"],
@@ -137,26 +135,12 @@ class TenantSnapshot:
         return people
 
 
-async def load_snapshot(
-    conn: asyncpg.Connection, tenant: str, now: datetime, default_digest: DigestSchedule
+def snapshot(
+    tenant: str, rows: Mapping[str, list[Any]], default_digest: DigestSchedule
 ) -> TenantSnapshot:
-    return (await load_snapshots(conn, [tenant], now, default_digest))[tenant]
-
-
-async def load_snapshots(
-    conn: asyncpg.Connection,
-    tenants: Iterable[str],
-    now: datetime,
-    default_digest: DigestSchedule,
-) -> dict[str, TenantSnapshot]:
-    """Snapshots of several tenants with one query per table (not per tenant)."""
-    rows = await storage.directory.snapshot_rows(conn, tenants, now)
-    return {t: _snapshot(t, rows[t], default_digest) for t in rows}
-
-
-def _snapshot(
-    tenant: str, rows: dict[str, list[Any]], default_digest: DigestSchedule
-) -> TenantSnapshot:
+    """The snapshot of one tenant from its rows by table (see
+    :func:`suishin.notifications.storage.directory.snapshot_rows`); the tenant's digest times,
+    else ``default_digest``."""
     found = rows.get("tenants") or []
     row = found[0] if found else None
     settings: dict[str, Any] = (row["settings"] if row else None) or {}
@@ -212,7 +196,7 @@ def _snapshot(
             for h in rows.get("webhooks", [])
         },
         digest=digest,
-        people={r["id"]: _person(r) for r in rows.get("people", [])},
+        people={r["id"]: person_of(r) for r in rows.get("people", [])},
         assignments=[
             AssignmentView(
                 person_id=a["person_id"],
@@ -227,7 +211,7 @@ def _snapshot(
     )
 
 
-def rule_view(r: asyncpg.Record | dict[str, Any]) -> RuleView:
+def rule_view(r: Mapping[str, Any]) -> RuleView:
     return RuleView(
         id=r["id"],
         name=r["name"],
