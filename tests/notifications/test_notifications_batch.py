@@ -24,7 +24,7 @@ from suishin.notifications.directory import import_directory
 from suishin.notifications.domain import triggers
 from suishin.notifications.domain.directory import Directory
 from suishin.notifications.domain.shaping import JST
-from suishin.notifications.service import NotificationsService, service_of
+from suishin.notifications.runtime import NotificationsRuntime, runtime_of
 from suishin.notifications.settings import NotificationsSettings
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ async def svc(infra: Infrastructure, ev: SimpleNamespace) -> AsyncIterator[Simpl
             data["people"][4]["subscriptions"] = [{"event_types": ["indicator.status_changed"]}]
             data["people"][4]["preferences"] = {"cadence": "weekly"}
             await import_directory(runtime.pool, Directory.model_validate(data))
-        service: NotificationsService = service_of(runtime)
+        service: NotificationsRuntime = runtime_of(runtime)
         yield SimpleNamespace(runtime=runtime, service=service)
 
 

@@ -38,7 +38,7 @@ from suishin.notifications.directory import import_directory
 from suishin.notifications.domain.directory import Directory
 from suishin.notifications.domain.shaping import JST
 from suishin.notifications.rendering import Renderer
-from suishin.notifications.service import NotificationsService, service_of
+from suishin.notifications.runtime import NotificationsRuntime, runtime_of
 from suishin.notifications.settings import NotificationsSettings
 
 pytestmark = pytest.mark.integration
@@ -183,13 +183,13 @@ async def svc(
             sink=sink,
             settings=settings,
             clock=clock,
-            service=service_of(runtime),
+            service=runtime_of(runtime),
             hooks=hooks,
         )
 
 
-def service(svc: SimpleNamespace) -> NotificationsService:
-    s: NotificationsService = svc.service
+def service(svc: SimpleNamespace) -> NotificationsRuntime:
+    s: NotificationsRuntime = svc.service
     return s
 
 

@@ -12,13 +12,14 @@ from suishin.kit.auth import Principal
 from suishin.kit.errors import Forbidden
 from suishin.kit.graphql import context_of, require_tenant
 from suishin.notifications.domain.rules import parse_id
-from suishin.notifications.service import NotificationsService, service_of
+from suishin.notifications.runtime import NotificationsRuntime, runtime_of
 
 __all__ = ["admin", "me", "parse_id", "service"]
 
 
-def service(info: Info[Any, Any]) -> NotificationsService:
-    return service_of(context_of(info).runtime)
+def service(info: Info[Any, Any]) -> NotificationsRuntime:
+    """The notifications runtime serving the request (its pool, its clock)."""
+    return runtime_of(context_of(info).runtime)
 
 
 def me(info: Info[Any, Any]) -> tuple[Principal, str]:

@@ -1,5 +1,5 @@
-"""The notifications service object: clock, renderer, notifier, dispatcher and scheduler around
-one ServiceRuntime."""
+"""The runtime of the notifications service: kit's runtime plus the clock, renderer, router,
+dispatcher and scheduler of the service, and a pool for the CLI and tools."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any
 
 import asyncpg
 
-from suishin.contracts import topics
-from suishin.contracts.events import IndicatorStatusChanged, MeasureEvaluated, MeasureStatusChanged
 from suishin.kit.clock import Clock, SystemClock
+from suishin.kit.db import create_pool, ensure_database, transaction
+from suishin.kit.handlers import InboxHandler
+from suishin.kit.migrations import migrate
 from suishin.kit.service import ServiceRuntime
+from suishin.kit.settings import PlatformSettings
 from suishin.notifications.digests import compose_due_digests
 from suishin.notifications.dispatcher import Dispatcher
-from suishin.notifications.domain import triggers
 from suishin.notifications.domain.notices import Policy, Router
 from suishin.notifications.domain.shaping import (
     JST,
@@ -28,36 +30,26 @@ from suishin.notifications.domain.shaping import (
     parse_hhmm,
 )
 from suishin.notifications.escalation import escalate_due
-from suishin.notifications.handlers import event_handler
 from suishin.notifications.rendering import Renderer, RenderError, fallback
 from suishin.notifications.settings import NotificationsSettings
+
+SERVICE_NAME = "notifications"
+MIGRATIONS = resources.files("suishin.notifications") / "migrations"
 
 log = logging.getLogger(__name__)
 
 
 class NotificationsRuntime(ServiceRuntime):
-    """The service runtime and the notifications service built around it."""
+    """The service runtime with the objects of the notifications service: the clock (tests
+    inject one), the renderer of notices and e-mails, the router that decides who is told what,
+    the dispatcher that sends e-mails and webhooks, the digest schedule and the scheduler of
+    digests and escalations. ``handlers`` holds the Kafka handlers by topic (see
+    :mod:`suishin.notifications.handlers`)."""
 
-    service: NotificationsService
+    settings: NotificationsSettings
 
-
-def service_of(runtime: ServiceRuntime) -> NotificationsService:
-    assert isinstance(runtime, NotificationsRuntime)
-    return runtime.service
-
-
-class NotificationsService:
-    def __init__(
-        self,
-        runtime: NotificationsRuntime,
-        settings: NotificationsSettings,
-        clock: Clock | None = None,
-        *,
-        consume: bool = True,
-        background: bool = True,
-    ) -> None:
-        self.runtime = runtime
-        self.settings = settings
+    def __init__(self, settings: NotificationsSettings, clock: Clock | None = None) -> None:
+        super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
         self.clock: Clock = clock or SystemClock()
         self.renderer = Renderer(settings.templates_dir)
         calendar = BusinessCalendar()
@@ -80,38 +72,8 @@ class NotificationsService:
             weekly_weekday=settings.weekly_digest_weekday,
             weekly_at=parse_hhmm(settings.weekly_digest_time),
         )
-        self.dispatcher = Dispatcher(lambda: self.runtime.pool, settings, self.clock, self.renderer)
-        self.handlers = {
-            topics.INDICATOR_STATUS_CHANGED: event_handler(
-                self, "notifications:indicator.status_changed", triggers.from_indicator
-            ),
-            topics.MEASURE_STATUS_CHANGED: event_handler(
-                self, "notifications:measure.status_changed", triggers.from_measure_status
-            ),
-            topics.MEASURE_EVALUATED: event_handler(
-                self, "notifications:measure.evaluated", triggers.from_measure_evaluation
-            ),
-        }
-        if consume:
-            runtime.add_consumer(
-                topics.INDICATOR_STATUS_CHANGED,
-                IndicatorStatusChanged,
-                self.handlers[topics.INDICATOR_STATUS_CHANGED],
-            )
-            runtime.add_consumer(
-                topics.MEASURE_STATUS_CHANGED,
-                MeasureStatusChanged,
-                self.handlers[topics.MEASURE_STATUS_CHANGED],
-            )
-            runtime.add_consumer(
-                topics.MEASURE_EVALUATED,
-                MeasureEvaluated,
-                self.handlers[topics.MEASURE_EVALUATED],
-            )
-        if background:
-            runtime.add_background(self.dispatcher.run)
-            runtime.add_background(self.run_scheduler)
-        runtime.service = self
+        self.dispatcher = Dispatcher(lambda: self.pool, settings, self.clock, self.renderer)
+        self.handlers: dict[str, InboxHandler[Any]] = {}
 
     def notice_text(
         self,
@@ -134,10 +96,6 @@ class NotificationsService:
             return title, body, str(exc)
         return title, body, None
 
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.runtime.pool
-
     async def run_scheduler(self) -> None:
         while True:
             try:
@@ -152,9 +110,25 @@ class NotificationsService:
     async def scheduler_pass(self) -> dict[str, int]:
         """Compose due digests and escalate due alerts (one pass, at the clock's now)."""
         now = self.clock.now()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with transaction(self.pool) as conn:
             digests = await compose_due_digests(conn, now)
             escalated = await escalate_due(conn, self.router, now, self.digest_schedule)
         if digests or escalated:
             self.dispatcher.wake()
         return {"digests": len(digests), "escalations": len(escalated)}
+
+
+def runtime_of(runtime: ServiceRuntime) -> NotificationsRuntime:
+    """``runtime`` as the notifications runtime it is."""
+    assert isinstance(runtime, NotificationsRuntime)
+    return runtime
+
+
+async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
+    """A pool on the notifications schema with migrations applied (for the CLI and tools)."""
+    schema = settings.schema_name(SERVICE_NAME)
+    await ensure_database(settings.database_url)
+    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=max_size)
+    async with pool.acquire() as conn:
+        await migrate(conn, schema, MIGRATIONS)
+    return pool
