@@ -349,7 +349,6 @@ async def create_routing_rule(
 ) -> dict[str, Any]:
     """A new routing rule (``rule``: the arguments of :func:`rules.rule_values` but the
     directory), checked against the tenant's directory."""
-    rules.check_rule_header(rule["name"], rule["event_types"], rule["kinds"])
     codes = await storage.directory.codes(conn, tenant)
     values = rules.rule_values(**rule, codes=codes)
     return await storage.rules.create_rule(conn, tenant, values, created_by, now)

@@ -99,7 +99,7 @@ def check_subscriber(person: str, department_code: str | None, codes: Codes) -> 
         )
 
 
-def check_rule_header(name: str, event_types: Sequence[str], kinds: Sequence[str]) -> str:
+def _check_rule_header(name: str, event_types: Sequence[str], kinds: Sequence[str]) -> str:
     """The rule's name as stored; checks what needs no directory."""
     name = name.strip()
     if not name or len(name) > 200:
@@ -128,7 +128,7 @@ def rule_values(
     codes: Codes,
 ) -> dict[str, Any]:
     """A new routing rule checked against the tenant's directory: the values to store."""
-    name = check_rule_header(name, event_types, kinds)
+    name = _check_rule_header(name, event_types, kinds)
     checked: list[dict[str, str]] = []
     for i, t in enumerate(targets):
         field = f"input.targets[{i}]"
