@@ -16,8 +16,8 @@ import pytest_asyncio
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope
+from suishin.devstack.testing import Infrastructure, isolated_settings, started
 from suishin.kit.clock import FixedClock
-from suishin.kit.testing import Infrastructure, isolated_settings, started
 from suishin.notifications import commands
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory

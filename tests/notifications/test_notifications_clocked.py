@@ -29,10 +29,10 @@ from starlette.routing import Route
 
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
+from suishin.devstack.embedded import free_port
+from suishin.devstack.testing import Infrastructure, isolated_settings, started, wait_until
 from suishin.kit.auth import issue_token
 from suishin.kit.clock import FixedClock
-from suishin.kit.embedded import free_port
-from suishin.kit.testing import Infrastructure, isolated_settings, started, wait_until
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
 from suishin.notifications.domain.directory import Directory

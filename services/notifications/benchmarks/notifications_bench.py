@@ -33,8 +33,8 @@ import asyncpg
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged, new_event
+from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.kit.clock import FixedClock
-from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
 from suishin.notifications.domain.directory import Directory
