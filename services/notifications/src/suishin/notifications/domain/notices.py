@@ -109,8 +109,9 @@ class Planned:
 
 
 class Batch:
-    """What a batch of signals writes, collected while deciding and written by :meth:`flush`
-    with one statement per table, in the caller's transaction."""
+    """A batch's view of the alerts of its subjects, and what it writes, collected while
+    deciding (written by :mod:`suishin.notifications.commands` with one statement per table,
+    in the caller's transaction)."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -122,7 +123,7 @@ class Batch:
         self.planned: list[Planned] = []
         self.keys: set[tuple[str, str, str]] = set()
 
-    def _add(self, alert: Alert) -> None:
+    def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)
         self.by_subject.setdefault((alert.tenant, alert.subject), []).append(alert)
         if alert.state != "resolved":
@@ -136,7 +137,7 @@ class Batch:
     def add_open(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """The open alerts of the batch's subjects, as loaded (and locked)."""
         for r in rows:
-            self._add(
+            self.add_alert(
                 Alert(
                     id=r["id"],
                     tenant=r["tenant"],
@@ -483,7 +484,7 @@ class Router:
                 "source_event_id": signal.source_event_id,
             },
         )
-        batch._add(alert)
+        batch.add_alert(alert)
         return alert.id
 
     def _resolve_alerts(
@@ -543,7 +544,7 @@ class Router:
         outcome: Outcome | None,
         rendered: dict[str, tuple[str, str, str | None]] | None = None,
     ) -> Planned | None:
-        """One notification with its deliveries, to be written by the batch's flush; None when
+        """One notification with its deliveries, to be written with the batch; None when
         the batch already holds one for the same recipient and dedup key."""
         now = batch.now
         unique = (snap.tenant, recipient.id, dedup)
