@@ -19,7 +19,7 @@ from suishin.contracts.events import (
     new_event,
 )
 from suishin.devstack.embedded import free_port
-from suishin.notifications.directory import Directory
+from suishin.notifications.domain.directory import Directory
 from suishin.notifications.smtp_sink import MailSink, start_sink
 
 TENANT = "itabashi"

@@ -27,8 +27,8 @@ from suishin.kit.auth import issue_token
 from suishin.kit.clock import FixedClock
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""From signals to stored notifications and scheduled deliveries, in the caller's transaction.
+"""From signals to notifications and scheduled deliveries, decided in memory.
 
 Order of decisions for each signal: resolve alerts the signal ends (and announce recovery to
 whoever was alerted); deduplicate an alert that is already open; match rules and subscriptions;
@@ -8,11 +8,12 @@ and announce it, and schedule e-mail/webhook deliveries through quiet hours, gro
 digests. Anything that ends without a notification is recorded in ``routing_outcomes`` and
 logged.
 
-A consumer batch is decided in memory and written set-based (:class:`Batch`): the directory,
-rules, subscriptions and silences of the tenants involved are loaded with one query per table,
-the open alerts of the batch's subjects with one locking query, and what the batch writes goes
-out with one statement per table (alerts, routing outcomes, notifications, deliveries, outbox),
-so the number of statements does not grow with the number of events. Signals are still decided
+A consumer batch is decided in memory (:class:`Batch`) against the snapshots of its tenants
+(:class:`~suishin.notifications.domain.recipients.TenantSnapshot`) and the open alerts of its
+subjects; :func:`suishin.notifications.commands.apply_signals` loads those with one query per
+table and writes what the batch collected with one statement per table (alerts, routing
+outcomes, notifications, deliveries, outbox), so the number of statements does not grow with
+the number of events. Signals are still decided
 one after the other, in event order, against the batch's view of the alerts: an alert opened by
 one event deduplicates a later one and is resolved by a later recovery, as before.
 """
@@ -20,45 +21,31 @@ one event deduplicates a later one and is resolved by a later recovery, as befor
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-import asyncpg
-
 from suishin.contracts.enums import Severity
-from suishin.contracts.events import Envelope
-from suishin.kit.outbox import enqueue_many
-from suishin.notifications.channels.inbox import delivered_event
-from suishin.notifications.recipients import (
-    Person,
-    TenantSnapshot,
-    WebhookTarget,
-    load_snapshots,
-)
-from suishin.notifications.rendering import Renderer, RenderError, fallback
-from suishin.notifications.routing import (
+from suishin.notifications.domain.recipients import Person, TenantSnapshot, WebhookTarget
+from suishin.notifications.domain.routing import (
     matching_rules,
     muted,
     silence_applies,
     subscription_matches,
 )
-from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import (
+from suishin.notifications.domain.shaping import (
     JST,
     SEVERITY_RANK,
     BusinessCalendar,
     Cadence,
-    DigestSchedule,
     QuietHours,
     dedup_key,
     next_digest_slot,
     next_send_time,
-    parse_hhmm,
 )
-from suishin.notifications.triggers import ESCALATION, Signal
+from suishin.notifications.domain.triggers import ESCALATION, Signal
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +80,7 @@ class Recipient:
 
 
 @dataclass(eq=False)
-class _Alert:
+class Alert:
     """An alert as the batch sees it: loaded (open, locked) or opened by an earlier signal."""
 
     id: UUID
@@ -111,7 +98,7 @@ class _Alert:
 
 
 @dataclass(eq=False)
-class _Planned:
+class Planned:
     """A notification to insert, with its deliveries and whether the inbox announces it."""
 
     row: dict[str, Any]
@@ -121,108 +108,37 @@ class _Planned:
     inserted: bool = False
 
 
-_NOTIFICATION_COLUMNS = (
-    ("id", "uuid"),
-    ("tenant", "text"),
-    ("recipient_id", "text"),
-    ("kind", "text"),
-    ("severity", "text"),
-    ("title", "text"),
-    ("body", "text"),
-    ("link", "text"),
-    ("subject", "text"),
-    ("period", "text"),
-    ("dedup_key", "text"),
-    ("alert_id", "uuid"),
-    ("source_event_id", "uuid"),
-    ("rule_id", "uuid"),
-    ("language", "text"),
-    ("render_error", "text"),
-    ("created_at", "timestamptz"),
-)
-_DELIVERY_COLUMNS = (
-    ("id", "uuid"),
-    ("notification_id", "uuid"),
-    ("tenant", "text"),
-    ("recipient_id", "text"),
-    ("channel", "text"),
-    ("address", "text"),
-    ("status", "text"),
-    ("attempts", "int"),
-    ("next_attempt_at", "timestamptz"),
-    ("digest_due_at", "timestamptz"),
-    ("created_at", "timestamptz"),
-    ("finished_at", "timestamptz"),
-)
-_OUTCOME_COLUMNS = (
-    ("tenant", "text"),
-    ("source_event_id", "uuid"),
-    ("event_type", "text"),
-    ("outcome", "text"),
-    ("rule_id", "uuid"),
-    ("detail", "text"),
-    ("created_at", "timestamptz"),
-)
-
-
-def _insert_unnest(table: str, columns: Sequence[tuple[str, str]], tail: str = "") -> str:
-    names = ", ".join(name for name, _ in columns)
-    arrays = ", ".join(f"${i}::{kind}[]" for i, (_, kind) in enumerate(columns, 1))
-    return f"insert into {table} ({names}) select * from unnest({arrays}) {tail}"
-
-
-_INSERT_NOTIFICATIONS = _insert_unnest(
-    "notifications",
-    _NOTIFICATION_COLUMNS,
-    "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
-)
-_INSERT_DELIVERIES = _insert_unnest("deliveries", _DELIVERY_COLUMNS)
-_INSERT_OUTCOMES = _insert_unnest("routing_outcomes", _OUTCOME_COLUMNS)
-
-
-def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
-    return [[row[i] for row in rows] for i in range(width)]
-
-
 class Batch:
-    """What a batch of signals writes, collected while deciding and written by :meth:`flush`
-    with one statement per table, in the caller's transaction."""
+    """A batch's view of the alerts of its subjects, and what it writes, collected while
+    deciding (written by :mod:`suishin.notifications.commands` with one statement per table,
+    in the caller's transaction)."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
-        self.open: dict[tuple[str, str], _Alert] = {}  # (tenant, alert_key) → open alert
-        self.by_subject: dict[tuple[str, str], list[_Alert]] = {}
-        self.alerts: list[_Alert] = []  # every alert loaded or opened, in order
+        self.open: dict[tuple[str, str], Alert] = {}  # (tenant, alert_key) → open alert
+        self.by_subject: dict[tuple[str, str], list[Alert]] = {}
+        self.alerts: list[Alert] = []  # every alert loaded or opened, in order
         self.told: dict[UUID, set[str]] = {}  # alert → recipients of its notifications
         self.outcomes: list[tuple[Any, ...]] = []
-        self.planned: list[_Planned] = []
+        self.planned: list[Planned] = []
         self.keys: set[tuple[str, str, str]] = set()
 
-    def _add(self, alert: _Alert) -> None:
+    def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)
         self.by_subject.setdefault((alert.tenant, alert.subject), []).append(alert)
         if alert.state != "resolved":
             self.open[(alert.tenant, alert.alert_key)] = alert
 
-    async def load_alerts(self, conn: asyncpg.Connection, signals: Sequence[Signal]) -> None:
-        """Lock and load the open alerts of every subject in the batch (one query), and who
-        was told about those a recovery in the batch may end (one more)."""
-        subjects = sorted({(s.tenant, s.subject) for s in signals})
-        if not subjects:
-            return
-        rows = await conn.fetch(
-            """select id, tenant, alert_key, kind, subject, period, severity, state, escalate_at
-               from alerts
-               where state <> 'resolved'
-                 and (tenant, subject) in (select * from unnest($1::text[], $2::text[]))
-               order by id
-               for update""",
-            [t for t, _ in subjects],
-            [s for _, s in subjects],
-        )
+    @staticmethod
+    def subjects(signals: Iterable[Signal]) -> list[tuple[str, str]]:
+        """The (tenant, subject) pairs whose open alerts the batch needs."""
+        return sorted({(s.tenant, s.subject) for s in signals})
+
+    def add_open(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """The open alerts of the batch's subjects, as loaded (and locked)."""
         for r in rows:
-            self._add(
-                _Alert(
+            self.add_alert(
+                Alert(
                     id=r["id"],
                     tenant=r["tenant"],
                     alert_key=r["alert_key"],
@@ -234,16 +150,16 @@ class Batch:
                     escalate_at=r["escalate_at"],
                 )
             )
+
+    def recoverable(self, signals: Iterable[Signal]) -> list[UUID]:
+        """The alerts a recovery in the batch may end (whose recipients it needs to know)."""
         recovering = {(s.tenant, s.subject) for s in signals if s.announce_recovery}
-        ids = [a.id for a in self.alerts if (a.tenant, a.subject) in recovering]
-        if ids:
-            told = await conn.fetch(
-                """select distinct alert_id, recipient_id from notifications
-                   where alert_id = any($1::uuid[])""",
-                ids,
-            )
-            for t in told:
-                self.told.setdefault(t["alert_id"], set()).add(t["recipient_id"])
+        return [a.id for a in self.alerts if (a.tenant, a.subject) in recovering]
+
+    def add_told(self, told: Iterable[tuple[UUID, str]]) -> None:
+        """Who was told about which alert: (alert, recipient) pairs."""
+        for alert_id, recipient_id in told:
+            self.told.setdefault(alert_id, set()).add(recipient_id)
 
     def record(
         self,
@@ -254,7 +170,7 @@ class Batch:
         outcome: Outcome,
     ) -> None:
         outcome.recorded.append(what)
-        _log_outcome(signal, what, detail)
+        log_outcome(signal, what, detail)
         self.outcomes.append(
             (
                 signal.tenant,
@@ -267,70 +183,51 @@ class Batch:
             )
         )
 
-    async def flush(self, conn: asyncpg.Connection) -> None:
-        """Write everything: at most one statement per table, whatever the batch size."""
-        changed = [a for a in self.alerts if a.changed and a.new is None]
-        if changed:  # before the inserts: a resolved alert may be reopened in the same batch
-            await conn.execute(
-                """update alerts a set severity = u.severity, state = u.state,
-                       resolved_at = u.resolved_at, escalate_at = u.escalate_at
-                   from unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[],
-                               $5::timestamptz[]) as u(id, severity, state, resolved_at,
-                                                       escalate_at)
-                   where a.id = u.id""",
-                [a.id for a in changed],
-                [a.severity.value for a in changed],
-                [a.state for a in changed],
-                [a.resolved_at for a in changed],
-                [a.escalate_at for a in changed],
+    def changed_alerts(self) -> list[tuple[Any, ...]]:
+        """(id, severity, state, resolved_at, escalate_at) of loaded alerts the batch changed."""
+        return [
+            (a.id, a.severity.value, a.state, a.resolved_at, a.escalate_at)
+            for a in self.alerts
+            if a.changed and a.new is None
+        ]
+
+    def opened_alerts(self) -> list[tuple[Any, ...]]:
+        """The alerts the batch opened, as rows to insert."""
+        return [
+            (
+                a.id,
+                a.tenant,
+                a.alert_key,
+                a.kind,
+                a.subject,
+                a.period,
+                a.severity.value,
+                a.state,
+                a.new["escalate"],
+                a.escalate_at,
+                a.new["department_codes"],
+                a.new["plan_ids"],
+                a.new["facts"],
+                a.new["source_event_id"],
+                self.now,
+                a.resolved_at,
             )
-        opened = [a for a in self.alerts if a.new is not None]
-        if opened:
-            await conn.executemany(
-                """insert into alerts (id, tenant, alert_key, kind, subject, period, severity,
-                       state, escalate, escalate_at, department_codes, plan_ids, facts,
-                       source_event_id, opened_at, resolved_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                           $16)""",
-                [
-                    (
-                        a.id,
-                        a.tenant,
-                        a.alert_key,
-                        a.kind,
-                        a.subject,
-                        a.period,
-                        a.severity.value,
-                        a.state,
-                        a.new["escalate"],
-                        a.escalate_at,
-                        a.new["department_codes"],
-                        a.new["plan_ids"],
-                        a.new["facts"],
-                        a.new["source_event_id"],
-                        self.now,
-                        a.resolved_at,
-                    )
-                    for a in opened
-                    if a.new is not None
-                ],
-            )
-        if self.outcomes:
-            await conn.execute(_INSERT_OUTCOMES, *_columns(self.outcomes, len(_OUTCOME_COLUMNS)))
-        if not self.planned:
-            return
-        rows = [tuple(p.row[name] for name, _ in _NOTIFICATION_COLUMNS) for p in self.planned]
-        inserted = {
-            r["id"]
-            for r in await conn.fetch(
-                _INSERT_NOTIFICATIONS, *_columns(rows, len(_NOTIFICATION_COLUMNS))
-            )
-        }
+            for a in self.alerts
+            if a.new is not None
+        ]
+
+    def notification_rows(self, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The planned notifications, as rows of ``columns``."""
+        return [tuple(p.row[name] for name in columns) for p in self.planned]
+
+    def inserted(self, ids: set[UUID]) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
+        """The planned notifications stored (``ids``; the others existed already): their
+        deliveries, and those the inbox announces."""
         deliveries: list[tuple[Any, ...]] = []
-        events: list[Envelope[Any]] = []
+        announced: list[dict[str, Any]] = []
         for p in self.planned:
             n = p.row
-            if n["id"] not in inserted:
+            if n["id"] not in ids:
                 log.info(
                     "duplicate notification skipped",
                     extra={
@@ -345,13 +242,11 @@ class Batch:
                 p.outcome.notifications.append(n["id"])
             deliveries.extend(p.deliveries)
             if p.announce:
-                events.append(delivered_event(n, channel="inbox", status="delivered", attempts=1))
-        if deliveries:
-            await conn.execute(_INSERT_DELIVERIES, *_columns(deliveries, len(_DELIVERY_COLUMNS)))
-        await enqueue_many(conn, events)
+                announced.append(n)
+        return deliveries, announced
 
 
-def _log_outcome(signal: Signal, what: str, detail: str) -> None:
+def log_outcome(signal: Signal, what: str, detail: str) -> None:
     level = logging.WARNING if what in ("no_recipients", "unknown_tenant") else logging.INFO
     log.log(
         level,
@@ -366,57 +261,35 @@ def _log_outcome(signal: Signal, what: str, detail: str) -> None:
     )
 
 
-class Notifier:
-    def __init__(self, settings: NotificationsSettings, renderer: Renderer) -> None:
-        self.settings = settings
-        self.renderer = renderer
-        self.calendar = BusinessCalendar()
-        # Load the holiday tables now: their first use imports them (~0.3 s), which would
-        # otherwise delay the first alert after a start.
-        self.calendar.is_business_day(datetime.now(JST).date())
-        self.quiet = QuietHours(
-            parse_hhmm(settings.quiet_hours_start), parse_hhmm(settings.quiet_hours_end)
-        )
-        self.grouping = timedelta(seconds=settings.grouping_window_seconds)
+NoticeText = Callable[
+    [str, str, str, Mapping[str, Any], Mapping[str, Any]], tuple[str, str, str | None]
+]
+"""(tenant, kind, language, context, facts) → (title, body, render error or None): a notice's
+text in the recipient's language (a plain fallback when its template fails)."""
 
-    def link_url(self, link: str | None) -> str:
-        base = self.settings.portal_url.rstrip("/")
-        if not link:
-            return f"{base}/inbox"
-        kind, _, ident = link.partition(":")
-        return f"{base}/{kind.lower()}s/{ident}"
+
+@dataclass(frozen=True)
+class Policy:
+    """The service's settings that shape deliveries: the business calendar, quiet hours, the
+    grouping window of e-mails and the business days before an alert escalates."""
+
+    calendar: BusinessCalendar
+    quiet: QuietHours
+    grouping: timedelta
+    escalation_business_days: int
+
+
+class Router:
+    """Decides, for each signal of a batch, who is told what and through which channels."""
+
+    def __init__(self, policy: Policy, notice_text: NoticeText) -> None:
+        self.policy = policy
+        self.notice_text = notice_text
 
     # --- signals -------------------------------------------------------------------------
 
-    async def apply_many(
-        self,
-        conn: asyncpg.Connection,
-        signals: Sequence[Signal],
-        now: datetime,
-        default_digest: DigestSchedule,
-        snapshots: dict[str, TenantSnapshot] | None = None,
-    ) -> list[Outcome]:
-        """Apply a batch of signals, in order, with a bounded number of statements."""
-        if not signals:
-            return []
-        if snapshots is None:
-            snapshots = await load_snapshots(conn, {s.tenant for s in signals}, now, default_digest)
-        batch = Batch(now)
-        await batch.load_alerts(conn, signals)
-        outcomes = [self._decide(batch, s, snapshots[s.tenant], now) for s in signals]
-        await batch.flush(conn)
-        return outcomes
-
-    async def apply(
-        self, conn: asyncpg.Connection, signal: Signal, snap: TenantSnapshot, now: datetime
-    ) -> Outcome:
-        """Apply one signal (a batch of one)."""
-        outcomes = await self.apply_many(
-            conn, [signal], now, snap.digest, snapshots={signal.tenant: snap}
-        )
-        return outcomes[0]
-
-    def _decide(self, batch: Batch, signal: Signal, snap: TenantSnapshot, now: datetime) -> Outcome:
+    def decide(self, batch: Batch, signal: Signal, snap: TenantSnapshot, now: datetime) -> Outcome:
+        """Decide one signal: what it changes and what it sends, collected in ``batch``."""
         outcome = Outcome()
         departments, unknown = snap.departments.resolve(signal.department_codes)
         if not snap.known:
@@ -547,7 +420,7 @@ class Notifier:
                 if alert_id is not None
                 else dedup_key(signal.kind, signal.subject, signal.period, signal.source_event_id)
             )
-            self._plan(
+            self.plan(
                 batch,
                 snap,
                 recipient,
@@ -589,7 +462,7 @@ class Notifier:
             existing.changed = True
             return existing.id
         now = batch.now
-        alert = _Alert(
+        alert = Alert(
             id=uuid4(),
             tenant=signal.tenant,
             alert_key=signal.alert_key,
@@ -599,7 +472,7 @@ class Notifier:
             severity=signal.severity,
             state="open",
             escalate_at=(
-                self.calendar.add_business_days(now, self.settings.escalation_business_days)
+                self.policy.calendar.add_business_days(now, self.policy.escalation_business_days)
                 if escalate
                 else None
             ),
@@ -611,7 +484,7 @@ class Notifier:
                 "source_event_id": signal.source_event_id,
             },
         )
-        batch._add(alert)
+        batch.add_alert(alert)
         return alert.id
 
     def _resolve_alerts(
@@ -653,44 +526,7 @@ class Notifier:
 
     # --- notifications -------------------------------------------------------------------
 
-    async def create(
-        self,
-        conn: asyncpg.Connection,
-        snap: TenantSnapshot,
-        recipient: Recipient,
-        *,
-        kind: str,
-        severity: Severity,
-        context: dict[str, Any],
-        facts: dict[str, Any],
-        subject: str | None,
-        period: str | None,
-        dedup: str,
-        alert_id: UUID | None,
-        source_event_id: UUID | None,
-        now: datetime,
-    ) -> UUID | None:
-        """Store one notification (once per dedup key), put it in the inbox, schedule pushes."""
-        batch = Batch(now)
-        planned = self._plan(
-            batch,
-            snap,
-            recipient,
-            kind=kind,
-            severity=severity,
-            context=context,
-            facts=facts,
-            subject=subject,
-            period=period,
-            dedup=dedup,
-            alert_id=alert_id,
-            source_event_id=source_event_id,
-            outcome=None,
-        )
-        await batch.flush(conn)
-        return planned.row["id"] if planned is not None and planned.inserted else None
-
-    def _plan(
+    def plan(
         self,
         batch: Batch,
         snap: TenantSnapshot,
@@ -707,8 +543,8 @@ class Notifier:
         source_event_id: UUID | None,
         outcome: Outcome | None,
         rendered: dict[str, tuple[str, str, str | None]] | None = None,
-    ) -> _Planned | None:
-        """One notification with its deliveries, to be written by the batch's flush; None when
+    ) -> Planned | None:
+        """One notification with its deliveries, to be written with the batch; None when
         the batch already holds one for the same recipient and dedup key."""
         now = batch.now
         unique = (snap.tenant, recipient.id, dedup)
@@ -722,17 +558,7 @@ class Notifier:
         language = recipient.language
         done = rendered.get(language) if rendered is not None else None
         if done is None:
-            render_error: str | None = None
-            try:
-                title, body = self.renderer.notice(kind, language, context)
-            except RenderError as exc:
-                render_error = str(exc)
-                title, body = fallback(kind, language, facts)
-                log.error(
-                    "template failed; sent a plain notice instead",
-                    extra={"tenant": snap.tenant, "kind": kind, "error": render_error},
-                )
-            done = (title, body, render_error)
+            done = self.notice_text(snap.tenant, kind, language, context, facts)
             if rendered is not None:
                 rendered[language] = done
         title, body, render_error = done
@@ -798,7 +624,7 @@ class Notifier:
             )
         if alert_id is not None:
             batch.told.setdefault(alert_id, set()).add(recipient.id)
-        planned = _Planned(
+        planned = Planned(
             row=n,
             deliveries=deliveries,
             announce=recipient.person is not None,
@@ -827,7 +653,7 @@ class Notifier:
             return None
         urgent = severity is Severity.CRITICAL or kind == ESCALATION
         if person.cadence is not Cadence.IMMEDIATE and not urgent:
-            due = next_digest_slot(now, person.cadence, snap.digest, self.calendar)
+            due = next_digest_slot(now, person.cadence, snap.digest, self.policy.calendar)
             return (
                 uuid4(),
                 n["id"],
@@ -845,12 +671,12 @@ class Notifier:
         send_at = next_send_time(
             now,
             severity,
-            self.quiet if person.respect_quiet_hours else None,
-            self.calendar,
+            self.policy.quiet if person.respect_quiet_hours else None,
+            self.policy.calendar,
             business_days_only=person.respect_quiet_hours,
         )
         if severity is not Severity.CRITICAL:
-            send_at += self.grouping
+            send_at += self.policy.grouping
         return (
             uuid4(),
             n["id"],
@@ -864,29 +690,4 @@ class Notifier:
             None,
             now,
             None,
-        )
-
-    async def record(
-        self,
-        conn: asyncpg.Connection,
-        signal: Signal,
-        what: str,
-        rule_id: UUID | None,
-        detail: str,
-        now: datetime,
-        outcome: Outcome,
-    ) -> None:
-        """Record one routing outcome at once (outside a batch, e.g. escalation)."""
-        outcome.recorded.append(what)
-        _log_outcome(signal, what, detail)
-        await conn.execute(
-            """insert into routing_outcomes (tenant, source_event_id, event_type, outcome,
-                   rule_id, detail, created_at) values ($1, $2, $3, $4, $5, $6, $7)""",
-            signal.tenant,
-            signal.source_event_id,
-            signal.event_type,
-            what,
-            rule_id,
-            detail,
-            now,
         )

@@ -172,6 +172,30 @@ def retry_delay(attempt: int, base: float, cap: float) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempt - 1)))
 
 
+@dataclass(frozen=True)
+class Retries:
+    """How often a delivery is tried, and the exponential backoff between attempts."""
+
+    max_attempts: int
+    backoff_base: float
+    backoff_max: float
+
+    def after(
+        self, attempt: int, error: str | None, permanent: bool, finished: datetime
+    ) -> tuple[str, str, datetime | None]:
+        """After attempt ``attempt`` (1-based) ended with ``error`` (None: delivered):
+        (the attempt's outcome, the delivery's status, when it is tried next)."""
+        if error is None:
+            return "delivered", "delivered", None
+        if permanent or attempt >= self.max_attempts:
+            return "failed", "failed", None
+        return (
+            "retry",
+            "pending",
+            finished + retry_delay(attempt, self.backoff_base, self.backoff_max),
+        )
+
+
 def dedup_key(*parts: object) -> str:
     """A stable key for "the same alert about the same subject and period"."""
     text = "|".join("" if p is None else str(p) for p in parts)

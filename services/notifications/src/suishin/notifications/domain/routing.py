@@ -12,9 +12,9 @@ from datetime import datetime
 from uuid import UUID
 
 from suishin.contracts.enums import Severity
-from suishin.notifications.directory import Target
-from suishin.notifications.shaping import severity_at_least
-from suishin.notifications.triggers import Signal
+from suishin.notifications.domain.directory import Target
+from suishin.notifications.domain.shaping import severity_at_least
+from suishin.notifications.domain.triggers import Signal
 
 
 @dataclass(frozen=True)

@@ -1,24 +1,23 @@
-"""Resolution of targets (posts, departments, bodies, people) to the people who hold them on a
-given day, and the per-tenant snapshot of directory, rules, subscriptions and silences."""
+"""The per-tenant snapshot of directory, rules, subscriptions and silences that routing decides
+on, and the resolution of targets (posts, departments, bodies, people) to the people who hold
+them on a given day."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-import asyncpg
-
 from suishin.contracts.enums import Severity
-from suishin.notifications.directory import OWNER, Target, targets_from_json
-from suishin.notifications.routing import (
+from suishin.notifications.domain.directory import OWNER, Target, targets_from_json
+from suishin.notifications.domain.routing import (
     DepartmentIndex,
     RuleView,
     SilenceView,
     SubscriptionView,
 )
-from suishin.notifications.shaping import Cadence, DigestSchedule, parse_hhmm
+from suishin.notifications.domain.shaping import Cadence, DigestSchedule, parse_hhmm
 
 
 @dataclass(frozen=True)
@@ -49,17 +48,7 @@ class WebhookTarget:
         return f"webhook:{self.id}"
 
 
-_PERSON_SQL = """
-    select p.tenant, p.id, p.name, p.email, coalesce(pr.language, p.language) as language,
-           p.active, coalesce(pr.email_enabled, true) as email_enabled,
-           coalesce(pr.cadence, 'immediate') as cadence,
-           coalesce(pr.muted_kinds, '{}') as muted_kinds,
-           coalesce(pr.respect_quiet_hours, true) as respect_quiet_hours
-    from people p left join preferences pr on pr.tenant = p.tenant and pr.person_id = p.id
-"""
-
-
-def _person(row: asyncpg.Record) -> Person:
+def person_of(row: Mapping[str, Any]) -> Person:
     return Person(
         tenant=row["tenant"],
         id=row["id"],
@@ -74,52 +63,6 @@ def _person(row: asyncpg.Record) -> Person:
     )
 
 
-async def people_by_id(conn: asyncpg.Connection, tenant: str, ids: Sequence[str]) -> list[Person]:
-    rows = await conn.fetch(
-        _PERSON_SQL + " where p.tenant = $1 and p.id = any($2::text[]) order by p.id",
-        tenant,
-        list(ids),
-    )
-    return [_person(r) for r in rows]
-
-
-async def resolve_target(
-    conn: asyncpg.Connection,
-    tenant: str,
-    target: Target,
-    owner_departments: Sequence[str],
-    on: date,
-) -> list[Person]:
-    """Active people who, on day ``on``, hold an assignment matching every field of ``target``."""
-    if target.person:
-        return [p for p in await people_by_id(conn, tenant, [target.person]) if p.active]
-    departments: list[str] | None = None
-    if target.department == OWNER:
-        departments = list(owner_departments)
-        if not departments:
-            return []
-    elif target.department:
-        departments = [target.department]
-    rows = await conn.fetch(
-        _PERSON_SQL
-        + """ where p.tenant = $1 and p.active and exists (
-                select 1 from assignments a
-                where a.tenant = p.tenant and a.person_id = p.id
-                  and ($2::text[] is null or a.department_code = any($2::text[]))
-                  and ($3::text is null or a.post_code = $3)
-                  and ($4::text is null or a.body_code = $4)
-                  and (a.valid_from is null or a.valid_from <= $5)
-                  and (a.valid_to is null or a.valid_to >= $5))
-            order by p.id""",
-        tenant,
-        departments,
-        target.post,
-        target.body,
-        on,
-    )
-    return [_person(r) for r in rows]
-
-
 @dataclass(frozen=True)
 class AssignmentView:
     person_id: str
@@ -130,7 +73,7 @@ class AssignmentView:
     valid_to: date | None
 
     def holds(self, target: Target, departments: Sequence[str] | None, on: date) -> bool:
-        """The SQL of :func:`resolve_target`, in memory."""
+        """Whether this assignment holds ``target`` on day ``on``."""
         if departments is not None and self.department_code not in departments:
             return False
         if target.post is not None and self.post_code != target.post:
@@ -163,12 +106,13 @@ class TenantSnapshot:
     )
 
     def people_by_id(self, ids: Iterable[str]) -> list[Person]:
-        """Like :func:`people_by_id`: the known people among ``ids``, ordered by id."""
+        """The known people among ``ids``, ordered by id."""
         found = {self.people[i] for i in ids if i in self.people}
         return sorted(found, key=lambda p: p.id)
 
     def holders(self, target: Target, owner_departments: Sequence[str], on: date) -> list[Person]:
-        """Like :func:`resolve_target`, from the snapshot (memoised per target and day)."""
+        """Active people who, on day ``on``, hold an assignment matching every field of
+        ``target`` (memoised per target and day)."""
         key = (target, tuple(owner_departments) if target.department == OWNER else (), on)
         cached = self._holders.get(key)
         if cached is not None:
@@ -191,57 +135,12 @@ class TenantSnapshot:
         return people
 
 
-async def load_snapshot(
-    conn: asyncpg.Connection, tenant: str, now: datetime, default_digest: DigestSchedule
+def snapshot(
+    tenant: str, rows: Mapping[str, list[Any]], default_digest: DigestSchedule
 ) -> TenantSnapshot:
-    return (await load_snapshots(conn, [tenant], now, default_digest))[tenant]
-
-
-async def load_snapshots(
-    conn: asyncpg.Connection,
-    tenants: Iterable[str],
-    now: datetime,
-    default_digest: DigestSchedule,
-) -> dict[str, TenantSnapshot]:
-    """Snapshots of several tenants with one query per table (not per tenant)."""
-    names = sorted(set(tenants))
-    if not names:
-        return {}
-    by_tenant: dict[str, dict[str, list[Any]]] = {t: {} for t in names}
-
-    async def load(table: str, sql: str, *args: Any) -> None:
-        for r in await conn.fetch(sql, names, *args):
-            by_tenant[r["tenant"]].setdefault(table, []).append(r)
-
-    await load("tenants", "select * from tenants where tenant = any($1::text[])")
-    await load(
-        "departments",
-        "select tenant, code, name, aliases from departments where tenant = any($1::text[])",
-    )
-    await load(
-        "rules",
-        """select * from routing_rules where tenant = any($1::text[]) and enabled
-           order by created_at, name""",
-    )
-    await load("subscriptions", "select * from subscriptions where tenant = any($1::text[])")
-    await load(
-        "silences",
-        "select * from silences where tenant = any($1::text[]) and expires_at > $2",
-        now,
-    )
-    await load("webhooks", "select * from webhooks where tenant = any($1::text[])")
-    await load("people", _PERSON_SQL + " where p.tenant = any($1::text[]) order by p.id")
-    await load(
-        "assignments",
-        """select tenant, person_id, department_code, post_code, body_code, valid_from, valid_to
-           from assignments where tenant = any($1::text[]) order by id""",
-    )
-    return {t: _snapshot(t, by_tenant[t], default_digest) for t in names}
-
-
-def _snapshot(
-    tenant: str, rows: dict[str, list[Any]], default_digest: DigestSchedule
-) -> TenantSnapshot:
+    """The snapshot of one tenant from its rows by table (see
+    :func:`suishin.notifications.storage.directory.snapshot_rows`); the tenant's digest times,
+    else ``default_digest``."""
     found = rows.get("tenants") or []
     row = found[0] if found else None
     settings: dict[str, Any] = (row["settings"] if row else None) or {}
@@ -297,7 +196,7 @@ def _snapshot(
             for h in rows.get("webhooks", [])
         },
         digest=digest,
-        people={r["id"]: _person(r) for r in rows.get("people", [])},
+        people={r["id"]: person_of(r) for r in rows.get("people", [])},
         assignments=[
             AssignmentView(
                 person_id=a["person_id"],
@@ -312,7 +211,7 @@ def _snapshot(
     )
 
 
-def rule_view(r: asyncpg.Record | dict[str, Any]) -> RuleView:
+def rule_view(r: Mapping[str, Any]) -> RuleView:
     return RuleView(
         id=r["id"],
         name=r["name"],
