@@ -156,7 +156,7 @@ def _target_of(row: asyncpg.Record, slot: tuple[int, int | None, str | None]) ->
     target: dict[str, Any] = {"fiscal_year": slot[0]}
     if slot[1] is not None:
         target["from_fiscal_year"] = slot[1]
-    target.update(_target_value(row))
+    target |= _target_value(row)
     if slot[2] is not None:
         target["sub_series"] = slot[2]
     if row["printed"]:

@@ -80,7 +80,7 @@ class Loaders:
         names = self._selections.get(cache_key)
         if names is None:
             names = self._selections[cache_key] = selected_names(info, path)
-            self._wanted.update(name for field_name in names for name in READS.get(field_name, ()))
+            self._wanted |= {name for field_name in names for name in READS.get(field_name, ())}
 
     async def prefetch(self, ids: Iterable[UUID]) -> None:
         """Load what the selections noted by :meth:`want` read for the indicators ``ids``: one
