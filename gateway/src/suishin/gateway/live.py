@@ -26,7 +26,9 @@ from suishin.contracts import topics
 from suishin.contracts.events import Envelope, EventRejected, parse_event
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
+from suishin.kit import tracing
 from suishin.kit.broker import ensure_topics, kafka_client_options
+from suishin.kit.metrics import LIVE_PUSHES
 from suishin.kit.signing import record_is_signed
 
 log = logging.getLogger(__name__)
@@ -158,18 +160,25 @@ class LiveHub:
             log.debug("live event skipped", extra={"reason": rejected.reason})
             return 0
         count = 0
-        for subscriber in list(self.subscribers):
-            if subscriber.event_type != event.event_type:
-                continue
-            try:
-                accepted = subscriber.accepts(event)
-            except Exception:
-                log.exception("subscription filter failed")
-                accepted = False
-            if accepted:
-                subscriber.offer(event)
-                count += 1
+        with tracing.received(
+            event,
+            f"{event.event_type} live push",
+            **{"messaging.system": "kafka", "messaging.operation.type": "process"},
+        ):
+            for subscriber in list(self.subscribers):
+                if subscriber.event_type != event.event_type:
+                    continue
+                try:
+                    accepted = subscriber.accepts(event)
+                except Exception:
+                    log.exception("subscription filter failed")
+                    accepted = False
+                if accepted:
+                    subscriber.offer(event)
+                    count += 1
         self.delivered += count
+        if count:
+            LIVE_PUSHES.labels(event.event_type).inc(count)
         return count
 
     async def events(

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from suishin.contracts.topics import dead_letter_topic
+from suishin.kit.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -58,3 +59,4 @@ async def send_to_dead_letter(
         },
     )
     await broker.publish(body, dead_letter_topic(topic), key=key, headers=headers)
+    DEAD_LETTERS.labels(topic, consumer, reason).inc()
