@@ -75,7 +75,9 @@ def instrument(app: Starlette, service: str, routes: Iterable[str]) -> Starlette
     if tracing.active():
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        app.add_middleware(OpenTelemetryMiddleware, excluded_urls=_UNTRACED)
+        app.add_middleware(
+            OpenTelemetryMiddleware, excluded_urls=_UNTRACED, exclude_spans=["receive", "send"]
+        )
     return app
 
 
