@@ -64,6 +64,8 @@ class SubgraphClient:
             headers={
                 "content-type": "application/json",
                 "accept": "application/json",
+                # Inside the cluster CPU is dearer than bytes: subgraphs answer uncompressed.
+                "accept-encoding": "identity",
                 **(headers or {}),
             },
         )

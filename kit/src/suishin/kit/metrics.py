@@ -89,8 +89,16 @@ class Source(Protocol):
 
 
 class _With(Collector):
+    """The process registry plus a source's families, those of one name merged into one."""
+
     def __init__(self, families: Iterable[Metric]) -> None:
-        self.families = list(families)
+        merged: dict[str, Metric] = {}
+        for family in families:
+            if family.name in merged:
+                merged[family.name].samples.extend(family.samples)
+            else:
+                merged[family.name] = family
+        self.families = list(merged.values())
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()

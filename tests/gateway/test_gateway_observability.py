@@ -1,6 +1,10 @@
-"""One trace per report, across Kafka: an external ``indicator.reported`` goes through indicators,
-plans and notifications to the gateway's live push, and every span and every event of that chain
-shares one trace id; correlation and causation ids link the events back to the report.
+"""Observability of the platform, checked with the ecosystem's own tools.
+
+Tracing: one trace per report, across Kafka: an external ``indicator.reported`` goes through
+indicators, plans and notifications to the gateway's live push, and every span and every event of
+that chain shares one trace id; correlation and causation ids link the events back to the report.
+Metrics: /metrics of the gateway and of a service parse as OpenMetrics (the official parser),
+with latency histograms and consumer lag. Answers: large ones compressed, JSON in UTF-8.
 
 The three services and the gateway run in-process on the real broker and PostgreSQL, with the
 OpenTelemetry SDK and an in-memory exporter (tracing is off unless a provider is installed).
@@ -25,8 +29,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from suishin.contracts import topics
+from suishin.contracts import ids, topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event, parse_event
 from suishin.contracts.planfile import load_plan_file
 from suishin.gateway.app import build as build_gateway
@@ -103,6 +108,7 @@ async def chain(infra: Infrastructure, exporter: InMemorySpanExporter) -> AsyncI
             ) as client:
                 yield SimpleNamespace(
                     plans=plans_rt,
+                    indicators_app=ind_app,
                     indicators=ind_rt,
                     notifications=notes_rt,
                     runtimes=(ind_rt, plans_rt, notes_rt),
@@ -314,3 +320,130 @@ def test_traceparent_propagator_reads_what_kit_writes() -> None:
     assert event.trace.causation_id == event.event_id
     context = TraceContextTextMapPropagator().extract({"traceparent": event.trace.traceparent})
     assert context, json.dumps(event.trace.model_dump(mode="json"))
+
+
+WHOLE_PLAN = """
+query WholePlan($id: ID!, $fy: Int) {
+  plan(id: $id) {
+    title state levelLabels measureCount
+    nodes {
+      code title kind
+      children {
+        code title kind
+        measure {
+          code title status owners { departmentCode isLead }
+          grades { fiscalYear grade label }
+          indicators {
+            key title unit
+            targets { fiscalYear value comparator }
+            status(fiscalYear: $fy) { status statusLabel reason figures { actual target } }
+            series { fiscalYear actual status { status } }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+async def whole_plan(chain: Any, encoding: str) -> httpx.Response:
+    plan_id = str(ids.plan_id("itabashi", chain.plan_file.plan.key))
+    token = issue_token(
+        chain.gateway_settings, subject="cio@itabashi", tenant="itabashi", roles=["viewer"]
+    )
+    return await chain.client.post(
+        "/graphql",
+        json={"query": WHOLE_PLAN, "variables": {"id": plan_id, "fy": YEAR}},
+        headers={"authorization": f"Bearer {token}", "accept-encoding": encoding},
+    )
+
+
+async def test_large_answers_are_compressed_and_japanese_is_not_escaped(chain: Any) -> None:
+    plain = await whole_plan(chain, "identity")
+    assert "content-encoding" not in plain.headers
+    raw = plain.content
+    assert raw.count(b"\\u") == 0 and "施策".encode() in raw
+    assert plain.json()["data"]["plan"]["measureCount"] > 10
+    for encoding in ("gzip", "br"):
+        answer = await whole_plan(chain, encoding)
+        assert answer.headers["content-encoding"] == encoding
+        assert answer.num_bytes_downloaded < len(raw) / 4, (encoding, answer.num_bytes_downloaded)
+        same = answer.json()["data"]["plan"]  # the figures may move meanwhile; the plan not
+        assert (same["title"], same["measureCount"]) == (
+            plain.json()["data"]["plan"]["title"],
+            plain.json()["data"]["plan"]["measureCount"],
+        )
+    small = await chain.client.get("/healthz", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in small.headers  # under the minimum size
+    # A subgraph answers in UTF-8 too.
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=chain.indicators_app), base_url="http://indicators"
+    ) as direct:
+        answer = await direct.post(
+            "/graphql",
+            json={
+                "query": "query($k: String!) { indicatorByKey(key: $k) { title } }",
+                "variables": {"k": chain.plan_file.indicators[0].key},
+            },
+            headers={"authorization": plain.request.headers["authorization"]},
+        )
+    title = answer.json()["data"]["indicatorByKey"]["title"]
+    assert title.encode() in answer.content and b"\\u" not in answer.content
+
+
+def parse_openmetrics(text: str) -> dict[str, Any]:
+    assert text.endswith("# EOF\n")
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert families
+    for name in families:
+        assert f"# HELP {name} " in text and f"# TYPE {name} " in text, name
+    return families
+
+
+async def test_metrics_parse_as_openmetrics_with_histograms_and_lag(chain: Any) -> None:
+    await whole_plan(chain, "identity")  # a request and its subgraph calls are measured
+    report = reported(chain.plan_file.indicators[-1].key, 1, traceparent=None)
+    await produce(
+        chain.bootstrap,
+        chain.indicators.topic(topics.INDICATOR_REPORTED),
+        [(report.key, report.to_bytes())],
+    )
+
+    async def consumed() -> bool:
+        return bool(chain.indicators.consumers[0].processed)
+
+    await wait_until(consumed, timeout=60, message="a report consumed")
+    accept = {"accept": "application/openmetrics-text; version=1.0.0"}
+    answer = await chain.client.get("/metrics", headers=accept)
+    assert answer.headers["content-type"].startswith("application/openmetrics-text")
+    gateway = parse_openmetrics(answer.text)
+    assert gateway["suishin_http_request_duration_seconds"].type == "histogram"
+    calls = gateway["suishin_gateway_subgraph_call_duration_seconds"]
+    assert calls.type == "histogram"
+    assert any(s.name.endswith("_bucket") and s.labels.get("le") == "+Inf" for s in calls.samples)
+    assert {"process_resident_memory_bytes", "suishin_gateway_subgraph_calls"} <= set(gateway)
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=chain.indicators_app), base_url="http://indicators"
+    ) as direct:
+        answer = await direct.get("/metrics", headers=accept)
+        plain = await direct.get("/metrics")
+    service = parse_openmetrics(answer.text)
+    assert service["suishin_consumer_lag"].type == "gauge"
+    assert service["suishin_consumer_batch_duration_seconds"].type == "histogram"
+    for name in (
+        "suishin_outbox_pending",
+        "suishin_outbox_oldest_age_seconds",
+        "suishin_consumer_processed",
+        "suishin_indicators_reports_accepted",
+        "process_resident_memory_bytes",
+    ):
+        assert name in service, name
+    [lag] = [
+        s for s in service["suishin_consumer_lag"].samples if s.labels["service"] == "indicators"
+    ]
+    assert lag.value >= 0
+    # Without asking: the Prometheus text format, with HELP and TYPE lines.
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert "# TYPE suishin_consumer_lag gauge" in plain.text
