@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -447,3 +448,13 @@ async def test_metrics_parse_as_openmetrics_with_histograms_and_lag(chain: Any) 
     # Without asking: the Prometheus text format, with HELP and TYPE lines.
     assert plain.headers["content-type"].startswith("text/plain")
     assert "# TYPE suishin_consumer_lag gauge" in plain.text
+
+
+async def test_subgraph_calls_are_logged_at_debug(
+    chain: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="suishin.gateway.subgraphs")
+    await whole_plan(chain, "identity")
+    calls = [r for r in caplog.records if r.name == "suishin.gateway.subgraphs"]
+    assert calls and all(r.levelno == logging.DEBUG for r in calls)
+    assert all(getattr(r, "subgraph", None) and getattr(r, "ms", None) is not None for r in calls)
