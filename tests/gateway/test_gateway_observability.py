@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -26,11 +27,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+import yaml
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
+from prometheus_client.parser import (
+    text_string_to_metric_families as text_string_to_metric_families_prom,
+)
 
 from suishin.contracts import ids, topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event, parse_event
@@ -458,3 +463,48 @@ async def test_subgraph_calls_are_logged_at_debug(
     calls = [r for r in caplog.records if r.name == "suishin.gateway.subgraphs"]
     assert calls and all(r.levelno == logging.DEBUG for r in calls)
     assert all(getattr(r, "subgraph", None) and getattr(r, "ms", None) is not None for r in calls)
+
+
+OBSERVABILITY = Path(__file__).resolve().parents[2] / "infra" / "observability"
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("_sum", "_count", "_created"),
+}
+
+
+def queried_metrics(expr: str) -> set[str]:
+    """Metric names in a PromQL expression (labels and functions are not metric names)."""
+    without_labels = re.sub(r"\{[^}]*\}", "", expr)
+    without_strings = re.sub(r'"[^"]*"', "", without_labels)
+    return set(re.findall(r"\b((?:suishin|process|python)_[a-z0-9_]+)\b", without_strings))
+
+
+async def test_dashboard_and_alert_rules_query_only_exported_metrics(chain: Any) -> None:
+    rules = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text("utf-8"))
+    dashboard = json.loads((OBSERVABILITY / "grafana-dashboard.json").read_text("utf-8"))
+    alerts = [r for group in rules["groups"] for r in group["rules"]]
+    assert {a["alert"] for a in alerts} >= {
+        "SuishinConsumerStalled",
+        "SuishinDeadLettersGrowing",
+        "SuishinOutboxBacklog",
+        "SuishinHttpErrorRate",
+        "SuishinGraphQLLatencyP99",
+    }
+    assert all(
+        a["expr"] and a["labels"]["severity"] and a["annotations"]["summary"] for a in alerts
+    )
+    exprs = [a["expr"] for a in alerts] + [
+        t["expr"] for p in dashboard["panels"] for t in p["targets"]
+    ]
+    queried = set().union(*(queried_metrics(e) for e in exprs))
+    # What the gateway and each service expose (each process its own registry).
+    exposed: set[str] = set()
+    texts = [(await chain.client.get("/metrics")).text]
+    for runtime in chain.runtimes:
+        texts.append(await runtime.metrics())
+    for text in texts:
+        for family in text_string_to_metric_families_prom(text):
+            exposed.add(family.name)
+            exposed.update(family.name + s for s in _SUFFIXES.get(family.type, ()))
+    assert queried and not queried - exposed, sorted(queried - exposed)
