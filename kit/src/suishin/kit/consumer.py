@@ -142,8 +142,7 @@ class BatchConsumer(Generic[P]):
                 log.exception("unparseable record", extra={"consumer": self.name})
                 await self._dead_letter(record, "unparseable", repr(exc))
         if valid:
-            with tracing.handling(valid[0][1].topic, self.name, [event for event, _ in valid]):
-                await self._apply(valid)
+            await self._apply(valid)
         self.processed += len(records)
         if records:
             CONSUMER_RECORDS.labels(self.service, self.name, records[0].topic).inc(len(records))
@@ -196,8 +195,11 @@ class BatchConsumer(Generic[P]):
     async def _apply(self, batch: list[tuple[Envelope[P], ConsumerRecord[Any, Any]]]) -> None:
         attempt = 0
         while True:
+            events = [event for event, _ in batch]
             try:
-                rejections = await self._handler([event for event, _ in batch])
+                # a span per handler call, continuing the events' trace (kit.tracing)
+                with tracing.handling(batch[0][1].topic, self.name, events):
+                    rejections = await self._handler(events)
             except TRANSIENT_ERRORS as exc:
                 attempt += 1
                 if attempt > self._max_retries:
