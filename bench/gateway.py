@@ -312,7 +312,6 @@ async def run(args: argparse.Namespace, infra: Any) -> None:
                     provider: Any = trace.get_tracer_provider()
                     provider.force_flush()
                     print(f"spans exported: {_SpanSink.received:,} bytes of OTLP")
-                    sink.shutdown()
 
 
 def plan_file_measures(plan_file: PlanFile) -> int:
