@@ -40,6 +40,7 @@ from prometheus_client.parser import (
 from suishin.contracts import ids, topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event, parse_event
 from suishin.contracts.planfile import load_plan_file
+from suishin.devstack.testing import Infrastructure, isolated_settings, produce, started, wait_until
 from suishin.gateway.app import build as build_gateway
 from suishin.gateway.settings import GatewaySettings
 from suishin.indicators.app import build as build_indicators
@@ -47,7 +48,6 @@ from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit import tracing
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import Infrastructure, isolated_settings, produce, started, wait_until
 from suishin.notifications.app import build as build_notifications
 from suishin.notifications.directory import import_directory, load_directory
 from suishin.notifications.settings import NotificationsSettings
