@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from prometheus_client import generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from prometheus_client.parser import (
     text_string_to_metric_families as text_string_to_metric_families_prom,
@@ -40,7 +41,15 @@ from prometheus_client.parser import (
 from suishin.contracts import ids, topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event, parse_event
 from suishin.contracts.planfile import load_plan_file
-from suishin.devstack.testing import Infrastructure, isolated_settings, produce, started, wait_until
+from suishin.contracts.topics import dead_letter_topic
+from suishin.devstack.testing import (
+    Infrastructure,
+    TopicReader,
+    isolated_settings,
+    produce,
+    started,
+    wait_until,
+)
 from suishin.gateway.app import build as build_gateway
 from suishin.gateway.settings import GatewaySettings
 from suishin.indicators.app import build as build_indicators
@@ -508,3 +517,35 @@ async def test_dashboard_and_alert_rules_query_only_exported_metrics(chain: Any)
             exposed.add(family.name)
             exposed.update(family.name + s for s in _SUFFIXES.get(family.type, ()))
     assert queried and not queried - exposed, sorted(queried - exposed)
+
+
+async def test_a_dead_lettered_record_keeps_its_trace_and_is_counted(chain: Any) -> None:
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    unknown = reported("no-such-indicator", 1, traceparent=traceparent)
+    topic = chain.indicators.topic(topics.INDICATOR_REPORTED)
+
+    def dead_letters() -> float:
+        return sum(
+            s.value
+            for f in text_string_to_metric_families_prom(generate_latest().decode())
+            if f.name == "suishin_dead_letters"
+            for s in f.samples
+            if s.name.endswith("_total") and s.labels["topic"] == topic
+        )
+
+    before = dead_letters()
+    await produce(
+        chain.bootstrap,
+        topic,
+        [(unknown.key, unknown.to_bytes(), [("traceparent", traceparent.encode())])],
+    )
+    async with TopicReader(chain.bootstrap, dead_letter_topic(topic)) as reader:
+
+        async def ours() -> list[Any]:
+            return [r for r in await reader.poll() if r.key == unknown.key]
+
+        [record] = (await wait_until(ours, timeout=60, message="the dead letter"))[:1]
+    headers = {k: v.decode() for k, v in record.headers}
+    assert headers["traceparent"] == traceparent
+    assert dead_letters() == before + 1

@@ -241,7 +241,15 @@ class BatchConsumer(Generic[P]):
             detail=detail,
             partition=record.partition,
             offset=record.offset,
+            traceparent=_header(record, tracing.TRACEPARENT_HEADER),
         )
+
+
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name and isinstance(value, bytes) and value.isascii():
+            return value.decode()
+    return None
 
 
 def _check_headers(record: ConsumerRecord[Any, Any]) -> None:
