@@ -76,7 +76,7 @@ YEAR = 2024
 @pytest.fixture(scope="module")
 def exporter() -> Iterator[InMemorySpanExporter]:
     spans = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = TracerProvider(sampler=tracing.sampler())
     provider.add_span_processor(SimpleSpanProcessor(spans))
     tracing.install(provider)  # once per process; later tests record into a stopped exporter
     yield spans
@@ -244,6 +244,17 @@ async def test_one_report_is_one_trace_from_kafka_to_the_live_push(
     }
     assert {"indicators", "plans", "notifications"} <= consumers, names
     assert any(n.endswith("notification.delivered live push") for n in names), names
+    # each event's wait in the outbox and its publication, in the same trace
+    producers = [s.name for s in spans if s.kind.name == "PRODUCER"]
+    assert any("indicator.status_changed publish" in n for n in producers), producers
+    assert any("notification.delivered publish" in n for n in producers), producers
+    # no trace starts at a lone database statement (the relay's polling, readiness checks)
+    lone = [
+        s.name
+        for s in exporter.get_finished_spans()
+        if s.parent is None and s.attributes and "db.system" in s.attributes
+    ]
+    assert not lone, lone[:5]
     database = [s for s in spans if s.attributes and s.attributes.get("db.system") == "postgresql"]
     assert len(database) >= 3, names
     # The records on Kafka carry the same context in their headers.

@@ -118,7 +118,7 @@ class OutboxRelay:
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", self._lock_key):
                 return 0
             rows = await conn.fetch(
-                """select id, topic, key, body, headers from outbox
+                """select id, topic, key, body, headers, created_at from outbox
                    where published_at is null
                    order by id
                    limit $1
@@ -127,17 +127,22 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            await self._publish(
+            records = [
+                (
+                    self._topic_prefix + r["topic"],
+                    r["key"],
+                    r["body"],
+                    {k: str(v) for k, v in r["headers"].items()},
+                )
+                for r in rows
+            ]
+            with tracing.publishing(
                 [
-                    (
-                        self._topic_prefix + r["topic"],
-                        r["key"],
-                        r["body"],
-                        {k: str(v) for k, v in r["headers"].items()},
-                    )
-                    for r in rows
+                    (topic, headers.get(tracing.TRACEPARENT_HEADER), r["created_at"])
+                    for (topic, _, _, headers), r in zip(records, rows, strict=True)
                 ]
-            )
+            ):
+                await self._publish(records)
             await conn.execute(
                 "update outbox set published_at = now() where id = any($1::bigint[])",
                 [r["id"] for r in rows],

@@ -30,10 +30,11 @@ import os
 import secrets
 from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from suishin.contracts.events import Envelope, TraceContext
@@ -75,7 +76,7 @@ def configure_tracing(service: str) -> bool:
     )
 
     attributes = {} if os.environ.get("OTEL_SERVICE_NAME") else {"service.name": service}
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = TracerProvider(resource=Resource.create(attributes), sampler=sampler())
     for name in names:
         exporter: SpanExporter
         if name == "otlp":
@@ -103,6 +104,43 @@ def _exporter_names() -> list[str]:
     return [
         n.strip().lower() for n in configured.split(",") if n.strip().lower() not in ("", "none")
     ]
+
+
+def sampler() -> Any:
+    """The sampler of ``OTEL_TRACES_SAMPLER`` (default: parent-based, always on), except that a
+    database statement outside any trace starts none: the outbox relay's polling, background
+    sweeps and readiness checks would otherwise make a trace per query."""
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        Sampler,
+        SamplingResult,
+        _get_from_env_or_default,
+    )
+
+    inner = _get_from_env_or_default()
+
+    class NoDatabaseRoots(Sampler):
+        def should_sample(
+            self,
+            parent_context: Any,
+            trace_id: int,
+            name: str,
+            kind: Any = None,
+            attributes: Any = None,
+            links: Any = None,
+            trace_state: Any = None,
+        ) -> SamplingResult:
+            parent = trace.get_current_span(parent_context).get_span_context()
+            if not parent.is_valid and attributes and "db.system" in attributes:
+                return SamplingResult(Decision.DROP)
+            return inner.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"NoDatabaseRoots{{{inner.get_description()}}}"
+
+    return NoDatabaseRoots()
 
 
 def install(provider: Any) -> None:
@@ -205,6 +243,42 @@ def handling(topic: str, consumer: str, events: Sequence[Envelope[Any]]) -> Iter
 
 
 @contextlib.contextmanager
+def publishing(records: Sequence[tuple[str, str | None, datetime]]) -> Iterator[None]:
+    """PRODUCER spans of outbox rows being published ((topic, traceparent, created_at) each), in
+    their events' traces: from the row's creation (its wait in the outbox) to the broker's
+    acknowledgement."""
+    if not _active:
+        yield
+        return
+    spans = []
+    for topic, traceparent, created_at in records:
+        context = _propagator.extract({TRACEPARENT_HEADER: traceparent}) if traceparent else None
+        spans.append(
+            tracer.start_span(
+                f"{topic} publish",
+                context=context,
+                kind=SpanKind.PRODUCER,
+                start_time=int(created_at.timestamp() * 1e9),
+                attributes={
+                    "messaging.system": "kafka",
+                    "messaging.operation.type": "send",
+                    "messaging.destination.name": topic,
+                },
+            )
+        )
+    try:
+        yield
+    except BaseException as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, repr(exc)))
+        raise
+    finally:
+        for span in spans:
+            span.end()
+
+
+@contextlib.contextmanager
 def received(event: Envelope[Any], name: str, **attributes: Any) -> Iterator[None]:
     """A CONSUMER span continuing ``event``'s trace (e.g. the gateway's live push)."""
     if not _active:
@@ -291,7 +365,9 @@ __all__ = [
     "current_ids",
     "handling",
     "install",
+    "publishing",
     "received",
+    "sampler",
     "stamp",
     "trace_id_of",
     "tracer",
