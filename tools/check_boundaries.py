@@ -18,6 +18,7 @@ PACKAGES: dict[str, Path] = {
     "notifications": Path("services/notifications/src/suishin/notifications"),
     "gateway": Path("gateway/src/suishin/gateway"),
     "cli": Path("cli/src/suishin/cli"),
+    "web": Path("web/src/suishin/web"),
 }
 SHARED = {"contracts", "kit"}
 ALLOWED: dict[str, set[str]] = {
@@ -27,6 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "indicators": SHARED | {"indicators"},
     "notifications": SHARED | {"notifications"},
     "gateway": SHARED | {"gateway"},
+    "web": SHARED | {"web"},  # the portal talks to services only through the gateway
     "cli": set(PACKAGES),  # the operator's tool runs and imports everything
 }
 
