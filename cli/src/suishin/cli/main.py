@@ -58,6 +58,7 @@ def up(
             load_demo(stack, say=typer.echo)
         typer.echo(
             f"\nSuishin is up in {time.monotonic() - started:.1f}s.\n"
+            f"  Ward portal: {next(s.base_url for s in stack.specs if s.name == 'web')}/\n"
             f"  GraphQL gateway (GraphiQL): http://127.0.0.1:{base_port}/graphql\n"
             "  `suishin status` shows what runs; Ctrl-C stops everything."
         )

@@ -41,6 +41,7 @@ def default_specs(base_port: int = 4000) -> list[ProcessSpec]:
             "notifications", "suishin.notifications", base_port + 3, "SUISHIN_NOTIFICATIONS_PORT"
         ),
         ProcessSpec("gateway", "suishin.gateway", base_port, "SUISHIN_GATEWAY_PORT"),
+        ProcessSpec("web", "suishin.web", base_port + 5, "SUISHIN_WEB_PORT"),  # the ward portal
     ]
 
 
@@ -125,6 +126,7 @@ class Stack:
         env["SUISHIN_PLANS_URL"] = f"{gw['plans'].base_url}/graphql"
         env["SUISHIN_INDICATORS_URL"] = f"{gw['indicators'].base_url}/graphql"
         env["SUISHIN_NOTIFICATIONS_URL"] = f"{gw['notifications'].base_url}/graphql"
+        env.setdefault("SUISHIN_PORTAL_URL", gw["web"].base_url)  # links in e-mails
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

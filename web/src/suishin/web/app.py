@@ -35,7 +35,6 @@ from starlette.staticfiles import StaticFiles
 from suishin.web import queries, views
 from suishin.web.auth import User, csrf_ok, csrf_token, current_user, safe_next, sign_in
 from suishin.web.charts import points_of, series_svg
-from suishin.web.documents import pdf_report, progress_xlsx
 from suishin.web.gateway import Gateway, GatewayError, UserError
 from suishin.web.i18n import LANGUAGES, MEASURE_STATUS, STATUS_LABELS, label, translator
 from suishin.web.settings import WebSettings
@@ -516,6 +515,8 @@ class Portal:
             if not page["pageInfo"]["hasNextPage"]:
                 break
             after = page["pageInfo"]["endCursor"]
+        from suishin.web.documents import progress_xlsx  # openpyxl: loaded on first download
+
         content = await asyncio.to_thread(progress_xlsx, plan, measures)
         return Response(
             content,
@@ -525,6 +526,8 @@ class Portal:
 
     async def pdf(self, request: Request) -> Response:
         plan, indicators = await self.plan_documents(request)
+        from suishin.web.documents import pdf_report  # fpdf2 and fontTools: on first download
+
         content = await asyncio.to_thread(pdf_report, plan, indicators)
         return Response(
             content,

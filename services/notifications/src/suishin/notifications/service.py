@@ -46,7 +46,7 @@ class NotificationsService:
         self.runtime = runtime
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
-        self.renderer = Renderer(settings.templates_dir)
+        self.renderer = Renderer(settings.templates_dir, portal_url=settings.portal_url)
         self.notifier = Notifier(settings, self.renderer)
         self.digest_schedule = DigestSchedule(
             daily_at=parse_hhmm(settings.daily_digest_time),
