@@ -12,6 +12,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from suishin.web import queries, views
 from suishin.web.auth import User, csrf_ok, csrf_token, current_user, safe_next, sign_in
-from suishin.web.charts import points_of, series_svg
+from suishin.web.charts import fmt, points_of, series_svg
 from suishin.web.gateway import Gateway, GatewayError, UserError
 from suishin.web.i18n import LANGUAGES, MEASURE_STATUS, STATUS_LABELS, label, translator
 from suishin.web.settings import WebSettings
@@ -55,6 +56,7 @@ class Portal:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.templates.filters["num"] = _num
         self.oauth: Any = None
         if settings.oidc_enabled:
             from authlib.integrations.starlette_client import OAuth
@@ -565,6 +567,16 @@ class Portal:
         user = current_user(request)
         assert user is not None
         return self.render(request, "graphiql_post.html", token=user.token)
+
+
+def _num(value: Any) -> str:
+    """A Decimal as the gateway sends it ("1.6E+5") the way people write it (160000)."""
+    if value is None or value == "":
+        return "-"
+    try:
+        return fmt(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return str(value)
 
 
 def _origin(url: str) -> str:
