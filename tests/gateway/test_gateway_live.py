@@ -249,3 +249,40 @@ async def test_subscriptions_refuse_anonymous_and_bad_tokens(
         async with Client.open(first.ws_url, forged) as client:
             await client.subscribe(INBOX)
             await client.next(timeout=5)
+
+
+async def test_a_subscription_ends_when_its_token_expires(
+    replicas: tuple[Replica, Replica],
+) -> None:
+    first, _ = replicas
+    s = first.settings
+    short = issue_token(s, subject="carol", tenant="itabashi", roles=["viewer"], ttl_seconds=3)
+    async with Client.open(first.ws_url, short) as client:
+        before_count = first.subscribers
+        sid = await client.subscribe(INBOX)
+        await settle(first, before_count + 1)
+        await send(s, "notification.delivered", delivered("itabashi", "carol", "期限前"))
+        before = await client.next()
+        assert before["payload"]["data"]["notificationReceived"]["title"] == "期限前"
+        said = await client.refusal(sid)  # ends by itself, without any further event
+        assert "TOKEN_EXPIRED" in said and "サインイン" in said
+        # The expired connection cannot start another one either.
+        again = await client.subscribe(INBOX)
+        assert "TOKEN_EXPIRED" in await client.refusal(again)
+
+
+async def test_forged_events_are_never_pushed(replicas: tuple[Replica, Replica]) -> None:
+    first, _ = replicas
+    s = first.settings
+    async with Client.open(first.ws_url, token(s, "itabashi", "dave")) as client:
+        before_count = first.subscribers
+        await client.subscribe(INBOX)
+        await settle(first, before_count + 1)
+        topic = s.topic("notification.delivered")
+        forged = delivered("itabashi", "dave", "偽物")
+        genuine = delivered("itabashi", "dave", "本物")
+        # One key, one partition: the forged event comes first and is skipped.
+        await produce(s.kafka_bootstrap, topic, [(b"k", forged)], signing_key=None)
+        await produce(s.kafka_bootstrap, topic, [(b"k", genuine)])
+        event = (await client.next())["payload"]["data"]["notificationReceived"]
+        assert event["title"] == "本物"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import httpx
@@ -11,8 +12,15 @@ import pytest
 from suishin.gateway.app import build
 from suishin.gateway.settings import GatewaySettings
 from suishin.kit.auth import issue_token
+from suishin.kit.settings import DEV_JWT_SECRET, InsecureConfiguration
 
 SECRET_URL = "http://10.9.8.7:4999/graphql"
+# What production needs: a private signing secret (or a JWKS URL) and a private internal key.
+PRODUCTION = {
+    "environment": "production",
+    "jwt_secret": "a-private-secret-" * 3,
+    "internal_key": "a-private-internal-key-" * 2,
+}
 
 
 class SlowTransport(httpx.AsyncBaseTransport):
@@ -88,12 +96,12 @@ async def test_depth_token_and_alias_limits() -> None:
 
 async def test_introspection_is_off_in_production() -> None:
     query = "{ __schema { queryType { name } } }"
-    async with gateway(environment="production") as client:
+    async with gateway(**PRODUCTION) as client:
         response = await post(client, query)
         assert response.json()["errors"][0]["message"].startswith("GraphQL introspection")
         ide = await client.get("/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in ide.text.lower()
-    async with gateway(environment="production", introspection=True) as client:
+    async with gateway(**PRODUCTION, introspection=True) as client:
         assert (await post(client, query)).json()["data"]["__schema"]["queryType"][
             "name"
         ] == "Query"
@@ -142,3 +150,97 @@ async def test_naming_another_tenant_is_refused_before_any_subgraph_call() -> No
     async with gateway() as client:
         response = await post(client, '{ plans(tenant: "bunkyo") { id } }', headers=bearer())
         assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_production_refuses_to_start_with_the_dev_secret_or_no_verifier() -> None:
+    for refused in (
+        {"environment": "production"},  # nothing set: the published dev secret
+        {**PRODUCTION, "jwt_secret": DEV_JWT_SECRET},
+        {**PRODUCTION, "jwt_secret": ""},  # neither a JWKS URL nor a secret
+        {**PRODUCTION, "internal_key": GatewaySettings().internal_key},  # the dev internal key
+    ):
+        with pytest.raises(InsecureConfiguration, match="SUISHIN_ENVIRONMENT=production"):
+            build(GatewaySettings(live_enabled=False, **refused))
+    build(GatewaySettings(live_enabled=False, **PRODUCTION))
+    build(
+        GatewaySettings(
+            live_enabled=False,
+            **{**PRODUCTION, "jwt_secret": DEV_JWT_SECRET},
+            jwt_jwks_url="https://idp.example.jp/jwks",
+        )
+    )
+    build(GatewaySettings(live_enabled=False))  # development: the dev secret is fine
+
+
+def nested(levels: int) -> str:
+    inner = "title"
+    for _ in range(levels):
+        inner = f"children {{ parent {{ {inner} }} }}"
+    return inner
+
+
+# The anonymous 587-byte query that cost 48.8 MB and 12.5 s: four aliases of nested children.
+COSTLY = "{ " + " ".join(f"a{i}: plans {{ nodes {{ {nested(4)} }} }}" for i in range(4)) + " }"
+
+
+async def test_costly_queries_are_refused_before_any_subgraph_call() -> None:
+    async with gateway() as client:  # subgraphs unreachable: a forwarded query would say so
+        response = await post(client, COSTLY)
+        [error] = response.json()["errors"]
+        assert error["extensions"]["code"] == "QUERY_TOO_COSTLY"
+        assert error["extensions"]["cost"] > error["extensions"]["limit"]
+        assert "コスト" in error["extensions"]["message"]
+        # Explicit sizes count: 500 measures with all their series is too much, 5 measures is not.
+        big = (
+            '{ measures(planId: "p", first: 500) { edges { node { '
+            "indicators { series { measurements { value } } } } } } }"
+        )
+        assert (await post(client, big)).json()["errors"][0]["extensions"]["code"] == (
+            "QUERY_TOO_COSTLY"
+        )
+        small = '{ measures(planId: "p", first: 5) { edges { node { code } } } }'
+        small_error = (await post(client, small)).json()["errors"][0]
+        assert small_error["extensions"]["code"] == "SERVICE_UNAVAILABLE"  # it was forwarded
+    async with gateway(max_query_cost=10_000_000_000) as client:  # the budget is a setting
+        response = await post(client, COSTLY)
+        assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+
+
+async def test_oversized_and_unsafe_input_is_refused_with_typed_errors() -> None:
+    mutation = "mutation($input: ReportActualInput!) { reportActual(input: $input) { duplicate } }"
+    report = {"indicatorKey": "k", "period": "FY2024", "value": "1"}
+    comment = {"input": {**report, "comment": "x" * 1_000_000}}
+    async with gateway() as client:  # a 1,000,000-character comment: too large as variables
+        response = await client.post(
+            "/graphql", json={"query": mutation, "variables": comment}, headers=bearer()
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["extensions"]["code"] == "VARIABLES_TOO_LARGE"
+    async with gateway(max_body_bytes=2_000_000, max_variables_bytes=2_000_000) as client:
+        response = await client.post(  # and as a string, whatever the other limits are
+            "/graphql", json={"query": mutation, "variables": comment}, headers=bearer()
+        )
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["extensions"]["code"] == "INPUT_TOO_LONG"
+        search = "query($s: String) { indicators(filter: {search: $s}) { totalCount } }"
+        for bad in ("\x00", "\ud800"):  # NUL, a lone surrogate (JSON-escaped on the wire)
+            body = json.dumps({"query": search, "variables": {"s": f"a{bad}b"}})
+            response = await client.post(
+                "/graphql", content=body, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 400, response.text
+            assert response.json()["errors"][0]["extensions"]["code"] == "INVALID_CHARACTER"
+        literal = await post(client, '{ indicators(filter: {search: "a\\u0000b"}) { totalCount } }')
+        assert literal.json()["errors"][0]["extensions"]["code"] == "INVALID_CHARACTER"
+    async with gateway() as client:
+        variables = {"input": {**report, "comment": "x" * (20 * 1024 * 1024)}}
+        response = await client.post(
+            "/graphql", json={"query": mutation, "variables": variables}, headers=bearer()
+        )
+        assert response.status_code == 413
+        assert response.json()["errors"][0]["extensions"]["code"] == "REQUEST_TOO_LARGE"
+        medium = {"input": {**report, "comment": "x"}, "padding": ["y" * 1000] * 400}
+        response = await client.post(
+            "/graphql", json={"query": mutation, "variables": medium}, headers=bearer()
+        )
+        assert response.json()["errors"][0]["extensions"]["code"] == "VARIABLES_TOO_LARGE"

@@ -157,6 +157,9 @@ async def test_indicators_are_listed_filtered_and_paged(subgraph: Subgraph) -> N
     assert keys(fy2023) == ["p1.rpa"]
     top = await subgraph.data(LIST, viewer, filter={"topLevelOnly": True, "search": "SNS"})
     assert keys(top) == ["p1.sns"]
+    # LIKE wildcards and the escape character are literal, not "match everything".
+    for literal in ("%", "_", "\\", "S%S", "\\SNS"):
+        assert keys(await subgraph.data(LIST, viewer, filter={"search": literal})) == [], literal
 
 
 DETAIL = """
@@ -317,6 +320,10 @@ async def test_bad_reports_get_typed_errors_and_write_nothing(subgraph: Subgraph
     assert outside["code"] == "PERIOD_OUTSIDE_PLAN"
     [unreadable] = await attempt(indicatorKey="p1.rpa", period="いつか", value="1")
     assert unreadable["code"] == "INVALID_PERIOD"
+    # The same length limits as an indicator.reported event on Kafka (comment: 2,000).
+    [long] = await attempt(indicatorKey="p1.rpa", period="FY2024", value="1", comment="あ" * 2001)
+    assert long["code"] == "INPUT_TOO_LONG" and long["field"] == "comment"
+    assert "2000" in long["messageEn"] and "2000" in long["message"]
     after = await subgraph.runtime.pool.fetchval("select count(*) from measurements")
     assert after == before
     not_a_number = await subgraph.gql(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from suishin.contracts.topics import DEFAULT_PARTITIONS
+from suishin.contracts.topics import ALL_TOPICS, DEFAULT_PARTITIONS, INDICATOR_REPORTED
 from suishin.gateway.settings import GatewaySettings
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.notifications.settings import NotificationsSettings
@@ -232,7 +232,7 @@ def test_deployment_has_probes_and_resources(process: str) -> None:
 
 def test_config_and_secret_hold_known_variables_including_the_two_switches() -> None:
     (config,) = of_kind("ConfigMap")
-    (secret,) = of_kind("Secret")
+    (secret,) = [s for s in of_kind("Secret") if s["metadata"]["name"] == "suishin-secrets"]
     keys = set(config["data"]) | set(secret["stringData"])
     assert not keys - ALL_ENV_NAMES, sorted(keys - ALL_ENV_NAMES)
     assert keys >= SWITCHES
@@ -244,7 +244,7 @@ def test_config_and_secret_hold_known_variables_including_the_two_switches() -> 
 def test_gateway_reaches_subgraphs_by_service_name() -> None:
     (gateway,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == "gateway"]
     (container,) = gateway["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     for process in ("plans", "indicators", "notifications"):
         assert env[f"SUISHIN_{process.upper()}_URL"].startswith(
             f"http://{process}.suishin.svc.cluster.local:{PORTS[process]}/"
@@ -269,3 +269,67 @@ def test_indicators_autoscaling_stays_within_the_partition_count() -> None:
         "name": "indicators",
     }
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= DEFAULT_PARTITIONS
+
+
+# --- Kafka principals and ACLs ----------------------------------------------------------------
+
+
+def compose_acls() -> set[tuple[str, str, str, str]]:
+    """(principal, operation, resource type, name) from kafka/acls.sh's ``acl`` lines, with its
+    Describe loop expanded."""
+    text = (INFRA / "kafka" / "acls.sh").read_text("utf-8")
+    topics = re.search(r'^TOPICS="([^"]+)"', text, re.MULTILINE)
+    assert topics is not None
+    rules = set()
+    for service in ("plans", "indicators", "notifications", "gateway"):
+        for topic in topics.group(1).split():
+            rules |= {
+                (service, "Describe", "topic", topic),
+                (service, "Describe", "topic", f"{topic}.dlq"),
+            }
+    for principal, operation, kind, name in re.findall(
+        r"^acl (\S+) (\w+) --(topic|group) (\S+)$", text, re.MULTILINE
+    ):
+        rules.add((principal, operation, kind, name))
+    return rules
+
+
+def strimzi_acls() -> set[tuple[str, str, str, str]]:
+    path = K8S / "kafka" / "users.yaml"
+    rules = set()
+    for document in yaml.safe_load_all(path.read_text("utf-8")):
+        if document["kind"] != "KafkaUser":
+            continue
+        assert document["spec"]["authentication"]["type"] == "scram-sha-512"
+        for acl in document["spec"]["authorization"]["acls"]:
+            resource = acl["resource"]
+            for operation in acl["operations"]:
+                rules.add(
+                    (document["metadata"]["name"], operation, resource["type"], resource["name"])
+                )
+    return rules
+
+
+def test_compose_and_kubernetes_declare_the_same_kafka_acls() -> None:
+    assert compose_acls() == strimzi_acls()
+
+
+def test_only_services_write_internal_topics_and_external_producers_only_reports() -> None:
+    rules = strimzi_acls()
+    writes = {(p, name) for p, op, kind, name in rules if op == "Write"}
+    assert {name for p, name in writes if p == "external-producer"} == {INDICATOR_REPORTED}
+    assert {p for p, op, _, _ in rules if p == "external-producer" and op != "Write"} == set()
+    for topic in ALL_TOPICS:
+        writers = {p for p, name in writes if name == topic}
+        if topic == INDICATOR_REPORTED:
+            assert writers == {"external-producer"}
+        else:
+            assert len(writers) == 1 and writers != {"external-producer"}, (topic, writers)
+    # Every service principal is set on its Deployment and reads its password from a Secret.
+    for process in SETTINGS:
+        (deployment,) = [d for d in of_kind("Deployment") if d["metadata"]["name"] == process]
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["SUISHIN_KAFKA_USERNAME"]["value"] == process
+        assert env["SUISHIN_KAFKA_PASSWORD"]["valueFrom"]["secretKeyRef"]["key"] == process
+        assert any(p == process for p, _, _, _ in rules)

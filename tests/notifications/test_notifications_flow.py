@@ -256,3 +256,31 @@ async def test_bad_input_is_recorded_and_the_consumer_keeps_going(
     ) as dlq:
         records = await dlq.wait_for(1)
     assert dict(records[0].headers)["x-dlq-reason"] == b"malformed_json"
+
+
+async def test_a_forged_internal_event_takes_no_effect_and_is_dead_lettered(
+    svc: SimpleNamespace, infra: Infrastructure, ev: SimpleNamespace
+) -> None:
+    """Anyone who reaches the broker can produce to measure.evaluated; only events signed by a
+    service (x-suishin-signature) are applied, the rest go to the dead-letter topic."""
+    topic = svc.runtime.topic(topics.MEASURE_EVALUATED)
+    [consumer] = [c for c in svc.runtime.consumers if c.name.endswith(topics.MEASURE_EVALUATED)]
+    processed = consumer.processed
+    forged = ev.measure_evaluated(years=3)  # would be a critical alert
+    genuine = ev.measure_evaluated(years=3)
+    # Same key, same partition: the genuine event is applied after the forged one was seen.
+    await produce(infra.kafka_bootstrap, topic, [(forged.key, forged.to_bytes())], signing_key=None)
+    await produce(infra.kafka_bootstrap, topic, [(forged.key, genuine.to_bytes())])
+
+    async def genuine_done() -> list[str]:
+        if consumer.processed < processed + 2:
+            return []
+        return await recipients_of(svc, genuine.event_id) + await outcome_of(svc, genuine.event_id)
+
+    assert await wait_until(genuine_done, timeout=60)
+    assert await outcome_of(svc, forged.event_id) == []
+    assert await recipients_of(svc, forged.event_id) == []
+    async with TopicReader(infra.kafka_bootstrap, topic + ".dlq") as dlq:
+        records = await dlq.wait_for(1)
+    [record] = [r for r in records if json.loads(r.value)["event_id"] == str(forged.event_id)]
+    assert dict(record.headers)["x-dlq-reason"] == b"unauthenticated_producer"

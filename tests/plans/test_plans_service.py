@@ -214,6 +214,9 @@ async def test_measure_filters_and_pages(service: Service) -> None:
     assert await titles({"grade": "達成", "fiscalYear": 2021}) == ["RPAの拡大"]
     assert await titles({"fiscalYear": 2022}) == ["RPAの拡大"]  # scheduled that year
     assert await titles({"text": "Web"}) == ["Web会議の推進"]
+    # Wildcards and the escape character are literal: nothing here has them in its title.
+    for literal in ("%", "_", "\\Web", "%Web"):
+        assert await titles({"text": literal}) == [], literal
     page = (await service.gql(MEASURES, plan=plan, first=2))["data"]["measures"]
     assert page["totalCount"] == 3 and page["pageInfo"]["hasNextPage"]
     rest = await service.gql(MEASURES, plan=plan, first=2, after=page["pageInfo"]["endCursor"])

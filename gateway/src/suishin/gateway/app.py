@@ -23,13 +23,14 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from suishin.gateway import errors
 from suishin.gateway.auth import AuthError, authenticate, authorization_from_params
 from suishin.gateway.context import GatewayContext
-from suishin.gateway.limits import RequestTimeout, schema_extensions
+from suishin.gateway.limits import RequestGuard, RequestTimeout, schema_extensions
 from suishin.gateway.live import LiveHub
 from suishin.gateway.loaders import EntityLoaders
 from suishin.gateway.schema import build_schema
 from suishin.gateway.settings import GatewaySettings
 from suishin.gateway.subgraphs import Subgraphs
 from suishin.kit.auth import ANONYMOUS
+from suishin.kit.signing import INTERNAL_CALLER_HEADER, internal_caller_token
 
 log = logging.getLogger(__name__)
 
@@ -139,16 +140,20 @@ def build(
 ) -> Starlette:
     """The gateway app. ``transports`` replaces the network per subgraph (tests, benchmarks)."""
     settings = settings or GatewaySettings()
+    settings.check_production()
     subgraphs = Subgraphs.from_urls(
         settings.subgraph_urls(),
         timeout=settings.subgraph_timeout,
         max_connections=settings.subgraph_max_connections,
         transports=transports,
+        headers={INTERNAL_CALLER_HEADER: internal_caller_token(settings.internal_key)},
     )
     hub = LiveHub(settings) if settings.live_enabled else None
     schema = build_schema(extensions=schema_extensions(settings))
     view = GatewayGraphQL(schema, settings, subgraphs, hub)
-    graphql_app = RequestTimeout(AuthGate(view, settings), settings.request_timeout)
+    graphql_app = RequestTimeout(
+        RequestGuard(AuthGate(view, settings), settings), settings.request_timeout
+    )
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "gateway"})

@@ -1,55 +1,29 @@
-"""Protection of the public endpoint: depth, token and alias limits, introspection switch, and a
-time limit per HTTP request."""
+"""Protection of the public endpoint: the platform's query limits (kit.limits: depth, tokens,
+aliases, cost, strings, introspection switch, body and variables size) and a time limit per HTTP
+request."""
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from graphql import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxTokensLimiter,
-    ParserCache,
-    SchemaExtension,
-    ValidationCache,
-)
-from strawberry.extensions.max_aliases import create_validator as aliases_rule
-from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.extensions import SchemaExtension
 
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
+from suishin.kit.limits import DOCUMENT_CACHE_SIZE, RequestGuard, graphql_limits
 
 log = logging.getLogger(__name__)
 
-# Distinct documents kept parsed and validated (per process).
-DOCUMENT_CACHE_SIZE = 256
-
 
 def schema_extensions(settings: GatewaySettings) -> list[Callable[[], SchemaExtension]]:
-    """Validation rules applied to every document before anything is forwarded (factories:
-    Strawberry builds fresh extension instances per request).
-
-    Dashboards send the same documents again and again, so parsing and validation are cached
-    per document text (bounded LRU). The limit rules are built once, so that the validation
-    cache, which is keyed by the rules too, hits across requests."""
-    rules: list[type[ASTValidationRule]] = [
-        depth_rule(settings.max_query_depth, None),
-        aliases_rule(settings.max_aliases),
-    ]
-    if not settings.introspection_enabled:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    return [
-        functools.partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
-        functools.partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
-        functools.partial(AddValidationRules, rules),
-        functools.partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
-    ]
+    """Validation rules applied to every document before anything is forwarded (the same
+    implementation the subgraphs use)."""
+    return graphql_limits(settings)
 
 
 class RequestTimeout:
@@ -92,3 +66,6 @@ class RequestTimeout:
                 }
             )
             await send({"type": "http.response.body", "body": payload})
+
+
+__all__ = ["DOCUMENT_CACHE_SIZE", "RequestGuard", "RequestTimeout", "schema_extensions"]

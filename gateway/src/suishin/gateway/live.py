@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,8 @@ from suishin.contracts import topics
 from suishin.contracts.events import Envelope, EventRejected, parse_event
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
-from suishin.kit.broker import ensure_topics
+from suishin.kit.broker import ensure_topics, kafka_client_options
+from suishin.kit.signing import record_is_signed
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,11 @@ class LiveHub:
 
     async def start(self) -> None:
         names = list(self.topic_names)
-        await ensure_topics(self.settings.kafka_bootstrap, names)
+        options = kafka_client_options(self.settings)
+        await ensure_topics(self.settings.kafka_bootstrap, names, client_options=options)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap,
+            **options,
             client_id=f"suishin-gateway-{self.settings.instance_id}",
             group_id=None,
             enable_auto_commit=False,
@@ -135,7 +139,11 @@ class LiveHub:
                 continue
             for records in batches.values():
                 for record in records:
-                    self.dispatch(record.value)
+                    if record_is_signed(self.settings.internal_key, record.value, record.headers):
+                        self.dispatch(record.value)
+                    else:  # not published by a service (forged): never pushed to anyone
+                        self.received += 1
+                        self.rejected += 1
 
     def dispatch(self, raw: bytes | None) -> int:
         """Offer one Kafka message to the subscribers that accept it; returns how many did."""
@@ -164,15 +172,24 @@ class LiveHub:
         self.delivered += count
         return count
 
-    async def events(self, event_type: str, accepts: EventFilter) -> AsyncIterator[Envelope[Any]]:
-        """The events of ``event_type`` that ``accepts`` lets through, from now on."""
+    async def events(
+        self, event_type: str, accepts: EventFilter, *, until: float | None = None
+    ) -> AsyncIterator[Envelope[Any]]:
+        """The events of ``event_type`` that ``accepts`` lets through, from now on.
+
+        ``until`` is when the subscriber's token expires (Unix time): the subscription then ends
+        with ``TOKEN_EXPIRED``, so a client must sign in again to keep receiving."""
         subscriber = Subscriber(
             event_type, accepts, asyncio.Queue(maxsize=self.settings.live_queue_size)
         )
         self.subscribers.add(subscriber)
         try:
             while True:
-                item = await subscriber.queue.get()
+                try:
+                    async with asyncio.timeout(None if until is None else until - time.time()):
+                        item = await subscriber.queue.get()
+                except TimeoutError:
+                    raise token_expired() from None
                 if item is _END:
                     if subscriber.lagging:
                         raise errors.gateway_error(
@@ -184,6 +201,14 @@ class LiveHub:
                 yield item
         finally:
             self.subscribers.discard(subscriber)
+
+
+def token_expired() -> Exception:
+    return errors.gateway_error(
+        "TOKEN_EXPIRED",
+        "トークンの有効期限が切れたため配信を終了しました。再度サインインして購読してください",
+        "The token expired, so the subscription ended; sign in again and subscribe again",
+    )
 
 
 async def _partitions_for(consumer: AIOKafkaConsumer, topic: str) -> set[int]:

@@ -161,7 +161,7 @@ class Subscription:
                 and p.recipient_id == principal.subject
             )
 
-        async for event in hub.events(NOTIFICATION_DELIVERED, mine):
+        async for event in hub.events(NOTIFICATION_DELIVERED, mine, until=principal.expires_at):
             yield NotificationEvent.of(event)
 
     @strawberry.subscription(
@@ -199,7 +199,7 @@ class Subscription:
                 and (wanted_plan is None or wanted_plan in p.plan_ids)
             )
 
-        async for event in hub.events(INDICATOR_STATUS_CHANGED, wanted):
+        async for event in hub.events(INDICATOR_STATUS_CHANGED, wanted, until=principal.expires_at):
             yield IndicatorStatusEvent.of(event)
 
 

@@ -16,17 +16,11 @@ class GatewaySettings(PlatformSettings):
     indicators_url: str = "http://127.0.0.1:4002/graphql"
     notifications_url: str = "http://127.0.0.1:4003/graphql"
 
-    # Protection of the public endpoint.
-    max_query_depth: int = Field(default=12, description="Deepest selection nesting accepted.")
-    max_query_tokens: int = Field(default=4000, description="Most lexer tokens in one document.")
-    max_aliases: int = Field(default=30, description="Most aliases in one document.")
+    # Protection of the public endpoint (the query limits are PlatformSettings', shared).
     request_timeout: float = Field(default=15.0, description="Seconds one HTTP request may take.")
     subgraph_timeout: float = Field(default=10.0, description="Seconds one subgraph call may take.")
     subgraph_max_connections: int = Field(
         default=50, description="Pooled connections per subgraph."
-    )
-    introspection: bool | None = Field(
-        default=None, description="Allow introspection; default: on unless environment=production."
     )
     graphiql: bool | None = Field(
         default=None, description="Serve GraphiQL; default: on unless environment=production."
@@ -37,14 +31,6 @@ class GatewaySettings(PlatformSettings):
     live_enabled: bool = Field(default=True, description="Feed subscriptions from Kafka.")
     live_queue_size: int = Field(default=256, description="Events buffered per subscriber.")
     instance_id: str = Field(default_factory=lambda: secrets.token_hex(4))
-
-    @property
-    def is_production(self) -> bool:
-        return self.environment == "production"
-
-    @property
-    def introspection_enabled(self) -> bool:
-        return self.introspection if self.introspection is not None else not self.is_production
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -43,6 +43,7 @@ class SubgraphClient:
         timeout: float = 10.0,
         max_connections: int = 50,
         transport: httpx.AsyncBaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
         self.url = url
@@ -55,7 +56,11 @@ class SubgraphClient:
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections
             ),
-            headers={"content-type": "application/json", "accept": "application/json"},
+            headers={
+                "content-type": "application/json",
+                "accept": "application/json",
+                **(headers or {}),
+            },
         )
 
     async def execute(
@@ -120,7 +125,9 @@ class Subgraphs:
         timeout: float = 10.0,
         max_connections: int = 50,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Subgraphs:
+        """``headers`` go with every call (the gateway's internal caller header)."""
         transports = transports or {}
         return cls(
             {
@@ -130,6 +137,7 @@ class Subgraphs:
                     timeout=timeout,
                     max_connections=max_connections,
                     transport=transports.get(name),
+                    headers=headers,
                 )
                 for name, url in urls.items()
             }

@@ -29,6 +29,7 @@ class Principal:
     departments: frozenset[str] = field(default_factory=frozenset)
     posts: frozenset[str] = field(default_factory=frozenset)
     name: str | None = None
+    expires_at: float | None = None  # the token's ``exp`` (Unix time); None: no token
 
     @property
     def is_public(self) -> bool:
@@ -115,6 +116,7 @@ def verify_token(settings: PlatformSettings, token: str) -> Principal:
         departments=frozenset(claims.get("departments", [])),
         posts=frozenset(claims.get("posts", [])),
         name=claims.get("name"),
+        expires_at=float(claims["exp"]),
     )
 
 

@@ -78,6 +78,7 @@ class BatchConsumer(Generic[P]):
         max_retries: int = 5,
         base_backoff: float = 0.2,
         stall_after: float = 30.0,
+        authentic: Callable[[ConsumerRecord[Any, Any]], bool] | None = None,
     ) -> None:
         self.name = name
         self._broker = broker
@@ -85,6 +86,7 @@ class BatchConsumer(Generic[P]):
         self._handler = handler
         self._max_retries = max_retries
         self._base_backoff = base_backoff
+        self._authentic = authentic  # internal topics: is the record signed by a service?
         self.processed = 0
         self.dead_lettered = 0
         self.stall_after = stall_after
@@ -116,6 +118,11 @@ class BatchConsumer(Generic[P]):
     async def _process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         valid: list[tuple[Envelope[P], ConsumerRecord[Any, Any]]] = []
         for record in records:
+            if self._authentic is not None and not self._authentic(record):
+                await self._dead_letter(
+                    record, "unauthenticated_producer", "missing or invalid x-suishin-signature"
+                )
+                continue
             try:
                 _check_headers(record)
                 valid.append((parse_event(record.value, expect=self._payload_type), record))

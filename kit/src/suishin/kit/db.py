@@ -64,3 +64,12 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
     return dict(record) if record is not None else None
+
+
+def contains_pattern(text: str) -> str:
+    """An ``ILIKE`` pattern matching ``text`` anywhere, its wildcards taken literally.
+
+    ``%``, ``_`` and the escape character ``\\`` (PostgreSQL's default) are escaped, so a search
+    for ``%`` finds a percent sign instead of everything."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -27,7 +27,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from suishin.contracts.events import Payload
-from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker, platform_topics
+from suishin.kit.broker import (
+    BrokerPublisher,
+    ensure_topics,
+    kafka_client_options,
+    make_broker,
+    platform_topics,
+)
 from suishin.kit.consumer import BatchConsumer, Handler, subscribe
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.graphql import ServiceGraphQL
@@ -35,6 +41,7 @@ from suishin.kit.logging import configure_logging
 from suishin.kit.migrations import migrate
 from suishin.kit.outbox import OutboxRelay
 from suishin.kit.settings import ServiceSettings
+from suishin.kit.signing import needs_signature, record_is_signed
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,7 @@ class ServiceRuntime:
             handler=handler,
             max_retries=self.settings.handler_max_retries,
             stall_after=self.settings.consumer_stall_seconds,
+            authentic=self._authentic if needs_signature(topic) else None,
         )
         subscribe(
             self.broker,
@@ -99,11 +107,15 @@ class ServiceRuntime:
         self.consumers.append(consumer)
         return consumer
 
+    def _authentic(self, record: Any) -> bool:
+        return record_is_signed(self.settings.internal_key, record.value, record.headers)
+
     def add_background(self, job: Callable[[], Awaitable[None]]) -> None:
         """A coroutine run for the life of the process (scheduled checks, digests, ...)."""
         self._background.append(job)
 
     async def start(self) -> None:
+        self.settings.check_production()
         await ensure_database(self.settings.database_url)
         self._pool = await create_pool(
             self.settings.database_url,
@@ -118,7 +130,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             self._pool,
             self.schema,
-            BrokerPublisher(self.broker),
+            BrokerPublisher(self.broker, signing_key=self.settings.internal_key),
             batch_size=self.settings.relay_batch_size,
             poll_interval=self.settings.relay_poll_interval,
             retention=timedelta(days=self.settings.outbox_retention_days),
@@ -133,7 +145,11 @@ class ServiceRuntime:
         log.info("service started", extra={"service": self.name, "schema": self.schema})
 
     async def _ensure_topics(self) -> None:
-        await ensure_topics(self.settings.kafka_bootstrap, platform_topics(self.settings))
+        await ensure_topics(
+            self.settings.kafka_bootstrap,
+            platform_topics(self.settings),
+            client_options=kafka_client_options(self.settings),
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -12,6 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:54329/suishin"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 DEV_JWT_SECRET = "suishin-dev-secret-change-me-in-production-0123456789"
+DEV_INTERNAL_KEY = "suishin-dev-internal-key-change-me-in-production-0123"
+
+
+class InsecureConfiguration(RuntimeError):
+    """Production settings that would let anyone in (published dev secrets, no verifier)."""
 
 
 class PlatformSettings(BaseSettings):
@@ -27,11 +32,74 @@ class PlatformSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     # Auth: a shared HS256 secret for the embedded dev issuer, or a JWKS URL in production.
+    # Kafka client authentication (real Kafka with ACLs: one principal per service, see
+    # infra/README.md). Unset: no authentication (embedded broker, local Kafka).
+    kafka_sasl_mechanism: str | None = Field(
+        default=None, description="SCRAM-SHA-512 | SCRAM-SHA-256 | PLAIN"
+    )
+    kafka_username: str | None = None
+    kafka_password: str | None = None
+    kafka_tls: bool = Field(default=False, description="TLS to the brokers.")
+    kafka_ca_file: str | None = Field(default=None, description="CA bundle for the brokers' TLS.")
     jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "suishin-dev"
     jwt_audience: str = "suishin"
     environment: str = Field(default="development", description="development | production")
+    # Between the platform's own processes: signs internal events (``x-suishin-signature``) and
+    # marks the gateway's calls to the subgraphs (``x-suishin-internal``).
+    internal_key: str = Field(
+        default=DEV_INTERNAL_KEY,
+        description="Platform-internal HMAC key (private in prod).",
+    )
+
+    # Limits of every GraphQL endpoint (gateway and subgraphs; see kit.limits).
+    max_query_depth: int = Field(default=12, description="Deepest selection nesting accepted.")
+    max_query_tokens: int = Field(default=4000, description="Most lexer tokens in one document.")
+    max_aliases: int = Field(default=30, description="Most aliases in one document.")
+    max_query_cost: int = Field(
+        default=200_000, description="Most fields one operation may resolve (lists × nesting)."
+    )
+    default_list_size: int = Field(
+        default=10, description="Items assumed for a list without first/limit (cost estimate)."
+    )
+    max_body_bytes: int = Field(default=1_048_576, description="Largest HTTP request body.")
+    max_variables_bytes: int = Field(default=262_144, description="Largest variables (JSON).")
+    max_string_length: int = Field(
+        default=20_000, description="Longest string argument (characters)."
+    )
+    introspection: bool | None = Field(
+        default=None, description="Allow introspection; default: on unless environment=production."
+    )
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    def check_production(self) -> None:
+        """Refuse to run in production with a published dev secret or nothing to verify tokens
+        with. Called by the gateway and every service before they start."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.jwt_jwks_url and (not self.jwt_secret or self.jwt_secret == DEV_JWT_SECRET):
+            problems.append(
+                "set SUISHIN_JWT_JWKS_URL (identity provider) or a non-dev SUISHIN_JWT_SECRET: "
+                "the dev secret is published and would let anyone sign an admin token"
+            )
+        if not self.internal_key or self.internal_key == DEV_INTERNAL_KEY:
+            problems.append(
+                "set SUISHIN_INTERNAL_KEY to a private value: the dev key is published and would "
+                "let anyone forge internal events or call the subgraphs as the gateway"
+            )
+        if problems:
+            raise InsecureConfiguration(
+                "refusing to start with SUISHIN_ENVIRONMENT=production: " + "; ".join(problems)
+            )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

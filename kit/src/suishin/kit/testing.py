@@ -25,6 +25,8 @@ from typing import Any, TypeVar
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from suishin.kit.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from suishin.kit.settings import DEV_INTERNAL_KEY
+from suishin.kit.signing import SIGNATURE_HEADER, sign
 
 S = TypeVar("S")
 
@@ -155,16 +157,25 @@ async def produce(
     topic: str,
     messages: Sequence[Message],
     headers: list[tuple[str, bytes]] | None = None,
+    *,
+    signing_key: str | None = DEV_INTERNAL_KEY,
 ) -> None:
     """Publish ``(key, value)`` or ``(key, value, headers)`` records (a value may be None: a
-    tombstone) as one batch, in order, and wait until all are acknowledged."""
+    tombstone) as one batch, in order, and wait until all are acknowledged. Records are signed
+    as a service would sign them with ``signing_key`` (the dev key of the test settings), and
+    left unsigned with ``signing_key=None`` (a forger)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
     await producer.start()
+
+    def headers_for(m: Message) -> list[tuple[str, bytes]] | None:
+        own = m[2] if len(m) == 3 else headers
+        if signing_key is None or m[1] is None:
+            return own
+        return [*(own or []), (SIGNATURE_HEADER, sign(signing_key, m[1]).encode())]
+
     try:
         futures = [
-            await producer.send(
-                topic, value=m[1], key=m[0], headers=m[2] if len(m) == 3 else headers
-            )
+            await producer.send(topic, value=m[1], key=m[0], headers=headers_for(m))
             for m in messages
         ]
         await asyncio.gather(*futures)

@@ -42,6 +42,7 @@ from strawberry.types.field import StrawberryField
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, fiscal_year_of
 from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
+from suishin.contracts.events import IndicatorReported
 from suishin.indicators import storage
 from suishin.indicators.definitions import (
     IndicatorDefinition,
@@ -565,6 +566,32 @@ def _refused(*errors: DomainError) -> ReportActualPayload:
     )
 
 
+def _max_length(field: str) -> int | None:
+    for constraint in IndicatorReported.model_fields[field].metadata:
+        limit = getattr(constraint, "max_length", None)
+        if limit is not None:
+            return int(limit)
+    return None
+
+
+def _too_long(**fields: tuple[str, str | None]) -> list[DomainError]:
+    """The same length limits as an ``indicator.reported`` event sent to Kafka (one contract)."""
+    problems = []
+    for name, (event_field, value) in fields.items():
+        limit = _max_length(event_field)
+        if value is not None and limit is not None and len(value) > limit:
+            problems.append(
+                DomainError(
+                    "INPUT_TOO_LONG",
+                    f"{name} が長すぎます（{len(value)} 文字、上限 {limit} 文字）",
+                    f"{name} is too long ({len(value)} characters, limit {limit})",
+                    name,
+                    {"limit": limit},
+                )
+            )
+    return problems
+
+
 async def _report(
     info: Info[Any, Any],
     *,
@@ -582,6 +609,15 @@ async def _report(
         return _refused(Forbidden("認証が必要です", "Authentication required"))
     tenant = principal.tenant
     runtime = runtime_of(info)
+    too_long = _too_long(
+        indicatorKey=("indicator_key", indicator_key),
+        textValue=("text_value", text_value),
+        unit=("unit", unit),
+        comment=("comment", comment),
+        idempotencyKey=("idempotency_key", idempotency_key),
+    )
+    if too_long:
+        return _refused(*too_long)
     try:
         parsed = ReportingPeriod.parse(period)
     except CalendarError:

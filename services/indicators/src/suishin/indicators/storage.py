@@ -22,6 +22,7 @@ from suishin.indicators.domain import (
     TargetSpec,
 )
 from suishin.indicators.evaluation import Evaluation, EvaluationFigures
+from suishin.kit.db import contains_pattern
 
 INDICATOR_COLUMNS = """
     i.id, i.tenant, i.key, i.parent_id, i.sub_series_key, i.title, i.description, i.unit,
@@ -547,7 +548,7 @@ async def list_indicators(
           and ($6::uuid is null or exists (select 1 from indicator_links l
                                            where l.indicator_id = i.id and l.node_id = $6))
           and ($7::uuid is null or i.plan_id = $7)
-          and ($8::text is null or i.title ilike '%' || $8 || '%' or i.key ilike '%' || $8 || '%')
+          and ($8::text is null or i.title ilike $8 or i.key ilike $8)
           and (not $9 or i.parent_id is null)
     """
     args = [
@@ -558,7 +559,7 @@ async def list_indicators(
         flt.department,
         flt.measure_id,
         flt.plan_id,
-        flt.search,
+        None if flt.search is None else contains_pattern(flt.search),
         flt.top_level_only,
     ]
     rows = await conn.fetch(

@@ -10,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from suishin.kit.db import contains_pattern
 from suishin.plans.grading import GradeScale, default_scale_for
 
 Conn: TypeAlias = asyncpg.Connection
@@ -304,7 +305,7 @@ async def search_measures(
     if flt.tag:
         where.append(f"{arg(flt.tag)} = any(n.tags)")
     if flt.text:
-        pattern = "%" + flt.text.replace("%", r"\%").replace("_", r"\_") + "%"
+        pattern = contains_pattern(flt.text)
         where.append(f"(n.title ilike {arg(pattern)} or n.code ilike ${len(args)})")
     if flt.grade:
         year = "" if flt.fiscal_year is None else f" and g.fiscal_year = {arg(flt.fiscal_year)}"
