@@ -103,6 +103,26 @@ class Portal:
         user = current_user(request)
         return await self.gateway.query(document, user.token if user else None, **variables)
 
+    async def plan_tree(self, token: str | None, plan_id: str) -> dict[str, Any] | None:
+        """The plan's tree with every measure's owners, tags and grades attached."""
+        data = await self.gateway.query(queries.PLAN_TREE, token, id=plan_id, after=None)
+        plan = data["plan"]
+        if plan is None:
+            return None
+        page = data["measures"]
+        measures = [e["node"] for e in page["edges"]]
+        while page["pageInfo"]["hasNextPage"]:
+            more = await self.gateway.query(
+                queries.MORE_MEASURES, token, id=plan_id, after=page["pageInfo"]["endCursor"]
+            )
+            page = more["measures"]
+            measures += [e["node"] for e in page["edges"]]
+        return views.attach(plan, measures)
+
+    def token_of(self, request: Request) -> str | None:
+        user = current_user(request)
+        return user.token if user else None
+
     # -- sign-in -----------------------------------------------------------------------------
 
     async def signin_page(self, request: Request) -> Response:
@@ -195,7 +215,7 @@ class Portal:
 
     async def plan(self, request: Request) -> Response:
         plan_id = request.path_params["plan_id"]
-        plan = (await self.ask(request, queries.PLAN_TREE, id=plan_id))["plan"]
+        plan = await self.plan_tree(self.token_of(request), plan_id)
         if plan is None:
             return self.error_page(request, 404, "not_found")
         filters = {
@@ -229,6 +249,8 @@ class Portal:
             )
             for i in measure["indicators"]
         }
+        for i in measure["indicators"]:
+            i["focus"] = views.focus_status(i)
         return self.render(request, "measure.html", measure=measure, charts=charts)
 
     async def indicator(self, request: Request) -> Response:
@@ -242,6 +264,7 @@ class Portal:
             title=f"{indicator['title']} — {t('chart_alt')}",
             unit=indicator["unit"],
         )
+        indicator["focus"] = views.focus_status(indicator)
         return self.render(request, "indicator.html", indicator=indicator, chart=chart)
 
     async def inbox(self, request: Request) -> Response:
@@ -463,7 +486,7 @@ class Portal:
 
     async def plan_documents(self, request: Request) -> tuple[dict[str, Any], list[Any]]:
         plan_id = request.path_params["plan_id"]
-        plan = (await self.ask(request, queries.PLAN_TREE, id=plan_id))["plan"]
+        plan = await self.plan_tree(self.token_of(request), plan_id)
         if plan is None:
             raise HTTPException(404)
         try:
@@ -505,7 +528,7 @@ class Portal:
 
     async def xlsx(self, request: Request) -> Response:
         plan_id = request.path_params["plan_id"]
-        plan = (await self.ask(request, queries.PLAN_TREE, id=plan_id))["plan"]
+        plan = await self.plan_tree(self.token_of(request), plan_id)
         if plan is None:
             raise HTTPException(404)
         measures: list[dict[str, Any]] = []
@@ -543,8 +566,17 @@ class Portal:
             plans = (await self.gateway.query(queries.PUBLIC_PLANS, None, tenant=tenant))["plans"]
         except GatewayError:
             plans = []
-        shown = [p for p in plans if p["state"] == "PUBLISHED"]
-        for plan in shown:
+        shown = []
+        for listed in plans:
+            if listed["state"] != "PUBLISHED":
+                continue
+            try:
+                plan = await self.plan_tree(None, listed["id"])
+            except GatewayError:
+                plan = None
+            if plan is None or plan["state"] != "PUBLISHED":
+                continue
+            shown.append(plan)
             plan["years"], plan["grade_labels"], plan["counts"] = views.grade_counts(plan)
         return self.render(
             request,
@@ -597,6 +629,10 @@ def signed_in(portal: Portal, handler: Handler) -> Handler:
         try:
             return await handler(request)
         except GatewayError as exc:
+            log.warning(
+                "gateway refused a page's request",
+                extra={"path": request.url.path, "code": exc.code, "error": str(exc)[:300]},
+            )
             if exc.code == "UNAUTHENTICATED" or exc.status == 401:
                 request.session.pop("user", None)
                 return RedirectResponse("/signin", status_code=303)

@@ -1,34 +1,48 @@
 """The GraphQL documents the portal sends to the gateway (one per page where possible)."""
 
-NODE_FIELDS = """
-  id code title kind level levelLabel depth status tags path
-  owners { departmentCode departmentName isLead }
-  measure { id statusLabel grades { fiscalYear grade label isFailing } }
-"""
+# The tree's skeleton (three levels reach every measure of the reference plans; sub-items are
+# not shown) and, in the same request, the measures with their owners, tags and grades: the
+# gateway's cost budget counts lists × nesting, so details come once per measure, not per level.
+NODE_FIELDS = "id code title kind levelLabel depth status measure { id }"
 
 PLAN_TREE = """
-query PlanTree($id: ID!) {
+query PlanTree($id: ID!, $after: String) {
   plan(id: $id) {
     id tenant key title kind state fiscalYearFrom fiscalYearTo phase levelLabels measureCount
+    publishedOn
     tags { code label }
-    gradeScale { code name grades { code label isFailing } }
-    nodes { __NODE__ children { __NODE__ children { __NODE__ children { __NODE__ } } } }
-  }
-}
-""".replace("__NODE__", NODE_FIELDS)
-
-PUBLIC_PLANS = """
-query PublicPlans($tenant: String!) {
-  plans(tenant: $tenant) {
-    id tenant key title kind state fiscalYearFrom fiscalYearTo levelLabels measureCount publishedOn
     gradeScale { code name grades { code label isFailing } }
     nodes { __NODE__ children { __NODE__ children { __NODE__ } } }
   }
+  measures(planId: $id, first: 200, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { ...MeasureDetails } }
+  }
 }
-""".replace(
-    "__NODE__",
-    "id code title kind levelLabel status measure { id grades { fiscalYear label isFailing } }",
-)
+fragment MeasureDetails on Measure {
+  id status statusLabel tags
+  owners { departmentCode departmentName isLead }
+  grades { fiscalYear grade label isFailing }
+}
+""".replace("__NODE__", NODE_FIELDS)
+
+MORE_MEASURES = """
+query MoreMeasures($id: ID!, $after: String) {
+  measures(planId: $id, first: 200, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { ...MeasureDetails } }
+  }
+}
+fragment MeasureDetails on Measure {
+  id status statusLabel tags
+  owners { departmentCode departmentName isLead }
+  grades { fiscalYear grade label isFailing }
+}
+"""
+
+PUBLIC_PLANS = """
+query PublicPlans($tenant: String!) { plans(tenant: $tenant) { id key title state } }
+"""
 
 ME = "query Me { me { subject tenant roles departments posts name } }"
 

@@ -17,6 +17,21 @@ def walk(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def attach(plan: dict[str, Any], measures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Put each measure's details (owners, tags, grades) on its node of the tree."""
+    by_id = {m["id"]: m for m in measures}
+    for node in walk(plan.get("nodes") or []):
+        details = by_id.get((node.get("measure") or {}).get("id"))
+        if details is not None:
+            node["measure"] = details
+            node["owners"] = details.get("owners") or []
+            node["tags"] = details.get("tags") or []
+        else:
+            node.setdefault("owners", [])
+            node.setdefault("tags", [])
+    return plan
+
+
 def grade_of(node: dict[str, Any], year: int) -> dict[str, Any] | None:
     for grade in (node.get("measure") or {}).get("grades") or []:
         if grade.get("fiscalYear") == year:
@@ -139,3 +154,15 @@ def link_target(link: str | None) -> str | None:
     paths = {"Indicator": "/indicators/", "Measure": "/measures/", "Plan": "/plans/"}
     prefix = paths.get(kind)
     return f"{prefix}{ident}" if prefix and ident else None
+
+
+def focus_status(indicator: dict[str, Any]) -> dict[str, Any]:
+    """The status worth explaining: the latest year with data (a red 2024 is not hidden by a
+    2025 without reports yet), else the current one. Carries the year's label."""
+    for point in reversed(indicator.get("series") or []):
+        status = point.get("status") or {}
+        if status.get("status") not in (None, "NO_DATA"):
+            return {**status, "label": point.get("label") or point.get("period")}
+    current = dict(indicator.get("status") or {})
+    current.setdefault("label", current.get("fiscalYear"))
+    return current
