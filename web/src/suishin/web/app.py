@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -47,7 +48,12 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class Portal:
-    def __init__(self, settings: WebSettings, gateway: Gateway) -> None:
+    def __init__(
+        self,
+        settings: WebSettings,
+        gateway: Gateway,
+        oidc_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
         self.gateway = gateway
         self.templates = Environment(
@@ -61,13 +67,20 @@ class Portal:
         if settings.oidc_enabled:
             from authlib.integrations.starlette_client import OAuth
 
+            client_kwargs: dict[str, Any] = {
+                "scope": settings.oidc_scope,
+                "code_challenge_method": "S256",  # PKCE
+            }
+            if oidc_transport is not None:  # tests: a fake issuer
+                client_kwargs["transport"] = oidc_transport
             self.oauth = OAuth()
+            issuer = str(settings.oidc_issuer).rstrip("/")
             self.oauth.register(
                 name="oidc",
-                server_metadata_url=f"{settings.oidc_issuer}/.well-known/openid-configuration",
+                server_metadata_url=f"{issuer}/.well-known/openid-configuration",
                 client_id=settings.oidc_client_id,
                 client_secret=settings.oidc_client_secret,
-                client_kwargs={"scope": settings.oidc_scope, "code_challenge_method": "S256"},
+                client_kwargs=client_kwargs,
             )
 
     # -- rendering ---------------------------------------------------------------------------
@@ -625,7 +638,7 @@ def signed_in(portal: Portal, handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         if current_user(request) is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            return RedirectResponse(f"/signin?next={httpx.QueryParams({'n': target})['n']}", 303)
+            return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
         try:
             return await handler(request)
         except GatewayError as exc:
@@ -676,13 +689,18 @@ class SecurityHeaders:
 
 
 def build(
-    settings: WebSettings | None = None, *, transport: httpx.AsyncBaseTransport | None = None
+    settings: WebSettings | None = None,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    oidc_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
+    """The portal app. ``transport`` replaces the network to the gateway, ``oidc_transport``
+    the one to the OpenID provider (tests)."""
     settings = settings or WebSettings()
     if settings.is_production and settings.dev_login:
         raise RuntimeError("SUISHIN_DEV_LOGIN cannot be used in production")
     gateway = Gateway(settings.graphql_url, settings.graphql_ws_url, transport=transport)
-    portal = Portal(settings, gateway)
+    portal = Portal(settings, gateway, oidc_transport)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "web"})

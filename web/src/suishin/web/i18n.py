@@ -103,6 +103,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "back_to_plan": ("計画に戻る", "Back to the plan"),
     "measure_count": ("施策数", "Measures"),
     "period_years": ("計画期間", "Plan period"),
+    "open_Indicator": ("指標を開く", "Open the indicator"),
+    "open_Measure": ("施策を開く", "Open the measure"),
+    "open_Plan": ("計画を開く", "Open the plan"),
 }
 
 

@@ -21,7 +21,10 @@
     item.querySelector(".n-title").textContent = n.title;
     item.querySelector(".n-body").textContent = n.body || "";
     var link = item.querySelector(".n-link a");
-    if (n.href) { link.href = n.href; link.textContent = n.link.split(":")[0]; }
+    var labels = ja
+      ? { Indicator: "指標を開く", Measure: "施策を開く", Plan: "計画を開く" }
+      : { Indicator: "Open the indicator", Measure: "Open the measure", Plan: "Open the plan" };
+    if (n.href) { link.href = n.href; link.textContent = labels[n.link.split(":")[0]] || n.href; }
     else { link.parentNode.remove(); }
     if (csrfInput) {
       var form = document.createElement("form");
