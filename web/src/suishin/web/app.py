@@ -22,6 +22,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import (
@@ -757,6 +758,7 @@ def build(
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[
+            Middleware(GZipMiddleware, minimum_size=1024),  # not for text/event-stream
             Middleware(SecurityHeaders, form_targets=_origin(settings.graphql_url)),
             Middleware(
                 SessionMiddleware,
