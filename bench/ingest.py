@@ -47,6 +47,7 @@ from suishin.indicators.definitions import (
 )
 from suishin.indicators.domain import Cadence, Granularity
 from suishin.indicators.settings import IndicatorsSettings
+from suishin.kit.clock import FixedClock
 from suishin.kit.testing import isolated_settings, started, test_infrastructure
 
 TENANT = "benchku"
@@ -158,7 +159,7 @@ async def bench(args: argparse.Namespace) -> None:
             consumer_max_records=args.batch,
             pool_max_size=4,
         )
-        runtime, _app = build(settings, clock=lambda: CLOCK)
+        runtime, _app = build(settings, clock=FixedClock(CLOCK))
         async with started(runtime):
             async with runtime.pool.acquire() as conn, conn.transaction():
                 await apply_definitions(

@@ -1,6 +1,6 @@
 """Japanese fiscal years and era dates: example tables and properties."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import example, given
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from suishin.contracts.calendar import (
     ERA_OVERRUN_YEARS,
     ERAS,
+    JST,
     LAST_SUPPORTED_YEAR,
     CalendarError,
     Era,
@@ -53,6 +54,15 @@ def full_width(text: str) -> str:
 )
 def test_fiscal_year_of(day: date, fiscal_year: int) -> None:
     assert fiscal_year_of(day) == fiscal_year
+
+
+def test_the_fiscal_year_of_an_instant_turns_at_midnight_in_tokyo() -> None:
+    # 1 April 00:30 in Tokyo is still 31 March in UTC: the new fiscal year has begun.
+    assert fiscal_year_of(datetime(2025, 3, 31, 15, 30, tzinfo=UTC)) == 2025
+    assert fiscal_year_of(datetime(2025, 3, 31, 14, 59, tzinfo=UTC)) == 2024
+    assert fiscal_year_of(datetime(2025, 4, 1, 0, 30, tzinfo=JST)) == 2025
+    with pytest.raises(ValueError):
+        fiscal_year_of(datetime(2025, 4, 1, 12, 0))  # naive: which day is it?
 
 
 def test_fiscal_year_bounds() -> None:

@@ -1,32 +1,38 @@
-"""The forwarding engine against two small federation subgraphs served over ASGI.
+"""The forwarding rules, one by one, through the real gateway app and schema.
 
-These subgraphs are deliberately tiny (not the real services) so that the engine's rules can be
-checked one by one: sub-selection forwarding, aliases, variables, fragments, entity batching,
-error mapping, pagination. The real subgraphs are exercised in test_gateway_platform.py.
+The subgraphs behind it are deliberately tiny stand-ins (the real services are exercised in
+test_gateway_platform.py): they answer the part of the plans and indicators schemas these
+queries select, so that each rule can be checked on its own: sub-selection forwarding, aliases,
+variables, fragments, ``@skip``/``@include``, entity batching, error mapping, GraphQL's null
+rules and the per-app cache of forwarded documents.
 """
 
 from __future__ import annotations
 
 import enum
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 import strawberry
 from strawberry.asgi import GraphQL
-from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
 
+from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged, new_event
+from suishin.gateway.app import build
 from suishin.gateway.context import GatewayContext
+from suishin.gateway.forwarding import document_key
 from suishin.gateway.loaders import EntityLoaders
-from suishin.gateway.remote import ListPage, forwarded, remote, remote_method, remote_type
-from suishin.gateway.scalars import SCALAR_MAP
 from suishin.gateway.settings import GatewaySettings
 from suishin.gateway.subgraphs import Subgraphs
-from suishin.kit.auth import ANONYMOUS
+from suishin.kit.auth import Principal, Role
 
-# --- two subgraphs ------------------------------------------------------------------------------
+# --- two stand-in subgraphs ---------------------------------------------------------------------
 
+TENANT = "itabashi"
 MEASURES = {f"m{i}": {"id": f"m{i}", "code": str(i), "title": f"施策{i}"} for i in range(300)}
 
 
@@ -35,49 +41,116 @@ class SgMeasure:
     id: strawberry.ID
     code: str
     title: str
+    tenant: str = TENANT
 
     @classmethod
     def resolve_reference(cls, id: strawberry.ID) -> SgMeasure:
         return SgMeasure(**MEASURES[str(id)])
 
 
-@strawberry.federation.type(keys=["id"], name="Plan")
+@strawberry.type(name="MeasureEdge")
+class SgMeasureEdge:
+    cursor: str
+    node: SgMeasure
+
+
+@strawberry.type(name="PageInfo")
+class SgPageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(name="MeasureConnection")
+class SgMeasureConnection:
+    edges: list[SgMeasureEdge]
+    page_info: SgPageInfo
+    total_count: int
+
+
+@strawberry.type(name="PlanNode")
+class SgPlanNode:
+    code: str
+    measure: SgMeasure | None
+
+
+@strawberry.type(name="Plan")
 class SgPlan:
     id: strawberry.ID
     title: str
-    size: strawberry.Private[int]
+    tenant: str = TENANT
 
     @strawberry.field
-    def measures(self) -> list[SgMeasure]:
-        return [SgMeasure(**MEASURES[f"m{i}"]) for i in range(self.size)]
+    def nodes(self) -> list[SgPlanNode]:
+        size = int(str(self.id).removeprefix("p"))  # plan "p<n>" has n measures
+        return [
+            SgPlanNode(code=str(i), measure=SgMeasure(**MEASURES[f"m{i}"])) for i in range(size)
+        ]
 
 
 @strawberry.type(name="Query")
 class PlansQuery:
     @strawberry.field
-    def plan(self, id: strawberry.ID, size: int = 3) -> SgPlan | None:
+    def plan(self, id: strawberry.ID) -> SgPlan | None:
         if id == "missing":
             return None
         if id == "boom":
             raise ValueError("FORBIDDEN: You cannot access http://10.0.0.7:4001/x / 禁止です")
-        return SgPlan(id=id, title=f"計画 {id}", size=size)
+        return SgPlan(id=id, title=f"計画 {id}")
+
+    @strawberry.field
+    def measures(
+        self, plan_id: strawberry.ID, first: int = 50, after: str | None = None
+    ) -> SgMeasureConnection:
+        start = int(after) + 1 if after else 0
+        size = int(str(plan_id).removeprefix("p"))
+        end = min(start + first, size)
+        edges = [
+            SgMeasureEdge(cursor=str(i), node=SgMeasure(**MEASURES[f"m{i}"]))
+            for i in range(start, end)
+        ]
+        return SgMeasureConnection(
+            edges=edges,
+            page_info=SgPageInfo(
+                has_next_page=end < size,
+                has_previous_page=start > 0,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=size,
+        )
 
 
-@strawberry.enum(name="Status")
+@strawberry.enum(name="IndicatorStatus")
 class Status(enum.Enum):
     ON_TRACK = "on_track"
     OFF_TRACK = "off_track"
+    WHATEVER = "whatever"  # not in the gateway's schema
 
 
-@strawberry.type(name="Indicator")
+@strawberry.type(name="IndicatorEvaluation")
+class SgEvaluation:
+    fiscal_year: int
+    status: Status
+
+
+@strawberry.federation.type(keys=["id"], name="Indicator")
 class SgIndicator:
     id: strawberry.ID
-    title: str
-    measure_id: strawberry.Private[str]
+    title: str | None  # non-null in the gateway's schema: the stand-in can break that rule
+    tenant: str = TENANT
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> SgIndicator:
+        return SgIndicator(id=id, title=f"指標 {id}")
 
     @strawberry.field
-    def status(self, fiscal_year: int) -> Status:
-        return Status.ON_TRACK if fiscal_year % 2 == 0 else Status.OFF_TRACK
+    def status(self, fiscal_year: int | None = None) -> SgEvaluation:
+        year = fiscal_year or 2024
+        if year == 1999:
+            return SgEvaluation(fiscal_year=year, status=Status.WHATEVER)
+        return SgEvaluation(
+            fiscal_year=year, status=Status.ON_TRACK if year % 2 == 0 else Status.OFF_TRACK
+        )
 
 
 @strawberry.federation.type(keys=["id"], name="Measure")
@@ -89,7 +162,10 @@ class SgMeasureIndicators:
         if self.id == "m299":
             raise ValueError("NOT_FOUND: no indicators / 指標がありません")
         return [
-            SgIndicator(id=f"{self.id}-k{j}", title=f"指標{j}", measure_id=self.id)
+            SgIndicator(
+                id=f"{self.id}-k{j}",
+                title=None if self.id == "m250" and j == 1 else f"指標{j}",
+            )
             for j in range(2)
         ]
 
@@ -105,49 +181,15 @@ class IndicatorsQuery:
         return "pong"
 
 
-plans_subgraph = strawberry.federation.Schema(query=PlansQuery, federation_version="2.7")
+plans_subgraph = strawberry.federation.Schema(
+    query=PlansQuery, types=[SgMeasure], federation_version="2.7"
+)
 indicators_subgraph = strawberry.federation.Schema(
-    query=IndicatorsQuery, types=[SgMeasureIndicators], federation_version="2.7"
+    query=IndicatorsQuery, types=[SgMeasureIndicators, SgIndicator], federation_version="2.7"
 )
 
-# --- the gateway side ------------------------------------------------------------------------
 
-
-@remote_type(description="An indicator.", name="Indicator")
-class GwIndicator:
-    id: strawberry.ID = remote("Id.")
-    title: str = remote("Title.")
-
-    @remote_method("Status in a year.")
-    def status(self, info: Info[Any, Any], fiscal_year: int) -> Status: ...
-
-
-@remote_type(description="A measure.", name="Measure")
-class GwMeasure:
-    id: strawberry.ID = remote("Id.")
-    code: str = remote("Code.")
-    title: str = remote("Title.")
-    indicators: list[GwIndicator] = remote("Indicators.", subgraph="indicators")
-
-
-@remote_type(description="A plan.", name="Plan")
-class GwPlan:
-    id: strawberry.ID = remote("Id.")
-    title: str = remote("Title.")
-    measures: list[GwMeasure] = remote("All measures.")
-    measure_page: ListPage[GwMeasure] = remote("Measures, paged.", page_of="measures")
-
-
-@strawberry.type
-class GwQuery:
-    @forwarded("plans", description="A plan.", public=True)
-    def plan(self, info: Info[Any, Any], id: strawberry.ID, size: int = 3) -> GwPlan | None: ...
-
-
-gateway_schema = strawberry.Schema(query=GwQuery, config=StrawberryConfig(scalar_map=SCALAR_MAP))
-
-
-# --- the tests -------------------------------------------------------------------------------
+# --- the real gateway in front of them -----------------------------------------------------------
 
 
 @pytest.fixture
@@ -156,106 +198,270 @@ def gateway(recording: Any) -> Any:
         {
             "plans": httpx.ASGITransport(app=GraphQL(plans_subgraph)),
             "indicators": httpx.ASGITransport(app=GraphQL(indicators_subgraph)),
+            "notifications": httpx.ASGITransport(app=GraphQL(indicators_subgraph)),
         }
     )
-    urls = {"plans": "http://plans/graphql", "indicators": "http://indicators/graphql"}
-    subgraphs = Subgraphs.from_urls(urls, transports=transports)
+    app = build(GatewaySettings(live_enabled=False), transports=transports)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw")
 
-    async def run(query: str, variables: dict[str, Any] | None = None) -> Any:
-        context = GatewayContext(
-            principal=ANONYMOUS,
-            authorization=None,
-            settings=GatewaySettings(),
-            subgraphs=subgraphs,
-            loaders=EntityLoaders(subgraphs, authorization=None, variables=variables or {}),
-            raw_variables=variables or {},
-        )
-        return await gateway_schema.execute(query, variable_values=variables, context_value=context)
+    async def run(query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await client.post("/graphql", json={"query": query, "variables": variables})
+        body: dict[str, Any] = response.json()
+        return body
 
     run.sent = sent  # type: ignore[attr-defined]
+    run.app = app  # type: ignore[attr-defined]
     return run
 
 
 WHOLE_PLAN = """
-query Whole($id: ID!, $size: Int!, $fy: Int!) {
-  plan(id: $id, size: $size) {
+query Whole($plan: ID!, $fy: Int!) {
+  plan(id: $plan) {
     title
-    measures { code ...M indicators { id t: title s: status(fiscalYear: $fy) } }
+    nodes { measure { code ...M indicators { id t: title s: status(fiscalYear: $fy) { status } } } }
   }
 }
 fragment M on Measure { title }
 """
 
 
+def measures(data: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node["measure"] for node in data["plan"]["nodes"]]
+
+
 async def test_whole_plan_costs_the_same_for_10_and_200_measures(gateway: Any) -> None:
     counts = []
     for size in (10, 200):
         gateway.sent.clear()
-        result = await gateway(WHOLE_PLAN, {"id": "p1", "size": size, "fy": 2024})
-        assert result.errors is None, result.errors
-        measures = result.data["plan"]["measures"]
-        assert len(measures) == size
-        assert measures[5]["indicators"][1] == {"id": "m5-k1", "t": "指標1", "s": "ON_TRACK"}
+        result = await gateway(WHOLE_PLAN, {"plan": f"p{size}", "fy": 2024})
+        assert "errors" not in result, result
+        found = measures(result["data"])
+        assert len(found) == size
+        assert found[5]["indicators"][1] == {
+            "id": "m5-k1",
+            "t": "指標1",
+            "s": {"status": "ON_TRACK"},
+        }
+        assert list(found[5]) == ["code", "title", "indicators"]  # the client's order
         counts.append(len(gateway.sent))
     assert counts == [2, 2]
 
 
 async def test_forwards_only_the_owning_subgraphs_fields(gateway: Any) -> None:
-    await gateway(WHOLE_PLAN, {"id": "p1", "size": 2, "fy": 2023})
+    await gateway(WHOLE_PLAN, {"plan": "p2", "fy": 2023})
     plans_call, indicators_call = gateway.sent
+    assert plans_call["subgraph"] == "plans"
     assert "indicators" not in plans_call["query"]
     assert "_gw_key: id" in plans_call["query"]
     assert "fragment" not in plans_call["query"]  # fragments are inlined
-    assert plans_call["variables"] == {"id": "p1", "size": 2}  # only what the selection uses
+    assert plans_call["variables"] == {"plan": "p2"}  # only what the selection uses
+    assert indicators_call["subgraph"] == "indicators"
     assert "_entities" in indicators_call["query"]
     assert indicators_call["variables"]["fy"] == 2023
     assert len(indicators_call["variables"]["_gw_representations"]) == 2
 
 
 async def test_entity_errors_stay_with_their_entity(gateway: Any) -> None:
-    result = await gateway('{ plan(id: "p", size: 300) { measures { code indicators { id } } } }')
-    assert result.errors and len(result.errors) == 1
-    error = result.errors[0]
-    assert error.path == ["plan", "measures", 299, "indicators"]
-    assert error.extensions["code"] == "NOT_FOUND"
-    assert error.extensions["message"] == "指標がありません"
+    result = await gateway('{ plan(id: "p300") { nodes { measure { code indicators { id } } } } }')
+    (error,) = result["errors"]
+    assert error["path"] == ["plan", "nodes", 299, "measure", "indicators"]
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert error["extensions"]["message"] == "指標がありません"
+    found = measures(result["data"])
+    assert found[299] is None  # indicators is non-null: its nullable parent goes
+    assert found[298] == {"code": "298", "indicators": [{"id": "m298-k0"}, {"id": "m298-k1"}]}
+
+
+async def test_null_at_a_non_null_position_nulls_the_nearest_nullable_parent(
+    gateway: Any,
+) -> None:
+    result = await gateway(
+        '{ plan(id: "p251") { nodes { code measure { indicators { title } } } } }'
+    )
+    (error,) = result["errors"]
+    assert error["path"] == ["plan", "nodes", 250, "measure", "indicators", 1, "title"]
+    assert "Cannot return null for non-nullable field Indicator.title" in error["message"]
+    # Indicator.title, [Indicator!]! and Measure.indicators are non-null; PlanNode.measure is not.
+    node = result["data"]["plan"]["nodes"][250]
+    assert node == {"code": "250", "measure": None}
+    # Through the connection everything is non-null up to the root field, so data is null.
+    root = await gateway(
+        '{ plan(id: "p1") { title } measures(planId: "p251", first: 251) '
+        "{ edges { node { indicators { title } } } } }"
+    )
+    assert root["data"] is None
+    assert root["errors"][0]["path"][:3] == ["measures", "edges", 250]
+
+
+async def test_a_value_outside_the_gateways_enum_is_a_schema_mismatch(gateway: Any) -> None:
+    result = await gateway(
+        '{ measures(planId: "p1", first: 1) '
+        "{ edges { node { indicators { id status(fiscalYear: 1999) { status } } } } } }"
+    )
+    (error,) = result["errors"]
+    assert error["extensions"]["code"] == "SCHEMA_MISMATCH"
+    assert error["path"] == ["measures", "edges", 0, "node", "indicators", 0, "status", "status"]
 
 
 async def test_subgraph_errors_are_mapped_without_addresses(gateway: Any) -> None:
     result = await gateway('{ plan(id: "boom") { title } }')
-    (error,) = result.errors
-    assert error.extensions["code"] == "FORBIDDEN"
-    assert "10.0.0.7" not in str(error.formatted) and "http" not in str(error.formatted)
-    assert error.extensions["message"] == "禁止です"
+    (error,) = result["errors"]
+    assert error["extensions"]["code"] == "FORBIDDEN"
+    assert "10.0.0.7" not in str(error) and "http" not in str(error)
+    assert error["extensions"]["message"] == "禁止です"
+    assert error["path"] == ["plan"]
 
 
-async def test_null_root_and_aliases(gateway: Any) -> None:
+async def test_null_root_aliases_and_typename(gateway: Any) -> None:
     result = await gateway(
-        '{ a: plan(id: "missing") { title } b: plan(id: "x", size: 1) { t: title title } }'
+        '{ a: plan(id: "missing") { title } b: plan(id: "x") { t: title title __typename } }'
     )
-    assert result.errors is None
-    assert result.data == {"a": None, "b": {"t": "計画 x", "title": "計画 x"}}
+    assert "errors" not in result
+    assert result["data"] == {
+        "a": None,
+        "b": {"t": "計画 x", "title": "計画 x", "__typename": "Plan"},
+    }
 
 
-async def test_connection_pages_a_subgraph_list(gateway: Any) -> None:
+async def test_skip_and_include_follow_the_variables(gateway: Any) -> None:
+    query = """
+    query($with: Boolean!) {
+      measures(planId: "p1", first: 1) {
+        totalCount @skip(if: $with)
+        edges { node { code indicators @include(if: $with) { id } } }
+      }
+    }"""
+    on = await gateway(query, {"with": True})
+    assert on["data"]["measures"] == {
+        "edges": [{"node": {"code": "0", "indicators": [{"id": "m0-k0"}, {"id": "m0-k1"}]}}]
+    }
+    gateway.sent.clear()
+    off = await gateway(query, {"with": False})
+    assert off["data"]["measures"] == {"totalCount": 1, "edges": [{"node": {"code": "0"}}]}
+    assert [call["subgraph"] for call in gateway.sent] == ["plans"]
+
+
+async def test_connections_are_paged_by_the_subgraph(gateway: Any) -> None:
     query = """
     query($after: String) {
-      plan(id: "p", size: 7) {
-        measurePage(first: 3, after: $after) {
-          totalCount
-          pageInfo { hasNextPage hasPreviousPage endCursor }
-          edges { cursor node { code } }
-          nodes { title }
-        }
+      measures(planId: "p7", first: 3, after: $after) {
+        totalCount
+        pageInfo { hasNextPage hasPreviousPage endCursor }
+        edges { cursor node { code } }
       }
     }"""
     first = await gateway(query, {"after": None})
-    assert first.errors is None, first.errors
-    page = first.data["plan"]["measurePage"]
+    page = first["data"]["measures"]
     assert page["totalCount"] == 7
     assert [e["node"]["code"] for e in page["edges"]] == ["0", "1", "2"]
     assert page["pageInfo"]["hasNextPage"] and not page["pageInfo"]["hasPreviousPage"]
+    gateway.sent.clear()
     second = await gateway(query, {"after": page["pageInfo"]["endCursor"]})
-    page2 = second.data["plan"]["measurePage"]
-    assert [n["title"] for n in page2["nodes"]] == ["施策3", "施策4", "施策5"]
+    page2 = second["data"]["measures"]
+    assert [e["node"]["code"] for e in page2["edges"]] == ["3", "4", "5"]
     assert page2["pageInfo"]["hasPreviousPage"]
+    assert gateway.sent[0]["variables"] == {"after": "2"}
+
+
+async def test_forwarded_documents_are_cached_per_app_by_document(gateway: Any) -> None:
+    documents = gateway.app.state.schema.execution_context_class.documents
+    variables = {"plan": "p3", "fy": 2024}
+    await gateway(WHOLE_PLAN, variables)
+    cached = len(documents)
+    assert cached == 2  # the root field and the indicators position
+    first_calls = [call["query"] for call in gateway.sent]
+    gateway.sent.clear()
+    await gateway(WHOLE_PLAN, {**variables, "fy": 2025})
+    assert len(documents) == cached  # parsed again, found by the document's hash
+    assert [call["query"] for call in gateway.sent] == first_calls
+    await gateway(WHOLE_PLAN.replace("query Whole", "query Other"), variables)
+    assert len(documents) == 2 * cached  # another operation name, another document
+    other = build(GatewaySettings(live_enabled=False))
+    assert other.state.schema.execution_context_class.documents is not documents
+    assert len(other.state.schema.execution_context_class.documents) == 0
+
+
+def test_document_key_is_the_hash_of_text_and_operation_name() -> None:
+    from graphql import parse
+
+    one = parse("query A { plans { id } } query B { plans { id } }")
+    a, b = one.definitions
+    again = parse("query A { plans { id } } query B { plans { id } }").definitions[0]
+    assert document_key(a) == document_key(again)  # type: ignore[arg-type]
+    assert document_key(a) != document_key(b)  # type: ignore[arg-type]
+    assert document_key(parse("{ plans { id } }", no_location=True).definitions[0]) is None  # type: ignore[arg-type]
+
+
+class OneEventHub:
+    """A live hub that has one event to give."""
+
+    def __init__(self, event: Envelope[Any]) -> None:
+        self.event = event
+
+    async def events(self, event_type: str, accepts: Any) -> AsyncIterator[Envelope[Any]]:
+        if accepts(self.event):
+            yield self.event
+
+
+async def test_subscription_events_load_entities_and_carry_figures_through_the_assembly(
+    gateway: Any,
+) -> None:
+    indicator = uuid.uuid4()
+    event = new_event(
+        IndicatorStatusChanged(
+            indicator_id=indicator,
+            indicator_key="k",
+            title="指標",
+            period="FY2024",
+            fiscal_year=2024,
+            from_status=IndicatorStatus.ON_TRACK,
+            to_status=IndicatorStatus.OFF_TRACK,
+            figures=Figures(actual=Decimal("3"), target=Decimal("10"), unit="件"),
+            rule="linear",
+            reason="目標を下回っています",
+            measure_ids=[uuid.uuid4()],
+        ),
+        tenant=TENANT,
+        aggregate_id=str(indicator),
+        producer="test",
+    )
+    schema = gateway.app.state.schema
+    subgraphs: Subgraphs = gateway.app.state.subgraphs
+    context = GatewayContext(
+        principal=Principal("u1", TENANT, frozenset({Role.VIEWER})),
+        authorization=None,
+        settings=GatewaySettings(live_enabled=False),
+        subgraphs=subgraphs,
+        loaders=EntityLoaders(subgraphs, authorization=None, variables={"fy": 2024}),
+        hub=OneEventHub(event),  # type: ignore[arg-type]
+        raw_variables={"fy": 2024},
+    )
+    stream = await schema.subscribe(
+        """subscription($fy: Int) {
+          indicatorStatusChanged {
+            toStatus
+            figures { t: target actual unit comparator }
+            indicator { id t: title status(fiscalYear: $fy) { status } }
+          }
+        }""",
+        variable_values={"fy": 2024},
+        context_value=context,
+    )
+    results = [result async for result in stream]
+    assert len(results) == 1 and results[0].errors is None, results
+    assert results[0].data == {
+        "indicatorStatusChanged": {
+            "toStatus": "OFF_TRACK",
+            "figures": {"t": "10", "actual": "3", "unit": "件", "comparator": None},
+            "indicator": {
+                "id": str(indicator),
+                "t": f"指標 {indicator}",
+                "status": {"status": "ON_TRACK"},
+            },
+        }
+    }
+    (call,) = gateway.sent
+    assert call["subgraph"] == "indicators" and "_entities" in call["query"]
+    assert call["variables"]["_gw_representations"] == [
+        {"__typename": "Indicator", "id": str(indicator)}
+    ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import pytest_asyncio
 
 from suishin.contracts.planfile import PlanFile, load_plan_file
 from suishin.indicators.settings import IndicatorsSettings
+from suishin.kit.clock import FixedClock
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.migrations import migrate
 from suishin.kit.testing import Infrastructure, isolated_settings
@@ -24,20 +25,7 @@ DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 MIGRATIONS = resources.files("suishin.indicators") / "migrations"
 
 
-class Clock:
-    """The evaluation clock of a test: fixed until the test moves it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, now: datetime) -> None:
-        self.now = now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+Clock = FixedClock  # the evaluation clock of a test: fixed until the test moves it
 
 
 @dataclass

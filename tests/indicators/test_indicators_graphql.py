@@ -72,7 +72,7 @@ async def subgraph(infra: Infrastructure) -> AsyncIterator[Subgraph]:
     async with started(runtime):
         for tenant in (TENANT, "otherku"):
             await import_indicator_definitions(
-                runtime.pool, plan_file(small_plan(tenant)), now=clock()
+                runtime.pool, plan_file(small_plan(tenant)), now=clock.now()
             )
         async with runtime.pool.acquire() as conn, conn.transaction():
             await ingest(
@@ -85,7 +85,7 @@ async def subgraph(infra: Infrastructure) -> AsyncIterator[Subgraph]:
                         "p1.konbini", "FY2023", 29, "seed-4", at=datetime(2024, 5, 2, tzinfo=UTC)
                     ),
                 ],
-                now=clock(),
+                now=clock.now(),
             )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

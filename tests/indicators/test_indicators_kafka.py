@@ -46,7 +46,7 @@ async def service(infra: Infrastructure) -> AsyncIterator[IndicatorsRuntime]:
     async with started(runtime):
         for tenant in (TENANT, "otherku"):
             await import_indicator_definitions(
-                runtime.pool, plan_file(small_plan(tenant)), now=clock()
+                runtime.pool, plan_file(small_plan(tenant)), now=clock.now()
             )
         yield runtime
 

@@ -16,10 +16,10 @@ import pytest_asyncio
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope
+from suishin.kit.clock import FixedClock
 from suishin.kit.testing import Infrastructure, isolated_settings, started
 from suishin.notifications import triggers
 from suishin.notifications.app import build
-from suishin.notifications.clock import FixedClock
 from suishin.notifications.directory import Directory, import_directory
 from suishin.notifications.service import NotificationsService, service_of
 from suishin.notifications.settings import NotificationsSettings

@@ -30,10 +30,10 @@ from starlette.routing import Route
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.kit.auth import issue_token
+from suishin.kit.clock import FixedClock
 from suishin.kit.embedded import free_port
 from suishin.kit.testing import Infrastructure, isolated_settings, started, wait_until
 from suishin.notifications.app import build
-from suishin.notifications.clock import FixedClock
 from suishin.notifications.directory import Directory, import_directory
 from suishin.notifications.rendering import Renderer
 from suishin.notifications.service import NotificationsService, service_of

@@ -16,6 +16,7 @@ import pytest_asyncio
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.kit.auth import issue_token
+from suishin.kit.clock import FixedClock
 from suishin.kit.testing import (
     Infrastructure,
     TopicReader,
@@ -25,7 +26,6 @@ from suishin.kit.testing import (
     wait_until,
 )
 from suishin.notifications.app import build
-from suishin.notifications.clock import FixedClock
 from suishin.notifications.directory import import_directory
 from suishin.notifications.settings import NotificationsSettings
 from suishin.notifications.shaping import JST

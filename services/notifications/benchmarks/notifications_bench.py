@@ -33,9 +33,9 @@ import asyncpg
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged, new_event
+from suishin.kit.clock import FixedClock
 from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.notifications.app import build
-from suishin.notifications.clock import FixedClock
 from suishin.notifications.directory import Directory, import_directory
 from suishin.notifications.service import service_of
 from suishin.notifications.settings import NotificationsSettings

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from suishin.cli.config import cli_settings
 from suishin.cli.plans_commands import (
     ExportContext,
     ExportStep,
@@ -77,9 +78,7 @@ def import_indicators_command(
 ) -> None:
     """Import only the indicator definitions of a plan file (atomic, idempotent)."""
     loaded = load_or_exit(plan_file)
-    settings = PlatformSettings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
+    settings = cli_settings(PlatformSettings, database_url=database_url or None)
 
     async def run() -> ImportReport:
         with Progress(

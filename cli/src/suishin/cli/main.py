@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -11,8 +12,9 @@ from types import FrameType
 import typer
 
 from suishin.cli import indicators_commands, plans_commands
+from suishin.cli.config import cli_settings
 from suishin.cli.notifications_commands import directory_app
-from suishin.cli.stack import Stack, StackError, status
+from suishin.cli.stack import Stack, StackError, request_restart, status
 from suishin.cli.tokens import ROLE_PRESETS
 from suishin.kit.auth import issue_token
 from suishin.kit.embedded import EmbeddedError
@@ -30,15 +32,23 @@ def _data_dir() -> Path:
     return Path(os.environ.get("SUISHIN_DATA_DIR", ".suishin"))
 
 
+def _say(message: str) -> None:
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        typer.echo(message)
+
+
 @app.command()
 def up(
     demo: bool = typer.Option(True, help="Load the four reference plans and demo users."),
-    base_port: int = typer.Option(4000, help="Gateway port; services use the next three."),
+    base_port: int = typer.Option(
+        4000, help="Gateway port; services use the next three (SUISHIN_*_PORT win)."
+    ),
 ) -> None:
     """Start PostgreSQL and the broker (embedded unless configured), every service and the
-    gateway; load the demo data; stop everything on Ctrl-C."""
+    gateway; load the demo data; supervise them (a process that dies is restarted); stop
+    everything on Ctrl-C, SIGTERM or SIGHUP."""
     started = time.monotonic()
-    stack = Stack(_data_dir(), base_port=base_port, say=typer.echo)
+    stack = Stack(_data_dir(), base_port=base_port, say=_say)
     stopping = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -47,48 +57,68 @@ def up(
             stopping = True
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
-        stack.start_infrastructure()
-        typer.echo("starting services ...")
-        stack.start_services()
-        if demo:
-            from suishin.cli.demo import load_demo
+        try:
+            stack.start_infrastructure()
+            _say("starting services ...")
+            stack.start_services()
+            if demo:
+                from suishin.cli.demo import load_demo
 
-            load_demo(stack, say=typer.echo)
-        typer.echo(
-            f"\nSuishin is up in {time.monotonic() - started:.1f}s.\n"
-            f"  Ward portal: {next(s.base_url for s in stack.specs if s.name == 'web')}/\n"
-            f"  GraphQL gateway (GraphiQL): http://127.0.0.1:{base_port}/graphql\n"
-            "  `suishin status` shows what runs; Ctrl-C stops everything."
-        )
-        while True:
-            for name, proc in stack.children.items():
-                if proc.poll() is not None:
-                    raise StackError(f"{name} stopped unexpectedly:\n{stack.log_tail(name)}")
-            time.sleep(1)
-    except KeyboardInterrupt:
-        typer.echo("\nstopping ...")
-    except (StackError, EmbeddedError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+                load_demo(stack, say=_say)
+            gateway = next(s for s in stack.specs if s.name == "gateway")
+            web = next(s for s in stack.specs if s.name == "web")
+            _say(
+                f"\nSuishin is up in {time.monotonic() - started:.1f}s.\n"
+                f"  Ward portal: {web.base_url}/\n"
+                f"  GraphQL gateway (GraphiQL): {gateway.base_url}/graphql\n"
+                "  `suishin status` shows what runs, `suishin restart SERVICE` restarts one;\n"
+                "  a process that dies is restarted; Ctrl-C stops everything."
+            )
+            while stack.supervisor_alive():
+                time.sleep(1)
+            raise StackError("the supervisor stopped unexpectedly")
+        except KeyboardInterrupt:
+            _say("\nstopping ...")
+        except (StackError, EmbeddedError) as exc:
+            with contextlib.suppress(OSError):
+                typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            stopping = True
+            stack.stop()
+    except KeyboardInterrupt:  # a signal during the stop: it goes on regardless
         stack.stop()
-        raise typer.Exit(1) from exc
-    stack.stop()
-    typer.echo("stopped.")
+    _say("stopped.")
 
 
 @app.command("status")
 def status_command() -> None:
-    """Show what runs and whether it is ready."""
+    """Show what runs: each process, its pid, restarts and readiness."""
     ok, rows = status(_data_dir())
+    good = ("ready", "running", "external")
     for name, state, detail in rows:
-        colour = (
-            typer.colors.GREEN
-            if state in ("ready", "embedded", "external", "embedded tansu")
-            else typer.colors.RED
-        )
+        colour = typer.colors.GREEN if state in good else typer.colors.RED
         typer.echo(f"{name:<14} " + typer.style(f"{state:<14}", fg=colour) + f" {detail}")
     raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def restart(
+    service: str = typer.Argument(
+        ..., help="plans, indicators, notifications, gateway or smtp-sink."
+    ),
+    timeout: float = typer.Option(120, help="Seconds to wait until it is ready again."),
+) -> None:
+    """Restart one service of the running `suishin up` and wait until it is ready again."""
+    try:
+        pid = request_restart(_data_dir(), service, timeout)
+    except StackError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{service} restarted (pid {pid}) and ready")
 
 
 @app.command()
@@ -145,7 +175,7 @@ def replay(
     from suishin.kit.db import create_pool
     from suishin.kit.outbox import replay as replay_outbox
 
-    settings = PlatformSettings()
+    settings = cli_settings(PlatformSettings)
     since = datetime.now(UTC) - timedelta(minutes=minutes)
 
     async def run() -> None:

@@ -13,6 +13,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
+from suishin.cli.config import cli_settings
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.migrations import migrate
 from suishin.notifications.directory import import_directory, load_directory
@@ -25,7 +26,7 @@ async def load_directories(
     paths: Sequence[Path], settings: NotificationsSettings | None = None
 ) -> dict[str, dict[str, int]]:
     """Validate every file first, then import each (used by the CLI and the demo loader)."""
-    settings = settings or NotificationsSettings()
+    settings = settings or cli_settings(NotificationsSettings)
     directories = [load_directory(p) for p in paths]
     await ensure_database(settings.database_url)
     schema = settings.schema_name("notifications")

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from suishin.cli.config import cli_settings
 from suishin.contracts.planfile import PlanFile, PlanFileInvalid, dump_plan_file, load_plan_file
 from suishin.kit.errors import DomainError
 from suishin.kit.settings import PlatformSettings
@@ -130,10 +131,7 @@ def run_or_exit(work: Coroutine[Any, Any, T]) -> T:
 
 
 def _settings(database_url: str | None) -> PlatformSettings:
-    settings = PlatformSettings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
+    return cli_settings(PlatformSettings, database_url=database_url or None)
 
 
 def _fail_domain(exc: DomainError) -> None:

@@ -23,13 +23,15 @@ import calendar as _gregorian
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Final, Literal
+from zoneinfo import ZoneInfo
 
 __all__ = [
     "ERAS",
     "ERA_OVERRUN_YEARS",
     "FIRST_SUPPORTED_YEAR",
+    "JST",
     "LAST_SUPPORTED_YEAR",
     "CalendarError",
     "Era",
@@ -45,6 +47,9 @@ __all__ = [
     "parse_wareki_date",
     "period_bounds",
 ]
+
+JST: Final = ZoneInfo("Asia/Tokyo")
+"""Japan's time: days, fiscal years and wall-clock times of the platform are Japanese."""
 
 
 class CalendarError(ValueError):
@@ -104,8 +109,14 @@ _RANGE_SEPARATOR_RE: Final = re.compile(r"[~〜\-ー―‐]|から")
 # --- fiscal years -----------------------------------------------------------------------------
 
 
-def fiscal_year_of(d: date) -> int:
-    """The fiscal year (April–March) a day belongs to."""
+def fiscal_year_of(d: date | datetime) -> int:
+    """The fiscal year (April–March) a day belongs to; for an instant (an aware datetime), the
+    fiscal year of its date in Japan (JST): the year turns at midnight of 1 April in Tokyo,
+    not in UTC."""
+    if isinstance(d, datetime):
+        if d.tzinfo is None:
+            raise ValueError("fiscal_year_of needs a date or an aware datetime")
+        d = d.astimezone(JST).date()
     return d.year if d.month >= 4 else d.year - 1
 
 

@@ -1,31 +1,33 @@
-"""Assemble a forwarded answer in one pass instead of re-executing it field by field.
+"""Complete every gateway answer in one pass instead of re-executing it field by field.
 
 A subgraph answers a forwarded root field with JSON whose shape is already the client's
 selection (same response keys, enums as names, scalars serialised). Completing that JSON through
 graphql-core, one resolver per field, cost the gateway tens of microseconds per field: most of a
-whole-plan query's time. So, for a root field the gateway forwards, :func:`assemble`
+whole-plan query's time. So the gateway's resolvers return what to fetch (:class:`Forward`,
+:class:`Entity`) or what the gateway already holds (:class:`Local`), and its executor
+(:class:`GatewayExecutor`) completes such a value with an :class:`Assembly`, which
 
 1. plans the selection once per request (fields per response key, fragments inlined, ``@skip`` /
    ``@include`` applied, which fields another subgraph owns);
-2. fetches the cross-service fields: per field *position*, all parent entities at once through
+2. forwards the field to its subgraph (the document built once per client document, see
+   forwarding.DocumentCache);
+3. fetches the cross-service fields: per field *position*, all parent entities at once through
    the owner's ``_entities`` (the request's DataLoaders: one call per position, never per row),
    round after round while fetched data holds further cross-service fields;
-3. copies the answer into the client's shape (drops the gateway's ``_gw_*`` keys, keeps the
+4. copies the answer into the client's shape (drops the gateway's ``_gw_*`` keys, keeps the
    selection's order) and applies GraphQL's null rules: an error or null at a non-null position
    nulls the nearest nullable parent, and every error keeps its path.
 
-The result is a :class:`Completed` value that :class:`GatewayExecutor` returns as the field's
-completed value. Selections this module does not handle (gateway-computed fields, connections
-the gateway pages) raise :class:`Unsupported` before anything is forwarded, and the root field
-takes the field-by-field path (remote.py) instead.
+This is the gateway's only way of completing subgraph data: the fields of the mirrored types
+(generated.py) have no resolvers that graphql-core would call.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import (
     BooleanValueNode,
@@ -43,6 +45,7 @@ from graphql import (
     GraphQLScalarType,
     GraphQLUnionType,
     InlineFragmentNode,
+    OperationType,
     SelectionSetNode,
     VariableNode,
     located_error,
@@ -53,22 +56,41 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from suishin.gateway import errors
 from suishin.gateway.auth import check_rows
 from suishin.gateway.forwarding import (
-    GATEWAY_ONLY,
     KEY_ALIAS,
     OWNER,
-    PAGE_OF,
     TYPENAME_ALIAS,
+    DocumentCache,
     SelectionBuilder,
-    cached_document,
+    document_key,
     field_metadata,
+    node_positions,
 )
 
-# Set in the GraphQL schema's extensions when its executor understands Completed values.
-PASSTHROUGH = "suishin.passthrough"
+
+@dataclass(frozen=True, slots=True)
+class Forward:
+    """A forwarded root field's resolver result: ask ``subgraph`` for the client's selection."""
+
+    subgraph: str
+    operation: OperationType = OperationType.QUERY
 
 
-class Unsupported(Exception):
-    """The selection needs the field-by-field path."""
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """A field's resolver result: the entity ``typename`` with id ``key`` from ``subgraph``,
+    with the sub-selection the client asked for (batched per request like any entity)."""
+
+    subgraph: str
+    typename: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """A field's resolver result filled by the gateway itself (e.g. from a Kafka event): data
+    keyed by GraphQL field name, enums by their GraphQL names, decimals and dates as strings."""
+
+    data: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -129,31 +151,85 @@ class _Null(Exception):
         self.error = error
 
 
-def supported(info: GraphQLResolveInfo) -> bool:
-    """Does the executor of this schema accept :class:`Completed` values?"""
-    return bool(info.schema.extensions.get(PASSTHROUGH))
-
-
 class Assembly:
-    """The assembly of one forwarded root field (one per field and request)."""
+    """The assembly of one field's value (one per field and request)."""
 
-    def __init__(self, info: GraphQLResolveInfo, ctx: Any, source: str) -> None:
+    def __init__(
+        self,
+        info: GraphQLResolveInfo,
+        source: str,
+        documents: DocumentCache,
+        document: str | None,
+    ) -> None:
         self.info = info
-        self.ctx = ctx
+        self.ctx = info.context
         self.source = source
+        self.documents = documents
+        self.document = document  # the client document's key in ``documents``
         self.variables: Any = info.variable_values or {}
         self.errors: list[tuple[GraphQLError, Path]] = []
         self.root: Plan | None = None
         self._plans: dict[tuple[tuple[int, ...], str], Plan] = {}
         self._foreign: dict[tuple[int, str], bool] = {}
 
+    # --- the three kinds of values -----------------------------------------------------------
+
+    async def forward(self, operation: OperationType) -> Completed:
+        """Forward the root field to its subgraph and complete the answer."""
+        info, ctx = self.info, self.ctx
+        self.check()
+
+        def build() -> tuple[str, str, set[str]]:
+            builder = SelectionBuilder.for_info(info, self.source)
+            document, key = builder.root_operation(info, operation)
+            return document, key, builder.variables
+
+        document, key, used = self.documents.get(self._cache_key("root"), build)
+        variables = {k: v for k, v in ctx.raw_variables.items() if k in used}
+        result = await ctx.subgraphs[self.source].execute(
+            document, variables, authorization=ctx.authorization
+        )
+        if result.errors:
+            raise result.errors[0]
+        value = (result.data or {}).get(key)
+        check_rows(ctx.principal, value)
+        await self.fetch_foreign(value)
+        return self.complete(value)
+
+    async def entity(self, typename: str, key: str) -> Completed:
+        """Load the entity ``typename`` with id ``key`` and complete it."""
+        info, ctx = self.info, self.ctx
+        self.check()
+
+        def build() -> tuple[str, set[str]]:
+            builder = SelectionBuilder.for_info(info, self.source)
+            return builder.entity_selection_operation(info, typename), builder.variables
+
+        document, used = self.documents.get(self._cache_key("entity", typename), build)
+        loader = ctx.loaders.loader(self.source, typename, document, "", used)
+        value = await loader.load(key)
+        check_rows(ctx.principal, value)
+        await self.fetch_foreign(value)
+        return self.complete(value)
+
+    def local(self, data: dict[str, Any]) -> Completed:
+        """Complete data the gateway holds (keyed by field name, see :class:`Local`)."""
+        self.check()
+        return self.complete(_by_response_key(data, self.root))
+
+    def _cache_key(self, kind: str, *more: Any) -> tuple[Any, ...] | None:
+        positions = node_positions(self.info.field_nodes)
+        if self.document is None or positions is None:
+            return None
+        return (self.document, kind, self.source, *more, positions)
+
     # --- planning -----------------------------------------------------------------------------
 
     def check(self) -> None:
-        """Plan the whole selection under the root field; raises Unsupported."""
+        """Plan the whole selection under the field."""
         named = _named(self.info.return_type)
         if isinstance(named, (GraphQLInterfaceType, GraphQLUnionType)):
-            raise Unsupported(named.name)
+            raise _unsupported(named.name)
         if isinstance(named, GraphQLObjectType):
             self.root = self.plan(named, self.info.field_nodes)
 
@@ -173,15 +249,13 @@ class Assembly:
                 plan.entries.append(Entry(key, name, None, field_nodes))
                 continue
             definition = type_.fields.get(name)
-            if definition is None:  # introspection below the root (__schema, __type)
-                raise Unsupported(name)
-            meta = field_metadata(definition)
-            if meta.get(GATEWAY_ONLY) or meta.get(PAGE_OF):
-                raise Unsupported(name)
-            entry = Entry(key, name, definition.type, field_nodes, meta.get(OWNER), definition)
+            if definition is None:  # validation lets no other name through
+                raise _unsupported(name)
+            owner = field_metadata(definition).get(OWNER)
+            entry = Entry(key, name, definition.type, field_nodes, owner, definition)
             child = _named(definition.type)
             if isinstance(child, (GraphQLInterfaceType, GraphQLUnionType)):
-                raise Unsupported(name)
+                raise _unsupported(name)  # the subgraphs' schemas have none (codegen.py)
             if isinstance(child, GraphQLObjectType):
                 entry.child = self.plan(child, field_nodes)
             entry.scalar = isinstance(child, GraphQLScalarType) and entry.owner is None
@@ -314,11 +388,13 @@ class Assembly:
             )
             return document, builder.variables
 
-        document, variables = cached_document(
-            self.info.operation,
-            ("entities", owner, typename, entry.key, *map(id, entry.nodes)),
-            build,
+        positions = node_positions(entry.nodes)
+        cache_key = (
+            None
+            if self.document is None or positions is None
+            else (self.document, "entities", owner, typename, entry.key, positions)
         )
+        document, variables = self.documents.get(cache_key, build)
         loader = self.ctx.loaders.loader(owner, typename, document, entry.key, variables)
         keys = [parent.get(KEY_ALIAS) for parent in position.parents]
         loaded = iter(
@@ -479,6 +555,23 @@ def _missing_key(typename: str, field_name: str) -> GraphQLError:
     )
 
 
+def _unsupported(name: str) -> GraphQLError:
+    return errors.gateway_error(
+        "GATEWAY_ERROR",
+        "ゲートウェイの内部エラーです",
+        f"the gateway cannot assemble {name} (abstract types are not mirrored)",
+    )
+
+
+def _by_response_key(value: Any, plan: Plan | None) -> Any:
+    """Data keyed by field name (:class:`Local`) → keyed by the selection's response keys."""
+    if plan is None or value is None:
+        return value
+    if isinstance(value, list):
+        return [_by_response_key(item, plan) for item in value]
+    return {e.key: _by_response_key(value.get(e.name), e.child) for e in plan.entries}
+
+
 def _named(type_: Any) -> Any:
     while isinstance(type_, (GraphQLNonNull, GraphQLList)):
         type_ = type_.of_type
@@ -486,7 +579,11 @@ def _named(type_: Any) -> Any:
 
 
 class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, returning :class:`Completed` values as they are."""
+    """Strawberry's executor, completing :class:`Forward`, :class:`Entity` and :class:`Local`
+    values with an :class:`Assembly` (see :func:`executor_class`)."""
+
+    documents: ClassVar[DocumentCache]
+    _document: str | bool | None = False  # the client document's key, computed once
 
     def complete_value(
         self,
@@ -497,22 +594,52 @@ class GatewayExecutor(StrawberryGraphQLCoreExecutionContext):
         result: Any,
         position_context: Any,
     ) -> Any:
-        if isinstance(result, Completed):
-            for error, error_path in result.errors:
-                self.collected_errors.add(error, error_path)
-            if result.error is not None:  # null at this non-null root field
-                raise result.error
-            return result.data
+        if isinstance(result, Forward):
+            assembly = self._assembly(info, result.subgraph)
+            return self._unpack_later(assembly.forward(result.operation))
+        if isinstance(result, Entity):
+            assembly = self._assembly(info, result.subgraph)
+            return self._unpack_later(assembly.entity(result.typename, result.key))
+        if isinstance(result, Local):
+            return self._unpack(self._assembly(info, LOCAL).local(result.data))
         return super().complete_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
+    def _assembly(self, info: GraphQLResolveInfo, source: str) -> Assembly:
+        if self._document is False:
+            self._document = document_key(info.operation)
+        document = self._document
+        assert not isinstance(document, bool)
+        return Assembly(info, source, self.documents, document)
+
+    async def _unpack_later(self, completed: Awaitable[Completed]) -> Any:
+        return self._unpack(await completed)
+
+    def _unpack(self, completed: Completed) -> Any:
+        for error, error_path in completed.errors:
+            self.collected_errors.add(error, error_path)
+        if completed.error is not None:  # null at this non-null field
+            raise completed.error
+        return completed.data
+
+
+LOCAL = "gateway"  # the source of :class:`Local` data
+
+
+def executor_class(documents: DocumentCache | None = None) -> type[GatewayExecutor]:
+    """A :class:`GatewayExecutor` with its own document cache, for one schema."""
+    cache = documents if documents is not None else DocumentCache()
+    return type("GatewayExecutor", (GatewayExecutor,), {"documents": cache})
+
 
 __all__ = [
-    "PASSTHROUGH",
+    "LOCAL",
     "Assembly",
     "Completed",
+    "Entity",
+    "Forward",
     "GatewayExecutor",
-    "Unsupported",
-    "supported",
+    "Local",
+    "executor_class",
 ]

@@ -4,8 +4,7 @@ The gateway forwards, for every root field and every cross-service field, the su
 client asked for (not a fixed one): fields the same subgraph owns are sent as they are (aliases,
 arguments, directives and variables kept, fragments inlined); fields owned by another subgraph
 are cut out and replaced by the entity key (``_gw_key: id``) so that a DataLoader can fetch them
-afterwards from the owning subgraph's ``_entities``. Gateway-paginated lists (Relay connections
-over a subgraph's plain list) are sent as the underlying list field with the node selection.
+afterwards from the owning subgraph's ``_entities``.
 
 So a query costs one subgraph call per root field plus one per cross-service field *position*
 in the query, whatever the number of rows.
@@ -13,8 +12,9 @@ in the query, whatever the number of rows.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -47,16 +47,14 @@ from graphql import (
 
 T = TypeVar("T")
 
-# Keys of a gateway field's Strawberry metadata.
-OWNER = "suishin.subgraph"  # the subgraph that resolves the field (default: the parent's)
-PAGE_OF = "suishin.page_of"  # a Relay connection the gateway builds over this list field
-GATEWAY_ONLY = "suishin.gateway"  # computed by the gateway itself, never forwarded
+# Key of a gateway field's Strawberry metadata: the subgraph that resolves the field (default:
+# the parent's).
+OWNER = "suishin.subgraph"
 
 TYPENAME_ALIAS = "_gw_typename"
 KEY_ALIAS = "_gw_key"
 TENANT_ALIAS = "_gw_tenant"
 REPRESENTATIONS_VAR = "_gw_representations"
-PAGING_ARGUMENTS = frozenset({"first", "after", "last", "before"})
 
 
 def field_metadata(field_def: GraphQLField | None) -> Mapping[str, Any]:
@@ -109,22 +107,13 @@ class SelectionBuilder:
     ) -> FieldNode:
         """The subgraph field for all ``nodes`` merged under one response ``key``."""
         named = get_named_type(field_def.type)
-        page_of = field_metadata(field_def).get(PAGE_OF)
         arguments: tuple[ArgumentNode, ...] = tuple(nodes[0].arguments or ())
-        selection_set: SelectionSetNode | None
-        if page_of:
-            assert isinstance(named, GraphQLObjectType)
-            node_type = get_named_type(named.fields["nodes"].type)
-            selections = [s for n in nodes for s in _connection_node_selections(n, self.fragments)]
-            arguments = tuple(a for a in arguments if a.name.value not in PAGING_ARGUMENTS)
-            selection_set = self.selection_set(selections, node_type)
-            name = page_of
-        else:
-            selections = [s for n in nodes if n.selection_set for s in n.selection_set.selections]
-            selection_set = self.selection_set(selections, named) if selections else None
-            name = nodes[0].name.value
+        selections = [s for n in nodes if n.selection_set for s in n.selection_set.selections]
+        selection_set = self.selection_set(selections, named) if selections else None
         self._note_variables(arguments)
-        return _field(name, alias=key, arguments=arguments, selection_set=selection_set)
+        return _field(
+            nodes[0].name.value, alias=key, arguments=arguments, selection_set=selection_set
+        )
 
     def selection_set(
         self, selections: Iterable[SelectionNode], parent: GraphQLNamedType
@@ -141,10 +130,7 @@ class SelectionBuilder:
                 field_def = _fields_of(parent).get(name)
                 if field_def is None:
                     continue
-                meta = field_metadata(field_def)
-                if meta.get(GATEWAY_ONLY):
-                    continue
-                owner = meta.get(OWNER)
+                owner = field_metadata(field_def).get(OWNER)
                 if owner and owner != self.subgraph:
                     needs_key = True
                     continue
@@ -204,17 +190,6 @@ class SelectionBuilder:
         assert isinstance(key, str)
         node = self.forwarded_field(info.field_nodes, field_def, key)
         document = self._operation(operation, info.operation, (node,), ())
-        return document, key
-
-    def entities_operation(self, info: GraphQLResolveInfo, typename: str) -> tuple[str, str]:
-        """``(document, response key)`` fetching the field ``info`` resolves for many entities
-        of ``typename`` at once through ``_entities(representations: $_gw_representations)``."""
-        key = info.path.key
-        assert isinstance(key, str)
-        field_def = info.parent_type.fields[info.field_name]
-        document = self.entities_document(
-            field_def, key, info.field_nodes, info.operation, typename
-        )
         return document, key
 
     def entities_document(
@@ -300,27 +275,54 @@ class SelectionBuilder:
         return print_ast(op)
 
 
-# Forwarded documents per client operation: dashboards send the same query again and again,
-# and with the parser cache (limits.py) the same operation is the same AST object.
-_DOCUMENTS: OrderedDict[tuple[Any, ...], tuple[OperationDefinitionNode, Any]] = OrderedDict()
+# Forwarded documents per client document: dashboards send the same query again and again.
 DOCUMENT_CACHE_SIZE = 512
 
 
-def cached_document(
-    operation: OperationDefinitionNode, key: tuple[Any, ...], build: Callable[[], T]
-) -> T:
-    """``build()`` once per client ``operation`` (by identity) and ``key`` (e.g. the field
-    nodes, by identity); later requests with the same parsed operation reuse it."""
-    cache_key = (id(operation), *key)
-    found = _DOCUMENTS.get(cache_key)
-    if found is not None and found[0] is operation:
-        _DOCUMENTS.move_to_end(cache_key)
-        return cast(T, found[1])
-    value = build()
-    _DOCUMENTS[cache_key] = (operation, value)  # keeps the operation (and its ids) alive
-    while len(_DOCUMENTS) > DOCUMENT_CACHE_SIZE:
-        _DOCUMENTS.popitem(last=False)
-    return value
+def document_key(operation: OperationDefinitionNode) -> str | None:
+    """The SHA-256 of the client's document text and the operation's name (None when the
+    parser kept no source, then nothing is cached)."""
+    loc = operation.loc
+    if loc is None:
+        return None
+    name = operation.name.value if operation.name else ""
+    return hashlib.sha256(f"{name}\n{loc.source.body}".encode()).hexdigest()
+
+
+def node_positions(nodes: Iterable[Any]) -> tuple[int, ...] | None:
+    """Where ``nodes`` start in their document: the same in every parse of the same text."""
+    out = []
+    for node in nodes:
+        if node.loc is None:
+            return None
+        out.append(node.loc.start)
+    return tuple(out)
+
+
+class DocumentCache:
+    """The forwarded documents of one gateway schema: built once per client document (see
+    :func:`document_key`) and place in it, the least recently used dropped beyond ``size``."""
+
+    def __init__(self, size: int = DOCUMENT_CACHE_SIZE) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: tuple[Any, ...] | None, build: Callable[[], T]) -> T:
+        """The value cached under ``key``, or ``build()`` (cached unless ``key`` is None)."""
+        if key is None:
+            return build()
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            return cast(T, found)
+        value = build()
+        self._entries[key] = value
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return value
 
 
 def _representations() -> VariableDefinitionNode:
@@ -338,36 +340,6 @@ def _fields_of(parent: GraphQLNamedType) -> Mapping[str, GraphQLField]:
     if isinstance(parent, (GraphQLObjectType, GraphQLInterfaceType)):
         return parent.fields
     return {}
-
-
-def _flatten(
-    selections: Iterable[SelectionNode], fragments: Mapping[str, FragmentDefinitionNode]
-) -> Iterator[FieldNode]:
-    """Field nodes of a selection, with fragments of a concrete (wrapper) type inlined."""
-    for selection in selections:
-        if isinstance(selection, FieldNode):
-            yield selection
-        elif isinstance(selection, InlineFragmentNode):
-            yield from _flatten(selection.selection_set.selections, fragments)
-        elif isinstance(selection, FragmentSpreadNode):
-            yield from _flatten(fragments[selection.name.value].selection_set.selections, fragments)
-
-
-def _connection_node_selections(
-    node: FieldNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> list[SelectionNode]:
-    """What the client selected on the nodes of a connection (``nodes`` and ``edges.node``)."""
-    out: list[SelectionNode] = []
-    if not node.selection_set:
-        return out
-    for child in _flatten(node.selection_set.selections, fragments):
-        if child.name.value == "nodes" and child.selection_set:
-            out.extend(child.selection_set.selections)
-        elif child.name.value == "edges" and child.selection_set:
-            for edge_field in _flatten(child.selection_set.selections, fragments):
-                if edge_field.name.value == "node" and edge_field.selection_set:
-                    out.extend(edge_field.selection_set.selections)
-    return out
 
 
 def _variables_in(node: Any) -> set[str]:
@@ -392,15 +364,15 @@ def _variables_in(node: Any) -> set[str]:
 
 
 __all__ = [
-    "GATEWAY_ONLY",
     "KEY_ALIAS",
     "OWNER",
-    "PAGE_OF",
     "REPRESENTATIONS_VAR",
     "TENANT_ALIAS",
     "TYPENAME_ALIAS",
+    "DocumentCache",
     "SelectionBuilder",
-    "cached_document",
+    "document_key",
     "field_metadata",
+    "node_positions",
     "response_key",
 ]

@@ -21,9 +21,9 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "a98ece7e00e85ed9",
-    "indicators": "af89d41532ebabbd",
-    "notifications": "b1e98a022cfbad6e",
+    "plans": "fc7f030a5bbc2637",
+    "indicators": "352b628e87b04a9a",
+    "notifications": "ec1d44d1b536e39d",
 }
 
 
@@ -668,8 +668,10 @@ class HistoryEntry:
 
 @remote_type(description="Paging state of an inbox page.", name="InboxPageInfo")
 class InboxPageInfo:
-    has_next_page: bool = remote("More entries follow.", name="hasNextPage")
-    end_cursor: str | None = remote("Cursor of the last entry.", name="endCursor")
+    has_next_page: bool = remote("More items follow.", name="hasNextPage")
+    has_previous_page: bool = remote("Items precede this page.", name="hasPreviousPage")
+    start_cursor: str | None = remote("Cursor of the first edge.", name="startCursor")
+    end_cursor: str | None = remote("Cursor of the last edge.", name="endCursor")
 
 
 @remote_type(
@@ -778,15 +780,15 @@ class IndicatorBaseline:
 
 @remote_type(description="A page of indicators, ordered by key.", name="IndicatorConnection")
 class IndicatorConnection:
-    edges: list[IndicatorEdge] = remote("The indicators of this page.", name="edges")
+    edges: list[IndicatorEdge] = remote("The items of this page.", name="edges")
     page_info: PageInfo = remote("Paging.", name="pageInfo")
-    total_count: int = remote("Indicators matching the filter.", name="totalCount")
+    total_count: int = remote("Items matching the filter.", name="totalCount")
 
 
-@remote_type(description="An edge of an indicator connection.", name="IndicatorEdge")
+@remote_type(description="An item of a page and its cursor.", name="IndicatorEdge")
 class IndicatorEdge:
-    cursor: str = remote("Opaque cursor of this indicator.", name="cursor")
-    node: Indicator = remote("The indicator.", name="node")
+    cursor: str = remote("Opaque cursor of this item; pass as `after`.", name="cursor")
+    node: Indicator = remote("The item.", name="node")
 
 
 @remote_type(
@@ -989,15 +991,15 @@ class Measure:
 
 @remote_type(description="A page of measures in tree order.", name="MeasureConnection")
 class MeasureConnection:
-    edges: list[MeasureEdge] = remote("The measures of this page.", name="edges")
+    edges: list[MeasureEdge] = remote("The items of this page.", name="edges")
     page_info: PageInfo = remote("Paging.", name="pageInfo")
-    total_count: int = remote("Measures matching the filter.", name="totalCount")
+    total_count: int = remote("Items matching the filter.", name="totalCount")
 
 
-@remote_type(description="An edge of a measure connection.", name="MeasureEdge")
+@remote_type(description="An item of a page and its cursor.", name="MeasureEdge")
 class MeasureEdge:
-    cursor: str = remote("Opaque cursor of this measure.", name="cursor")
-    node: Measure = remote("The measure.", name="node")
+    cursor: str = remote("Opaque cursor of this item; pass as `after`.", name="cursor")
+    node: Measure = remote("The item.", name="node")
 
 
 @remote_type(
@@ -1107,15 +1109,15 @@ class Notification:
     name="NotificationConnection",
 )
 class NotificationConnection:
-    edges: list[NotificationEdge] = remote("Entries of this page.", name="edges")
+    edges: list[NotificationEdge] = remote("The items of this page.", name="edges")
     page_info: InboxPageInfo = remote("Paging state.", name="pageInfo")
-    total_count: int = remote("Entries matching the filter overall.", name="totalCount")
+    total_count: int = remote("Items matching the filter.", name="totalCount")
 
 
-@remote_type(description="An inbox entry and its cursor.", name="NotificationEdge")
+@remote_type(description="An item of a page and its cursor.", name="NotificationEdge")
 class NotificationEdge:
-    cursor: str = remote("Opaque position; pass as `after`.", name="cursor")
-    node: Notification = remote("The notification.", name="node")
+    cursor: str = remote("Opaque cursor of this item; pass as `after`.", name="cursor")
+    node: Notification = remote("The item.", name="node")
 
 
 @remote_type(description="A person's own delivery preferences.", name="NotificationPreferences")
@@ -1157,8 +1159,8 @@ class OverrideGradePayload:
 
 @remote_type(description="Relay-style page information.", name="PageInfo")
 class PageInfo:
-    has_next_page: bool = remote("More measures follow.", name="hasNextPage")
-    has_previous_page: bool = remote("Measures precede this page.", name="hasPreviousPage")
+    has_next_page: bool = remote("More items follow.", name="hasNextPage")
+    has_previous_page: bool = remote("Items precede this page.", name="hasPreviousPage")
     start_cursor: str | None = remote("Cursor of the first edge.", name="startCursor")
     end_cursor: str | None = remote("Cursor of the last edge.", name="endCursor")
 

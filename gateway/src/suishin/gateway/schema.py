@@ -17,7 +17,7 @@ from strawberry.types import Info
 
 from suishin.contracts.enums import Role as RoleValue
 from suishin.gateway import generated
-from suishin.gateway.assemble import PASSTHROUGH, GatewayExecutor
+from suishin.gateway.assemble import executor_class
 from suishin.gateway.context import context_of
 from suishin.gateway.live_schema import Subscription
 from suishin.gateway.scalars import SCALAR_MAP
@@ -82,15 +82,13 @@ def build_schema(
 ) -> strawberry.Schema:
     """The gateway schema with the given validation extensions (see limits.py).
 
-    Its executor takes the forwarded root fields' answers as assembled in one pass
-    (assemble.py) instead of completing them field by field."""
-    schema = strawberry.Schema(
+    Its executor completes the subgraphs' answers as assembled in one pass (assemble.py),
+    with a cache of forwarded documents of its own."""
+    return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=list(extensions),
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
-        execution_context_class=GatewayExecutor,
+        execution_context_class=executor_class(),
     )
-    schema._schema.extensions[PASSTHROUGH] = True
-    return schema

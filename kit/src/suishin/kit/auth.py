@@ -46,12 +46,6 @@ class Principal:
     def is_admin(self) -> bool:
         return self.has(Role.ADMIN)
 
-    def may_report_for(self, owner_departments: set[str] | frozenset[str]) -> bool:
-        """所管課 reporters report only for what their department owns; admins for anything."""
-        return self.is_admin or (
-            self.has(Role.REPORTER) and bool(self.departments.intersection(owner_departments))
-        )
-
 
 ANONYMOUS = Principal(subject="anonymous", tenant=None, roles=frozenset({Role.PUBLIC}))
 

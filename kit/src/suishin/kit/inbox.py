@@ -36,6 +36,16 @@ async def claim_many(
     return {r["event_id"] for r in rows}
 
 
+async def release(conn: asyncpg.Connection, consumer: str, event_ids: Iterable[UUID]) -> None:
+    """Forget the claims of ``event_ids`` (events refused in this transaction: a redelivery is
+    judged again)."""
+    await conn.execute(
+        "delete from inbox where consumer = $1 and event_id = any($2::uuid[])",
+        consumer,
+        list(event_ids),
+    )
+
+
 async def purge(conn: asyncpg.Connection, older_than_days: int = 30) -> int:
     status = await conn.execute(
         "delete from inbox where received_at < now() - make_interval(days => $1)", older_than_days

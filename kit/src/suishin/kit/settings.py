@@ -6,11 +6,13 @@ The same code runs on the embedded stack and on real Kafka and PostgreSQL; only
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:54329/suishin"
-DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
+DEFAULT_PG_PORT = 54329
+DEFAULT_BROKER_PORT = 19092
+DEFAULT_DATABASE_URL = f"postgresql://postgres@127.0.0.1:{DEFAULT_PG_PORT}/suishin"
+DEFAULT_KAFKA_BOOTSTRAP = f"127.0.0.1:{DEFAULT_BROKER_PORT}"
 DEV_JWT_SECRET = "suishin-dev-secret-change-me-in-production-0123456789"
 DEV_INTERNAL_KEY = "suishin-dev-internal-key-change-me-in-production-0123"
 
@@ -24,8 +26,11 @@ class PlatformSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SUISHIN_", extra="ignore")
 
-    database_url: str = DEFAULT_DATABASE_URL
-    kafka_bootstrap: str = DEFAULT_KAFKA_BOOTSTRAP
+    # Unset: the embedded PostgreSQL and broker of this instance, on ``pg_port`` / ``broker_port``.
+    database_url: str = ""
+    kafka_bootstrap: str = ""
+    pg_port: int = DEFAULT_PG_PORT
+    broker_port: int = DEFAULT_BROKER_PORT
     data_dir: Path = Path(".suishin")
     topic_prefix: str = Field(default="", description="Prepended to every topic (test isolation).")
     schema_prefix: str = Field(default="", description="Prepended to every DB schema (tests).")
@@ -100,6 +105,14 @@ class PlatformSettings(BaseSettings):
             raise InsecureConfiguration(
                 "refusing to start with SUISHIN_ENVIRONMENT=production: " + "; ".join(problems)
             )
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> "PlatformSettings":
+        if not self.database_url:
+            self.database_url = f"postgresql://postgres@127.0.0.1:{self.pg_port}/suishin"
+        if not self.kafka_bootstrap:
+            self.kafka_bootstrap = f"127.0.0.1:{self.broker_port}"
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
 from importlib import resources
 
 import asyncpg
@@ -14,6 +12,7 @@ from suishin.contracts.events import IndicatorReported
 from suishin.indicators.handlers import reported_handler
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.indicators.sweep import run_sweeper
+from suishin.kit.clock import Clock, SystemClock
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.migrations import migrate
 from suishin.kit.service import ServiceRuntime
@@ -22,20 +21,14 @@ from suishin.kit.settings import PlatformSettings
 SERVICE_NAME = "indicators"
 MIGRATIONS = resources.files("suishin.indicators") / "migrations"
 
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
 
 class IndicatorsRuntime(ServiceRuntime):
     """The service runtime plus the clock evaluation runs on (injectable for tests)."""
 
-    def __init__(self, settings: IndicatorsSettings, clock: Clock = system_clock) -> None:
+    def __init__(self, settings: IndicatorsSettings, clock: Clock | None = None) -> None:
         super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
         self.indicator_settings = settings
-        self.clock = clock
+        self.clock: Clock = clock or SystemClock()
         self.ingested = 0
 
     async def metrics(self) -> str:
@@ -61,7 +54,7 @@ async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg
 
 
 def build(
-    settings: IndicatorsSettings | None = None, *, clock: Clock = system_clock
+    settings: IndicatorsSettings | None = None, *, clock: Clock | None = None
 ) -> tuple[IndicatorsRuntime, Starlette]:
     from suishin.indicators.schema import schema
 

@@ -24,11 +24,19 @@ from suishin.contracts.calendar import (
     parse_period,
     period_bounds,
 )
-from suishin.contracts.enums import Aggregation, Comparator, Polarity
+from suishin.contracts.enums import Aggregation, Comparator, Polarity, Role
+from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError
 
 SUB_SERIES_SEPARATOR = "/"
 """Joins an indicator key and a sub-series key; plan-file keys never contain it."""
+
+
+def may_report_for(principal: Principal, owner_departments: set[str] | frozenset[str]) -> bool:
+    """所管課 reporters report only for what their department owns; admins for anything."""
+    return principal.is_admin or (
+        principal.has(Role.REPORTER) and bool(principal.departments.intersection(owner_departments))
+    )
 
 
 class Granularity(StrEnum):

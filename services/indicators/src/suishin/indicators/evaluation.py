@@ -52,7 +52,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any
 
-from suishin.contracts.calendar import format_fiscal_year
+from suishin.contracts.calendar import fiscal_year_of, format_fiscal_year
 from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.contracts.events import Figures
 from suishin.indicators.domain import (
@@ -229,7 +229,7 @@ def evaluate_years(
 
 def years_to_evaluate(spec: IndicatorSpec, now: datetime, *, from_fy: int | None = None) -> range:
     """Plan years that have started by ``now`` (from ``from_fy`` on, when given)."""
-    current = _fiscal_year_of(now)
+    current = fiscal_year_of(now)
     first = spec.first_evaluated_fy if from_fy is None else max(from_fy, spec.first_evaluated_fy)
     return range(first, min(spec.period_end_fy, current) + 1)
 
@@ -932,11 +932,6 @@ def due_periods(cadence: Cadence, fiscal_year: int) -> tuple[ReportingPeriod, ..
 
 
 # --- formatting -------------------------------------------------------------------------------
-
-
-def _fiscal_year_of(now: datetime) -> int:
-    d = now.astimezone(UTC).date()
-    return d.year if d.month >= 4 else d.year - 1
 
 
 def _interpolate(points: list[tuple[Decimal, Decimal]], x: Decimal) -> Decimal:

@@ -10,13 +10,14 @@ judged again rather than silently dropped.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from asyncpg import Connection
 
 from suishin.contracts.events import Envelope, IndicatorReported
 from suishin.indicators.ingest import Report, ingest
-from suishin.kit.consumer import Handler, Rejection
-from suishin.kit.inbox import claim_many
+from suishin.kit.consumer import Rejection
+from suishin.kit.handlers import InboxHandler, Outcome
 
 if TYPE_CHECKING:
     from suishin.indicators.app import IndicatorsRuntime
@@ -24,24 +25,11 @@ if TYPE_CHECKING:
 CONSUMER = "indicators:indicator.reported"
 
 
-def reported_handler(runtime: IndicatorsRuntime) -> Handler[IndicatorReported]:
-    async def handle(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+def reported_handler(runtime: IndicatorsRuntime) -> InboxHandler[IndicatorReported]:
+    async def apply(conn: Connection, events: list[Envelope[IndicatorReported]]) -> Outcome:
         by_id = {e.event_id: e for e in events}
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            fresh = await claim_many(conn, CONSUMER, by_id)
-            reports = [Report.from_event(e) for e in events if e.event_id in fresh]
-            result = await ingest(conn, reports, now=runtime.clock())
-            refused = [r.event_id for r, _ in result.rejected if r.event_id is not None]
-            if refused:
-                await conn.execute(
-                    "delete from inbox where consumer = $1 and event_id = any($2::uuid[])",
-                    CONSUMER,
-                    refused,
-                )
-        if result.changes and runtime.relay is not None:
-            runtime.relay.wake()
-        runtime.ingested += len(result.accepted)
-        return [
+        result = await ingest(conn, [Report.from_event(e) for e in events], now=runtime.clock.now())
+        rejections = [
             Rejection(
                 by_id[report.event_id],
                 rejected.code,
@@ -50,5 +38,11 @@ def reported_handler(runtime: IndicatorsRuntime) -> Handler[IndicatorReported]:
             for report, rejected in result.rejected
             if report.event_id is not None
         ]
+        return Outcome(rejections, changed=bool(result.changes), applied=len(result.accepted))
 
-    return handle
+    def count(outcome: Outcome) -> None:
+        runtime.ingested += outcome.applied
+
+    return InboxHandler(
+        CONSUMER, lambda: runtime.pool, apply, wake=runtime.wake_relay, committed=count
+    )

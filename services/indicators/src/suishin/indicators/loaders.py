@@ -12,21 +12,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
-from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode
 from strawberry.dataloader import DataLoader
 
 from suishin.indicators import storage
 from suishin.indicators.storage import INDICATOR_COLUMNS, IndicatorRecord, Links, StoredStatus
+from suishin.kit.loading import AnyInfo, selected_names, selection_key
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
-
-_PENDING: Any = object()
 
 # What the fields of Indicator read (GraphQL field name -> loaders), for prefetching.
 READS: dict[str, tuple[str, ...]] = {
@@ -40,55 +38,6 @@ READS: dict[str, tuple[str, ...]] = {
     "measureIds": ("links",),
     "subSeries": ("children",),
 }
-
-
-def peek(loader: DataLoader[Any, Any], key: Any) -> Any:
-    """The value ``loader`` holds for ``key`` once its batch has completed, else _PENDING."""
-    future = loader.cache_map.get(key)
-    if future is None or not future.done() or future.cancelled() or future.exception():
-        return _PENDING
-    return future.result()
-
-
-def when_loaded(then: Callable[..., T], *loads: tuple[DataLoader[Any, Any], Any]) -> T:
-    """``then(*values)`` of the given (loader, key) pairs: computed now when every value is
-    already loaded, else an awaitable of it. graphql-core awaits an awaitable a resolver
-    returns, so a field resolves synchronously whenever its data was prefetched."""
-    values = [peek(loader, key) for loader, key in loads]
-    if _PENDING not in values:
-        return then(*values)
-
-    async def later() -> T:
-        return then(*await asyncio.gather(*(loader.load(key) for loader, key in loads)))
-
-    return cast(T, later())
-
-
-def selected_names(info: GraphQLResolveInfo, path: tuple[str, ...] = ()) -> frozenset[str]:
-    """Names of the fields selected below the field ``info`` resolves, following ``path``
-    (e.g. ``("edges", "node")`` for the nodes of a connection); fragments included."""
-    sets: list[Any] = [n.selection_set for n in info.field_nodes if n.selection_set]
-    for step in (*path, None):
-        fields = list(_fields(info, sets))
-        if step is None:
-            return frozenset(f.name.value for f in fields)
-        sets = [f.selection_set for f in fields if f.name.value == step and f.selection_set]
-    return frozenset()  # pragma: no cover
-
-
-def _fields(info: GraphQLResolveInfo, sets: list[Any]) -> Iterable[FieldNode]:
-    stack, seen = list(sets), set()
-    while stack:
-        for selection in stack.pop().selections:
-            if isinstance(selection, FieldNode):
-                yield selection
-            elif isinstance(selection, InlineFragmentNode):
-                stack.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                seen.add(selection.name.value)
-                fragment = info.fragments.get(selection.name.value)
-                if fragment is not None:
-                    stack.append(fragment.selection_set)
 
 
 async def _prime(loader: DataLoader[Any, Any], keys: list[Any]) -> None:
@@ -117,13 +66,15 @@ class Loaders:
     pool: asyncpg.Pool
     tenant: str
     _cache: dict[str, DataLoader[Any, Any]] = field(default_factory=dict)
-    _selections: dict[tuple[int, tuple[str, ...]], frozenset[str]] = field(default_factory=dict)
+    _selections: dict[tuple[tuple[str, ...], tuple[str, ...]], frozenset[str]] = field(
+        default_factory=dict
+    )
     _wanted: set[str] = field(default_factory=set)
 
-    def want(self, info: GraphQLResolveInfo, path: tuple[str, ...] = ()) -> None:
+    def want(self, info: AnyInfo, path: tuple[str, ...] = ()) -> None:
         """Note what the selection of the field ``info`` resolves (indicators, or a connection
         of them below ``path``) will read, for :meth:`prefetch`."""
-        cache_key = (id(info.field_nodes[0]), path)
+        cache_key = (selection_key(info), path)
         names = self._selections.get(cache_key)
         if names is None:
             names = self._selections[cache_key] = selected_names(info, path)

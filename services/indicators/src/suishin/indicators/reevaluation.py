@@ -3,7 +3,7 @@ transaction, through the outbox)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -18,8 +18,6 @@ from suishin.indicators.storage import IndicatorRecord
 from suishin.kit.outbox import enqueue_many
 
 PRODUCER = "indicators"
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,8 @@ half-written (one transaction per mutation).
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import operator
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,28 +16,13 @@ from uuid import uuid4
 
 import strawberry
 from graphql import (
-    FieldNode,
-    GraphQLField,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLUnionType,
-    get_named_type,
-    is_leaf_type,
 )
-from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path
 from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
-from strawberry.types.arguments import convert_arguments
-from strawberry.types.field import StrawberryField
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, fiscal_year_of
-from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.contracts.events import IndicatorReported
 from suishin.indicators import storage
 from suishin.indicators.definitions import (
@@ -53,29 +34,37 @@ from suishin.indicators.definitions import (
     check_target,
     revise_target,
 )
-from suishin.indicators.domain import Cadence, Granularity, ReportingPeriod, ReportRejected
+from suishin.indicators.domain import (
+    Cadence,
+    Granularity,
+    ReportingPeriod,
+    ReportRejected,
+    may_report_for,
+)
 from suishin.indicators.ingest import Report, ingest
 from suishin.indicators.reevaluation import reevaluate
 from suishin.indicators.schema_types import (
     Indicator,
     IndicatorConnection,
-    IndicatorEdge,
     IndicatorEvaluation,
     IndicatorTarget,
     Measure,
     Measurement,
-    PageInfo,
     loaders_of,
     reads_internal,
     runtime_of,
     tenant_of,
     to_uuid,
 )
+from suishin.kit import paging
+from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
+from suishin.kit.graphql_exec import QuickExecutionContext, graphql_schema, quick_schema
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,119}$")
 MAX_PAGE = 200
+CURSOR = paging.CursorCodec("indicator:")  # indicators by key
 
 
 # --- queries -----------------------------------------------------------------------------------
@@ -103,28 +92,6 @@ class IndicatorFilter:
         default=None, description="Text contained in the title or key."
     )
     top_level_only: bool = strawberry.field(default=False, description="Leave sub-series out.")
-
-
-def _cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(f"indicator:{key}".encode()).decode()
-
-
-def _bad_cursor() -> DomainError:
-    return DomainError("INVALID_CURSOR", "カーソルが不正です", "invalid cursor", "after")
-
-
-def _after(cursor: str | None) -> str | None:
-    if not cursor:
-        return None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainError(
-            "INVALID_CURSOR", "カーソルが不正です", "invalid cursor", "after"
-        ) from exc
-    if not text.startswith("indicator:"):
-        raise DomainError("INVALID_CURSOR", "カーソルが不正です", "invalid cursor", "after")
-    return text.removeprefix("indicator:")
 
 
 @strawberry.type(description="Indicators: definitions, targets, actuals and evaluated statuses.")
@@ -155,7 +122,7 @@ class Query:
         if (flt.measure_id and measure_id is None) or (flt.plan_id and plan_id is None):
             raise DomainError("INVALID_ID", "IDの形式が不正です", "malformed id", "filter")
         runtime = runtime_of(info)
-        after_key = _after(after)
+        after_key = CURSOR.decode(after)[0] if after else None
         async with runtime.pool.acquire() as conn:
             records, total = await storage.list_indicators(
                 conn,
@@ -169,7 +136,7 @@ class Query:
                     search=flt.search,
                     top_level_only=flt.top_level_only,
                 ),
-                current_fy=fiscal_year_of(runtime.clock().date()),
+                current_fy=fiscal_year_of(runtime.clock.now()),
                 after_key=after_key,
                 limit=first + 1,
             )
@@ -177,17 +144,15 @@ class Query:
         loaders = loaders_of(info)
         for r in page:
             loaders.indicator.prime(r.id, r)
-        loaders.want(info._raw_info, ("edges", "node"))
+        loaders.want(info, ("edges", "node"))
         await loaders.prefetch(r.id for r in page)
-        edges = [IndicatorEdge(cursor=_cursor(r.key), node=Indicator.of(r)) for r in page]
-        return IndicatorConnection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(records) > first,
-                has_previous_page=after_key is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        return paging.page(
+            IndicatorConnection,
+            records,
+            first=first,
+            after=after_key is not None,
+            cursor=lambda r: CURSOR.encode(r.key),
+            node=Indicator.of,
             total_count=total,
         )
 
@@ -394,7 +359,7 @@ class Mutation:
             report = await apply_definitions(
                 conn,
                 [definition],
-                now=runtime.clock(),
+                now=runtime.clock.now(),
                 reason=input.revision_reason or "定義の更新（GraphQL）",
                 revised_by=principal.subject,
             )
@@ -483,7 +448,7 @@ class Mutation:
                 )
             if problems:
                 return ReviseTargetPayload(indicator=None, target=None, errors=_errors(*problems))
-            now = runtime.clock()
+            now = runtime.clock.now()
             revision = await revise_target(
                 conn,
                 record.id,
@@ -646,7 +611,7 @@ async def _report(
     )
 
     def authorize(record: storage.IndicatorRecord) -> ReportRejected | None:
-        if principal.may_report_for(frozenset(record.owner_departments)):
+        if may_report_for(principal, frozenset(record.owner_departments)):
             return None
         owners = "、".join(record.owner_departments) or "なし"
         return ReportRejected(
@@ -673,7 +638,7 @@ async def _report(
                         "period",
                     )
                 )
-        result = await ingest(conn, [report], now=runtime.clock(), authorize=authorize)
+        result = await ingest(conn, [report], now=runtime.clock.now(), authorize=authorize)
     if result.rejected:
         return _refused(*(_graphql_error(r) for _, r in result.rejected))
     runtime.ingested += len(result.accepted)
@@ -816,90 +781,11 @@ def _definition(
     )
 
 
-# --- execution: objects whose fields only read the object are completed in one loop ---------
-# (The same in the plans and indicators subgraphs; a candidate for the kit.)
-
-_READ = "suishin.read"  # GraphQLField.extensions: the field's value from its object alone
-_CALL = "suishin.call"  # ... or from a synchronous method taking info and/or arguments
-
-
-class _Slow(Exception):
-    """The quick completion met what only the regular one handles (an error, a null, an
-    awaitable)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    method: Callable[..., Any]
-    info: str | None  # name of the method's info parameter
-    field: StrawberryField
-
-
-def _readers(schema: strawberry.Schema) -> strawberry.Schema:
-    """Mark the fields :class:`_Executor` completes in its loop: attributes and synchronous
-    methods (with or without info and arguments) without field extensions or permissions.
-    Methods taking nothing but ``self`` are also called directly by the regular completion,
-    not through Strawberry's resolver wrapping (Info, argument conversion, extension chain),
-    which cost more than such a field. The schema (SDL) does not change."""
-    for type_ in schema._schema.type_map.values():
-        if not isinstance(type_, GraphQLObjectType) or type_.name.startswith("__"):
-            continue
-        for gql_field in type_.fields.values():
-            definition = gql_field.extensions.get("strawberry-definition")
-            if (
-                not isinstance(definition, StrawberryField)
-                or definition.extensions
-                or definition.permission_classes
-            ):
-                continue
-            resolver = definition.base_resolver
-            if resolver is None:
-                read: Callable[[Any], Any] = operator.attrgetter(definition.python_name)
-                gql_field.resolve = _plain(read)
-                gql_field.extensions = {**gql_field.extensions, _READ: read}
-                continue
-            method = resolver.wrapped_func
-            if (
-                resolver.is_async
-                or not resolver.self_parameter
-                or resolver.root_parameter
-                or resolver.parent_parameter
-                or isinstance(method, (staticmethod, classmethod))
-            ):
-                continue
-            info = resolver.info_parameter
-            if info is None and not resolver.arguments:
-                gql_field.resolve = _plain(method)
-                gql_field.extensions = {**gql_field.extensions, _READ: method}
-            else:
-                call = _Call(method, info.name if info else None, definition)
-                gql_field.extensions = {**gql_field.extensions, _CALL: call}
-    return schema
-
-
-def _entity_types(schema: strawberry.Schema) -> strawberry.Schema:
-    """Tell the type of each ``_entities`` item from its class: Strawberry's generic union
-    resolution tries every type of the schema in turn, which cost more per entity than
-    resolving the entity."""
-    entity = schema._schema.type_map.get("_Entity")
-    if isinstance(entity, GraphQLUnionType) and entity.resolve_type is not None:
-        generic = entity.resolve_type
-        names = {t.name for t in entity.types}
-
-        def resolve_type(root: Any, info: GraphQLResolveInfo, type_: Any) -> Any:
-            definition = getattr(type(root), "__strawberry_definition__", None)
-            name = getattr(definition, "name", None)
-            return name if name in names else generic(root, info, type_)
-
-        entity.resolve_type = resolve_type
-    return schema
-
-
 def _entities_prefetch(schema: strawberry.Schema) -> strawberry.Schema:
     """Load the indicators of every measure ``_entities`` returns before the measures are
     completed (the gateway asks for ``Measure.indicators`` of a whole plan this way): their
     fields then resolve in one pass instead of one awaited task per measure."""
-    query = schema._schema.query_type
+    query = graphql_schema(schema).query_type
     entities = query.fields.get("_entities") if query is not None else None
     if entities is None or entities.resolve is None:
         return schema
@@ -922,198 +808,17 @@ def _entities_prefetch(schema: strawberry.Schema) -> strawberry.Schema:
     return schema
 
 
-def _plain(read: Callable[[Any], Any]) -> Callable[..., Any]:
-    return lambda source, _: read(source)
-
-
-@dataclass(slots=True)
-class _Step:
-    """One response key of an object in the quick completion."""
-
-    key: str
-    read: Callable[[Any], Any] | None  # None: a method call (call)
-    type: GraphQLOutputType | None  # None: __typename
-    sub: list[_Step] | None  # the object's own steps, for an object type
-    call: _Call | None = None
-    field: GraphQLField | None = None
-    nodes: list[FieldNode] | None = None
-    kwargs: dict[str, Any] | None = None
-
-
-class _Executor(StrawberryGraphQLCoreExecutionContext):
-    """Completes an object whose selected fields are attributes or synchronous methods (see
-    :func:`_readers`) in one loop, instead of a resolver call through Strawberry's wrapping,
-    an info object and a completion per field: most of a large answer. Anything else is
-    completed as usual, and so is such an object when the loop meets an error, a null at a
-    non-null position or an awaitable (redone the regular way, which handles it)."""
-
-    def collect_and_execute_subfields(
-        self,
-        return_type: GraphQLObjectType,
-        field_details_list: Any,
-        path: Path,
-        result: Any,
-        position_context: Any,
-    ) -> Any:
-        plan = self._quick_plan(return_type, field_details_list)
-        if plan is not None:
-            try:
-                return self._quick(plan, result, return_type, path)
-            except _Slow:
-                pass
-        return super().collect_and_execute_subfields(
-            return_type, field_details_list, path, result, position_context
-        )
-
-    def _quick_plan(self, type_: GraphQLObjectType, field_details_list: Any) -> list[_Step] | None:
-        plans: dict[Any, Any] = self.__dict__.setdefault("_quick_plans", {})
-        cache_key = (type_, id(field_details_list))  # kept alive with the plan, like graphql-core
-        found = plans.get(cache_key)
-        if found is None:
-            found = plans[cache_key] = (field_details_list, self._build(type_, field_details_list))
-        return found[1]
-
-    def _build(self, type_: GraphQLObjectType, field_details_list: Any) -> list[_Step] | None:
-        manager = self.middleware_manager
-        if type_.is_type_of is not None or (manager is not None and manager.middlewares):
-            return None
-        grouped, defer_usages, _ = self.collect_subfields(type_, field_details_list)
-        if defer_usages:
-            return None
-        plan: list[_Step] = []
-        for key, details in grouped.items():
-            first = details[0]
-            name = first.node.name.value
-            if name == "__typename":
-                plan.append(_Step(key, _constant(type_.name), None, None))
-                continue
-            field_def = type_.fields.get(name)
-            if field_def is None:
-                return None
-            step = _Step(key, field_def.extensions.get(_READ), field_def.type, None)
-            call = field_def.extensions.get(_CALL)
-            if step.read is None:
-                if call is None:
-                    return None
-                try:
-                    kwargs = self._arguments(field_def, first, call.field)
-                except Exception:
-                    return None
-                step.call, step.field, step.kwargs = call, field_def, kwargs
-                step.nodes = [d.node for d in details]
-            named = get_named_type(field_def.type)
-            if isinstance(named, GraphQLObjectType):
-                step.sub = self._quick_plan(named, details)
-                if step.sub is None:
-                    return None
-            elif not is_leaf_type(named):
-                return None
-            plan.append(step)
-        return plan
-
-    def _arguments(self, field_def: GraphQLField, first: Any, field: StrawberryField) -> Any:
-        if not (field_def.args or first.node.arguments):
-            return {}
-        raw = get_argument_values(
-            field_def,
-            first.node,
-            self.variable_values,
-            first.fragment_variable_values,
-            self.hide_suggestions,
-        )
-        strawberry_schema = self.schema.extensions["strawberry-definition"]
-        return convert_arguments(
-            raw,
-            field.arguments,
-            scalar_registry=strawberry_schema.schema_converter.scalar_registry,
-            config=strawberry_schema.config,
-        )
-
-    def _quick(
-        self, plan: list[_Step], value: Any, type_: GraphQLObjectType, path: Path
-    ) -> dict[str, Any]:
-        out = {}
-        for step in plan:
-            try:
-                if step.read is not None:
-                    item = step.read(value)
-                else:
-                    item = self._call(step, value, type_, path)
-            except _Slow:
-                raise
-            except Exception as exc:
-                raise _Slow from exc
-            if step.type is None:
-                out[step.key] = item
-            else:
-                out[step.key] = self._quick_value(item, step.type, step.sub, path, step.key)
-        return out
-
-    def _call(self, step: _Step, value: Any, type_: GraphQLObjectType, path: Path) -> Any:
-        call = step.call
-        assert call is not None and step.field is not None and step.nodes is not None
-        kwargs = dict(step.kwargs or {})
-        if call.info is not None:
-            raw = self.build_resolve_info(
-                step.field, step.nodes, type_, path.add_key(step.key, type_.name)
-            )
-            kwargs[call.info] = Info(_raw_info=raw, _field=call.field)
-        item = call.method(value, **kwargs)
-        if self.is_awaitable(item):
-            close = getattr(item, "close", None)
-            if close is not None:
-                close()
-            raise _Slow
-        return item
-
-    def _quick_value(
-        self,
-        value: Any,
-        type_: GraphQLOutputType,
-        sub: list[_Step] | None,
-        parent: Path,
-        key: str | int,
-    ) -> Any:
-        if isinstance(type_, GraphQLNonNull):
-            value = self._quick_value(value, type_.of_type, sub, parent, key)
-            if value is None:
-                raise _Slow
-            return value
-        if value is None:
-            return None
-        if isinstance(type_, GraphQLList):
-            if not isinstance(value, (list, tuple)):
-                raise _Slow
-            path = parent.add_key(key, None)
-            return [
-                self._quick_value(item, type_.of_type, sub, path, i) for i, item in enumerate(value)
-            ]
-        if sub is not None:
-            assert isinstance(type_, GraphQLObjectType)
-            return self._quick(sub, value, type_, parent.add_key(key, None))
-        try:
-            return self.complete_leaf_value(type_, value)  # type: ignore[arg-type]
-        except Exception as exc:
-            raise _Slow from exc
-
-
-def _constant(value: Any) -> Callable[[Any], Any]:
-    return lambda _: value
-
-
 # The gateway forwards the same selection for the same client query: parse and validate each
 # document text once.
 schema = _entities_prefetch(
-    _entity_types(
-        _readers(
-            strawberry.federation.Schema(
-                query=Query,
-                mutation=Mutation,
-                types=[Indicator, Measure],
-                federation_version="2.7",
-                extensions=[ParserCache, ValidationCache],
-                execution_context_class=_Executor,
-            )
+    quick_schema(
+        strawberry.federation.Schema(
+            query=Query,
+            mutation=Mutation,
+            types=[Indicator, Measure],
+            federation_version="2.7",
+            extensions=[ParserCache, ValidationCache],
+            execution_context_class=QuickExecutionContext,
         )
     )
 )

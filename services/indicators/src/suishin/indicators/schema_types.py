@@ -19,39 +19,27 @@ import strawberry
 from graphql import GraphQLResolveInfo
 from strawberry.types import Info
 
-from suishin.contracts.calendar import format_fiscal_year
-from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
+from suishin.contracts.calendar import fiscal_year_of, format_fiscal_year
 from suishin.indicators import evaluation as ev
 from suishin.indicators.domain import Cadence, Granularity, Observation, ReportingPeriod
-from suishin.indicators.loaders import Loaders, when_loaded
+from suishin.indicators.loaders import Loaders
 from suishin.indicators.storage import IndicatorRecord
+from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity, graphql_enum
 from suishin.kit.errors import Forbidden
 from suishin.kit.graphql import context_of
+from suishin.kit.loading import when_loaded
+from suishin.kit.paging import Connection
 
 if TYPE_CHECKING:
     from suishin.indicators.app import IndicatorsRuntime
 
-# The shared enums are registered with Strawberry in place; fields are annotated with them.
-strawberry.enum(
-    IndicatorStatus, name="IndicatorStatus", description="Evaluated status of an indicator."
-)
-strawberry.enum(Polarity, name="Polarity", description="Which direction of an indicator is better.")
-strawberry.enum(
-    Aggregation,
-    name="Aggregation",
-    description="How values add up: per fiscal year, cumulative (計/延べ) or as-of snapshot.",
-)
-strawberry.enum(
-    Comparator,
-    name="Comparator",
-    description="How a target is met: AT_LEAST 以上, AT_MOST 以下, EQUAL =, ABOUT 約 (tolerance).",
-)
-strawberry.enum(
+# The contracts' enums are GraphQL enums through suishin.kit.enums; the service's own here.
+graphql_enum(
     Granularity,
     name="PeriodGranularity",
     description="Periods actuals are reported for: fiscal year, month or as-of date.",
 )
-strawberry.enum(
+graphql_enum(
     Cadence, name="ReportingCadence", description="How often a report is due (NONE: never overdue)."
 )
 
@@ -94,8 +82,7 @@ def reads_internal(info: Info[Any, Any]) -> bool:
 
 
 def current_fiscal_year(info: Info[Any, Any]) -> int:
-    now = runtime_of(info).clock()
-    return now.year if now.month >= 4 else now.year - 1
+    return fiscal_year_of(runtime_of(info).clock.now())
 
 
 def to_uuid(value: Any) -> UUID | None:
@@ -521,7 +508,7 @@ class Indicator:
     @strawberry.field(description="Sub-series (per channel, per system), each an indicator.")
     async def sub_series(self, info: Info[Any, Any]) -> list[Indicator]:
         loaders = loaders_of(info)
-        loaders.want(info._raw_info)
+        loaders.want(info)
         records = await loaders.children.load(self.record.id)
         await loaders.prefetch(r.id for r in records)
         return [Indicator.of(r) for r in records]
@@ -716,7 +703,7 @@ class Measure:
         # Every measure of the request gets here before the batch is fetched (or _entities
         # fetched it already, see schema.py): the batch prefetches what this selection reads
         # for all their indicators at once.
-        loaders.want(info._raw_info)
+        loaders.want(info)
         return when_loaded(
             lambda records: [Indicator.of(r) for r in records], (loaders.by_measure, node_id)
         )
@@ -734,22 +721,6 @@ class Measure:
 # --- pages -------------------------------------------------------------------------------------
 
 
-@strawberry.type(description="An edge of an indicator connection.")
-class IndicatorEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this indicator.")
-    node: Indicator = strawberry.field(description="The indicator.")
-
-
-@strawberry.federation.type(shareable=True, description="Relay-style page information.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More items follow.")
-    has_previous_page: bool = strawberry.field(description="Items precede this page.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
-
-
 @strawberry.type(description="A page of indicators, ordered by key.")
-class IndicatorConnection:
-    edges: list[IndicatorEdge] = strawberry.field(description="The indicators of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging.")
-    total_count: int = strawberry.field(description="Indicators matching the filter.")
+class IndicatorConnection(Connection[Indicator]):
+    pass

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -21,6 +21,7 @@ from suishin.contracts.calendar import fiscal_year_of
 from suishin.indicators import storage
 from suishin.indicators.reevaluation import reevaluate
 from suishin.kit import inbox
+from suishin.kit.clock import Clock
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ INBOX_RETENTION_DAYS = 30
 
 async def sweep(pool: asyncpg.Pool, now: datetime, *, page_size: int = 500) -> int:
     """Re-evaluate every indicator with a reporting cadence; return the status changes made."""
-    current_fy = fiscal_year_of(now.astimezone(UTC).date())
+    current_fy = fiscal_year_of(now)
     last: UUID | None = None
     changes = 0
     while True:
@@ -55,7 +56,7 @@ async def sweep(pool: asyncpg.Pool, now: datetime, *, page_size: int = 500) -> i
 
 async def run_sweeper(
     pool: Callable[[], asyncpg.Pool],
-    clock: Callable[[], datetime],
+    clock: Clock,
     *,
     interval: float,
     page_size: int,
@@ -66,7 +67,7 @@ async def run_sweeper(
     last_purge = 0.0
     while True:
         try:
-            n = await sweep(pool(), clock(), page_size=page_size)
+            n = await sweep(pool(), clock.now(), page_size=page_size)
             if n:
                 log.info("stale sweep changed statuses", extra={"changes": n})
                 if on_changes is not None:

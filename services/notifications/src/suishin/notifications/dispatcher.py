@@ -19,11 +19,11 @@ from uuid import UUID
 
 import asyncpg
 
+from suishin.kit.clock import Clock
 from suishin.notifications.channels import DeliveryError
 from suishin.notifications.channels.email import SmtpSender, build_message
 from suishin.notifications.channels.inbox import announce
 from suishin.notifications.channels.webhook import WebhookSender, render_body
-from suishin.notifications.clock import Clock
 from suishin.notifications.notifier import Notifier
 from suishin.notifications.rendering import Renderer, RenderError
 from suishin.notifications.settings import NotificationsSettings

@@ -18,7 +18,9 @@ from strawberry.types import Info
 
 from suishin.contracts import topics
 from suishin.contracts.enums import Role
+from suishin.kit import paging
 from suishin.kit.auth import Principal
+from suishin.kit.enums import Severity as NotificationSeverity
 from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of, require_tenant
 from suishin.notifications import storage
@@ -33,13 +35,6 @@ EVENT_TYPES = (
 )
 MAX_PAGE = 100
 MAX_SILENCE = timedelta(days=90)
-
-
-@strawberry.enum(description="How serious a notice is.")
-class NotificationSeverity(Enum):
-    INFO = "info"
-    WARNING = "warning"
-    CRITICAL = "critical"
 
 
 @strawberry.enum(description="When non-critical e-mails reach a person.")
@@ -223,23 +218,27 @@ class Notification:
         )
 
 
-@strawberry.type(description="An inbox entry and its cursor.")
-class NotificationEdge:
-    cursor: str = strawberry.field(description="Opaque position; pass as `after`.")
-    node: Notification = strawberry.field(description="The notification.")
-
-
 @strawberry.type(description="Paging state of an inbox page.")
-class InboxPageInfo:
-    has_next_page: bool = strawberry.field(description="More entries follow.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last entry.")
+class InboxPageInfo(paging.PageInfo):
+    pass
 
 
 @strawberry.type(description="A page of the caller's inbox, newest first (Relay-style).")
-class NotificationConnection:
-    edges: list[NotificationEdge] = strawberry.field(description="Entries of this page.")
+class NotificationConnection(paging.Connection[Notification]):
     page_info: InboxPageInfo = strawberry.field(description="Paging state.")
-    total_count: int = strawberry.field(description="Entries matching the filter overall.")
+
+
+CURSOR = paging.CursorCodec("", parts=2)  # inbox entries by (created_at, id), newest first
+
+
+def _position(after: str | None) -> tuple[datetime, UUID] | None:
+    if not after:
+        return None
+    created, ident = CURSOR.decode(after)
+    try:
+        return datetime.fromisoformat(created), UUID(ident)
+    except ValueError as exc:
+        raise paging.InvalidCursor from exc
 
 
 @strawberry.type(description="A person's own delivery preferences.")
@@ -406,26 +405,25 @@ class Query:
     ) -> NotificationConnection:
         principal, tenant = _me(info)
         first = max(1, min(first, MAX_PAGE))
+        position = _position(after)
         rows, has_next, total = await storage.inbox_page(
             _service(info).pool,
             tenant,
             principal.subject,
             first=first,
-            after=after,
+            after=position,
             unread_only=unread_only,
         )
-        edges = [
-            NotificationEdge(
-                cursor=storage.encode_cursor(r["created_at"], r["id"]), node=Notification.of(r)
-            )
-            for r in rows
-        ]
-        return NotificationConnection(
-            edges=edges,
-            page_info=InboxPageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+        return paging.page(
+            NotificationConnection,
+            rows,
+            first=first,
+            after=position is not None,
+            cursor=lambda r: CURSOR.encode(r["created_at"].isoformat(), str(r["id"])),
+            node=Notification.of,
             total_count=total,
+            has_next_page=has_next,
+            page_info=InboxPageInfo,
         )
 
     @strawberry.field(description="How many of the caller's notifications are unread.")

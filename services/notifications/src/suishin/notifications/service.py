@@ -6,19 +6,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from weakref import WeakKeyDictionary
 
 import asyncpg
 
 from suishin.contracts import topics
 from suishin.contracts.events import IndicatorStatusChanged, MeasureEvaluated, MeasureStatusChanged
+from suishin.kit.clock import Clock, SystemClock
 from suishin.kit.service import ServiceRuntime
 from suishin.notifications import triggers
-from suishin.notifications.clock import Clock, SystemClock
 from suishin.notifications.digests import compose_due_digests
 from suishin.notifications.dispatcher import Dispatcher
 from suishin.notifications.escalation import escalate_due
-from suishin.notifications.handlers import EventHandler
+from suishin.notifications.handlers import event_handler
 from suishin.notifications.notifier import Notifier
 from suishin.notifications.rendering import Renderer
 from suishin.notifications.settings import NotificationsSettings
@@ -26,17 +25,22 @@ from suishin.notifications.shaping import DigestSchedule, parse_hhmm
 
 log = logging.getLogger(__name__)
 
-_services: WeakKeyDictionary[ServiceRuntime, NotificationsService] = WeakKeyDictionary()
+
+class NotificationsRuntime(ServiceRuntime):
+    """The service runtime and the notifications service built around it."""
+
+    service: NotificationsService
 
 
 def service_of(runtime: ServiceRuntime) -> NotificationsService:
-    return _services[runtime]
+    assert isinstance(runtime, NotificationsRuntime)
+    return runtime.service
 
 
 class NotificationsService:
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        runtime: NotificationsRuntime,
         settings: NotificationsSettings,
         clock: Clock | None = None,
         *,
@@ -57,13 +61,13 @@ class NotificationsService:
             lambda: self.runtime.pool, settings, self.clock, self.renderer, self.notifier
         )
         self.handlers = {
-            topics.INDICATOR_STATUS_CHANGED: EventHandler(
+            topics.INDICATOR_STATUS_CHANGED: event_handler(
                 self, "notifications:indicator.status_changed", triggers.from_indicator
             ),
-            topics.MEASURE_STATUS_CHANGED: EventHandler(
+            topics.MEASURE_STATUS_CHANGED: event_handler(
                 self, "notifications:measure.status_changed", triggers.from_measure_status
             ),
-            topics.MEASURE_EVALUATED: EventHandler(
+            topics.MEASURE_EVALUATED: event_handler(
                 self, "notifications:measure.evaluated", triggers.from_measure_evaluation
             ),
         }
@@ -86,7 +90,7 @@ class NotificationsService:
         if background:
             runtime.add_background(self.dispatcher.run)
             runtime.add_background(self.run_scheduler)
-        _services[runtime] = self
+        runtime.service = self
 
     @property
     def pool(self) -> asyncpg.Pool:

@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 import holidays
 
+from suishin.contracts.calendar import JST
 from suishin.contracts.enums import Severity
-
-JST = ZoneInfo("Asia/Tokyo")
 
 
 class Cadence(StrEnum):

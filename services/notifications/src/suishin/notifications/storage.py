@@ -3,7 +3,6 @@ subscriptions, rules, silences, delivery log). Every query is scoped to one tena
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -14,31 +13,18 @@ import asyncpg
 from suishin.kit.errors import DomainError, NotFound
 
 
-def encode_cursor(created_at: datetime, ident: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{ident}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), UUID(ident)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DomainError(
-            "INVALID_CURSOR", "カーソルが不正です", "The cursor is invalid", field="after"
-        ) from exc
-
-
 async def inbox_page(
     conn: asyncpg.Connection | asyncpg.Pool,
     tenant: str,
     recipient: str,
     *,
     first: int,
-    after: str | None,
+    after: tuple[datetime, UUID] | None,
     unread_only: bool,
 ) -> tuple[list[dict[str, Any]], bool, int]:
-    """Newest first, keyset-paginated; (rows, has_next_page, total_count)."""
-    position = decode_cursor(after) if after else None
+    """Newest first, keyset-paginated after the (created_at, id) position ``after``; (rows,
+    has_next_page, total_count)."""
+    position = after
     rows = await conn.fetch(
         """select * from notifications
            where tenant = $1 and recipient_id = $2 and (not $3 or read_at is null)

@@ -12,21 +12,19 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
-from graphql import FieldNode, FragmentSpreadNode, GraphQLResolveInfo, InlineFragmentNode
 from strawberry.dataloader import DataLoader
 
 from suishin.kit.graphql import ServiceContext
+from suishin.kit.loading import AnyInfo, names_below
 from suishin.plans import storage
 
 K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
-
-_PENDING: Any = object()
 
 # What the fields of nodes and measures read per node (GraphQL field name -> loaders).
 READS: dict[str, tuple[str, ...]] = {
@@ -40,49 +38,6 @@ READS: dict[str, tuple[str, ...]] = {
     "gradeHistory": ("grade_history",),
     "indicatorInputs": ("indicator_statuses",),
 }
-
-
-def peek(loader: DataLoader[Any, Any], key: Any) -> Any:
-    """The value ``loader`` holds for ``key`` once its batch has completed, else _PENDING."""
-    future = loader.cache_map.get(key)
-    if future is None or not future.done() or future.cancelled() or future.exception():
-        return _PENDING
-    return future.result()
-
-
-def when_loaded(then: Callable[..., T], *loads: tuple[DataLoader[Any, Any], Any]) -> T:
-    """``then(*values)`` of the given (loader, key) pairs: computed now when every value is
-    already loaded, else an awaitable of it. graphql-core awaits an awaitable a resolver
-    returns, so a field resolves synchronously whenever its data was prefetched."""
-    values = [peek(loader, key) for loader, key in loads]
-    if _PENDING not in values:
-        return then(*values)
-
-    async def later() -> T:
-        return then(*await asyncio.gather(*(loader.load(key) for loader, key in loads)))
-
-    return cast(T, later())
-
-
-def names_below(info: GraphQLResolveInfo) -> frozenset[str]:
-    """Names of every field selected at any depth below the field ``info`` resolves."""
-    names: set[str] = set()
-    stack: list[Any] = [n.selection_set for n in info.field_nodes if n.selection_set]
-    seen: set[str] = set()
-    while stack:
-        for selection in stack.pop().selections:
-            if isinstance(selection, FieldNode):
-                names.add(selection.name.value)
-                if selection.selection_set is not None:
-                    stack.append(selection.selection_set)
-            elif isinstance(selection, InlineFragmentNode):
-                stack.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-                seen.add(selection.name.value)
-                fragment = info.fragments.get(selection.name.value)
-                if fragment is not None:
-                    stack.append(fragment.selection_set)
-    return frozenset(names)
 
 
 @dataclass
@@ -143,7 +98,7 @@ class Loaders:
 
         return DataLoader(load)
 
-    async def prefetch_tree(self, info: GraphQLResolveInfo, tree: PlanTree) -> None:
+    async def prefetch_tree(self, info: AnyInfo, tree: PlanTree) -> None:
         """Load what the selection below the field ``info`` resolves (nodes of ``tree``, their
         children and measures) will read: one batch per kind of data for every node."""
         names = names_below(info)

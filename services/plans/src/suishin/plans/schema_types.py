@@ -14,24 +14,13 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from suishin.kit.auth import Principal
+from suishin.kit.enums import MeasureStatus
 from suishin.kit.errors import DomainError
 from suishin.kit.graphql import context_of
+from suishin.kit.loading import when_loaded
+from suishin.kit.paging import Connection
 from suishin.plans.grading import GradeScale
-from suishin.plans.loaders import Loaders, PlanTree, loaders_of, when_loaded
-
-
-@strawberry.enum(
-    description="Lifecycle status of a measure: NEW 新規, CONTINUED 継続, CHANGED 変更, "
-    "EXPANDED 拡充 (active); COMPLETED 完了, ABOLISHED 廃止, MERGED 統合 (ended)."
-)
-class MeasureStatus(Enum):
-    NEW = "新規"
-    CONTINUED = "継続"
-    CHANGED = "変更"
-    EXPANDED = "拡充"
-    COMPLETED = "完了"
-    ABOLISHED = "廃止"
-    MERGED = "統合"
+from suishin.plans.loaders import Loaders, PlanTree, loaders_of
 
 
 @strawberry.enum(description="Publication state of a plan.")
@@ -297,7 +286,7 @@ class Plan:
         tree = await loaders(info).tree.load(self.row["id"])
         # One batch per kind of data the selection below reads, for every node of the tree:
         # the fields of nodes and measures then resolve without waiting.
-        await loaders(info).prefetch_tree(info._raw_info, tree)
+        await loaders(info).prefetch_tree(info, tree)
         return [PlanNode(id=strawberry.ID(str(r["id"])), row=r) for r in tree.children[None]]
 
     @strawberry.field(description="The node at a path of normalised codes, e.g. 基本方針Ⅰ/1.")
@@ -839,22 +828,6 @@ def grades_view(
     return out
 
 
-@strawberry.type(description="An edge of a measure connection.")
-class MeasureEdge:
-    cursor: str = strawberry.field(description="Opaque cursor of this measure.")
-    node: Measure = strawberry.field(description="The measure.")
-
-
-@strawberry.federation.type(shareable=True, description="Relay-style page information.")
-class PageInfo:
-    has_next_page: bool = strawberry.field(description="More measures follow.")
-    has_previous_page: bool = strawberry.field(description="Measures precede this page.")
-    start_cursor: str | None = strawberry.field(description="Cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(description="Cursor of the last edge.")
-
-
 @strawberry.type(description="A page of measures in tree order.")
-class MeasureConnection:
-    edges: list[MeasureEdge] = strawberry.field(description="The measures of this page.")
-    page_info: PageInfo = strawberry.field(description="Paging.")
-    total_count: int = strawberry.field(description="Measures matching the filter.")
+class MeasureConnection(Connection[Measure]):
+    pass

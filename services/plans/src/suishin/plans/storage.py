@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -265,18 +264,6 @@ class MeasureFilter:
     grade: str | None = None
     fiscal_year: int | None = None
     text: str | None = None
-
-
-def encode_cursor(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(f"m:{sort_key}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str | None:
-    try:
-        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return raw[2:] if raw.startswith("m:") else None
 
 
 async def search_measures(

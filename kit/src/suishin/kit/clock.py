@@ -1,4 +1,7 @@
-"""Injectable time: the service asks a clock, tests set it."""
+"""Injectable time: a service asks its clock for the current instant, tests set it.
+
+The fiscal year of an instant is :func:`suishin.contracts.calendar.fiscal_year_of` (its date in
+Japan)."""
 
 from __future__ import annotations
 
@@ -7,12 +10,16 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """Where a service reads the time (a SystemClock in production, a FixedClock in tests)."""
+
     def now(self) -> datetime:
         """The current instant, timezone-aware."""
         ...
 
 
 class SystemClock:
+    """The machine's time, in UTC."""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
