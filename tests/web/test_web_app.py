@@ -104,6 +104,7 @@ async def test_dev_sign_in_keeps_the_token_in_a_signed_httponly_lax_cookie_only(
         home = await c.get("/")
         assert home.status_code == 200 and "板橋 太郎" in home.text
         assert token not in home.text and token not in str(home.url)
+        assert home.headers["cache-control"] == "no-store"
         assert gateway.calls[-1]["authorization"] == f"Bearer {token}"  # used server-side
         for name in ("content-security-policy", "x-frame-options", "x-content-type-options"):
             assert name in home.headers

@@ -108,7 +108,10 @@ class Portal:
             graphiql_url=self.settings.graphql_url.rsplit("/graphql", 1)[0] + "/graphiql",
             **context,
         )
-        return HTMLResponse(html, status_code=status_code)
+        response = HTMLResponse(html, status_code=status_code)
+        if user is not None:  # a signed-in page (and the GraphiQL hand-off) is never cached
+            response.headers["cache-control"] = "no-store"
+        return response
 
     def error_page(self, request: Request, status: int, key: str) -> HTMLResponse:
         return self.render(request, "error.html", status_code=status, message_key=key)
@@ -403,8 +406,11 @@ class Portal:
         user = current_user(request)
         assert user is not None
         departments = list(user.departments)
-        if not departments and user.is_admin:
-            departments = [d for d in (request.query_params.get("department"),) if d]
+        choices: list[dict[str, Any]] = []
+        if not departments and user.is_admin:  # the 事務局 reports for any department
+            choices = (await self.ask(request, queries.DEPARTMENTS))["departments"]
+            chosen = request.query_params.get("department") or entered.get("department")
+            departments = [d["code"] for d in choices if d["code"] == chosen]
         rows = []
         for department in departments:
             data = await self.ask(request, queries.MY_INDICATORS, department=department)
@@ -421,6 +427,7 @@ class Portal:
             status_code=status_code,
             rows=rows,
             departments=departments,
+            choices=choices,
             entered=entered,
             errors=errors,
             result=result,
@@ -441,6 +448,7 @@ class Portal:
                 "reason",
                 "correction",
                 "idempotencyKey",
+                "department",
             )
         }
         if not csrf_ok(request, form.get("csrf")):
@@ -494,8 +502,9 @@ class Portal:
             return await self.reporting_page(
                 request, entered=entered, errors=errors, result=None, status_code=422
             )
+        kept = {"department": entered["department"]} if entered["department"] else {}
         return await self.reporting_page(
-            request, entered={}, errors={}, result=payload, status_code=200
+            request, entered=kept, errors={}, result=payload, status_code=200
         )
 
     async def plan_documents(self, request: Request) -> tuple[dict[str, Any], list[Any]]:

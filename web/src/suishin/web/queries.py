@@ -195,3 +195,5 @@ query Progress($planId: ID!, $after: String) {
   }
 }
 """
+
+DEPARTMENTS = "query Departments { departments { code name kind } }"
