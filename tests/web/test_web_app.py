@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from suishin.kit.settings import InsecureConfiguration
 from suishin.web import views
 from suishin.web.app import build
 from suishin.web.auth import safe_next
@@ -158,18 +159,23 @@ async def test_a_typed_error_is_shown_next_to_its_field_in_the_users_language() 
 async def test_demo_users_never_sign_in_in_production() -> None:
     production = {
         "environment": "production",
-        "jwt_secret": "a-private-secret-" * 3,
         "session_secret": "s" * 32,
+        "oidc_issuer": "https://id.example.jp",
+        "oidc_client_id": "suishin-portal",
     }
     gateway = FakeGateway()
     async with client(WebSettings(**production), gateway) as c:
         page = await c.get("/signin")
-        assert "cio@itabashi" not in page.text
-        token = csrf_of((await c.get("/signin")).text) if "csrf" in page.text else "x"
-        response = await c.post("/signin/dev", data={"csrf": token, "subject": "cio@itabashi"})
+        assert "cio@itabashi" not in page.text and "/signin/oidc" in page.text
+        response = await c.post("/signin/dev", data={"csrf": "x", "subject": "cio@itabashi"})
         assert response.status_code == 404
-    with pytest.raises(RuntimeError):
-        build(WebSettings(**production, dev_login=True))
+    for refused in (
+        {**production, "dev_login": True},
+        {k: v for k, v in production.items() if k != "session_secret"},
+        {k: v for k, v in production.items() if not k.startswith("oidc")},
+    ):
+        with pytest.raises(InsecureConfiguration):
+            build(WebSettings(**refused))
 
 
 async def test_pages_need_a_sign_in_and_come_back_after_it() -> None:

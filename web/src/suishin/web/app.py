@@ -707,8 +707,7 @@ def build(
     """The portal app. ``transport`` replaces the network to the gateway, ``oidc_transport``
     the one to the OpenID provider (tests)."""
     settings = settings or WebSettings()
-    if settings.is_production and settings.dev_login:
-        raise RuntimeError("SUISHIN_DEV_LOGIN cannot be used in production")
+    settings.check_production()
     gateway = Gateway(settings.graphql_url, settings.graphql_ws_url, transport=transport)
     portal = Portal(settings, gateway, oidc_transport)
 

@@ -6,7 +6,7 @@ import secrets
 
 from pydantic import Field
 
-from suishin.kit.settings import PlatformSettings
+from suishin.kit.settings import InsecureConfiguration, PlatformSettings
 
 
 class WebSettings(PlatformSettings):
@@ -70,3 +70,22 @@ class WebSettings(PlatformSettings):
     @property
     def cookies_secure(self) -> bool:
         return self.secure_cookies if self.secure_cookies is not None else self.is_production
+
+    def check_production(self) -> None:
+        """The portal verifies no token itself (the gateway does), so it needs neither the JWT
+        secret nor the internal key; in production it needs a real sign-in and a fixed session
+        secret, and never the demo users."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.oidc_enabled:
+            problems.append("set SUISHIN_OIDC_ISSUER and SUISHIN_OIDC_CLIENT_ID (sign-in)")
+        if "session_secret" not in self.model_fields_set or len(self.session_secret) < 32:
+            problems.append("set SUISHIN_SESSION_SECRET (32 characters or more)")
+        if self.dev_login:
+            problems.append("unset SUISHIN_DEV_LOGIN: demo users never sign in in production")
+        if problems:
+            raise InsecureConfiguration(
+                "refusing to start the portal with SUISHIN_ENVIRONMENT=production: "
+                + "; ".join(problems)
+            )
