@@ -599,7 +599,7 @@ class Portal:
                 plan = None
             if plan is None or plan["state"] != "PUBLISHED":
                 continue
-            shown.append(plan)
+            shown.append(views.published_only(plan))
             plan["years"], plan["grade_labels"], plan["counts"] = views.grade_counts(plan)
         return self.render(
             request,

@@ -22,7 +22,7 @@ query PlanTree($id: ID!, $after: String) {
 fragment MeasureDetails on Measure {
   id status statusLabel tags
   owners { departmentCode departmentName isLead }
-  grades { fiscalYear grade label isFailing }
+  grades { fiscalYear grade label isFailing publishedGrade publishedLabel }
 }
 """.replace("__NODE__", NODE_FIELDS)
 
@@ -36,7 +36,7 @@ query MoreMeasures($id: ID!, $after: String) {
 fragment MeasureDetails on Measure {
   id status statusLabel tags
   owners { departmentCode departmentName isLead }
-  grades { fiscalYear grade label isFailing }
+  grades { fiscalYear grade label isFailing publishedGrade publishedLabel }
 }
 """
 

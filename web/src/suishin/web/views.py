@@ -166,3 +166,26 @@ def focus_status(indicator: dict[str, Any]) -> dict[str, Any]:
     current = dict(indicator.get("status") or {})
     current.setdefault("label", current.get("fiscalYear"))
     return current
+
+
+def published_only(plan: dict[str, Any]) -> dict[str, Any]:
+    """For the public: each measure keeps only the grades the ward published (a machine grade
+    computed from this year's reports is not published data)."""
+    failing = {
+        g["code"] for g in (plan.get("gradeScale") or {}).get("grades", []) if g["isFailing"]
+    }
+    for node in walk(plan.get("nodes") or []):
+        measure = node.get("measure")
+        if not measure or "grades" not in measure:
+            continue
+        measure["grades"] = [
+            {
+                "fiscalYear": g["fiscalYear"],
+                "grade": g["publishedGrade"],
+                "label": g["publishedLabel"],
+                "isFailing": g["publishedGrade"] in failing,
+            }
+            for g in measure["grades"]
+            if g.get("publishedLabel")
+        ]
+    return plan
