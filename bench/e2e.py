@@ -69,10 +69,10 @@ from suishin.contracts import ids, topics
 from suishin.contracts.enums import Aggregation, Comparator
 from suishin.contracts.events import IndicatorReported, new_event
 from suishin.contracts.planfile import PlanFile, load_plan_file
+from suishin.devstack.embedded import port_open
+from suishin.devstack.testing import GraphQLWSClient
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import port_open
 from suishin.kit.settings import PlatformSettings
-from suishin.kit.testing import GraphQLWSClient
 from suishin.notifications.settings import NotificationsSettings
 
 Say = Callable[[str], None]

@@ -34,14 +34,14 @@ import uvicorn
 
 from suishin.contracts import ids
 from suishin.contracts.planfile import PlanFile, load_plan_file
+from suishin.devstack.embedded import free_port
+from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.gateway.app import build as build_gateway
 from suishin.gateway.settings import GatewaySettings
 from suishin.indicators.app import build as build_indicators
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import free_port
-from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.plans.app import build as build_plans
 from suishin.plans.importer import import_plan_file
 from suishin.plans.settings import PlansSettings

@@ -38,6 +38,7 @@ from aiokafka import AIOKafkaProducer
 from suishin.contracts import ids, topics
 from suishin.contracts.enums import Comparator
 from suishin.contracts.events import IndicatorReported, new_event
+from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.indicators.app import IndicatorsRuntime, build
 from suishin.indicators.definitions import (
     IndicatorDefinition,
@@ -48,7 +49,6 @@ from suishin.indicators.definitions import (
 from suishin.indicators.domain import Cadence, Granularity
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.clock import FixedClock
-from suishin.kit.testing import isolated_settings, started, test_infrastructure
 
 TENANT = "benchku"
 CLOCK = datetime(2025, 1, 20, tzinfo=UTC)  # FY2024 running; months April-December reportable

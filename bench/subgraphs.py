@@ -28,16 +28,16 @@ import httpx
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from suishin.contracts import ids
+from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.indicators.app import build as build_indicators
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.schema import schema as indicators_schema
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
 from suishin.kit.graphql_exec import QuickExecutionContext
-from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.plans.app import build as build_plans
+from suishin.plans.graphql import schema as plans_schema
 from suishin.plans.importer import import_plan_file
-from suishin.plans.schema import schema as plans_schema
 from suishin.plans.settings import PlansSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -33,7 +33,7 @@ import httpx
 
 from suishin.cli.demo import load_demo
 from suishin.cli.stack import Stack
-from suishin.kit.embedded import port_open, wait_for_port
+from suishin.devstack.embedded import port_open, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

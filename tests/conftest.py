@@ -1,10 +1,10 @@
-"""Session-wide real infrastructure for every test (see suishin.kit.testing)."""
+"""Session-wide real infrastructure for every test (see suishin.devstack.testing)."""
 
 from collections.abc import Iterator
 
 import pytest
 
-from suishin.kit.testing import DockerUnavailable, Infrastructure, test_infrastructure
+from suishin.devstack.testing import DockerUnavailable, Infrastructure, test_infrastructure
 
 
 @pytest.fixture(scope="session")

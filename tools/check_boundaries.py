@@ -21,6 +21,7 @@ from pathlib import Path
 PACKAGES: dict[str, Path] = {
     "contracts": Path("contracts/src/suishin/contracts"),
     "kit": Path("kit/src/suishin/kit"),
+    "devstack": Path("devstack/src/suishin/devstack"),
     "plans": Path("services/plans/src/suishin/plans"),
     "indicators": Path("services/indicators/src/suishin/indicators"),
     "notifications": Path("services/notifications/src/suishin/notifications"),
@@ -29,11 +30,14 @@ PACKAGES: dict[str, Path] = {
     "web": Path("web/src/suishin/web"),
 }
 SHARED = {"contracts", "kit"}
+DEV = SHARED | {"devstack"}  # development code may use the embedded stack and test harness
 SERVICES = {"plans", "indicators", "notifications"}
 EVERYTHING = set(PACKAGES)
 ALLOWED: dict[str, set[str]] = {
     "contracts": {"contracts"},
     "kit": {"contracts", "kit"},
+    # Development only (embedded stack, test harness): nothing that ships may import it.
+    "devstack": {"contracts", "kit", "devstack"},
     "plans": SHARED | {"plans"},
     "indicators": SHARED | {"indicators"},
     "notifications": SHARED | {"notifications"},
@@ -45,19 +49,19 @@ ALLOWED: dict[str, set[str]] = {
 # Development code, by path from the repository root.
 AREAS: dict[str, set[str]] = {
     # The root conftest.py (and any tests/<dir> not declared below) serves every test.
-    "tests": SHARED,
-    "tests/contracts": SHARED,
-    "tests/kit": SHARED,
+    "tests": DEV,
+    "tests/contracts": DEV,
+    "tests/kit": DEV,
     "tests/datasets": {"contracts"},
     # A service's tests: the service, and the operator commands (cli) that drive it.
-    "tests/plans": SHARED | {"plans", "cli"},
-    "tests/indicators": SHARED | {"indicators", "cli"},
-    "tests/notifications": SHARED | {"notifications", "cli"},
+    "tests/plans": DEV | {"plans", "cli"},
+    "tests/indicators": DEV | {"indicators", "cli"},
+    "tests/notifications": DEV | {"notifications", "cli"},
     # The gateway's tests serve the real subgraphs behind it and compare its snapshots of their
     # schemas with the services' own; never through the cli.
-    "tests/gateway": SHARED | {"gateway"} | SERVICES,
+    "tests/gateway": DEV | {"gateway"} | SERVICES,
     # The manifests are checked against every deployable's settings.
-    "tests/infra": SHARED | {"gateway"} | SERVICES,
+    "tests/infra": DEV | {"gateway"} | SERVICES,
     # End to end: the platform as the operator starts it.
     "tests/e2e": EVERYTHING,
     # The portal in a browser on the whole platform; its documents checked against the gateway.

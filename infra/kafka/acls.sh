@@ -3,13 +3,13 @@
 # Run once against a Kafka cluster with an authorizer (compose.acl.yaml runs it for compose;
 # on Kubernetes, k8s/kafka/users.yaml declares the same ACLs as Strimzi KafkaUsers).
 #
-#   BOOTSTRAP=kafka:19092 COMMAND_CONFIG=/etc/suishin-kafka/admin.properties sh acls.sh
+#   BOOTSTRAP=kafka-1:19092 COMMAND_CONFIG=/etc/suishin-kafka/admin.properties sh acls.sh
 #
 # Internal topics are written only by the service that owns them; the external producer
 # principal (municipal systems that report actuals) may write indicator.reported and nothing else.
 set -eu
 
-BOOTSTRAP=${BOOTSTRAP:-kafka:19092}
+BOOTSTRAP=${BOOTSTRAP:-kafka-1:19092}
 COMMAND_CONFIG=${COMMAND_CONFIG:-/etc/suishin-kafka/admin.properties}
 KAFKA_ACLS=${KAFKA_ACLS:-/opt/kafka/bin/kafka-acls.sh}
 
@@ -32,6 +32,18 @@ for service in plans indicators notifications gateway; do
     acl "$service" Describe --topic "$topic.dlq"
   done
 done
+
+# The services watch the broker's life (kit.brokerwatch, no consumer group): read the epoch
+# topic and, finding it empty, write the epoch record.
+acl plans Describe --topic _suishin.broker-epoch
+acl plans Read --topic _suishin.broker-epoch
+acl plans Write --topic _suishin.broker-epoch
+acl indicators Describe --topic _suishin.broker-epoch
+acl indicators Read --topic _suishin.broker-epoch
+acl indicators Write --topic _suishin.broker-epoch
+acl notifications Describe --topic _suishin.broker-epoch
+acl notifications Read --topic _suishin.broker-epoch
+acl notifications Write --topic _suishin.broker-epoch
 
 # indicators: applies reported actuals, announces status changes.
 acl indicators Read --topic indicator.reported

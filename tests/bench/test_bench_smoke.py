@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-from suishin.kit.testing import Infrastructure, isolated_env
+from suishin.devstack.testing import Infrastructure, isolated_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

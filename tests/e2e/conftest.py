@@ -23,10 +23,10 @@ from suishin.cli.notifications_commands import load_directories
 from suishin.cli.stack import Stack
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
 from suishin.contracts.planfile import PlanFile, load_plan_file
+from suishin.devstack.embedded import port_open
+from suishin.devstack.testing import Infrastructure, isolated_env, unique_prefix
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import port_open
 from suishin.kit.settings import PlatformSettings
-from suishin.kit.testing import Infrastructure, isolated_env, unique_prefix
 from suishin.notifications.settings import NotificationsSettings
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from suishin.kit.testing import GraphQLWSClient, wait_until
+from suishin.devstack.testing import GraphQLWSClient, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from suishin.cli.stack import RunningProcess, StackState, _same_process
+from suishin.devstack.testing import wait_until
 from suishin.kit.settings import PlatformSettings
-from suishin.kit.testing import wait_until
 
 from .conftest import free_port_block
 

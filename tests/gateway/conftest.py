@@ -20,6 +20,8 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(await request.aread() or b"{}")
+        if not isinstance(body, dict):  # not GraphQL (e.g. the forwarded ingest endpoint)
+            body = {}
         self.sent.append(
             {
                 "subgraph": self.name,

@@ -24,12 +24,12 @@ from suishin.contracts.events import (
     NotificationDelivered,
     new_event,
 )
+from suishin.devstack.embedded import free_port
+from suishin.devstack.testing import GraphQLWSClient as Client
+from suishin.devstack.testing import Infrastructure, isolated_settings, produce, wait_until
 from suishin.gateway.app import build
 from suishin.gateway.settings import GatewaySettings
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import free_port
-from suishin.kit.testing import GraphQLWSClient as Client
-from suishin.kit.testing import Infrastructure, isolated_settings, produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -286,3 +286,44 @@ async def test_forged_events_are_never_pushed(replicas: tuple[Replica, Replica])
         await produce(s.kafka_bootstrap, topic, [(b"k", genuine)])
         event = (await client.next())["payload"]["data"]["notificationReceived"]
         assert event["title"] == "本物"
+
+
+async def test_the_live_hub_follows_a_broker_that_restarted_empty(infra: Infrastructure) -> None:
+    """tansu answers a fetch past the end of its new, empty log with nothing: without noticing,
+    the hub would wait until the new log outgrew its old positions and push nothing meanwhile."""
+    from suishin.devstack.embedded import EmbeddedBroker
+    from suishin.gateway.live import LiveHub
+
+    broker = EmbeddedBroker(port=free_port())
+    broker.start()
+    hub = LiveHub(isolated_settings(GatewaySettings, infra, kafka_bootstrap=broker.bootstrap))
+    try:
+        await hub.start()
+        history = [delivered("itabashi", "alice", f"before-{n}") for n in range(600)]
+        await send(hub.settings, "notification.delivered", *history)
+        await wait_until(lambda: _true(hub.received >= 600), timeout=60, message="the history")
+        received: list[str] = []
+
+        async def listen() -> None:
+            async for event in hub.events("notification.delivered", lambda _e: True):
+                received.append(event.payload.title)
+
+        listener = asyncio.create_task(listen())
+        await wait_until(lambda: _true(bool(hub.subscribers)), message="the subscriber")
+
+        broker.stop()  # memory only: the hub's positions (~100 per partition) point past the end
+        broker.start()
+
+        async def pushed_after_restart() -> bool:
+            await send(hub.settings, "notification.delivered", delivered("itabashi", "a", "after"))
+            return "after" in received
+
+        await wait_until(pushed_after_restart, timeout=60, interval=0.3, message="a live push")
+        listener.cancel()
+    finally:
+        await hub.stop()
+        broker.stop()
+
+
+async def _true(value: bool) -> bool:
+    return value

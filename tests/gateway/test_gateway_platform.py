@@ -17,13 +17,13 @@ import pytest_asyncio
 
 from suishin.contracts import ids
 from suishin.contracts.planfile import load_plan_file
+from suishin.devstack.testing import Infrastructure, isolated_settings, started
 from suishin.gateway.app import build as build_gateway
 from suishin.gateway.settings import GatewaySettings
 from suishin.indicators.app import build as build_indicators
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import Infrastructure, isolated_settings, started
 from suishin.notifications.app import build as build_notifications
 from suishin.notifications.settings import NotificationsSettings
 from suishin.plans.app import build as build_plans
@@ -299,3 +299,30 @@ async def test_inbox_reads_through_the_gateway(platform: Platform) -> None:
     assert "errors" not in result, result
     assert result["data"]["unreadCount"] == 0
     assert result["data"]["myInbox"]["totalCount"] == 0
+
+
+async def test_the_durable_ingest_endpoint_is_forwarded_to_the_indicators_service(
+    platform: Platform,
+) -> None:
+    """``POST /ingest/indicator-reports`` on the gateway reaches the indicators service, which
+    authenticates the token and answers per item."""
+    item = {
+        "indicator_key": "no-such-indicator",
+        "period": "FY2024",
+        "value": "1",
+        "source": "rpa-log",
+        "idempotency_key": "via-gateway-1",
+    }
+    token = issue_token(
+        platform.settings, subject="rpa@itabashi", tenant="itabashi", roles=["admin"]
+    )
+    answer = await platform.client.post(
+        "/ingest/indicator-reports", json=[item], headers={"authorization": f"Bearer {token}"}
+    )
+    assert answer.status_code == 200, answer.text
+    assert [(r["status"], r["reason"]) for r in answer.json()["results"]] == [
+        ("rejected", "unknown_indicator")
+    ]
+    anonymous = await platform.client.post("/ingest/indicator-reports", json=[item])
+    assert anonymous.status_code == 401
+    assert anonymous.json()["error"]["code"] == "UNAUTHENTICATED"

@@ -15,11 +15,11 @@ import asyncpg
 import pytest_asyncio
 
 from suishin.contracts.planfile import PlanFile, load_plan_file
+from suishin.devstack.testing import Infrastructure, isolated_settings
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.clock import FixedClock
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.migrations import migrate
-from suishin.kit.testing import Infrastructure, isolated_settings
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 MIGRATIONS = resources.files("suishin.indicators") / "migrations"

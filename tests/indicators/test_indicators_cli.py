@@ -15,10 +15,10 @@ from suishin.cli.main import app
 from suishin.contracts import ids
 from suishin.contracts.enums import Comparator
 from suishin.contracts.planfile import PlanFile, load_plan_file
+from suishin.devstack.testing import Infrastructure, isolated_env, unique_prefix
 from suishin.indicators.definitions import TargetInput, revise_target
 from suishin.indicators.ingest import Report, ingest
 from suishin.kit.db import create_pool
-from suishin.kit.testing import Infrastructure, isolated_env, unique_prefix
 
 from .conftest import DATASETS
 

@@ -14,12 +14,12 @@ import pytest
 import pytest_asyncio
 
 from suishin.contracts import ids
+from suishin.devstack.testing import Infrastructure, isolated_settings, started
 from suishin.indicators.app import IndicatorsRuntime, build
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.ingest import Report, ingest
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import Infrastructure, isolated_settings, started
 
 from .conftest import JUNE_2024, Clock, plan_file, small_plan
 

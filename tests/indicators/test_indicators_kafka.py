@@ -19,10 +19,7 @@ from suishin.contracts.events import (
     new_event,
     parse_event,
 )
-from suishin.indicators.app import IndicatorsRuntime, build
-from suishin.indicators.importer import import_indicator_definitions
-from suishin.indicators.settings import IndicatorsSettings
-from suishin.kit.testing import (
+from suishin.devstack.testing import (
     Infrastructure,
     TopicReader,
     isolated_settings,
@@ -30,6 +27,9 @@ from suishin.kit.testing import (
     started,
     wait_until,
 )
+from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.importer import import_indicator_definitions
+from suishin.indicators.settings import IndicatorsSettings
 
 from .conftest import JUNE_2024, Clock, plan_file, small_plan
 

@@ -11,12 +11,7 @@ import pytest
 
 from suishin.contracts import topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
-from suishin.kit.consumer import Rejection
-from suishin.kit.deadletter import MAX_DEAD_LETTER_BODY
-from suishin.kit.inbox import claim_many
-from suishin.kit.service import ServiceRuntime
-from suishin.kit.settings import ServiceSettings
-from suishin.kit.testing import (
+from suishin.devstack.testing import (
     Infrastructure,
     TopicReader,
     isolated_settings,
@@ -24,6 +19,11 @@ from suishin.kit.testing import (
     started,
     wait_until,
 )
+from suishin.kit.consumer import Rejection
+from suishin.kit.deadletter import MAX_DEAD_LETTER_BODY
+from suishin.kit.inbox import claim_many
+from suishin.kit.service import ServiceRuntime
+from suishin.kit.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 import asyncpg
 import pytest
 
-from suishin.kit.embedded import EmbeddedPostgres, free_port
+from suishin.devstack.embedded import EmbeddedPostgres, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -8,12 +8,12 @@ import asyncpg
 import pytest
 
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
+from suishin.devstack.testing import Infrastructure, isolated_settings
 from suishin.kit.consumer import Rejection
 from suishin.kit.db import create_pool
 from suishin.kit.handlers import InboxHandler, Outcome
 from suishin.kit.migrations import migrate
 from suishin.kit.settings import ServiceSettings
-from suishin.kit.testing import Infrastructure, isolated_settings
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from suishin.devstack.testing import Infrastructure, unique_prefix
 from suishin.kit.migrations import MigrationError, migrate
-from suishin.kit.testing import Infrastructure, unique_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +18,7 @@ async def test_migrations_apply_once_in_order(infra: Infrastructure, tmp_path: P
     conn = await asyncpg.connect(infra.database_url)
     try:
         first = await migrate(conn, schema, tmp_path)
-        assert first == ["kit_001_outbox_inbox", "001_a", "002_b"]
+        assert first == ["kit_001_outbox_inbox", "kit_002_broker_epoch", "001_a", "002_b"]
         assert await migrate(conn, schema, tmp_path) == []
         assert await conn.fetchval(f'select count(*) from "{schema}".a') == 1
 

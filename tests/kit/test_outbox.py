@@ -9,12 +9,12 @@ import pytest
 
 from suishin.contracts import topics
 from suishin.contracts.events import IndicatorReported, new_event
+from suishin.devstack.testing import Infrastructure, TopicReader, isolated_settings
 from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker
 from suishin.kit.db import create_pool
 from suishin.kit.migrations import migrate
 from suishin.kit.outbox import OutboxRelay, enqueue, replay
 from suishin.kit.settings import ServiceSettings
-from suishin.kit.testing import Infrastructure, TopicReader, isolated_settings
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 import asyncpg
 import pytest
 
-from suishin.kit.testing import DockerUnavailable, docker_available
+from suishin.devstack.testing import DockerUnavailable, docker_available
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -12,8 +12,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 async def test_real_kafka_and_postgres_containers_start_and_answer() -> None:
     import os
 
+    from suishin.devstack.testing import _containers
     from suishin.kit.broker import ensure_topics
-    from suishin.kit.testing import _containers
 
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "false")
     try:

@@ -18,8 +18,8 @@ from suishin.contracts.events import (
     MeasureEvaluated,
     new_event,
 )
-from suishin.kit.embedded import free_port
-from suishin.notifications.directory import Directory
+from suishin.devstack.embedded import free_port
+from suishin.notifications.domain.directory import Directory
 from suishin.notifications.smtp_sink import MailSink, start_sink
 
 TENANT = "itabashi"

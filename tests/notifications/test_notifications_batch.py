@@ -16,14 +16,16 @@ import pytest_asyncio
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope
+from suishin.devstack.testing import Infrastructure, isolated_settings, started
 from suishin.kit.clock import FixedClock
-from suishin.kit.testing import Infrastructure, isolated_settings, started
-from suishin.notifications import triggers
+from suishin.notifications import commands
 from suishin.notifications.app import build
-from suishin.notifications.directory import Directory, import_directory
-from suishin.notifications.service import NotificationsService, service_of
+from suishin.notifications.directory import import_directory
+from suishin.notifications.domain import triggers
+from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.shaping import JST
+from suishin.notifications.runtime import NotificationsRuntime, runtime_of
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +45,7 @@ async def svc(infra: Infrastructure, ev: SimpleNamespace) -> AsyncIterator[Simpl
             data["people"][4]["subscriptions"] = [{"event_types": ["indicator.status_changed"]}]
             data["people"][4]["preferences"] = {"cadence": "weekly"}
             await import_directory(runtime.pool, Directory.model_validate(data))
-        service: NotificationsService = service_of(runtime)
+        service: NotificationsRuntime = runtime_of(runtime)
         yield SimpleNamespace(runtime=runtime, service=service)
 
 
@@ -177,8 +179,8 @@ async def test_the_statements_of_a_batch_do_not_grow_with_its_size(
         async with service.pool.acquire() as conn, conn.transaction():
             conn.add_query_logger(seen.append)
             try:
-                outcomes = await service.notifier.apply_many(
-                    conn, signals, WED, service.digest_schedule
+                outcomes = await commands.apply_signals(
+                    conn, service.router, signals, WED, service.digest_schedule
                 )
             finally:
                 conn.remove_query_logger(seen.append)

@@ -29,16 +29,17 @@ from starlette.routing import Route
 
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
+from suishin.devstack.embedded import free_port
+from suishin.devstack.testing import Infrastructure, isolated_settings, started, wait_until
 from suishin.kit.auth import issue_token
 from suishin.kit.clock import FixedClock
-from suishin.kit.embedded import free_port
-from suishin.kit.testing import Infrastructure, isolated_settings, started, wait_until
 from suishin.notifications.app import build
-from suishin.notifications.directory import Directory, import_directory
+from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.rendering import Renderer
-from suishin.notifications.service import NotificationsService, service_of
+from suishin.notifications.runtime import NotificationsRuntime, runtime_of
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 
@@ -182,13 +183,13 @@ async def svc(
             sink=sink,
             settings=settings,
             clock=clock,
-            service=service_of(runtime),
+            service=runtime_of(runtime),
             hooks=hooks,
         )
 
 
-def service(svc: SimpleNamespace) -> NotificationsService:
-    s: NotificationsService = svc.service
+def service(svc: SimpleNamespace) -> NotificationsRuntime:
+    s: NotificationsRuntime = svc.service
     return s
 
 
@@ -476,7 +477,7 @@ async def test_a_broken_template_falls_back_and_a_broken_mail_template_fails_vis
     s = service(svc)
     original = s.renderer
     broken = Renderer(tmp_path)
-    s.notifier.renderer = s.dispatcher.renderer = broken
+    s.renderer = s.dispatcher.renderer = broken
     try:
         svc.clock.set(jst("2025-11-05T10:00:00"))
         event = ev.indicator(title="テンプレート検証")
@@ -494,7 +495,7 @@ async def test_a_broken_template_falls_back_and_a_broken_mail_template_fails_vis
         assert mail["status"] == "failed" and mail["attempts"] == 1
         assert mail["last_error"].startswith("template_error:")
     finally:
-        s.notifier.renderer = s.dispatcher.renderer = original
+        s.renderer = s.dispatcher.renderer = original
 
 
 async def test_refusing_and_hanging_smtp_servers_retry_then_fail_visibly(

@@ -15,9 +15,7 @@ import pytest_asyncio
 
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
-from suishin.kit.auth import issue_token
-from suishin.kit.clock import FixedClock
-from suishin.kit.testing import (
+from suishin.devstack.testing import (
     Infrastructure,
     TopicReader,
     isolated_settings,
@@ -25,10 +23,12 @@ from suishin.kit.testing import (
     started,
     wait_until,
 )
+from suishin.kit.auth import issue_token
+from suishin.kit.clock import FixedClock
 from suishin.notifications.app import build
 from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.shaping import JST
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 pytestmark = pytest.mark.integration
 

@@ -13,12 +13,12 @@ import pytest
 from pydantic import ValidationError
 
 from suishin.contracts.enums import IndicatorStatus, Severity
-from suishin.notifications import triggers
 from suishin.notifications.channels.webhook import render_body, sign, verify
-from suishin.notifications.directory import Directory, load_directory
-from suishin.notifications.rendering import Renderer
-from suishin.notifications.routing import DepartmentIndex, SilenceView, silence_applies
-from suishin.notifications.shaping import (
+from suishin.notifications.directory import load_directory
+from suishin.notifications.domain import triggers
+from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.routing import DepartmentIndex, SilenceView, silence_applies
+from suishin.notifications.domain.shaping import (
     JST,
     BusinessCalendar,
     Cadence,
@@ -28,6 +28,7 @@ from suishin.notifications.shaping import (
     next_send_time,
     retry_delay,
 )
+from suishin.notifications.rendering import Renderer
 
 CAL = BusinessCalendar()
 QUIET = QuietHours(time(22, 0), time(7, 30))

@@ -11,10 +11,10 @@ import asyncpg
 import pytest_asyncio
 
 from suishin.contracts.planfile import PlanFile, load_plan_file
+from suishin.devstack.testing import Infrastructure, isolated_settings
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.migrations import migrate
-from suishin.kit.testing import Infrastructure, isolated_settings
-from suishin.plans.app import MIGRATIONS
+from suishin.plans.runtime import MIGRATIONS
 from suishin.plans.settings import PlansSettings
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"

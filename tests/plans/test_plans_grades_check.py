@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from suishin.plans.grading import GradeScale, compare_with_published, rule_conditions
+from suishin.plans.domain.grading import GradeScale, compare_with_published, rule_conditions
 from suishin.plans.importer import _scale_json
 
 from .conftest import dataset

@@ -9,8 +9,7 @@ import pytest
 from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Role
 from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError, Forbidden
-from suishin.plans.domain import NodeSpec, normalize_code, normalize_phase, validate_tree
-from suishin.plans.grading import (
+from suishin.plans.domain.grading import (
     ITABASHI_SCALE,
     NERIMA_SCALE,
     IndicatorResult,
@@ -19,13 +18,14 @@ from suishin.plans.grading import (
     result_from_event,
     yearly_indicator_status,
 )
-from suishin.plans.lifecycle import (
+from suishin.plans.domain.lifecycle import (
     ACTIVE,
     REOPEN_TARGETS,
     TERMINAL,
     check_may_edit,
     check_transition,
 )
+from suishin.plans.domain.tree import NodeSpec, normalize_code, normalize_phase, validate_tree
 
 S = MeasureStatus
 ADMIN = Principal("admin", "itabashi", frozenset({Role.ADMIN}))

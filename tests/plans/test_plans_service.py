@@ -19,9 +19,7 @@ from suishin.contracts import ids, topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Figures, IndicatorStatusChanged, new_event
 from suishin.contracts.planfile import PlanFile
-from suishin.kit.auth import issue_token
-from suishin.kit.service import ServiceRuntime
-from suishin.kit.testing import (
+from suishin.devstack.testing import (
     Infrastructure,
     TopicReader,
     isolated_settings,
@@ -29,6 +27,8 @@ from suishin.kit.testing import (
     started,
     wait_until,
 )
+from suishin.kit.auth import issue_token
+from suishin.kit.service import ServiceRuntime
 from suishin.plans.app import build
 from suishin.plans.importer import import_plan_file
 from suishin.plans.settings import PlansSettings

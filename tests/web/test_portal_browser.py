@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from suishin.cli.demo import import_plans
 from suishin.cli.plans_commands import IMPORT_STEPS
 from suishin.contracts.planfile import load_plan_file
-from suishin.kit.testing import wait_until
+from suishin.devstack.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 

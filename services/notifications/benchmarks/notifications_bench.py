@@ -33,13 +33,14 @@ import asyncpg
 from suishin.contracts import topics
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged, new_event
+from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.kit.clock import FixedClock
-from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.notifications.app import build
-from suishin.notifications.directory import Directory, import_directory
-from suishin.notifications.service import service_of
+from suishin.notifications.directory import import_directory
+from suishin.notifications.domain.directory import Directory
+from suishin.notifications.domain.shaping import JST
+from suishin.notifications.runtime import runtime_of
 from suishin.notifications.settings import NotificationsSettings
-from suishin.notifications.shaping import JST
 
 WED = datetime(2025, 6, 11, 10, 0, tzinfo=JST)  # a business day, outside quiet hours
 
@@ -163,7 +164,7 @@ async def main(args: argparse.Namespace) -> None:
             tenants = [f"bench{t:02d}" for t in range(1, args.tenants + 1)]
             for tenant in tenants:
                 await import_directory(runtime.pool, directory(tenant, args.departments))
-            handler = service_of(runtime).handlers[topics.INDICATOR_STATUS_CHANGED]
+            handler = runtime_of(runtime).handlers[topics.INDICATOR_STATUS_CHANGED]
             subjects = [
                 (rng.choice(tenants), uuid4(), f"d{rng.randrange(args.departments):02d}")
                 for _ in range(args.events)

@@ -21,8 +21,8 @@ from suishin.contracts import ids
 from suishin.contracts.enums import IndicatorStatus
 from suishin.contracts.events import Figures, IndicatorStatusChanged, new_event
 from suishin.contracts.planfile import load_plan_file
+from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.kit.auth import issue_token
-from suishin.kit.testing import isolated_settings, started, test_infrastructure
 from suishin.plans.app import build
 from suishin.plans.handlers import indicator_status_handler
 from suishin.plans.importer import import_plan_file

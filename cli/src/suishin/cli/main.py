@@ -16,8 +16,8 @@ from suishin.cli.config import cli_settings
 from suishin.cli.notifications_commands import directory_app
 from suishin.cli.stack import Stack, StackError, request_restart, status
 from suishin.cli.tokens import ROLE_PRESETS
+from suishin.devstack.embedded import EmbeddedError
 from suishin.kit.auth import issue_token
-from suishin.kit.embedded import EmbeddedError
 from suishin.kit.settings import PlatformSettings
 
 app = typer.Typer(
@@ -164,9 +164,11 @@ SERVICE_SCHEMAS = ("plans", "indicators", "notifications")
 def replay(
     minutes: int = typer.Option(60, help="Republish events published in the last N minutes."),
 ) -> None:
-    """Republish recent events from every service's outbox (after a broker loss).
+    """Republish recent events from every service's outbox, by hand.
 
-    Consumers are idempotent, so replaying more than was lost only fills the gaps.
+    Not needed after a broker loss: each service notices a broker that restarted empty and
+    publishes its outbox again by itself (docs/reliability.md). Consumers are idempotent, so
+    replaying more than was lost only fills the gaps.
     """
     import asyncio
     from datetime import UTC, datetime, timedelta

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
-import asyncpg
 import typer
 import yaml
 from pydantic import ValidationError
 
 from suishin.cli.config import cli_settings
-from suishin.kit.db import create_pool, ensure_database
-from suishin.kit.migrations import migrate
 from suishin.notifications.directory import import_directory, load_directory
+from suishin.notifications.runtime import open_pool
 from suishin.notifications.settings import NotificationsSettings
 
 directory_app = typer.Typer(help="Notification directories (who holds which post, per ward).")
@@ -28,12 +25,8 @@ async def load_directories(
     """Validate every file first, then import each (used by the CLI and the demo loader)."""
     settings = settings or cli_settings(NotificationsSettings)
     directories = [load_directory(p) for p in paths]
-    await ensure_database(settings.database_url)
-    schema = settings.schema_name("notifications")
-    pool: asyncpg.Pool = await create_pool(settings.database_url, schema, max_size=2)
+    pool = await open_pool(settings, max_size=2)
     try:
-        async with pool.acquire() as conn:
-            await migrate(conn, schema, resources.files("suishin.notifications") / "migrations")
         return {d.tenant: await import_directory(pool, d) for d in directories}
     finally:
         await pool.close()

@@ -23,9 +23,9 @@ from suishin.cli.config import cli_settings
 from suishin.contracts.planfile import PlanFile, PlanFileInvalid, dump_plan_file, load_plan_file
 from suishin.kit.errors import DomainError
 from suishin.kit.settings import PlatformSettings
-from suishin.plans.app import open_pool
 from suishin.plans.exporter import export_plan_data
 from suishin.plans.importer import ImportRefused, import_plan_file
+from suishin.plans.runtime import open_pool
 from suishin.plans.xlsx import write_progress_xlsx
 
 console = Console(stderr=True)

@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import queue
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,15 +34,16 @@ from typing import Any, TypeVar
 
 import httpx
 
-from suishin.kit.db import ensure_database
-from suishin.kit.embedded import (
+from suishin.devstack.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
     pdeathsig,
     port_open,
     wait_for_port,
 )
-from suishin.kit.settings import DEFAULT_BROKER_PORT, DEFAULT_PG_PORT
+from suishin.kit.broker import platform_topics
+from suishin.kit.db import ensure_database
+from suishin.kit.settings import DEFAULT_BROKER_PORT, DEFAULT_PG_PORT, PlatformSettings
 
 T = TypeVar("T")
 
@@ -217,6 +219,7 @@ class Stack:
         env["SUISHIN_DATABASE_URL"] = self.database_url
         env["SUISHIN_KAFKA_BOOTSTRAP"] = self.kafka_bootstrap
         env["SUISHIN_DATA_DIR"] = str(self.data_dir)
+        env["SUISHIN_INTERNAL_KEY"] = self.internal_key()
         if not self.smtp_external:
             env["SUISHIN_SMTP_HOST"] = "127.0.0.1"
             env["SUISHIN_SMTP_PORT"] = str(self.smtp_port)
@@ -229,6 +232,20 @@ class Stack:
         env.setdefault("SUISHIN_PORTAL_URL", gw["web"].base_url)  # links in e-mails
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
+
+    def internal_key(self) -> str:
+        """The key the platform's processes sign internal events and gateway calls with:
+        ``SUISHIN_INTERNAL_KEY``, else one generated for this data dir on the first start, so
+        that the published development key cannot forge events on a local stack."""
+        if self.env.get("SUISHIN_INTERNAL_KEY"):
+            return self.env["SUISHIN_INTERNAL_KEY"]
+        path = self.data_dir / "run" / "internal.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+        return path.read_text().strip()
 
     # -- the supervisor thread ---------------------------------------------------------------
 
@@ -317,7 +334,14 @@ class Stack:
             self.database_url = self.postgres.url()
         asyncio.run(ensure_database(self.database_url))
         if not self.kafka_bootstrap:
-            self.broker = EmbeddedBroker(port=self.broker_port, log_file=self.logs / "broker.log")
+            self.broker = EmbeddedBroker(
+                port=self.broker_port,
+                log_file=self.logs / "broker.log",
+                # created at every (re)start, before producers come back: see EmbeddedBroker
+                topics=platform_topics(
+                    PlatformSettings(topic_prefix=self.env.get("SUISHIN_TOPIC_PREFIX", ""))
+                ),
+            )
             self.say(
                 f"starting embedded Kafka-compatible broker (tansu) on {self.broker.bootstrap}"
             )

@@ -29,6 +29,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from suishin.gateway import errors, graphiql
 from suishin.gateway.auth import AuthError, authenticate, authorization_from_params
 from suishin.gateway.context import GatewayContext
+from suishin.gateway.ingest import IngestForwarder
 from suishin.gateway.limits import RequestGuard, RequestTimeout, schema_extensions
 from suishin.gateway.live import LiveHub
 from suishin.gateway.loaders import EntityLoaders
@@ -158,6 +159,7 @@ def build(
         headers={INTERNAL_CALLER_HEADER: internal_caller_token(settings.internal_key)},
     )
     hub = LiveHub(settings) if settings.live_enabled else None
+    ingest = IngestForwarder(settings, (transports or {}).get("indicators"))
     schema = build_schema(extensions=schema_extensions(settings))
     view = GatewayGraphQL(schema, settings, subgraphs, hub)
     graphql_app = RequestTimeout(
@@ -208,6 +210,7 @@ def build(
             if hub is not None:
                 await hub.stop()
             await subgraphs.aclose()
+            await ingest.aclose()
 
     routes: list[BaseRoute] = [
         Route("/", root),
@@ -216,6 +219,7 @@ def build(
         Route("/metrics", metrics),
         Route("/graphql", graphql_app, methods=["GET", "POST"]),
         WebSocketRoute("/graphql", view),
+        ingest.route(),
     ]
     if settings.graphiql_enabled:  # GraphiQL from local assets (see graphiql.py)
         routes += [

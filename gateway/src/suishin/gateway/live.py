@@ -5,6 +5,13 @@ consumer group: it assigns itself all partitions of the topics it needs and star
 (live events only; a client reconnecting re-reads its inbox with ``myInbox``). No group also
 means no join delay and nothing to clean up when a replica goes away.
 
+When the broker loses its log (the memory-only embedded broker restarting), the hub's positions
+point past the end of the new, empty log; tansu then answers with nothing rather than an error.
+The hub notices a position beyond the high watermark and reads the new log from its beginning,
+so the live events sent since the restart still reach their subscribers. Outboxes publish their
+recent events again after such a loss, so the hub skips events it has already pushed (recent
+event ids) and, after a loss, republished events older than ``REPLAY_MAX_AGE``.
+
 Subscribers register a filter (tenant, recipient, indicator, ...) and get a bounded queue; a
 subscriber that falls too far behind is ended with ``SUBSCRIPTION_LAGGING`` rather than slowing
 the hub or silently missing events.
@@ -16,9 +23,12 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -27,9 +37,14 @@ from suishin.contracts.events import Envelope, EventRejected, parse_event
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
 from suishin.kit.broker import ensure_topics, kafka_client_options
+from suishin.kit.brokerwatch import rewind_out_of_range
 from suishin.kit.signing import record_is_signed
 
 log = logging.getLogger(__name__)
+
+RECENT_IDS = 10_000
+REPLAY_MAX_AGE = timedelta(minutes=10)
+RANGE_CHECK_SECONDS = 2.0
 
 LIVE_TOPICS = (topics.NOTIFICATION_DELIVERED, topics.INDICATOR_STATUS_CHANGED)
 
@@ -73,6 +88,8 @@ class LiveHub:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task[None] | None = None
+    _recent: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
+    _rewound_at: datetime | None = None
 
     @property
     def topic_names(self) -> dict[str, str]:
@@ -128,7 +145,14 @@ class LiveHub:
 
     async def _run(self) -> None:
         assert self._consumer is not None
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
+            if loop.time() - checked > RANGE_CHECK_SECONDS:
+                checked = loop.time()
+                with contextlib.suppress(Exception):
+                    if await rewind_out_of_range(self._consumer):
+                        self._rewound_at = datetime.now(UTC)
             try:
                 batches = await self._consumer.getmany(timeout_ms=500, max_records=1000)
             except asyncio.CancelledError:
@@ -157,6 +181,8 @@ class LiveHub:
             self.rejected += 1
             log.debug("live event skipped", extra={"reason": rejected.reason})
             return 0
+        if self._seen(event):
+            return 0
         count = 0
         for subscriber in list(self.subscribers):
             if subscriber.event_type != event.event_type:
@@ -171,6 +197,17 @@ class LiveHub:
                 count += 1
         self.delivered += count
         return count
+
+    def _seen(self, event: Envelope[Any]) -> bool:
+        """Whether ``event`` is a republished one the hub must not push (again)."""
+        if event.event_id in self._recent:
+            return True
+        self._recent[event.event_id] = None
+        if len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+        return (
+            self._rewound_at is not None and event.occurred_at < self._rewound_at - REPLAY_MAX_AGE
+        )
 
     async def events(
         self, event_type: str, accepts: EventFilter, *, until: float | None = None

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 from faststream.kafka import KafkaBroker
 from faststream.kafka.security import parse_security
 from faststream.security import (
@@ -18,7 +18,7 @@ from faststream.security import (
 )
 
 from suishin.contracts import topics as t
-from suishin.kit.settings import PlatformSettings
+from suishin.kit.settings import PlatformSettings, TopicSettings
 from suishin.kit.signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def make_broker(settings: PlatformSettings, *, client_id: str = "suishin") -> Ka
         security=kafka_security(settings),
         client_id=client_id,
         enable_idempotence=False,
-        acks="all",
+        acks=producer_acks(settings),
         linger_ms=5,
         max_batch_size=256 * 1024,
         logger=logging.getLogger(f"suishin.{client_id}.broker"),
@@ -62,20 +62,63 @@ def make_broker(settings: PlatformSettings, *, client_id: str = "suishin") -> Ka
     )
 
 
+def producer_acks(settings: PlatformSettings) -> int | str:
+    """``SUISHIN_KAFKA_ACKS`` as aiokafka takes it ("all", 1 or 0)."""
+    return "all" if settings.kafka_acks == "all" else int(settings.kafka_acks)
+
+
 def platform_topics(settings: PlatformSettings) -> list[str]:
     names = list(t.ALL_TOPICS) + [t.dead_letter_topic(n) for n in t.ALL_TOPICS]
     return [settings.topic(n) for n in names]
+
+
+def is_state_topic(name: str) -> bool:
+    """A platform-internal topic (``_suishin.*``, possibly prefixed: kit.brokerwatch's epoch)
+    holds state rather than events."""
+    return name.startswith("_") or "._" in name
+
+
+def topic_configs(settings: TopicSettings, name: str) -> dict[str, str]:
+    """The topic-level configuration a new topic ``name`` gets: dead-letter topics keep their
+    records longer (``SUISHIN_DLQ_RETENTION_MS``) than event topics, and state topics forever
+    (retention must never delete the broker epoch, or every service would take the broker for
+    a new one and replay its outbox)."""
+    if is_state_topic(name):
+        retention = -1
+    elif name.endswith(t.DEAD_LETTER_SUFFIX):
+        retention = settings.dlq_retention_ms
+    else:
+        retention = settings.topic_retention_ms
+    return {
+        "min.insync.replicas": str(settings.topic_min_insync_replicas),
+        "retention.ms": str(retention),
+    }
+
+
+def new_topic(settings: TopicSettings, name: str, *, partitions: int | None = None) -> NewTopic:
+    """What :func:`ensure_topics` asks the cluster to create for ``name``."""
+    return NewTopic(
+        name,
+        num_partitions=partitions or settings.topic_partitions,
+        replication_factor=settings.topic_replication_factor,
+        topic_configs=topic_configs(settings, name),
+    )
 
 
 async def ensure_topics(
     bootstrap: str,
     names: Iterable[str],
     *,
-    partitions: int = t.DEFAULT_PARTITIONS,
+    partitions: int | None = None,
     client_options: dict[str, Any] | None = None,
+    settings: TopicSettings | None = None,
 ) -> None:
     """Create missing topics; existing ones are left as they are. ``client_options``:
-    :func:`kafka_client_options` of the caller's settings (authentication)."""
+    :func:`kafka_client_options` of the caller's settings (authentication). Partitions,
+    replication factor, ``min.insync.replicas`` and retention come from ``settings``, by default
+    the process's ``SUISHIN_TOPIC_*`` / ``SUISHIN_DLQ_*`` environment; ``partitions`` overrides
+    the partition count."""
+    settings = settings if settings is not None else TopicSettings()
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="suishin-admin", **(client_options or {})
     )
@@ -85,11 +128,18 @@ async def ensure_topics(
         missing = [n for n in dict.fromkeys(names) if n not in existing]
         if missing:
             try:
-                await admin.create_topics(
-                    [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in missing]
+                response = await admin.create_topics(
+                    [new_topic(settings, n, partitions=partitions) for n in missing]
                 )
             except TopicAlreadyExistsError:
-                pass
+                return
+            for name, code, *rest in response.topic_errors:
+                error = for_code(code)
+                # Another process may have created it meanwhile; anything else is a setting the
+                # cluster refuses (e.g. more replicas than brokers) and must not pass unseen.
+                if code and error is not TopicAlreadyExistsError:
+                    message = rest[0] if rest else None
+                    raise error(f"creating topic {name}: {message or error.__name__}")
     finally:
         await admin.close()
 

@@ -34,6 +34,7 @@ from suishin.kit.broker import (
     make_broker,
     platform_topics,
 )
+from suishin.kit.brokerwatch import EPOCH_TOPIC, BrokerWatch, EpochReader
 from suishin.kit.consumer import BatchConsumer, Handler, subscribe
 from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.graphql import ServiceGraphQL
@@ -65,6 +66,7 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._pool: asyncpg.Pool | None = None
         self.relay: OutboxRelay | None = None
+        self.brokerwatch: BrokerWatch | None = None
         self.started = False
 
     @property
@@ -138,6 +140,7 @@ class ServiceRuntime:
             topic_prefix=self.settings.topic_prefix,
             on_failure=self._ensure_topics,
         )
+        await self._start_brokerwatch()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
         for job in self._background:
             self._tasks.append(asyncio.create_task(_forever(job), name=f"{self.name}-job"))
@@ -151,6 +154,34 @@ class ServiceRuntime:
             client_options=kafka_client_options(self.settings),
         )
 
+    async def _start_brokerwatch(self) -> None:
+        """Notice a broker that lost its log (at start: since this service last ran) and recover:
+        topics, consumer positions, outbox republished. See kit.brokerwatch."""
+        relay = self.relay
+        self.brokerwatch = BrokerWatch(
+            pool=self.pool,
+            reader=EpochReader(
+                self.settings.kafka_bootstrap,
+                self.topic(EPOCH_TOPIC),
+                client_id=f"{self.name}-brokerwatch",
+                client_options=kafka_client_options(self.settings),
+            ),
+            consumers=lambda: [
+                c for s in self.broker.subscribers if (c := getattr(s, "consumer", None))
+            ],
+            ensure=self._ensure_topics,
+            on_replay=relay.wake if relay is not None else lambda: None,
+            interval=self.settings.broker_watch_interval,
+            name=self.name,
+        )
+        try:  # before the relay publishes anything to this broker
+            await asyncio.wait_for(self.brokerwatch.check(), 15)
+        except Exception as exc:
+            log.warning("broker epoch not checked at start", extra={"error": repr(exc)})
+        self._tasks.append(
+            asyncio.create_task(self.brokerwatch.run(), name=f"{self.name}-brokerwatch")
+        )
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
@@ -158,6 +189,8 @@ class ServiceRuntime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.brokerwatch is not None:
+            await self.brokerwatch.close()
         with contextlib.suppress(Exception):
             await self.broker.stop()
         if self._pool is not None:
@@ -198,6 +231,11 @@ class ServiceRuntime:
                     "select count(*) from outbox where published_at is null"
                 )
                 lines.append(f'suishin_outbox_pending{{service="{self.name}"}} {pending}')
+        if self.brokerwatch is not None:
+            lines.append(
+                f'suishin_broker_losses_recovered_total{{service="{self.name}"}} '
+                f"{self.brokerwatch.losses}"
+            )
         for c in self.consumers:
             labels = f'service="{self.name}",consumer="{c.name}"'
             lines.append(f"suishin_consumer_processed_total{{{labels}}} {c.processed}")

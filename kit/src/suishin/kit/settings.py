@@ -5,9 +5,12 @@ The same code runs on the embedded stack and on real Kafka and PostgreSQL; only
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from suishin.contracts.topics import DEFAULT_PARTITIONS
 
 DEFAULT_PG_PORT = 54329
 DEFAULT_BROKER_PORT = 19092
@@ -21,7 +24,38 @@ class InsecureConfiguration(RuntimeError):
     """Production settings that would let anyone in (published dev secrets, no verifier)."""
 
 
-class PlatformSettings(BaseSettings):
+class TopicSettings(BaseSettings):
+    """How the platform creates its topics when they are missing (kit.broker.ensure_topics);
+    existing topics keep their settings. Defaults fit the one-node embedded broker; a production
+    cluster of three brokers uses replication factor 3 and min.insync.replicas 2."""
+
+    model_config = SettingsConfigDict(env_prefix="SUISHIN_", extra="ignore")
+
+    topic_partitions: int = Field(
+        default=DEFAULT_PARTITIONS, ge=1, description="Partitions of every topic."
+    )
+    topic_replication_factor: int = Field(default=1, ge=1, description="Replicas of every topic.")
+    topic_min_insync_replicas: int = Field(
+        default=1, ge=1, description="min.insync.replicas: replicas that must have a write."
+    )
+    topic_retention_ms: int = Field(
+        default=604_800_000, ge=-1, description="retention.ms of event topics (-1: forever)."
+    )
+    dlq_retention_ms: int = Field(
+        default=2_592_000_000, ge=-1, description="retention.ms of the .dlq topics (-1: forever)."
+    )
+
+    @model_validator(mode="after")
+    def _insync_within_replicas(self) -> "TopicSettings":
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(
+                "SUISHIN_TOPIC_MIN_INSYNC_REPLICAS must not exceed "
+                "SUISHIN_TOPIC_REPLICATION_FACTOR (every write with acks=all would fail)"
+            )
+        return self
+
+
+class PlatformSettings(TopicSettings):
     """Settings shared by every process of the platform."""
 
     model_config = SettingsConfigDict(env_prefix="SUISHIN_", extra="ignore")
@@ -46,6 +80,9 @@ class PlatformSettings(BaseSettings):
     kafka_password: str | None = None
     kafka_tls: bool = Field(default=False, description="TLS to the brokers.")
     kafka_ca_file: str | None = Field(default=None, description="CA bundle for the brokers' TLS.")
+    kafka_acks: Literal["all", "1", "0"] = Field(
+        default="all", description="Producer acks: all (wait for min.insync.replicas) | 1 | 0."
+    )
     jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "suishin-dev"
@@ -136,4 +173,7 @@ class ServiceSettings(PlatformSettings):
     handler_max_retries: int = 5
     consumer_stall_seconds: float = Field(
         default=30.0, description="Records waiting and no progress this long: not ready."
+    )
+    broker_watch_interval: float = Field(
+        default=2.0, description="Seconds between checks for a broker that lost its log."
     )

@@ -73,4 +73,6 @@ def build(
             )
 
         runtime.add_background(sweeper)
-    return runtime, runtime.http_app(schema)
+    from suishin.indicators.http_ingest import ingest_route
+
+    return runtime, runtime.http_app(schema, extra_routes=[ingest_route(runtime)])

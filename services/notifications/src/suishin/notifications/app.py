@@ -1,16 +1,13 @@
 """Wiring of the notifications service: runtime, consumers, background jobs, subgraph."""
 
-from importlib import resources
-
 from starlette.applications import Starlette
 
 from suishin.kit.clock import Clock
 from suishin.kit.service import ServiceRuntime
-from suishin.notifications.schema import schema
-from suishin.notifications.service import NotificationsRuntime, NotificationsService
+from suishin.notifications import handlers
+from suishin.notifications.graphql import schema
+from suishin.notifications.runtime import NotificationsRuntime
 from suishin.notifications.settings import NotificationsSettings
-
-SERVICE_NAME = "notifications"
 
 
 def build(
@@ -22,9 +19,12 @@ def build(
 ) -> tuple[ServiceRuntime, Starlette]:
     """The service's runtime and ASGI app. Tests pass a clock and may switch off the consumers
     or the background loops to drive them step by step."""
-    settings = settings or NotificationsSettings()
-    runtime = NotificationsRuntime(
-        SERVICE_NAME, settings, migrations=resources.files("suishin.notifications") / "migrations"
-    )
-    NotificationsService(runtime, settings, clock, consume=consume, background=background)
+    runtime = NotificationsRuntime(settings or NotificationsSettings(), clock)
+    for topic, payload, handler in handlers.consumers(runtime):
+        runtime.handlers[topic] = handler
+        if consume:
+            runtime.add_consumer(topic, payload, handler)
+    if background:
+        runtime.add_background(runtime.dispatcher.run)
+        runtime.add_background(runtime.run_scheduler)
     return runtime, runtime.http_app(schema)

@@ -1,239 +1,19 @@
-"""The directory of a tenant: departments, bodies, posts, people and their assignments, webhooks
-and the default routing rules, as a YAML file (``datasets/directory/<tenant>.yaml``).
-
-Staff rotate every April, so rules never name people for a role: they target posts, departments
-and bodies, and an assignment says who holds what between ``valid_from`` and ``valid_to``.
-"""
+"""The directory file of a tenant (``datasets/directory/<tenant>.yaml``, the model in
+:mod:`suishin.notifications.domain.directory`): reading it, and importing it into the service."""
 
 from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
-from uuid import UUID, uuid5
 
 import asyncpg
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from suishin.contracts.enums import Severity
-from suishin.contracts.ids import SUISHIN_NAMESPACE
-from suishin.notifications.shaping import Cadence
+from suishin.notifications import commands
+from suishin.notifications.domain.directory import Directory, Webhook
 
 log = logging.getLogger(__name__)
-
-OWNER = "$owner"
-"""In a target, ``department: $owner`` means the departments that own the event's subject."""
-
-Code = Annotated[str, StringConstraints(min_length=1, max_length=120)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Target(_Model):
-    """Who a rule reaches. The fields given must hold on one assignment: ``{department: $owner,
-    post: 課長}`` is the 課長 of each owning department; ``{post: CIO}`` whoever is CIO."""
-
-    post: Code | None = None
-    department: Code | None = None
-    body: Code | None = None
-    person: Code | None = None
-
-    @model_validator(mode="after")
-    def _one_at_least(self) -> Self:
-        if not (self.post or self.department or self.body or self.person):
-            raise ValueError("a target needs post, department, body or person")
-        if self.person and (self.post or self.department or self.body):
-            raise ValueError("a person target cannot be combined with post/department/body")
-        return self
-
-    def describe(self) -> str:
-        parts = [
-            f"{k}={v}"
-            for k, v in (
-                ("person", self.person),
-                ("department", self.department),
-                ("post", self.post),
-                ("body", self.body),
-            )
-            if v
-        ]
-        return ",".join(parts)
-
-
-class Department(_Model):
-    code: Code
-    name: str
-    bu: str | None = Field(default=None, description="The 部 the 課 belongs to.")
-    aliases: list[str] = Field(
-        default_factory=list, description="Other spellings events may use for this department."
-    )
-
-
-class Body(_Model):
-    code: Code
-    name: str
-
-
-class Post(_Model):
-    code: Code
-    name: str
-
-
-class Assignment(_Model):
-    department: Code | None = None
-    post: Code | None = None
-    body: Code | None = None
-    title: str | None = Field(default=None, description="As printed, e.g. 本部員, 課長.")
-    valid_from: date | None = None
-    valid_to: date | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        if not (self.department or self.post or self.body):
-            raise ValueError("an assignment needs department, post or body")
-        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
-            raise ValueError("valid_to is before valid_from")
-        return self
-
-
-class PreferencesSpec(_Model):
-    email: bool = True
-    cadence: Cadence = Cadence.IMMEDIATE
-    muted_kinds: list[str] = Field(default_factory=list)
-    respect_quiet_hours: bool = True
-
-
-class SubscriptionSpec(_Model):
-    event_types: list[str] = Field(default_factory=list)
-    plan_id: UUID | None = None
-    department: Code | None = None
-    min_severity: Severity = Severity.INFO
-
-
-class Person(_Model):
-    id: Code = Field(description="Equals the bearer token's subject, e.g. cio@itabashi.")
-    name: str
-    email: str | None = None
-    language: Literal["ja", "en"] = "ja"
-    active: bool = True
-    assignments: list[Assignment] = Field(default_factory=list)
-    preferences: PreferencesSpec = Field(default_factory=PreferencesSpec)
-    subscriptions: list[SubscriptionSpec] = Field(default_factory=list)
-
-
-class Webhook(_Model):
-    id: Code
-    url: str
-    format: Literal["generic", "slack", "teams"] = "generic"
-    secret: str | None = Field(default=None, description="Inline secret (development only).")
-    secret_env: str | None = Field(default=None, description="Environment variable with it.")
-    enabled: bool = True
-
-    def resolve_secret(self) -> str:
-        if self.secret_env:
-            value = os.environ.get(self.secret_env)
-            if value:
-                return value
-            if not self.secret:
-                raise ValueError(f"webhook {self.id}: environment variable {self.secret_env} unset")
-        if not self.secret:
-            raise ValueError(f"webhook {self.id}: needs secret or secret_env")
-        return self.secret
-
-
-class Rule(_Model):
-    name: str = Field(min_length=1, max_length=200)
-    event_types: list[str] = Field(default_factory=list, description="Empty: any event type.")
-    kinds: list[str] = Field(default_factory=list, description="Empty: any kind.")
-    plan_ids: list[UUID] = Field(default_factory=list)
-    departments: list[Code] = Field(default_factory=list)
-    min_severity: Severity = Severity.INFO
-    targets: list[Target] = Field(default_factory=list)
-    webhooks: list[Code] = Field(default_factory=list)
-    escalate: bool = Field(default=False, description="Escalate while unacknowledged.")
-    enabled: bool = True
-
-
-class DigestSettings(_Model):
-    weekly_weekday: int | None = Field(default=None, ge=0, le=6)
-    weekly_time: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
-    daily_time: str | None = Field(default=None, pattern=r"^\d{1,2}:\d{2}$")
-
-
-class Directory(_Model):
-    tenant: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,62}$")]
-    name: str
-    digest: DigestSettings = Field(default_factory=DigestSettings)
-    escalation: list[Target] = Field(
-        default_factory=lambda: [Target(post="事務局"), Target(post="CIO")],
-        description="Who an unacknowledged alert goes to next, level by level.",
-    )
-    departments: list[Department] = Field(default_factory=list)
-    bodies: list[Body] = Field(default_factory=list)
-    posts: list[Post] = Field(default_factory=list)
-    people: list[Person] = Field(default_factory=list)
-    webhooks: list[Webhook] = Field(default_factory=list)
-    rules: list[Rule] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _references(self) -> Self:
-        problems: list[str] = []
-        departments = {d.code for d in self.departments}
-        bodies = {b.code for b in self.bodies}
-        posts = {p.code for p in self.posts}
-        people = [p.id for p in self.people]
-        webhooks = {w.id for w in self.webhooks}
-        for kind, codes in (
-            ("department", [d.code for d in self.departments]),
-            ("body", [b.code for b in self.bodies]),
-            ("post", [p.code for p in self.posts]),
-            ("person", people),
-            ("webhook", [w.id for w in self.webhooks]),
-            ("rule", [r.name for r in self.rules]),
-        ):
-            duplicates = sorted({c for c in codes if codes.count(c) > 1})
-            if duplicates:
-                problems.append(f"duplicate {kind}: {', '.join(duplicates)}")
-
-        def check_target(where: str, t: Target) -> None:
-            if t.department and t.department != OWNER and t.department not in departments:
-                problems.append(f"{where}: unknown department {t.department!r}")
-            if t.post and t.post not in posts:
-                problems.append(f"{where}: unknown post {t.post!r}")
-            if t.body and t.body not in bodies:
-                problems.append(f"{where}: unknown body {t.body!r}")
-            if t.person and t.person not in people:
-                problems.append(f"{where}: unknown person {t.person!r}")
-
-        for person in self.people:
-            for i, a in enumerate(person.assignments):
-                where = f"people[{person.id}].assignments[{i}]"
-                check_target(where, Target(department=a.department, post=a.post, body=a.body))
-            for i, s in enumerate(person.subscriptions):
-                if s.department and s.department not in departments:
-                    problems.append(
-                        f"people[{person.id}].subscriptions[{i}]: unknown department "
-                        f"{s.department!r}"
-                    )
-        for rule in self.rules:
-            for i, t in enumerate(rule.targets):
-                check_target(f"rules[{rule.name}].targets[{i}]", t)
-            for w in rule.webhooks:
-                if w not in webhooks:
-                    problems.append(f"rules[{rule.name}]: unknown webhook {w!r}")
-            for d in rule.departments:
-                if d not in departments:
-                    problems.append(f"rules[{rule.name}]: unknown department {d!r}")
-        for i, t in enumerate(self.escalation):
-            check_target(f"escalation[{i}]", t)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
 
 def load_directory(path: Path | str) -> Directory:
@@ -242,12 +22,19 @@ def load_directory(path: Path | str) -> Directory:
     return Directory.model_validate(data)
 
 
-def rule_id(tenant: str, name: str) -> UUID:
-    return uuid5(SUISHIN_NAMESPACE, f"notifications/rule/{tenant}/{name}")
-
-
-def subscription_id(tenant: str, person: str, index: int) -> UUID:
-    return uuid5(SUISHIN_NAMESPACE, f"notifications/subscription/{tenant}/{person}/{index}")
+def webhook_secret(webhook: Webhook) -> str:
+    """A webhook's signing secret: from its environment variable, else given inline."""
+    if webhook.secret_env:
+        value = os.environ.get(webhook.secret_env)
+        if value:
+            return value
+        if not webhook.secret:
+            raise ValueError(
+                f"webhook {webhook.id}: environment variable {webhook.secret_env} unset"
+            )
+    if not webhook.secret:
+        raise ValueError(f"webhook {webhook.id}: needs secret or secret_env")
+    return webhook.secret
 
 
 async def import_directory(
@@ -259,147 +46,12 @@ async def import_directory(
     through the API are kept, and so are preferences a person changed themselves. Importing the
     same file twice changes nothing.
     """
+    secrets = {w.id: webhook_secret(w) for w in directory.webhooks}
     if isinstance(pool_or_conn, asyncpg.Pool):
-        async with pool_or_conn.acquire() as conn:
-            return await _import(conn, directory)
-    return await _import(pool_or_conn, directory)
-
-
-async def _import(conn: asyncpg.Connection, d: Directory) -> dict[str, int]:
-    t = d.tenant
-    async with conn.transaction():
-        await conn.execute(
-            """insert into tenants (tenant, name, settings, escalation) values ($1, $2, $3, $4)
-               on conflict (tenant) do update set name = excluded.name,
-                   settings = excluded.settings, escalation = excluded.escalation,
-                   imported_at = now()""",
-            t,
-            d.name,
-            d.digest.model_dump(exclude_none=True),
-            [e.model_dump(exclude_none=True) for e in d.escalation],
-        )
-        for table in ("assignments", "departments", "bodies", "posts", "webhooks"):
-            await conn.execute(f"delete from {table} where tenant = $1", t)
-        await conn.executemany(
-            "insert into departments (tenant, code, name, bu, aliases) values ($1, $2, $3, $4, $5)",
-            [(t, x.code, x.name, x.bu, x.aliases) for x in d.departments],
-        )
-        await conn.executemany(
-            "insert into bodies (tenant, code, name) values ($1, $2, $3)",
-            [(t, x.code, x.name) for x in d.bodies],
-        )
-        await conn.executemany(
-            "insert into posts (tenant, code, name) values ($1, $2, $3)",
-            [(t, x.code, x.name) for x in d.posts],
-        )
-        listed = [p.id for p in d.people]
-        # People who left the directory stay (their inbox is history) but are inactive.
-        await conn.execute(
-            "update people set active = false where tenant = $1 and id <> all($2::text[])",
-            t,
-            listed,
-        )
-        await conn.executemany(
-            """insert into people (tenant, id, name, email, language, active)
-               values ($1, $2, $3, $4, $5, $6)
-               on conflict (tenant, id) do update set name = excluded.name,
-                   email = excluded.email, language = excluded.language,
-                   active = excluded.active""",
-            [(t, p.id, p.name, p.email, p.language, p.active) for p in d.people],
-        )
-        await conn.executemany(
-            """insert into assignments (tenant, person_id, department_code, post_code, body_code,
-                   title, valid_from, valid_to) values ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            [
-                (t, p.id, a.department, a.post, a.body, a.title, a.valid_from, a.valid_to)
-                for p in d.people
-                for a in p.assignments
-            ],
-        )
-        await conn.executemany(
-            """insert into preferences (tenant, person_id, email_enabled, cadence, muted_kinds,
-                   respect_quiet_hours) values ($1, $2, $3, $4, $5, $6)
-               on conflict (tenant, person_id) do update set
-                   email_enabled = excluded.email_enabled, cadence = excluded.cadence,
-                   muted_kinds = excluded.muted_kinds,
-                   respect_quiet_hours = excluded.respect_quiet_hours
-               where not preferences.updated_by_user""",
-            [
-                (
-                    t,
-                    p.id,
-                    p.preferences.email,
-                    p.preferences.cadence.value,
-                    p.preferences.muted_kinds,
-                    p.preferences.respect_quiet_hours,
-                )
-                for p in d.people
-            ],
-        )
-        await conn.execute(
-            "delete from subscriptions where tenant = $1 and source = 'directory'", t
-        )
-        await conn.executemany(
-            """insert into subscriptions (id, tenant, person_id, event_types, plan_id,
-                   department_code, min_severity, source)
-               values ($1, $2, $3, $4, $5, $6, $7, 'directory')""",
-            [
-                (
-                    subscription_id(t, p.id, i),
-                    t,
-                    p.id,
-                    s.event_types,
-                    s.plan_id,
-                    s.department,
-                    s.min_severity.value,
-                )
-                for p in d.people
-                for i, s in enumerate(p.subscriptions)
-            ],
-        )
-        await conn.executemany(
-            """insert into webhooks (tenant, id, url, format, secret, enabled)
-               values ($1, $2, $3, $4, $5, $6)""",
-            [(t, w.id, w.url, w.format, w.resolve_secret(), w.enabled) for w in d.webhooks],
-        )
-        await conn.execute(
-            "delete from routing_rules where tenant = $1 and source = 'directory'", t
-        )
-        await conn.executemany(
-            """insert into routing_rules (id, tenant, name, event_types, kinds, plan_ids,
-                   department_codes, min_severity, targets, webhook_ids, escalate, enabled,
-                   source, created_by)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'directory',
-                       'directory-import')""",
-            [
-                (
-                    rule_id(t, r.name),
-                    t,
-                    r.name,
-                    r.event_types,
-                    r.kinds,
-                    r.plan_ids,
-                    r.departments,
-                    r.min_severity.value,
-                    [x.model_dump(exclude_none=True) for x in r.targets],
-                    r.webhooks,
-                    r.escalate,
-                    r.enabled,
-                )
-                for r in d.rules
-            ],
-        )
-    counts = {
-        "departments": len(d.departments),
-        "bodies": len(d.bodies),
-        "posts": len(d.posts),
-        "people": len(d.people),
-        "webhooks": len(d.webhooks),
-        "rules": len(d.rules),
-    }
-    log.info("directory imported", extra={"tenant": t, **counts})
+        async with pool_or_conn.acquire() as conn, conn.transaction():
+            counts = await commands.import_directory(conn, directory, secrets)
+    else:
+        async with pool_or_conn.transaction():
+            counts = await commands.import_directory(pool_or_conn, directory, secrets)
+    log.info("directory imported", extra={"tenant": directory.tenant, **counts})
     return counts
-
-
-def targets_from_json(raw: Any) -> list[Target]:
-    return [Target.model_validate(x) for x in (raw or [])]

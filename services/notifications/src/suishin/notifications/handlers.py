@@ -1,39 +1,78 @@
-"""Event handlers: one transaction per batch, inbox claims for idempotency, then routing.
+"""Kafka handlers of the notifications service, one shape (kit's InboxHandler): claim the
+batch's events, turn them into signals and apply them with ONE command
+(:func:`suishin.notifications.commands.apply_signals`), then wake the dispatcher.
 
 A batch costs a bounded number of statements whatever its size: one inbox claim for all its
 events, the snapshots of the tenants involved (one query per table), the open alerts of its
-subjects, and one write per table (see ``Notifier.apply_many``)."""
+subjects, and one write per table."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from asyncpg import Connection
 
-from suishin.contracts.events import Envelope
+from suishin.contracts import topics
+from suishin.contracts.events import (
+    Envelope,
+    IndicatorStatusChanged,
+    MeasureEvaluated,
+    MeasureStatusChanged,
+    Payload,
+)
 from suishin.kit.handlers import InboxHandler, Outcome
-from suishin.notifications.triggers import Signal
-
-if TYPE_CHECKING:
-    from suishin.notifications.service import NotificationsService
-
-log = logging.getLogger(__name__)
+from suishin.notifications import commands
+from suishin.notifications.domain import triggers
+from suishin.notifications.domain.triggers import Signal
+from suishin.notifications.runtime import NotificationsRuntime
 
 
 def event_handler(
-    service: NotificationsService,
+    runtime: NotificationsRuntime,
     consumer: str,
     to_signal: Callable[[Envelope[Any]], Signal],
 ) -> InboxHandler[Any]:
     """Applies a batch of one event type; duplicates (same event id) change nothing."""
 
     async def apply(conn: Connection, events: list[Envelope[Any]]) -> Outcome:
-        outcomes = await service.notifier.apply_many(
-            conn, [to_signal(e) for e in events], service.clock.now(), service.digest_schedule
+        outcomes = await commands.apply_signals(
+            conn,
+            runtime.router,
+            [to_signal(e) for e in events],
+            runtime.clock.now(),
+            runtime.digest_schedule,
         )
         created = sum(len(o.notifications) for o in outcomes)
         return Outcome(changed=created > 0, applied=len(events))
 
-    return InboxHandler(consumer, lambda: service.pool, apply, wake=service.dispatcher.wake)
+    return InboxHandler(consumer, lambda: runtime.pool, apply, wake=runtime.dispatcher.wake)
+
+
+def consumers(
+    runtime: NotificationsRuntime,
+) -> list[tuple[str, type[Payload], InboxHandler[Any]]]:
+    """(topic, payload type, handler) of every event the service consumes."""
+    return [
+        (
+            topics.INDICATOR_STATUS_CHANGED,
+            IndicatorStatusChanged,
+            event_handler(
+                runtime, "notifications:indicator.status_changed", triggers.from_indicator
+            ),
+        ),
+        (
+            topics.MEASURE_STATUS_CHANGED,
+            MeasureStatusChanged,
+            event_handler(
+                runtime, "notifications:measure.status_changed", triggers.from_measure_status
+            ),
+        ),
+        (
+            topics.MEASURE_EVALUATED,
+            MeasureEvaluated,
+            event_handler(
+                runtime, "notifications:measure.evaluated", triggers.from_measure_evaluation
+            ),
+        ),
+    ]

@@ -1,35 +1,71 @@
-"""State changes requested by people (GraphQL mutations): lifecycle, edits, plan states.
+"""Every state change of the plans service: lifecycle, edits, plan states, yearly grades.
 
-Each function runs inside the caller's transaction, checks the rules first and raises a
-:class:`DomainError` before writing anything, records history, and enqueues the events other
-services care about in the same transaction.
+Used by the GraphQL mutations, the Kafka handler and the plan-file importer. Each function runs
+inside the caller's transaction (it takes the connection), checks the rules (:mod:`domain`)
+first and raises a :class:`DomainError` before writing anything, writes through
+:mod:`storage`, records history, and enqueues the events other services care about in the same
+transaction.
+
+Yearly grades: the machine grade of a measure for a fiscal year is recomputed from the latest
+status of every indicator linked to the measure or to one of its sub-items (事業量項目). The
+grade that counts (``effective_grade``) is the override, else the grade the ward published
+(plan file), else the machine grade. ``measure.evaluated`` is emitted through the outbox
+whenever the machine or the effective grade changes, carrying ``is_failing`` and
+``consecutive_failing_years``.
 """
 
 from __future__ import annotations
 
+import json
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from suishin.contracts.enums import MeasureStatus
-from suishin.contracts.events import Envelope, MeasureStatusChanged, new_event
+from suishin.contracts.enums import IndicatorStatus, MeasureStatus
+from suishin.contracts.events import (
+    Envelope,
+    IndicatorStatusChanged,
+    MeasureEvaluated,
+    MeasureStatusChanged,
+    new_event,
+)
 from suishin.kit import outbox
 from suishin.kit.auth import Principal
+from suishin.kit.consumer import Rejection
 from suishin.kit.errors import DomainError, NotFound
+from suishin.kit.handlers import Outcome
 from suishin.plans import storage
-from suishin.plans.domain import PlanState, require_reason
-from suishin.plans.lifecycle import check_may_edit, check_may_manage_plans, check_transition
+from suishin.plans.domain.grading import (
+    GradeScale,
+    IndicatorResult,
+    check_override_change,
+    check_override_year,
+    consecutive_failing_years,
+    effective_grade,
+    foreign_measures,
+    latest_statuses,
+    machine_grade,
+    result_from_event,
+)
+from suishin.plans.domain.lifecycle import (
+    check_may_edit,
+    check_may_manage_plans,
+    check_may_override,
+    check_transition,
+)
+from suishin.plans.domain.tree import PlanState, require_reason
 from suishin.plans.storage import Conn
 
 PRODUCER = "plans"
 
 
 async def _measure_for_update(conn: Conn, actor: Principal, measure_id: UUID) -> asyncpg.Record:
-    measure = await storage.node_for_update(conn, measure_id)
+    measure = await storage.nodes.node_for_update(conn, measure_id)
     if measure is None or measure["kind"] != "measure" or measure["tenant"] != actor.tenant:
         raise NotFound("施策", "Measure", str(measure_id))
     if measure["plan_state"] == PlanState.SUPERSEDED:
@@ -41,13 +77,6 @@ async def _measure_for_update(conn: Conn, actor: Principal, measure_id: UUID) ->
     return measure
 
 
-async def _owner_codes(conn: Conn, node_id: UUID) -> list[str]:
-    rows = await conn.fetch(
-        "select department_code from node_owners where node_id = $1 order by position", node_id
-    )
-    return [r["department_code"] for r in rows]
-
-
 async def change_measure_status(
     conn: Conn,
     actor: Principal,
@@ -57,7 +86,7 @@ async def change_measure_status(
 ) -> Envelope[MeasureStatusChanged]:
     """Move a measure to ``to`` if the lifecycle and the actor's rights allow it."""
     measure = await _measure_for_update(conn, actor, measure_id)
-    owners = await _owner_codes(conn, measure_id)
+    owners = await storage.nodes.owner_codes(conn, measure_id)
     check_may_edit(actor, owners)
     current = MeasureStatus(measure["status"]) if measure["status"] else None
     check_transition(current, to, actor=actor)
@@ -86,10 +115,8 @@ async def apply_status(
     departments: Sequence[str],
 ) -> Envelope[MeasureStatusChanged]:
     """Write the status change, its history row and its event (rules already checked)."""
-    await conn.execute(
-        "update nodes set status = $2, updated_at = now() where id = $1", measure["id"], to.value
-    )
-    await storage.add_history(
+    await storage.nodes.set_status(conn, measure["id"], to.value)
+    await storage.history.add_history(
         conn,
         node_id=measure["id"],
         tenant=measure["tenant"],
@@ -100,7 +127,7 @@ async def apply_status(
         reason=reason,
         source=source,
     )
-    version = await storage.bump_version(conn, measure["id"])
+    version = await storage.nodes.bump_version(conn, measure["id"])
     event = new_event(
         MeasureStatusChanged(
             measure_id=measure["id"],
@@ -148,11 +175,7 @@ async def update_measure(
 ) -> list[str]:
     """Apply title/description/owners/tags edits; return the fields that changed."""
     measure = await _measure_for_update(conn, actor, measure_id)
-    owners_before = await conn.fetch(
-        """select department_code, is_lead from node_owners where node_id = $1
-           order by position""",
-        measure_id,
-    )
+    owners_before = await storage.nodes.owner_leads(conn, measure_id)
     check_may_edit(actor, [r["department_code"] for r in owners_before])
     why = require_reason(reason)
     errors: list[DomainError] = []
@@ -198,22 +221,15 @@ async def update_measure(
     for field_name, (before_value, after_value) in changes.items():
         if field_name == "owners":
             assert new_owners is not None
-            await conn.execute("delete from node_owners where node_id = $1", measure_id)
-            await conn.executemany(
-                """insert into node_owners (node_id, tenant, department_code, is_lead, position)
-                   values ($1, $2, $3, $4, $5)""",
-                [
-                    (measure_id, measure["tenant"], o.department_code, o.is_lead, i)
-                    for i, o in enumerate(new_owners)
-                ],
+            await storage.nodes.replace_owners(
+                conn,
+                measure_id,
+                measure["tenant"],
+                [(o.department_code, o.is_lead) for o in new_owners],
             )
         else:
-            await conn.execute(
-                f"update nodes set {field_name} = $2, updated_at = now() where id = $1",
-                measure_id,
-                after_value,
-            )
-        await storage.add_history(
+            await storage.nodes.set_field(conn, measure_id, field_name, after_value)
+        await storage.history.add_history(
             conn,
             node_id=measure_id,
             tenant=measure["tenant"],
@@ -238,7 +254,9 @@ class MultipleErrors(DomainError):
 
 async def _check_owners(conn: Conn, tenant: str, owners: Sequence[OwnerInput]) -> list[DomainError]:
     errors: list[DomainError] = []
-    known = await storage.department_codes(conn, tenant, [o.department_code for o in owners])
+    known = await storage.tenants.department_codes(
+        conn, tenant, [o.department_code for o in owners]
+    )
     seen: set[str] = set()
     for i, owner in enumerate(owners):
         if owner.department_code not in known:
@@ -274,7 +292,7 @@ async def _check_owners(conn: Conn, tenant: str, owners: Sequence[OwnerInput]) -
 
 async def _check_tags(conn: Conn, plan_id: UUID, tags: Sequence[str]) -> list[DomainError]:
     errors: list[DomainError] = []
-    document = await conn.fetchval("select document from plans where id = $1", plan_id)
+    document = await storage.plans.plan_document(conn, plan_id)
     defined = {t["code"] for t in (document or {}).get("plan", {}).get("tags", [])}
     for i, tag in enumerate(tags):
         if not tag:
@@ -302,7 +320,7 @@ async def _check_tags(conn: Conn, plan_id: UUID, tags: Sequence[str]) -> list[Do
 
 async def _plan_for_update(conn: Conn, actor: Principal, plan_id: UUID) -> asyncpg.Record:
     check_may_manage_plans(actor)
-    row = await conn.fetchrow("select * from plans where id = $1 for update", plan_id)
+    row = await storage.plans.plan_for_update(conn, plan_id)
     if row is None or row["tenant"] != actor.tenant:
         raise NotFound("計画", "Plan", str(plan_id))
     return row
@@ -318,18 +336,16 @@ async def _plan_history(
     reason: str,
     source: str = "api",
 ) -> None:
-    await conn.execute(
-        """insert into plan_history (plan_id, tenant, field, previous, value, changed_by, reason,
-                                     source)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        plan["id"],
-        plan["tenant"],
-        field,
-        previous,
-        value,
-        changed_by,
-        reason,
-        source,
+    await storage.plans.add_plan_history(
+        conn,
+        plan_id=plan["id"],
+        tenant=plan["tenant"],
+        field=field,
+        previous=previous,
+        value=value,
+        changed_by=changed_by,
+        reason=reason,
+        source=source,
     )
 
 
@@ -342,11 +358,7 @@ async def publish_plan(conn: Conn, actor: Principal, plan_id: UUID, reason: str 
             f"Only a draft plan can be published (it is {plan['state']})",
         )
     why = (reason or "").strip() or "公開"
-    await conn.execute(
-        """update plans set state = 'published', published_at = now(), updated_at = now()
-           where id = $1""",
-        plan_id,
-    )
+    await storage.plans.set_published(conn, plan_id)
     await _plan_history(conn, plan, "state", plan["state"], "published", actor.subject, why)
 
 
@@ -366,9 +378,7 @@ async def supersede_plan(
             f"Only a published plan can be superseded (it is {plan['state']})",
         )
     if by_plan_id is not None:
-        successor = await conn.fetchrow(
-            "select id, tenant, state from plans where id = $1", by_plan_id
-        )
+        successor = await storage.plans.plan_state(conn, by_plan_id)
         if successor is None or successor["tenant"] != actor.tenant:
             raise NotFound("計画", "Plan", str(by_plan_id))
         if by_plan_id == plan_id:
@@ -385,13 +395,7 @@ async def supersede_plan(
                 "The successor plan is itself superseded",
                 field="byPlanId",
             )
-    await conn.execute(
-        """update plans set state = 'superseded', superseded_at = now(), superseded_by = $2,
-               updated_at = now()
-           where id = $1""",
-        plan_id,
-        by_plan_id,
-    )
+    await storage.plans.set_superseded(conn, plan_id, by_plan_id)
     await _plan_history(
         conn,
         plan,
@@ -401,3 +405,231 @@ async def supersede_plan(
         actor.subject,
         why,
     )
+
+
+# --- yearly grades -----------------------------------------------------------------------------
+
+MACHINE = "machine"
+INDICATOR_STATUS_REJECTION = "tenant_mismatch"
+
+
+async def apply_indicator_statuses(
+    conn: Conn, events: list[Envelope[IndicatorStatusChanged]]
+) -> Outcome:
+    """Keep the latest indicator status per (measure, indicator, year) and regrade.
+
+    Stale events (older than what is stored for the same indicator, measure and year) change
+    nothing. An event naming a measure of another ward is refused (dead-lettered)."""
+    node_ids = list({m for e in events for m in e.payload.measure_ids})
+    owners = await storage.nodes.tenants_of(conn, node_ids)
+    rejections = [
+        Rejection(
+            e,
+            INDICATOR_STATUS_REJECTION,
+            f"measure(s) {', '.join(foreign_measures(e, owners))} belong to another tenant "
+            f"than {e.tenant}",
+        )
+        for e in events
+        if foreign_measures(e, owners)
+    ]
+    refused = {r.event.event_id for r in rejections}
+    accepted = [e for e in events if e.event_id not in refused]
+    outcome = await record_indicator_statuses(conn, accepted)
+    await regrade(conn, outcome.affected)
+    return Outcome(rejections, changed=bool(outcome.affected), applied=len(accepted))
+
+
+@dataclass(frozen=True)
+class StatusOutcome:
+    applied: int
+    stale: int
+    affected: set[tuple[UUID, int]]
+
+
+async def record_indicator_statuses(
+    conn: Conn, events: Sequence[Envelope[IndicatorStatusChanged]]
+) -> StatusOutcome:
+    """Keep the latest status per (node, indicator, fiscal year); older events are stale.
+
+    An event is stale when the stored row came from an event with a higher aggregate version,
+    or (without versions) a later ``occurred_at``. Returns the (measure, year) pairs to regrade.
+    One upsert for the whole batch; within the batch only the newest event per key is kept.
+    """
+    newest, candidates = latest_statuses(events)
+    if not newest:
+        return StatusOutcome(0, 0, set())
+    rows = []
+    for (node_id, indicator_id, year), event in newest.items():
+        p = event.payload
+        result = result_from_event(indicator_id, p.to_status, p.figures)
+        rows.append(
+            (
+                node_id,
+                indicator_id,
+                year,
+                event.tenant,
+                p.indicator_key,
+                p.title,
+                p.to_status.value,
+                result.quantitative,
+                result.exceeded,
+                json.dumps(p.figures.model_dump(mode="json")),
+                event.event_id,
+                event.aggregate_version,
+                event.occurred_at,
+            )
+        )
+    applied = await storage.grades.upsert_indicator_statuses(conn, rows)
+    affected = await storage.grades.measures_for_nodes(conn, set(applied))
+    return StatusOutcome(len(applied), candidates - len(applied), affected)
+
+
+async def _indicator_results(
+    conn: Conn, measure: asyncpg.Record, year: int
+) -> list[IndicatorResult]:
+    return [
+        IndicatorResult(
+            r["indicator_id"], IndicatorStatus(r["status"]), r["quantitative"], r["exceeded"]
+        )
+        for r in await storage.grades.latest_indicator_statuses(conn, measure, year)
+    ]
+
+
+async def regrade(
+    conn: Conn, pairs: Iterable[tuple[UUID, int]], *, changed_by: str = MACHINE
+) -> list[Envelope[MeasureEvaluated]]:
+    """Recompute the machine grade of each (measure, year); enqueue and return the events."""
+    events: list[Envelope[MeasureEvaluated]] = []
+    scales: dict[UUID, GradeScale] = {}
+    for measure_id, year in sorted(pairs, key=lambda p: (str(p[0]), p[1])):
+        measure = await storage.nodes.measure(conn, measure_id)
+        if measure is None:
+            continue  # the plan is not imported yet; graded at import
+        tenant = measure["tenant"]
+        scale = scales.get(measure["plan_id"]) or await storage.tenants.plan_scale(
+            conn, measure["plan_id"]
+        )
+        scales[measure["plan_id"]] = scale
+        decision = machine_grade(scale, await _indicator_results(conn, measure, year))
+        current = await storage.grades.grade_for_update(conn, measure_id, year)
+        if current is None and decision.grade is None:
+            continue
+        old_machine = current["machine_grade"] if current else None
+        if current is not None and old_machine == decision.grade:
+            if current["machine_reason"] != decision.reason:
+                await storage.grades.set_machine_reason(conn, measure_id, year, decision.reason)
+            continue
+        await storage.grades.upsert_machine_grade(
+            conn, measure_id, year, tenant, decision.grade, decision.reason
+        )
+        await storage.history.add_grade_history(
+            conn,
+            measure_id=measure_id,
+            tenant=tenant,
+            fiscal_year=year,
+            kind="machine",
+            previous=old_machine,
+            grade=decision.grade,
+            reason=decision.reason,
+            changed_by=changed_by,
+        )
+        event = await _settle(conn, measure, year, scale, reason=decision.reason)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+async def _settle(
+    conn: Conn,
+    measure: asyncpg.Record,
+    year: int,
+    scale: GradeScale,
+    *,
+    reason: str | None,
+    is_override: bool = False,
+) -> Envelope[MeasureEvaluated] | None:
+    """Recompute the effective grade of (measure, year) and announce it."""
+    row = await storage.grades.grade_with_published(conn, measure["id"], year)
+    assert row is not None
+    previous = row["effective_grade"]
+    effective = effective_grade(row["override_grade"], row["published_grade"], row["machine_grade"])
+    if effective != previous:
+        await storage.grades.set_effective_grade(conn, measure["id"], year, effective)
+    if effective is None:
+        return None
+    by_year = await storage.grades.effective_grades_by_year(conn, measure["id"])
+    grade = scale.find(effective)
+    departments = await storage.nodes.owner_codes(conn, measure["id"])
+    version = await storage.nodes.bump_version(conn, measure["id"])
+    event = new_event(
+        MeasureEvaluated(
+            measure_id=measure["id"],
+            plan_id=measure["plan_id"],
+            code=measure["code"],
+            title=measure["title"],
+            fiscal_year=year,
+            grade=effective,
+            grade_label=grade.label if grade else effective,
+            machine_grade=row["machine_grade"],
+            previous_grade=previous,
+            is_override=is_override or row["override_grade"] is not None,
+            is_failing=scale.is_failing(effective),
+            consecutive_failing_years=consecutive_failing_years(scale, by_year, year),
+            reason=reason,
+            department_codes=departments,
+        ),
+        tenant=measure["tenant"],
+        aggregate_id=str(measure["id"]),
+        aggregate_version=version,
+        producer=PRODUCER,
+    )
+    await outbox.enqueue(conn, event)
+    return event
+
+
+async def override_grade(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    fiscal_year: int,
+    grade: str | None,
+    reason: str | None,
+    *,
+    now: datetime,
+) -> Envelope[MeasureEvaluated] | None:
+    """Set (or clear, with ``grade`` None) the human grade of (measure, year) with a reason."""
+    check_may_override(actor)
+    why = require_reason(reason)
+    measure = await storage.nodes.measure_with_period_for_update(conn, measure_id)
+    if measure is None or measure["tenant"] != actor.tenant:
+        raise NotFound("施策", "Measure", str(measure_id))
+    check_override_year(fiscal_year, measure["fy_from"], measure["fy_to"])
+    scale = await storage.tenants.plan_scale(conn, measure["plan_id"])
+    code = scale.grade(grade).code if grade is not None else None
+    current = await storage.grades.grade_for_update(conn, measure_id, fiscal_year)
+    previous = current["override_grade"] if current else None
+    check_override_change(current is not None, previous, code)
+    await storage.grades.upsert_override(
+        conn, measure_id, fiscal_year, measure["tenant"], code, why, actor.subject, now
+    )
+    await storage.history.add_grade_history(
+        conn,
+        measure_id=measure_id,
+        tenant=measure["tenant"],
+        fiscal_year=fiscal_year,
+        kind="override",
+        previous=previous,
+        grade=code,
+        reason=why,
+        changed_by=actor.subject,
+    )
+    return await _settle(
+        conn, measure, fiscal_year, scale, reason=why, is_override=code is not None
+    )
+
+
+async def settle_published(conn: Conn, pairs: Iterable[tuple[UUID, int]]) -> None:
+    """After an import changed published grades: keep ``effective_grade`` in step, silently
+    (published grades are history the ward already announced)."""
+    for measure_id, year in pairs:
+        await storage.grades.resettle_effective(conn, measure_id, year)

@@ -22,7 +22,7 @@ from suishin.plans.storage import Executor
 
 async def export_plan_data(db: Executor, tenant: str, plan_key: str) -> dict[str, Any]:
     """The plan as plan-file data (plain dicts, the format's field names)."""
-    plan = await storage.plan_by_key(db, tenant, plan_key)
+    plan = await storage.plans.plan_by_key(db, tenant, plan_key)
     if plan is None:
         raise NotFound("計画", "Plan", f"{tenant}/{plan_key}")
     data: dict[str, Any] = copy.deepcopy(plan["document"])
@@ -45,13 +45,9 @@ async def export_plan_data(db: Executor, tenant: str, plan_key: str) -> dict[str
     for name in ("phase", "edition", "predecessor", "parent_plan", "published_on"):
         if plan_data[name] is None:
             del plan_data[name]
-    rows = await storage.nodes_of_plans(db, [plan["id"]])
+    rows = await storage.nodes.nodes_of_plans(db, [plan["id"]])
     data["nodes"] = await _tree(db, rows)
-    grades = await db.fetch(
-        """select g.*, n.path from published_grades g join nodes n on n.id = g.measure_id
-           where n.plan_id = $1 order by g.position""",
-        plan["id"],
-    )
+    grades = await storage.grades.published_grades_of_plan(db, plan["id"])
     if grades:
         evaluations = data.setdefault("published_evaluations", {})
         evaluations["grades"] = [
@@ -79,21 +75,10 @@ async def export_plan_file(db: Executor, tenant: str, plan_key: str) -> PlanFile
 
 async def _tree(db: Executor, rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
     node_ids = [r["id"] for r in rows]
-    owners = _group(
-        await db.fetch(
-            "select * from node_owners where node_id = any($1::uuid[]) order by node_id, position",
-            node_ids,
-        )
-    )
-    goals = _group(
-        await db.fetch(
-            """select g.*, n.path as goal_path from node_goals g join nodes n on n.id = g.goal_id
-           where g.node_id = any($1::uuid[]) order by g.node_id, g.position""",
-            node_ids,
-        )
-    )
-    schedule = _group(await storage.schedule_of(db, node_ids))
-    lineage = _group(await storage.lineage_of(db, node_ids))
+    owners = _group(await storage.nodes.owner_rows_of(db, node_ids))
+    goals = _group(await storage.nodes.goals_with_paths_of(db, node_ids))
+    schedule = _group(await storage.nodes.schedule_of(db, node_ids))
+    lineage = _group(await storage.nodes.lineage_of(db, node_ids))
     children: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     built: dict[Any, dict[str, Any]] = {}
     for r in rows:  # sort_key order: parents first, siblings in printed order

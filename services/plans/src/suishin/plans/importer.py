@@ -12,7 +12,6 @@ in the history without an event (a measure being created is not a status change)
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,10 +25,9 @@ from suishin.contracts import ids
 from suishin.contracts.enums import MeasureStatus
 from suishin.contracts.planfile import Node, PlanFile, plan_file_data
 from suishin.kit.errors import DomainError
-from suishin.plans import evaluation
-from suishin.plans.commands import apply_status
-from suishin.plans.domain import NodeSpec, validate_tree
-from suishin.plans.grading import build_scale
+from suishin.plans import commands, storage
+from suishin.plans.domain.grading import build_scale
+from suishin.plans.domain.tree import NodeSpec, validate_tree
 from suishin.plans.storage import Conn
 
 Progress = Callable[[str, int, int], None]
@@ -308,12 +306,8 @@ async def _import(
     reason = f"計画ファイル取込（{source or key}）"
     say = progress or (lambda _step, _done, _total: None)
     async with conn.transaction():
-        lock = int.from_bytes(hashlib.sha256(f"import:{tenant}".encode()).digest()[:8], "big")
-        await conn.execute("select pg_advisory_xact_lock($1)", lock - (1 << 63))
-        known = {
-            r["code"]
-            for r in await conn.fetch("select code from departments where tenant = $1", tenant)
-        }
+        await storage.imports.lock_tenant(conn, tenant)
+        known = await storage.tenants.department_codes_of(conn, tenant)
         errors = check_plan_file(plan_file, known)
         if errors:
             raise ImportRefused(errors)
@@ -327,23 +321,24 @@ async def _import(
         await _write_children(conn, plan_file, desired, report)
         say("grades", total, total)
         await _write_published_grades(conn, plan_file, report)
-        regraded = await evaluation.regrade(conn, await _graded_pairs(conn, report.plan_id))
+        regraded = await commands.regrade(conn, await _graded_pairs(conn, report.plan_id))
         report.events += len(regraded)
         if report.changed:
-            await conn.execute(
-                """insert into plan_history (plan_id, tenant, field, previous, value,
-                                             changed_by, reason, source)
-                   values ($1, $2, 'import', null, $3, $4, $5, 'import')""",
-                report.plan_id,
-                tenant,
-                {
+            await storage.plans.add_plan_history(
+                conn,
+                plan_id=report.plan_id,
+                tenant=tenant,
+                field="import",
+                previous=None,
+                value={
                     "nodes_created": report.nodes_created,
                     "nodes_updated": report.nodes_updated,
                     "nodes_deleted": report.nodes_deleted,
                     "status_changes": report.status_changes,
                 },
-                IMPORTER,
-                reason,
+                changed_by=IMPORTER,
+                reason=reason,
+                source="import",
             )
         say("done", total, total)
     return report
@@ -352,41 +347,15 @@ async def _import(
 async def _upsert_tenant(conn: Conn, plan_file: PlanFile, report: ImportReport) -> None:
     t = plan_file.tenant
     scale = _scale_json(plan_file)
-    row = await conn.fetchrow(
-        """insert into tenants as x (code, name, name_en, grade_scale)
-           values ($1, $2, $3, $4)
-           on conflict (code) do update set
-               name = excluded.name, name_en = coalesce(excluded.name_en, x.name_en),
-               grade_scale = coalesce(x.grade_scale, excluded.grade_scale), updated_at = now()
-           where (x.name, x.name_en, x.grade_scale)
-                 is distinct from (excluded.name, coalesce(excluded.name_en, x.name_en),
-                                   coalesce(x.grade_scale, excluded.grade_scale))
-           returning code""",
-        t.slug,
-        t.name,
-        t.name_en,
-        scale,
-    )
-    if row is not None:
+    written = await storage.tenants.upsert_tenant(conn, t.slug, t.name, t.name_en, scale)
+    if written:
         report.details.append("tenant written")
 
 
 async def _upsert_departments(conn: Conn, plan_file: PlanFile, report: ImportReport) -> None:
     for d in plan_file.departments:
-        written = await conn.fetchval(
-            """insert into departments as d (tenant, code, name, kind, parent_code, aliases)
-               values ($1, $2, $3, $4, $5, $6)
-               on conflict (tenant, code) do update set
-                   name = excluded.name, kind = excluded.kind,
-                   parent_code = coalesce(excluded.parent_code, d.parent_code),
-                   aliases = d.aliases || array(select a from unnest(excluded.aliases) a
-                                                where a <> all(d.aliases)),
-                   updated_at = now()
-               where (d.name, d.kind) is distinct from (excluded.name, excluded.kind)
-                     or coalesce(excluded.parent_code, d.parent_code)
-                        is distinct from d.parent_code
-                     or not excluded.aliases <@ d.aliases
-               returning true""",
+        written = await storage.tenants.upsert_department(
+            conn,
             plan_file.tenant.slug,
             d.code,
             d.name,
@@ -418,17 +387,9 @@ async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) ->
         _document(plan_file),
         _scale_json(plan_file),
     )
-    existing = await conn.fetchrow("select * from plans where id = $1 for update", report.plan_id)
+    existing = await storage.plans.plan_for_update(conn, report.plan_id)
     if existing is None:
-        await conn.execute(
-            """insert into plans (id, tenant, key, title, kind, fiscal_year_from, fiscal_year_to,
-                                  phase, edition, predecessor_key, parent_plan_key, state,
-                                  level_labels, published_on, document, grade_scale,
-                                  published_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       case when $12 = 'draft' then null else now() end)""",
-            *values,
-        )
+        await storage.plans.insert_plan(conn, values)
         report.plan_created = True
         return
     current = (
@@ -451,16 +412,7 @@ async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) ->
     )
     if current == values:
         return
-    await conn.execute(
-        """update plans set title = $4, kind = $5, fiscal_year_from = $6, fiscal_year_to = $7,
-               phase = $8, edition = $9, predecessor_key = $10, parent_plan_key = $11,
-               state = $12, level_labels = $13, published_on = $14, document = $15,
-               grade_scale = $16,
-               published_at = case when $12 <> 'draft' then coalesce(published_at, now()) end,
-               updated_at = now()
-           where id = $1 and tenant = $2 and key = $3""",
-        *values,
-    )
+    await storage.plans.update_plan(conn, values)
     report.plan_updated = True
 
 
@@ -473,20 +425,11 @@ async def _write_nodes(
     say: Progress,
 ) -> None:
     tenant = plan_file.tenant.slug
-    existing = {
-        r["id"]: r
-        for r in await conn.fetch(
-            """select id, parent_id, path, depth, position, sort_key, kind, level, code,
-                      normalized_code, title, description, status, others_text, tags,
-                      attributes, plan_id, tenant
-               from nodes where plan_id = $1""",
-            report.plan_id,
-        )
-    }
+    existing = await storage.imports.plan_nodes(conn, report.plan_id)
     wanted = {row.id for row, _ in desired}
     removed = [i for i in existing if i not in wanted]
     if removed:
-        await conn.execute("delete from nodes where id = any($1::uuid[])", removed)
+        await storage.imports.delete_nodes(conn, removed)
         report.nodes_deleted = len(removed)
     inserts: list[tuple[Any, ...]] = []
     initial_history: list[tuple[Any, ...]] = []
@@ -518,15 +461,7 @@ async def _write_nodes(
         )
         changed = before != row.columns()
         if changed:
-            await conn.execute(
-                """update nodes set parent_id = $2, path = $3, depth = $4, position = $5,
-                       sort_key = $6, kind = $7, level = $8, code = $9, normalized_code = $10,
-                       title = $11, description = $12, others_text = $13, tags = $14,
-                       attributes = $15, updated_at = now()
-                   where id = $1""",
-                row.id,
-                *row.columns(),
-            )
+            await storage.imports.update_node(conn, row.id, row.columns())
             for name, prev, new in (
                 ("title", old["title"], row.title),
                 ("description", old["description"], row.description),
@@ -544,22 +479,10 @@ async def _write_nodes(
         else:
             report.nodes_unchanged += 1
     if inserts:
-        await conn.executemany(
-            """insert into nodes (id, tenant, plan_id, parent_id, path, depth, position, sort_key,
-                                  kind, level, code, normalized_code, title, description,
-                                  others_text, tags, attributes, status)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                       $17, $18)""",
-            inserts,
-        )
+        await storage.imports.insert_nodes(conn, inserts)
         report.nodes_created = len(inserts)
     if initial_history:
-        await conn.executemany(
-            """insert into node_history (node_id, tenant, field, previous, value, changed_by,
-                                         reason, source)
-               values ($1, $2, 'status', null, to_jsonb($3::text), 'import', $4, 'import')""",
-            initial_history,
-        )
+        await storage.imports.add_initial_statuses(conn, initial_history)
         report.history_rows += len(initial_history)
     say("nodes", total, total)
 
@@ -567,16 +490,16 @@ async def _write_nodes(
 async def _history(
     conn: Conn, node_id: UUID, tenant: str, name: str, prev: Any, new: Any, reason: str
 ) -> None:
-    await conn.execute(
-        """insert into node_history (node_id, tenant, field, previous, value, changed_by, reason,
-                                     source)
-           values ($1, $2, $3, $4, $5, 'import', $6, 'import')""",
-        node_id,
-        tenant,
-        name,
-        prev,
-        new,
-        reason,
+    await storage.history.add_history(
+        conn,
+        node_id=node_id,
+        tenant=tenant,
+        field=name,
+        previous=prev,
+        value=new,
+        changed_by=IMPORTER,
+        reason=reason,
+        source="import",
     )
 
 
@@ -586,18 +509,13 @@ async def _import_status(
     current = MeasureStatus(old["status"]) if old["status"] else None
     if row.status is None:
         # The file no longer prints a status: keep the record of it, announce nothing.
-        await conn.execute("update nodes set status = null where id = $1", row.id)
+        await storage.imports.clear_status(conn, row.id)
         await _history(conn, row.id, old["tenant"], "status", old["status"], None, reason)
         report.history_rows += 1
         return
-    owners = [
-        r["department_code"]
-        for r in await conn.fetch(
-            "select department_code from node_owners where node_id = $1 order by position", row.id
-        )
-    ]
+    owners = await storage.nodes.owner_codes(conn, row.id)
     measure = dict(old) | {"code": row.code, "title": row.title}
-    await apply_status(
+    await commands.apply_status(
         conn,
         measure,
         current,
@@ -657,49 +575,15 @@ async def _write_children(
         ]
         for row, node in desired
     }
-    tables: list[tuple[str, str, dict[UUID, list[tuple[Any, ...]]], str, str]] = [
-        (
-            "node_owners",
-            "department_code, is_lead, position",
-            owners_want,
-            "insert into node_owners (node_id, tenant, department_code, is_lead, position) "
-            "values ($1, $2, $3, $4, $5)",
-            "tenant",
-        ),
-        (
-            "node_goals",
-            "goal_id, is_primary, position",
-            goals_want,
-            "insert into node_goals (node_id, goal_id, is_primary, position) "
-            "values ($1, $2, $3, $4)",
-            "",
-        ),
-        (
-            "node_schedule",
-            "position, fiscal_year, track, label, phase, extra",
-            schedule_want,
-            "insert into node_schedule (node_id, position, fiscal_year, track, label, phase, "
-            "extra) values ($1, $2, $3, $4, $5, $6, $7)",
-            "",
-        ),
-        (
-            "node_lineage",
-            "position, kind, from_plan_key, from_path, from_node_id, note, extra",
-            lineage_want,
-            "insert into node_lineage (node_id, position, kind, from_plan_key, from_path, "
-            "from_node_id, note, extra) values ($1, $2, $3, $4, $5, $6, $7, $8)",
-            "",
-        ),
-    ]
+    tables: dict[str, dict[UUID, list[tuple[Any, ...]]]] = {
+        "node_owners": owners_want,
+        "node_goals": goals_want,
+        "node_schedule": schedule_want,
+        "node_lineage": lineage_want,
+    }
     owner_history: list[tuple[UUID, Any, Any]] = []
-    for table, columns, want, insert_sql, with_tenant in tables:
-        have: dict[UUID, list[tuple[Any, ...]]] = defaultdict(list)
-        for r in await conn.fetch(
-            f"select node_id, {columns} from {table} where node_id = any($1::uuid[]) "
-            "order by node_id, position",
-            node_ids,
-        ):
-            have[r["node_id"]].append(tuple(r)[1:])
+    for table, want in tables.items():
+        have = await storage.imports.child_rows(conn, table, node_ids)
         stale = [n for n in node_ids if have.get(n, []) != want.get(n, [])]
         if not stale:
             continue
@@ -713,14 +597,7 @@ async def _write_children(
                 for n in stale
                 if n in have  # a new node's owners are not a change
             ]
-        await conn.execute(f"delete from {table} where node_id = any($1::uuid[])", stale)
-        rows = [
-            (n, tenant, *values) if with_tenant else (n, *values)
-            for n in stale
-            for values in want.get(n, [])
-        ]
-        if rows:
-            await conn.executemany(insert_sql, rows)
+        await storage.imports.rewrite_children(conn, table, tenant, stale, want)
         report.details.append(f"{table}: {len(stale)} node(s) rewritten")
     reason = f"計画ファイル取込（{key}）"
     for node_id, prev, new in owner_history:
@@ -745,42 +622,18 @@ async def _write_published_grades(conn: Conn, plan_file: PlanFile, report: Impor
                     [n.model_dump(mode="json", exclude_defaults=True) for n in g.notes],
                 )
             )
-    have = [
-        tuple(r)
-        for r in await conn.fetch(
-            """select g.measure_id, g.position, g.fiscal_year, g.grade, g.printed, g.source,
-                      g.notes
-               from published_grades g join nodes n on n.id = g.measure_id
-               where n.plan_id = $1 order by g.position""",
-            report.plan_id,
-        )
-    ]
+    have = await storage.grades.published_grade_rows(conn, report.plan_id)
     if have == want:
         return
     touched = {(r[0], r[2]) for r in [*have, *want] if r[2] is not None}
-    await conn.execute(
-        """delete from published_grades where measure_id in
-           (select id from nodes where plan_id = $1)""",
-        report.plan_id,
-    )
-    await conn.executemany(
-        """insert into published_grades (measure_id, position, fiscal_year, grade, printed,
-                                         source, notes)
-           values ($1, $2, $3, $4, $5, $6, $7)""",
-        want,
-    )
-    await evaluation.settle_published(conn, sorted(touched, key=lambda p: (str(p[0]), p[1])))
+    await storage.grades.replace_published_grades(conn, report.plan_id, want)
+    await commands.settle_published(conn, sorted(touched, key=lambda p: (str(p[0]), p[1])))
     report.published_grades_written = len(want)
 
 
 async def _graded_pairs(conn: Conn, plan_id: UUID) -> Sequence[tuple[UUID, int]]:
     """(measure, year) pairs of this plan that have indicator statuses to grade."""
-    rows = await conn.fetch(
-        """select distinct s.node_id, s.fiscal_year from indicator_statuses s
-           join nodes n on n.id = s.node_id where n.plan_id = $1""",
-        plan_id,
-    )
-    pairs = await evaluation.measures_for_nodes(
-        conn, [(r["node_id"], r["fiscal_year"]) for r in rows]
+    pairs = await storage.grades.measures_for_nodes(
+        conn, await storage.grades.graded_node_years(conn, plan_id)
     )
     return sorted(pairs, key=lambda p: (str(p[0]), p[1]))

@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from suishin.kit.errors import NotFound
 from suishin.plans import storage
-from suishin.plans.grading import GradeScale
+from suishin.plans.domain.grading import GradeScale
 from suishin.plans.storage import Executor
 
 STATUS_JA = {
@@ -70,19 +70,19 @@ def _owners_text(owners: list[asyncpg.Record], others: str | None) -> str:
 
 async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workbook:
     """The 進捗状況一覧 of one plan as an openpyxl workbook."""
-    plan = await storage.plan_by_key(db, tenant, plan_key)
+    plan = await storage.plans.plan_by_key(db, tenant, plan_key)
     if plan is None:
         raise NotFound("計画", "Plan", f"{tenant}/{plan_key}")
-    scale: GradeScale = await storage.plan_scale(db, plan["id"])
-    nodes = await storage.nodes_of_plans(db, [plan["id"]])
+    scale: GradeScale = await storage.tenants.plan_scale(db, plan["id"])
+    nodes = await storage.nodes.nodes_of_plans(db, [plan["id"]])
     node_ids = [n["id"] for n in nodes]
     measures = [n for n in nodes if n["kind"] == "measure"]
-    owners = _group(await storage.owners_of(db, node_ids), "node_id")
-    schedule = _group(await storage.schedule_of(db, node_ids), "node_id")
-    statuses = _group(await storage.indicator_statuses_of(db, node_ids), "node_id")
+    owners = _group(await storage.nodes.owners_of(db, node_ids), "node_id")
+    schedule = _group(await storage.nodes.schedule_of(db, node_ids), "node_id")
+    statuses = _group(await storage.grades.indicator_statuses_of(db, node_ids), "node_id")
     measure_ids = [m["id"] for m in measures]
-    grades = _group(await storage.grades_of(db, measure_ids), "measure_id")
-    published = _group(await storage.published_grades_of(db, measure_ids), "measure_id")
+    grades = _group(await storage.grades.grades_of(db, measure_ids), "measure_id")
+    published = _group(await storage.grades.published_grades_of(db, measure_ids), "measure_id")
     years = list(range(plan["fiscal_year_from"], plan["fiscal_year_to"] + 1))
 
     def label(code: str | None) -> str:

@@ -1,0 +1,13 @@
+"""All SQL of the plans service (asyncpg, explicit queries; the pool's search_path is the schema).
+
+One module per aggregate: ``tenants`` (wards, departments, grade scales), ``plans`` (plans and
+their history), ``nodes`` (the tree, owners, measure search), ``history`` (node history),
+``grades`` (indicator statuses, machine/override/effective grades, published grades) and
+``imports`` (the writes of a plan-file import). Functions take a connection (or a pool for
+reads) and return records.
+"""
+
+from suishin.plans.storage import grades, history, imports, nodes, plans, tenants
+from suishin.plans.storage.db import Conn, Executor
+
+__all__ = ["Conn", "Executor", "grades", "history", "imports", "nodes", "plans", "tenants"]

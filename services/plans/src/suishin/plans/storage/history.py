@@ -1,0 +1,82 @@
+"""History of nodes (field changes) and of grades (machine and override)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from suishin.plans.storage.db import Conn, Executor
+
+
+async def history_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """select id, node_id, field, previous, value, changed_by, reason, source, changed_at
+           from node_history where node_id = any($1::uuid[]) order by node_id, id""",
+        node_ids,
+    )
+
+
+async def add_history(
+    conn: Conn,
+    *,
+    node_id: UUID,
+    tenant: str,
+    field: str,
+    previous: Any,
+    value: Any,
+    changed_by: str,
+    reason: str,
+    source: str,
+) -> None:
+    await conn.execute(
+        """insert into node_history
+               (node_id, tenant, field, previous, value, changed_by, reason, source)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        node_id,
+        tenant,
+        field,
+        previous,
+        value,
+        changed_by,
+        reason,
+        source,
+    )
+
+
+async def grade_history_of(db: Executor, measure_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """select * from grade_history where measure_id = any($1::uuid[])
+           order by measure_id, id""",
+        measure_ids,
+    )
+
+
+async def add_grade_history(
+    conn: Conn,
+    *,
+    measure_id: UUID,
+    tenant: str,
+    fiscal_year: int,
+    kind: str,
+    previous: str | None,
+    grade: str | None,
+    reason: str | None,
+    changed_by: str,
+) -> None:
+    """One change of the machine grade (``kind`` machine) or of the override (override)."""
+    await conn.execute(
+        """insert into grade_history
+               (measure_id, tenant, fiscal_year, kind, previous, grade, reason, changed_by)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        measure_id,
+        tenant,
+        fiscal_year,
+        kind,
+        previous,
+        grade,
+        reason,
+        changed_by,
+    )

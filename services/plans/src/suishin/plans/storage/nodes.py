@@ -1,0 +1,248 @@
+"""Nodes of the plan tree (goals, measures, sub-items), their owners and children, and the
+measure search with keyset pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from suishin.kit.db import contains_pattern
+from suishin.plans.storage.db import Conn, Executor
+
+NODE_COLUMNS = """id, tenant, plan_id, parent_id, path, depth, position, sort_key, kind, level,
+    code, normalized_code, title, description, status, others_text, tags, attributes, version,
+    created_at, updated_at"""
+
+
+# --- nodes --------------------------------------------------------------------------------------
+
+
+async def nodes_of_plans(db: Executor, plan_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        f"select {NODE_COLUMNS} from nodes where plan_id = any($1::uuid[]) order by sort_key",
+        plan_ids,
+    )
+
+
+async def nodes_by_ids(db: Executor, ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(f"select {NODE_COLUMNS} from nodes where id = any($1::uuid[])", ids)
+
+
+async def node_for_update(conn: Conn, node_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""select {NODE_COLUMNS}, (select state from plans p where p.id = n.plan_id) as plan_state
+            from nodes n where id = $1 for update""",
+        node_id,
+    )
+
+
+async def owners_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """select o.node_id, o.department_code, o.is_lead, o.position, d.name as department_name,
+                  d.parent_code
+           from node_owners o
+           join departments d on d.tenant = o.tenant and d.code = o.department_code
+           where o.node_id = any($1::uuid[])
+           order by o.node_id, o.position""",
+        node_ids,
+    )
+
+
+async def goals_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """select node_id, goal_id, is_primary, position from node_goals
+           where node_id = any($1::uuid[]) order by node_id, position""",
+        node_ids,
+    )
+
+
+async def schedule_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """select node_id, position, fiscal_year, track, label, phase, extra from node_schedule
+           where node_id = any($1::uuid[]) order by node_id, position""",
+        node_ids,
+    )
+
+
+async def lineage_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """select node_id, position, kind, from_plan_key, from_path, from_node_id, note, extra
+           from node_lineage where node_id = any($1::uuid[]) order by node_id, position""",
+        node_ids,
+    )
+
+
+async def successors_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Lineage links pointing at these nodes (where they went in later editions)."""
+    return await db.fetch(
+        """select l.from_node_id, l.node_id, l.kind, l.note, n.path, p.key as plan_key
+           from node_lineage l join nodes n on n.id = l.node_id join plans p on p.id = n.plan_id
+           where l.from_node_id = any($1::uuid[]) order by l.from_node_id, n.sort_key""",
+        node_ids,
+    )
+
+
+async def bump_version(conn: Conn, node_id: UUID) -> int:
+    version: int = await conn.fetchval(
+        "update nodes set version = version + 1 where id = $1 returning version", node_id
+    )
+    return version
+
+
+async def measure(conn: Conn, measure_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"select {NODE_COLUMNS} from nodes where id = $1 and kind = 'measure'", measure_id
+    )
+
+
+async def measure_with_period_for_update(conn: Conn, measure_id: UUID) -> asyncpg.Record | None:
+    """A measure, locked, with its plan's period (``fy_from``, ``fy_to``)."""
+    return await conn.fetchrow(
+        f"""select {NODE_COLUMNS},
+                   (select fiscal_year_from from plans p where p.id = n.plan_id) as fy_from,
+                   (select fiscal_year_to from plans p where p.id = n.plan_id) as fy_to
+            from nodes n where id = $1 and kind = 'measure' for update""",
+        measure_id,
+    )
+
+
+async def tenants_of(db: Executor, node_ids: Sequence[UUID]) -> dict[UUID, str]:
+    """The ward of each known node."""
+    rows = await db.fetch("select id, tenant from nodes where id = any($1::uuid[])", node_ids)
+    return {r["id"]: r["tenant"] for r in rows}
+
+
+async def owner_codes(db: Executor, node_id: UUID) -> list[str]:
+    """The owner department codes of a node, in printed order."""
+    rows = await db.fetch(
+        "select department_code from node_owners where node_id = $1 order by position", node_id
+    )
+    return [r["department_code"] for r in rows]
+
+
+async def owner_leads(db: Executor, node_id: UUID) -> list[asyncpg.Record]:
+    """(department_code, is_lead) of a node's owners, in printed order."""
+    return await db.fetch(
+        """select department_code, is_lead from node_owners where node_id = $1
+           order by position""",
+        node_id,
+    )
+
+
+async def owner_rows_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "select * from node_owners where node_id = any($1::uuid[]) order by node_id, position",
+        node_ids,
+    )
+
+
+async def goals_with_paths_of(db: Executor, node_ids: Sequence[UUID]) -> list[asyncpg.Record]:
+    """Goal links of the nodes with the goal's path (``goal_path``)."""
+    return await db.fetch(
+        """select g.*, n.path as goal_path from node_goals g join nodes n on n.id = g.goal_id
+       where g.node_id = any($1::uuid[]) order by g.node_id, g.position""",
+        node_ids,
+    )
+
+
+async def replace_owners(
+    conn: Conn, node_id: UUID, tenant: str, owners: Sequence[tuple[str, bool]]
+) -> None:
+    """Replace a node's owners by (department code, is lead) pairs, in this order."""
+    await conn.execute("delete from node_owners where node_id = $1", node_id)
+    await conn.executemany(
+        """insert into node_owners (node_id, tenant, department_code, is_lead, position)
+           values ($1, $2, $3, $4, $5)""",
+        [(node_id, tenant, code, lead, i) for i, (code, lead) in enumerate(owners)],
+    )
+
+
+async def set_status(conn: Conn, node_id: UUID, status: str | None) -> None:
+    await conn.execute(
+        "update nodes set status = $2, updated_at = now() where id = $1", node_id, status
+    )
+
+
+EDITABLE = frozenset({"title", "description", "others_text", "tags"})
+
+
+async def set_field(conn: Conn, node_id: UUID, field: str, value: Any) -> None:
+    """Set one editable column (:data:`EDITABLE`)."""
+    if field not in EDITABLE:
+        raise ValueError(f"not an editable node field: {field}")
+    await conn.execute(
+        f"update nodes set {field} = $2, updated_at = now() where id = $1", node_id, value
+    )
+
+
+# --- measure search (connection pagination) ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasureFilter:
+    department: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    grade: str | None = None
+    fiscal_year: int | None = None
+    text: str | None = None
+
+
+async def search_measures(
+    db: Executor,
+    plan_id: UUID,
+    flt: MeasureFilter,
+    *,
+    first: int,
+    after: str | None,
+) -> tuple[list[asyncpg.Record], int]:
+    """One page of a plan's measures in tree order, and the total matching the filter."""
+    where = ["n.plan_id = $1", "n.kind = 'measure'"]
+    args: list[Any] = [plan_id]
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if flt.department:
+        where.append(
+            f"""exists (select 1 from node_owners o where o.node_id = n.id
+                        and o.department_code = {arg(flt.department)})"""
+        )
+    if flt.status:
+        where.append(f"n.status = {arg(flt.status)}")
+    if flt.tag:
+        where.append(f"{arg(flt.tag)} = any(n.tags)")
+    if flt.text:
+        pattern = contains_pattern(flt.text)
+        where.append(f"(n.title ilike {arg(pattern)} or n.code ilike ${len(args)})")
+    if flt.grade:
+        year = "" if flt.fiscal_year is None else f" and g.fiscal_year = {arg(flt.fiscal_year)}"
+        where.append(
+            f"""exists (select 1 from grades g where g.measure_id = n.id
+                        and g.effective_grade = {arg(flt.grade)}{year})"""
+        )
+    elif flt.fiscal_year is not None:
+        fy = arg(flt.fiscal_year)
+        where.append(
+            f"""(exists (select 1 from node_schedule s where s.node_id = n.id
+                         and s.fiscal_year = {fy} and s.phase <> 'none')
+                 or exists (select 1 from grades g where g.measure_id = n.id
+                            and g.fiscal_year = {fy}))"""
+        )
+    condition = " and ".join(where)
+    total: int = await db.fetchval(f"select count(*) from nodes n where {condition}", *args)
+    page_condition = condition
+    if after is not None:
+        page_condition += f" and n.sort_key > {arg(after)}"
+    rows = await db.fetch(
+        f"""select {", ".join("n." + c.strip() for c in NODE_COLUMNS.split(","))}
+            from nodes n where {page_condition}
+            order by n.sort_key limit {arg(first + 1)}""",
+        *args,
+    )
+    return rows, total

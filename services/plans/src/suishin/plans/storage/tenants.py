@@ -1,0 +1,111 @@
+"""Wards (tenants), their departments and grade scales."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from suishin.plans.domain.grading import GradeScale, default_scale_for
+from suishin.plans.storage.db import Conn, Executor
+
+
+async def tenant_scale(db: Executor, tenant: str) -> GradeScale:
+    raw = await db.fetchval("select grade_scale from tenants where code = $1", tenant)
+    return GradeScale.from_json(raw) if raw else default_scale_for(tenant)
+
+
+async def plan_scale(db: Executor, plan_id: UUID) -> GradeScale:
+    """The scale a plan's measures are graded on: the plan's, else the tenant's, else built-in."""
+    row = await db.fetchrow(
+        """select p.tenant, coalesce(p.grade_scale, t.grade_scale) as scale
+           from plans p join tenants t on t.code = p.tenant where p.id = $1""",
+        plan_id,
+    )
+    if row is None:
+        raise LookupError(f"plan {plan_id} does not exist")
+    return GradeScale.from_json(row["scale"]) if row["scale"] else default_scale_for(row["tenant"])
+
+
+async def tenant_row(db: Executor, tenant: str) -> asyncpg.Record | None:
+    return await db.fetchrow("select * from tenants where code = $1", tenant)
+
+
+async def departments(db: Executor, tenant: str) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "select * from departments where tenant = $1 order by parent_code nulls first, code",
+        tenant,
+    )
+
+
+async def department_codes(db: Executor, tenant: str, codes: Iterable[str]) -> set[str]:
+    rows = await db.fetch(
+        "select code from departments where tenant = $1 and code = any($2::text[])",
+        tenant,
+        list(codes),
+    )
+    return {r["code"] for r in rows}
+
+
+async def department_codes_of(conn: Conn, tenant: str) -> set[str]:
+    """Every department code of the ward."""
+    rows = await conn.fetch("select code from departments where tenant = $1", tenant)
+    return {r["code"] for r in rows}
+
+
+async def upsert_tenant(
+    conn: Conn, code: str, name: str, name_en: str | None, scale: dict[str, Any] | None
+) -> bool:
+    """Create or refresh the ward (its name; the scale only when it has none); True if written."""
+    row = await conn.fetchrow(
+        """insert into tenants as x (code, name, name_en, grade_scale)
+           values ($1, $2, $3, $4)
+           on conflict (code) do update set
+               name = excluded.name, name_en = coalesce(excluded.name_en, x.name_en),
+               grade_scale = coalesce(x.grade_scale, excluded.grade_scale), updated_at = now()
+           where (x.name, x.name_en, x.grade_scale)
+                 is distinct from (excluded.name, coalesce(excluded.name_en, x.name_en),
+                                   coalesce(x.grade_scale, excluded.grade_scale))
+           returning code""",
+        code,
+        name,
+        name_en,
+        scale,
+    )
+    return row is not None
+
+
+async def upsert_department(
+    conn: Conn,
+    tenant: str,
+    code: str,
+    name: str,
+    kind: str,
+    parent_code: str | None,
+    aliases: list[str],
+) -> bool:
+    """Create or refresh a department (aliases only grow); True if written."""
+    written = await conn.fetchval(
+        """insert into departments as d (tenant, code, name, kind, parent_code, aliases)
+           values ($1, $2, $3, $4, $5, $6)
+           on conflict (tenant, code) do update set
+               name = excluded.name, kind = excluded.kind,
+               parent_code = coalesce(excluded.parent_code, d.parent_code),
+               aliases = d.aliases || array(select a from unnest(excluded.aliases) a
+                                            where a <> all(d.aliases)),
+               updated_at = now()
+           where (d.name, d.kind) is distinct from (excluded.name, excluded.kind)
+                 or coalesce(excluded.parent_code, d.parent_code)
+                    is distinct from d.parent_code
+                 or not excluded.aliases <@ d.aliases
+           returning true""",
+        tenant,
+        code,
+        name,
+        kind,
+        parent_code,
+        aliases,
+    )
+    return bool(written)
