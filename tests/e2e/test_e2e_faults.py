@@ -199,7 +199,9 @@ async def test_broker_restart_mid_stream_leaves_every_current_value_right(
     stop = asyncio.Event()
 
     async def send(n: int) -> None:
-        event = ward.reported(keys[n % len(keys)], 1000 + n, "FY2024", key=f"mid-{n}")
+        # FY2025: the test before corrected FY2024, and a correction stays current until another
+        # correction (docs/indicators-service.md), whatever ordinary reports follow it.
+        event = ward.reported(keys[n % len(keys)], 1000 + n, "FY2025", key=f"mid-{n}")
         try:
             await asyncio.wait_for(producer.send_and_wait(topic, event.to_bytes(), event.key), 10)
         except Exception:
@@ -269,7 +271,7 @@ async def test_broker_restart_mid_stream_leaves_every_current_value_right(
         "indicators",
         "select json_object_agg(i.key, m.value) from measurements m"
         " join indicators i on i.id = m.indicator_id"
-        " where m.is_current and m.period = 'FY2024' and i.key = any(array["
+        " where m.is_current and m.period = 'FY2025' and i.key = any(array["
         + ",".join(f"'{k}'" for k in keys)
         + "])",
     )

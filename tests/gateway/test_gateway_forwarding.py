@@ -398,7 +398,9 @@ class OneEventHub:
     def __init__(self, event: Envelope[Any]) -> None:
         self.event = event
 
-    async def events(self, event_type: str, accepts: Any) -> AsyncIterator[Envelope[Any]]:
+    async def events(
+        self, event_type: str, accepts: Any, *, until: float | None = None
+    ) -> AsyncIterator[Envelope[Any]]:
         if accepts(self.event):
             yield self.event
 
