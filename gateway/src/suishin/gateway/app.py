@@ -12,15 +12,21 @@ import httpx
 import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from suishin.gateway import errors
+from suishin.gateway import errors, graphiql
 from suishin.gateway.auth import AuthError, authenticate, authorization_from_params
 from suishin.gateway.context import GatewayContext
 from suishin.gateway.ingest import IngestForwarder
@@ -55,6 +61,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         self.settings = settings
         self.subgraphs = subgraphs
         self.hub = hub
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(), headers={"cache-control": "no-store"})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -203,18 +212,21 @@ def build(
             await subgraphs.aclose()
             await ingest.aclose()
 
-    app = Starlette(
-        routes=[
-            Route("/", root),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", view),
-            ingest.route(),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/", root),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+        ingest.route(),
+    ]
+    if settings.graphiql_enabled:  # GraphiQL from local assets (see graphiql.py)
+        routes += [
+            Route("/graphiql", graphiql.handoff(settings), methods=["GET", "POST"]),
+            Mount(graphiql.PREFIX, graphiql.assets()),
+        ]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.subgraphs = subgraphs
     app.state.hub = hub
     app.state.schema = schema

@@ -51,7 +51,7 @@ class NotificationsRuntime(ServiceRuntime):
     def __init__(self, settings: NotificationsSettings, clock: Clock | None = None) -> None:
         super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
         self.clock: Clock = clock or SystemClock()
-        self.renderer = Renderer(settings.templates_dir)
+        self.renderer = Renderer(settings.templates_dir, portal_url=settings.portal_url)
         calendar = BusinessCalendar()
         # Load the holiday tables now: their first use imports them (~0.3 s), which would
         # otherwise delay the first alert after a start.
