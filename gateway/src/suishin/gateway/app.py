@@ -14,15 +14,20 @@ import httpx
 import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from suishin.gateway import errors
+from suishin.gateway import errors, graphiql
 from suishin.gateway.auth import AuthError, authenticate, authorization_from_params
 from suishin.gateway.context import GatewayContext
 from suishin.gateway.ingest import IngestForwarder
@@ -62,6 +67,9 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
 
     def encode_json(self, data: object) -> str:
         return http.encode_json(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(), headers={"cache-control": "no-store"})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -248,7 +256,7 @@ def build(
             await subgraphs.aclose()
             await ingest.aclose()
 
-    routes: list[Route | WebSocketRoute] = [
+    routes: list[BaseRoute] = [
         Route("/", root),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -257,8 +265,15 @@ def build(
         WebSocketRoute("/graphql", view),
         ingest.route(),
     ]
+    if settings.graphiql_enabled:  # GraphiQL from local assets (see graphiql.py)
+        routes += [
+            Route("/graphiql", graphiql.handoff(settings), methods=["GET", "POST"]),
+            Mount(graphiql.PREFIX, graphiql.assets()),
+        ]
     app = http.instrument(
-        Starlette(routes=routes, lifespan=lifespan), "gateway", [r.path for r in routes]
+        Starlette(routes=routes, lifespan=lifespan),
+        "gateway",
+        [str(getattr(r, "path", "")) for r in routes],
     )
     app.state.subgraphs = subgraphs
     app.state.hub = hub

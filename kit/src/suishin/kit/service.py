@@ -39,10 +39,9 @@ from suishin.kit.broker import (
 )
 from suishin.kit.brokerwatch import EPOCH_TOPIC, BrokerWatch, EpochReader
 from suishin.kit.consumer import BatchConsumer, Handler, subscribe
-from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.graphql import ServiceGraphQL
 from suishin.kit.logging import configure_logging
-from suishin.kit.migrations import migrate
+from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.outbox import OutboxRelay
 from suishin.kit.settings import ServiceSettings
 from suishin.kit.signing import needs_signature, record_is_signed
@@ -124,15 +123,13 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self.settings.check_production()
-        await ensure_database(self.settings.database_url)
-        self._pool = await create_pool(
+        self._pool = await open_migrated_pool(
             self.settings.database_url,
             self.schema,
+            self.migrations,
             min_size=self.settings.pool_min_size,
             max_size=self.settings.pool_max_size,
         )
-        async with self._pool.acquire() as conn:
-            await migrate(conn, self.schema, self.migrations)
         await self._ensure_topics()
         await self.broker.start()
         self.relay = OutboxRelay(
