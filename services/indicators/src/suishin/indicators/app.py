@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
 
 import asyncpg
@@ -12,8 +13,10 @@ from suishin.contracts.events import IndicatorReported
 from suishin.indicators.handlers import reported_handler
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.indicators.sweep import run_sweeper
+from suishin.kit import metrics
 from suishin.kit.clock import Clock, SystemClock
 from suishin.kit.db import create_pool, ensure_database
+from suishin.kit.metrics import Metric
 from suishin.kit.migrations import migrate
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import PlatformSettings
@@ -31,11 +34,13 @@ class IndicatorsRuntime(ServiceRuntime):
         self.clock: Clock = clock or SystemClock()
         self.ingested = 0
 
-    async def metrics(self) -> str:
-        labels = f'service="{self.name}"'
-        return (
-            await super().metrics()
-            + f"suishin_indicators_reports_accepted_total{{{labels}}} {self.ingested}\n"
+    def metric_families(self) -> Iterator[Metric]:
+        yield from super().metric_families()
+        yield metrics.counter(
+            "suishin_indicators_reports_accepted",
+            "Reports of actuals accepted (Kafka and GraphQL)",
+            {"service": self.name},
+            self.ingested,
         )
 
     def wake_relay(self) -> None:
