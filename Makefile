@@ -23,7 +23,7 @@ test: sync  ## run the whole test suite against the embedded PostgreSQL and brok
 lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy -p suishin.contracts -p suishin.kit -p suishin.devstack -p suishin.plans -p suishin.indicators -p suishin.notifications -p suishin.gateway -p suishin.cli
+	$(UV) run mypy -p suishin.contracts -p suishin.kit -p suishin.devstack -p suishin.plans -p suishin.indicators -p suishin.notifications -p suishin.gateway -p suishin.cli -p suishin.web
 	$(UV) run python tools/check_boundaries.py
 	$(UV) run python -m suishin.contracts.generate --check
 

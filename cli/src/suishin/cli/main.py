@@ -69,8 +69,10 @@ def up(
 
                 load_demo(stack, say=_say)
             gateway = next(s for s in stack.specs if s.name == "gateway")
+            web = next(s for s in stack.specs if s.name == "web")
             _say(
                 f"\nSuishin is up in {time.monotonic() - started:.1f}s.\n"
+                f"  Ward portal: {web.base_url}/\n"
                 f"  GraphQL gateway (GraphiQL): {gateway.base_url}/graphql\n"
                 "  `suishin status` shows what runs, `suishin restart SERVICE` restarts one;\n"
                 "  a process that dies is restarted; Ctrl-C stops everything."

@@ -77,6 +77,7 @@ def default_specs(base_port: int = 4000, env: Mapping[str, str] | None = None) -
         spec("indicators", "suishin.indicators", 2, "SUISHIN_INDICATORS_PORT"),
         spec("notifications", "suishin.notifications", 3, "SUISHIN_NOTIFICATIONS_PORT"),
         spec("gateway", "suishin.gateway", 0, "SUISHIN_GATEWAY_PORT"),
+        spec("web", "suishin.web", 5, "SUISHIN_WEB_PORT"),  # the ward portal
     ]
 
 
@@ -228,6 +229,7 @@ class Stack:
         env["SUISHIN_PLANS_URL"] = f"{gw['plans'].base_url}/graphql"
         env["SUISHIN_INDICATORS_URL"] = f"{gw['indicators'].base_url}/graphql"
         env["SUISHIN_NOTIFICATIONS_URL"] = f"{gw['notifications'].base_url}/graphql"
+        env.setdefault("SUISHIN_PORTAL_URL", gw["web"].base_url)  # links in e-mails
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 

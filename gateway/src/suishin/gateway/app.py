@@ -1,26 +1,33 @@
-"""The gateway ASGI app: GraphQL (HTTP and graphql-transport-ws), GraphiQL, health, metrics."""
+"""The gateway ASGI app: GraphQL (HTTP and graphql-transport-ws), GraphiQL, health, metrics,
+behind the platform's HTTP middleware (kit.http: tracing, correlation id, latency, compression).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
 import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from suishin.gateway import errors
+from suishin.gateway import errors, graphiql
 from suishin.gateway.auth import AuthError, authenticate, authorization_from_params
 from suishin.gateway.context import GatewayContext
 from suishin.gateway.ingest import IngestForwarder
@@ -30,6 +37,8 @@ from suishin.gateway.loaders import EntityLoaders
 from suishin.gateway.schema import build_schema
 from suishin.gateway.settings import GatewaySettings
 from suishin.gateway.subgraphs import Subgraphs
+from suishin.kit import http, tracing
+from suishin.kit import metrics as m
 from suishin.kit.auth import ANONYMOUS
 from suishin.kit.signing import INTERNAL_CALLER_HEADER, internal_caller_token
 
@@ -55,6 +64,12 @@ class GatewayGraphQL(GraphQL[GatewayContext, None]):
         self.settings = settings
         self.subgraphs = subgraphs
         self.hub = hub
+
+    def encode_json(self, data: object) -> str:
+        return http.encode_json(data)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page(), headers={"cache-control": "no-store"})
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket | None
@@ -120,6 +135,49 @@ class AuthGate:
         await self.app(scope, receive, send)
 
 
+class GatewayFigures:
+    """The gateway's figures on /metrics (see kit.metrics): subgraph calls and live pushes."""
+
+    def __init__(self, subgraphs: Subgraphs, hub: LiveHub | None) -> None:
+        self.subgraphs = subgraphs
+        self.hub = hub
+
+    async def refresh_metrics(self) -> None:
+        return None
+
+    def metric_families(self) -> Iterator[m.Metric]:
+        for client in self.subgraphs:
+            label = {"subgraph": client.name}
+            yield m.counter(
+                "suishin_gateway_subgraph_calls", "Calls to a subgraph", label, client.calls
+            )
+            yield m.counter(
+                "suishin_gateway_subgraph_failures",
+                "Calls to a subgraph that failed (timeout, unreachable, no GraphQL body)",
+                label,
+                client.failures,
+            )
+        if self.hub is not None:
+            yield m.counter(
+                "suishin_gateway_live_events_received",
+                "Events read by the live hub",
+                {},
+                self.hub.received,
+            )
+            yield m.counter(
+                "suishin_gateway_live_events_delivered",
+                "Events offered to live subscribers",
+                {},
+                self.hub.delivered,
+            )
+            yield m.gauge(
+                "suishin_gateway_live_subscribers",
+                "Live subscriptions open on this replica",
+                {},
+                len(self.hub.subscribers),
+            )
+
+
 async def _raw_variables(request: Request) -> dict[str, Any]:
     """The variables exactly as the client sent them (forwarded unchanged to subgraphs)."""
     raw: Any = None
@@ -142,6 +200,7 @@ def build(
     """The gateway app. ``transports`` replaces the network per subgraph (tests, benchmarks)."""
     settings = settings or GatewaySettings()
     settings.check_production()
+    tracing.configure_tracing("gateway")
     subgraphs = Subgraphs.from_urls(
         settings.subgraph_urls(),
         timeout=settings.subgraph_timeout,
@@ -176,17 +235,11 @@ def build(
             status_code=200 if ok else 503,
         )
 
-    async def metrics(_: Request) -> Response:
-        lines = []
-        for client in subgraphs:
-            label = f'{{subgraph="{client.name}"}}'
-            lines.append(f"suishin_gateway_subgraph_calls_total{label} {client.calls}")
-            lines.append(f"suishin_gateway_subgraph_failures_total{label} {client.failures}")
-        if hub is not None:
-            lines.append(f"suishin_gateway_live_events_received_total {hub.received}")
-            lines.append(f"suishin_gateway_live_events_delivered_total {hub.delivered}")
-            lines.append(f"suishin_gateway_live_subscribers {len(hub.subscribers)}")
-        return PlainTextResponse("\n".join(lines) + "\n")
+    figures = GatewayFigures(subgraphs, hub)
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = await m.exposition(request.headers.get("accept"), figures)
+        return Response(body, media_type=content_type)
 
     async def root(_: Request) -> Response:
         return RedirectResponse("/graphql")
@@ -203,17 +256,24 @@ def build(
             await subgraphs.aclose()
             await ingest.aclose()
 
-    app = Starlette(
-        routes=[
-            Route("/", root),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route("/metrics", metrics),
-            Route("/graphql", graphql_app, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", view),
-            ingest.route(),
-        ],
-        lifespan=lifespan,
+    routes: list[BaseRoute] = [
+        Route("/", root),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", view),
+        ingest.route(),
+    ]
+    if settings.graphiql_enabled:  # GraphiQL from local assets (see graphiql.py)
+        routes += [
+            Route("/graphiql", graphiql.handoff(settings), methods=["GET", "POST"]),
+            Mount(graphiql.PREFIX, graphiql.assets()),
+        ]
+    app = http.instrument(
+        Starlette(routes=routes, lifespan=lifespan),
+        "gateway",
+        [str(getattr(r, "path", "")) for r in routes],
     )
     app.state.subgraphs = subgraphs
     app.state.hub = hub

@@ -36,8 +36,10 @@ from suishin.contracts import topics
 from suishin.contracts.events import Envelope, EventRejected, parse_event
 from suishin.gateway import errors
 from suishin.gateway.settings import GatewaySettings
+from suishin.kit import tracing
 from suishin.kit.broker import ensure_topics, kafka_client_options
 from suishin.kit.brokerwatch import rewind_out_of_range
+from suishin.kit.metrics import LIVE_PUSHES
 from suishin.kit.signing import record_is_signed
 
 log = logging.getLogger(__name__)
@@ -184,18 +186,25 @@ class LiveHub:
         if self._seen(event):
             return 0
         count = 0
-        for subscriber in list(self.subscribers):
-            if subscriber.event_type != event.event_type:
-                continue
-            try:
-                accepted = subscriber.accepts(event)
-            except Exception:
-                log.exception("subscription filter failed")
-                accepted = False
-            if accepted:
-                subscriber.offer(event)
-                count += 1
+        with tracing.received(
+            event,
+            f"{event.event_type} live push",
+            **{"messaging.system": "kafka", "messaging.operation.type": "process"},
+        ):
+            for subscriber in list(self.subscribers):
+                if subscriber.event_type != event.event_type:
+                    continue
+                try:
+                    accepted = subscriber.accepts(event)
+                except Exception:
+                    log.exception("subscription filter failed")
+                    accepted = False
+                if accepted:
+                    subscriber.offer(event)
+                    count += 1
         self.delivered += count
+        if count:
+            LIVE_PUSHES.labels(event.event_type).inc(count)
         return count
 
     def _seen(self, event: Envelope[Any]) -> bool:

@@ -2,13 +2,16 @@
 
 One :class:`SubgraphClient` per subgraph lives for the life of the process (connection pool);
 tests inject an httpx transport per subgraph instead of a network. Every call is counted, so the
-metrics endpoint and the benchmark can report subgraph calls per query.
+metrics endpoint and the benchmark can report subgraph calls per query, timed (a histogram per
+subgraph and outcome), logged at DEBUG, and carries the request's trace context (``traceparent``,
+when tracing is on) and correlation id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +20,8 @@ import httpx
 from graphql import GraphQLError
 
 from suishin.gateway import errors
+from suishin.kit import tracing
+from suishin.kit.metrics import SUBGRAPH_CALL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +64,15 @@ class SubgraphClient:
             headers={
                 "content-type": "application/json",
                 "accept": "application/json",
+                # Inside the cluster CPU is dearer than bytes: subgraphs answer uncompressed.
+                "accept-encoding": "identity",
                 **(headers or {}),
             },
         )
+        if tracing.active():
+            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+            HTTPXClientInstrumentor.instrument_client(self._http)
 
     async def execute(
         self,
@@ -73,6 +84,10 @@ class SubgraphClient:
         """Run one operation; transport failures raise a client-safe GraphQLError."""
         self.calls += 1
         headers = {"authorization": authorization} if authorization else {}
+        correlation = tracing.correlation_id()
+        if correlation:
+            headers[tracing.CORRELATION_HEADER] = correlation
+        start = time.perf_counter()
         try:
             # httpx enforces timeouts per I/O step; this bounds the whole call.
             async with asyncio.timeout(self.timeout):
@@ -83,12 +98,23 @@ class SubgraphClient:
                 )
         except (httpx.TimeoutException, TimeoutError) as exc:
             self.failures += 1
+            self._observe("timeout", start)
             log.warning("subgraph timeout", extra={"subgraph": self.name, "error": repr(exc)})
             raise errors.subgraph_timeout(self.name) from None
         except httpx.HTTPError as exc:
             self.failures += 1
+            self._observe("unavailable", start)
             log.warning("subgraph unreachable", extra={"subgraph": self.name, "error": repr(exc)})
             raise errors.subgraph_unavailable(self.name) from None
+        elapsed = self._observe("ok" if response.status_code < 400 else "error", start)
+        log.debug(
+            "subgraph call",
+            extra={
+                "subgraph": self.name,
+                "status": response.status_code,
+                "ms": round(elapsed * 1000, 1),
+            },
+        )
         try:
             body = response.json()
         except ValueError:
@@ -106,6 +132,11 @@ class SubgraphClient:
             errors=[errors.from_subgraph(self.name, e) for e in raw_errors],
             raw_errors=raw_errors,
         )
+
+    def _observe(self, outcome: str, start: float) -> float:
+        elapsed = time.perf_counter() - start
+        SUBGRAPH_CALL_SECONDS.labels(self.name, outcome).observe(elapsed)
+        return elapsed
 
     async def aclose(self) -> None:
         await self._http.aclose()

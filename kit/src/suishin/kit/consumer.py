@@ -16,6 +16,10 @@ value that is not UTF-8 (``invalid_header``) or anything the parser did not fore
 whose headers always decode and its JSON decoding is skipped (this module reads the raw
 records), so nothing fails before this code sees the batch.
 
+Each batch runs in one span that continues the trace of its events (kit.tracing), and what the
+handler enqueues carries that trace and its cause. Batch time and records per topic are metrics
+(kit.metrics); lag and progress are read at scrape time.
+
 Progress is tracked for readiness (:meth:`BatchConsumer.health`): a consumer with records
 waiting (lag) that has been busy with one batch, or failing, for longer than ``stall_after``
 seconds, or that has not started a batch since lag was first seen that long ago, is stalled.
@@ -37,7 +41,9 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
 from suishin.contracts.events import Envelope, EventRejected, Payload, parse_event
+from suishin.kit import tracing
 from suishin.kit.deadletter import send_to_dead_letter
+from suishin.kit.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_RECORDS
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +85,10 @@ class BatchConsumer(Generic[P]):
         base_backoff: float = 0.2,
         stall_after: float = 30.0,
         authentic: Callable[[ConsumerRecord[Any, Any]], bool] | None = None,
+        service: str = "",
     ) -> None:
         self.name = name
+        self.service = service
         self._broker = broker
         self._payload_type = payload_type
         self._handler = handler
@@ -100,8 +108,10 @@ class BatchConsumer(Generic[P]):
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         self.busy_since = time.monotonic()
         self._behind_since = None
+        topic = records[0].topic if records else ""
         try:
-            await self._process(records)
+            with CONSUMER_BATCH_SECONDS.labels(self.service, self.name, topic).time():
+                await self._process(records)
         except Exception:
             self.failing_since = self.failing_since or time.monotonic()
             self._failures += 1
@@ -134,6 +144,8 @@ class BatchConsumer(Generic[P]):
         if valid:
             await self._apply(valid)
         self.processed += len(records)
+        if records:
+            CONSUMER_RECORDS.labels(self.service, self.name, records[0].topic).inc(len(records))
 
     async def lag(self) -> int | None:
         """Records waiting in the assigned partitions: end offsets minus committed offsets
@@ -183,8 +195,11 @@ class BatchConsumer(Generic[P]):
     async def _apply(self, batch: list[tuple[Envelope[P], ConsumerRecord[Any, Any]]]) -> None:
         attempt = 0
         while True:
+            events = [event for event, _ in batch]
             try:
-                rejections = await self._handler([event for event, _ in batch])
+                # a span per handler call, continuing the events' trace (kit.tracing)
+                with tracing.handling(batch[0][1].topic, self.name, events):
+                    rejections = await self._handler(events)
             except TRANSIENT_ERRORS as exc:
                 attempt += 1
                 if attempt > self._max_retries:
@@ -226,7 +241,15 @@ class BatchConsumer(Generic[P]):
             detail=detail,
             partition=record.partition,
             offset=record.offset,
+            traceparent=_header(record, tracing.TRACEPARENT_HEADER),
         )
+
+
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name and isinstance(value, bytes) and value.isascii():
+            return value.decode()
+    return None
 
 
 def _check_headers(record: ConsumerRecord[Any, Any]) -> None:

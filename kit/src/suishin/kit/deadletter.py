@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaBroker
 
 from suishin.contracts.topics import dead_letter_topic
+from suishin.kit.metrics import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ async def send_to_dead_letter(
     detail: str,
     partition: int | None = None,
     offset: int | None = None,
+    traceparent: str | None = None,
 ) -> None:
     """Publish ``body`` (cut at :data:`MAX_DEAD_LETTER_BODY`) to ``<topic>.dlq`` with the
-    failure in the headers."""
+    failure in the headers (and the record's ``traceparent``, so the trace leads to it)."""
     body = body or b""
     headers = {
         "x-dlq-reason": reason,
@@ -46,6 +48,8 @@ async def send_to_dead_letter(
         headers["x-dlq-source-partition"] = str(partition)
     if offset is not None:
         headers["x-dlq-source-offset"] = str(offset)
+    if traceparent:
+        headers["traceparent"] = traceparent
     log.warning(
         "dead-lettered a message",
         extra={
@@ -58,3 +62,4 @@ async def send_to_dead_letter(
         },
     )
     await broker.publish(body, dead_letter_topic(topic), key=key, headers=headers)
+    DEAD_LETTERS.labels(topic, consumer, reason).inc()

@@ -19,6 +19,7 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
+from suishin.kit import http
 from suishin.kit.auth import ANONYMOUS, AuthError, Principal, principal_from_header
 from suishin.kit.errors import Forbidden
 from suishin.kit.limits import RequestGuard, graphql_limits, limit_error
@@ -129,6 +130,9 @@ class ServiceGraphQL(GraphQL[ServiceContext, None]):
         super().__init__(schema, **kwargs)
         self.runtime = runtime
         self._guarded = RequestGuard(self._gate, settings)
+
+    def encode_json(self, data: object) -> str:
+        return http.encode_json(data)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -84,3 +84,26 @@ async def migrate(
     if applied:
         log.info("migrated", extra={"schema": schema, "applied": applied})
     return applied
+
+
+async def open_migrated_pool(
+    database_url: str,
+    schema: str,
+    directory: Path | resources.abc.Traversable | None,
+    *,
+    min_size: int = 1,
+    max_size: int = 4,
+) -> asyncpg.Pool:
+    """A pool on ``schema`` of the database (created if missing) with its migrations applied:
+    what a service opens at start, and what the CLI and tools open to work on its schema."""
+    from suishin.kit.db import create_pool, ensure_database
+
+    await ensure_database(database_url)
+    pool = await create_pool(database_url, schema, min_size=min_size, max_size=max_size)
+    try:
+        async with pool.acquire() as conn:
+            await migrate(conn, schema, directory)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool

@@ -6,6 +6,10 @@ tailing a position, which would skip a transaction that commits late), publishes
 order, waits for the broker's acknowledgement and marks them. One relay per schema publishes at
 a time (advisory lock), so the events of one aggregate keep their order even with replicas.
 Published rows are kept for a retention window so they can be replayed after a broker loss.
+
+Every enqueued event gets its trace fields (``traceparent``, ``correlation_id``,
+``causation_id``; see :mod:`suishin.kit.tracing`), and its ``traceparent`` also goes into the
+record's headers, so the whole chain of a report shares one trace.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from suishin.contracts.events import Envelope
+from suishin.kit import metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +54,18 @@ async def enqueue_many(
         return
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the state change")
+    events = [tracing.stamp(e) for e in events]
     rows = [
         (
             e.event_id,
             (topic_for(e) if topic_for else None) or e.topic,
             e.key,
             e.to_bytes(),
-            {"event_type": e.event_type, **(headers or {})},
+            {
+                "event_type": e.event_type,
+                tracing.TRACEPARENT_HEADER: e.trace.traceparent,
+                **(headers or {}),
+            },
         )
         for e in events
     ]
@@ -63,6 +73,7 @@ async def enqueue_many(
         "insert into outbox (event_id, topic, key, body, headers) values ($1, $2, $3, $4, $5)",
         rows,
     )
+    metrics.count_emitted(events)
 
 
 Publish = Callable[[Sequence[tuple[str, bytes, bytes, dict[str, str]]]], Awaitable[None]]
@@ -107,7 +118,7 @@ class OutboxRelay:
             if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", self._lock_key):
                 return 0
             rows = await conn.fetch(
-                """select id, topic, key, body, headers from outbox
+                """select id, topic, key, body, headers, created_at from outbox
                    where published_at is null
                    order by id
                    limit $1
@@ -116,17 +127,22 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            await self._publish(
+            records = [
+                (
+                    self._topic_prefix + r["topic"],
+                    r["key"],
+                    r["body"],
+                    {k: str(v) for k, v in r["headers"].items()},
+                )
+                for r in rows
+            ]
+            with tracing.publishing(
                 [
-                    (
-                        self._topic_prefix + r["topic"],
-                        r["key"],
-                        r["body"],
-                        {k: str(v) for k, v in r["headers"].items()},
-                    )
-                    for r in rows
+                    (topic, headers.get(tracing.TRACEPARENT_HEADER), r["created_at"])
+                    for (topic, _, _, headers), r in zip(records, rows, strict=True)
                 ]
-            )
+            ):
+                await self._publish(records)
             await conn.execute(
                 "update outbox set published_at = now() where id = any($1::bigint[])",
                 [r["id"] for r in rows],

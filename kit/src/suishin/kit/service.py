@@ -3,7 +3,8 @@
 A service builds a :class:`ServiceRuntime`, registers its consumers and background jobs, and
 serves :meth:`ServiceRuntime.http_app` with uvicorn: ``/graphql`` (its subgraph), ``/healthz``
 (alive), ``/readyz`` (database and broker reachable, no consumer stalled) and ``/metrics``
-(Prometheus text).
+(Prometheus text, or OpenMetrics when asked; see kit.metrics), behind the platform's HTTP
+middleware (kit.http: tracing, correlation id, latency, compression).
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import resource
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -21,12 +21,15 @@ from typing import Any
 import asyncpg
 import strawberry
 import uvicorn
+from prometheus_client.core import Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from suishin.contracts.events import Payload
+from suishin.kit import http, tracing
+from suishin.kit import metrics as m
 from suishin.kit.broker import (
     BrokerPublisher,
     ensure_topics,
@@ -36,10 +39,9 @@ from suishin.kit.broker import (
 )
 from suishin.kit.brokerwatch import EPOCH_TOPIC, BrokerWatch, EpochReader
 from suishin.kit.consumer import BatchConsumer, Handler, subscribe
-from suishin.kit.db import create_pool, ensure_database
 from suishin.kit.graphql import ServiceGraphQL
 from suishin.kit.logging import configure_logging
-from suishin.kit.migrations import migrate
+from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.outbox import OutboxRelay
 from suishin.kit.settings import ServiceSettings
 from suishin.kit.signing import needs_signature, record_is_signed
@@ -68,6 +70,8 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.brokerwatch: BrokerWatch | None = None
         self.started = False
+        self._figures: dict[str, Any] = {}  # read at scrape time (refresh_metrics)
+        tracing.configure_tracing(name)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -96,6 +100,7 @@ class ServiceRuntime:
             max_retries=self.settings.handler_max_retries,
             stall_after=self.settings.consumer_stall_seconds,
             authentic=self._authentic if needs_signature(topic) else None,
+            service=self.name,
         )
         subscribe(
             self.broker,
@@ -118,15 +123,13 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self.settings.check_production()
-        await ensure_database(self.settings.database_url)
-        self._pool = await create_pool(
+        self._pool = await open_migrated_pool(
             self.settings.database_url,
             self.schema,
+            self.migrations,
             min_size=self.settings.pool_min_size,
             max_size=self.settings.pool_max_size,
         )
-        async with self._pool.acquire() as conn:
-            await migrate(conn, self.schema, self.migrations)
         await self._ensure_topics()
         await self.broker.start()
         self.relay = OutboxRelay(
@@ -217,38 +220,90 @@ class ServiceRuntime:
             )
         return checks
 
-    async def metrics(self) -> str:
-        lines = [
-            f'suishin_process_max_rss_bytes{{service="{self.name}"}} {_max_rss_bytes()}',
-        ]
-        if self.relay is not None:
-            lines.append(
-                f'suishin_outbox_published_total{{service="{self.name}"}} '
-                f"{self.relay.published_total}"
-            )
-            with contextlib.suppress(Exception):
-                pending = await self.pool.fetchval(
-                    "select count(*) from outbox where published_at is null"
-                )
-                lines.append(f'suishin_outbox_pending{{service="{self.name}"}} {pending}')
-        if self.brokerwatch is not None:
-            lines.append(
-                f'suishin_broker_losses_recovered_total{{service="{self.name}"}} '
-                f"{self.brokerwatch.losses}"
-            )
+    async def refresh_metrics(self) -> None:
+        """Read what a scrape reports but no counter holds: consumer lag and progress, the
+        outbox's pending rows and the age of the oldest."""
+        figures: dict[str, Any] = {"consumers": {}}
         for c in self.consumers:
-            labels = f'service="{self.name}",consumer="{c.name}"'
-            lines.append(f"suishin_consumer_processed_total{{{labels}}} {c.processed}")
-            lines.append(f"suishin_consumer_dead_lettered_total{{{labels}}} {c.dead_lettered}")
-            health = await c.health()
-            if health["lag"] is not None:
-                lines.append(f"suishin_consumer_lag{{{labels}}} {health['lag']}")
-            lines.append(
-                f"suishin_consumer_seconds_since_progress{{{labels}}} "
-                f"{health['seconds_since_progress']}"
+            figures["consumers"][c.name] = await c.health()
+        if self.relay is not None:
+            with contextlib.suppress(Exception):
+                row = await self.pool.fetchrow(
+                    """select count(*) as pending,
+                              coalesce(extract(epoch from now() - min(created_at)), 0) as age
+                       from outbox where published_at is null"""
+                )
+                if row is not None:
+                    figures["outbox"] = (int(row["pending"]), float(row["age"]))
+        self._figures = figures
+
+    def metric_families(self) -> Iterator[Metric]:
+        """This runtime's figures, added to the process registry's on its /metrics."""
+        service = {"service": self.name}
+        if self.relay is not None:
+            yield m.counter(
+                "suishin_outbox_published",
+                "Outbox rows published to Kafka",
+                service,
+                self.relay.published_total,
             )
-            lines.append(f"suishin_consumer_stalled{{{labels}}} {int(bool(health['stalled']))}")
-        return "\n".join(lines) + "\n"
+        if self.brokerwatch is not None:
+            yield m.counter(
+                "suishin_broker_losses_recovered",
+                "Broker losses detected and recovered from (kit.brokerwatch)",
+                service,
+                self.brokerwatch.losses,
+            )
+        if "outbox" in self._figures:
+            pending, age = self._figures["outbox"]
+            yield m.gauge(
+                "suishin_outbox_pending", "Outbox rows not yet published", service, pending
+            )
+            yield m.gauge(
+                "suishin_outbox_oldest_age_seconds",
+                "Age of the oldest unpublished outbox row (0 when none)",
+                service,
+                age,
+            )
+        health_of = self._figures.get("consumers", {})
+        for c in self.consumers:
+            labels = {"service": self.name, "consumer": c.name}
+            yield m.counter(
+                "suishin_consumer_processed", "Records handled by a consumer", labels, c.processed
+            )
+            yield m.counter(
+                "suishin_consumer_dead_lettered",
+                "Records a consumer sent to a dead-letter topic",
+                labels,
+                c.dead_lettered,
+            )
+            health = health_of.get(c.name)
+            if health is None:
+                continue
+            if health["lag"] is not None:
+                yield m.gauge(
+                    "suishin_consumer_lag",
+                    "Records waiting in the consumer's partitions (end minus committed offsets)",
+                    labels,
+                    health["lag"],
+                )
+            yield m.gauge(
+                "suishin_consumer_seconds_since_progress",
+                "Seconds since the consumer last applied a batch (or had nothing waiting)",
+                labels,
+                health["seconds_since_progress"],
+            )
+            yield m.gauge(
+                "suishin_consumer_stalled",
+                "1 when records wait and the consumer makes no progress (see /readyz)",
+                labels,
+                int(bool(health["stalled"])),
+            )
+
+    async def metrics(self, accept: str | None = None) -> str:
+        """What ``/metrics`` serves (OpenMetrics when ``accept`` asks for it)."""
+        body, _ = await m.exposition(accept, self)
+        return body.decode()
 
     def http_app(
         self, graphql_schema: strawberry.Schema | None, *, extra_routes: list[Any] | None = None
@@ -267,8 +322,9 @@ class ServiceRuntime:
                 status_code=200 if ok else 503,
             )
 
-        async def metrics(_: Request) -> Response:
-            return PlainTextResponse(await self.metrics())
+        async def metrics(request: Request) -> Response:
+            body, content_type = await m.exposition(request.headers.get("accept"), self)
+            return Response(body, media_type=content_type)
 
         routes: list[Any] = [
             Route("/healthz", healthz),
@@ -289,7 +345,8 @@ class ServiceRuntime:
             finally:
                 await self.stop()
 
-        return Starlette(routes=routes, lifespan=lifespan)
+        app = Starlette(routes=routes, lifespan=lifespan)
+        return http.instrument(app, self.name, [r.path for r in routes])
 
 
 async def _forever(job: Callable[[], Awaitable[None]]) -> None:
@@ -302,10 +359,6 @@ async def _forever(job: Callable[[], Awaitable[None]]) -> None:
         except Exception:
             log.exception("background job failed; restarting in 1s")
             await asyncio.sleep(1)
-
-
-def _max_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def serve(runtime: ServiceRuntime, app: Starlette) -> None:

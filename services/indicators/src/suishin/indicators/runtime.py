@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from importlib import resources
 
 import asyncpg
 
 from suishin.indicators.settings import IndicatorsSettings
+from suishin.kit import metrics
 from suishin.kit.clock import Clock, SystemClock
-from suishin.kit.db import create_pool, ensure_database
-from suishin.kit.migrations import migrate
+from suishin.kit.metrics import Metric
+from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import PlatformSettings
 
@@ -26,11 +28,13 @@ class IndicatorsRuntime(ServiceRuntime):
         self.clock: Clock = clock or SystemClock()
         self.ingested = 0
 
-    async def metrics(self) -> str:
-        labels = f'service="{self.name}"'
-        return (
-            await super().metrics()
-            + f"suishin_indicators_reports_accepted_total{{{labels}}} {self.ingested}\n"
+    def metric_families(self) -> Iterator[Metric]:
+        yield from super().metric_families()
+        yield metrics.counter(
+            "suishin_indicators_reports_accepted",
+            "Reports of actuals accepted (Kafka and GraphQL)",
+            {"service": self.name},
+            self.ingested,
         )
 
     def wake_relay(self) -> None:
@@ -40,9 +44,6 @@ class IndicatorsRuntime(ServiceRuntime):
 
 async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
     """A pool on the indicators schema with migrations applied (for the CLI and tools)."""
-    schema = settings.schema_name(SERVICE_NAME)
-    await ensure_database(settings.database_url)
-    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=max_size)
-    async with pool.acquire() as conn:
-        await migrate(conn, schema, MIGRATIONS)
-    return pool
+    return await open_migrated_pool(
+        settings.database_url, settings.schema_name(SERVICE_NAME), MIGRATIONS, max_size=max_size
+    )

@@ -59,7 +59,9 @@ class RenderError(Exception):
 
 
 class Renderer:
-    def __init__(self, override_dir: Path | None = None) -> None:
+    def __init__(
+        self, override_dir: Path | None = None, portal_url: str = "http://127.0.0.1:4005"
+    ) -> None:
         loaders: list[Any] = []
         if override_dir is not None:
             loaders.append(FileSystemLoader(str(override_dir)))
@@ -75,6 +77,9 @@ class Renderer:
         self.env.filters["status"] = _status_label
         self.env.filters["severity"] = _severity_label
         self.env.filters["num"] = _number
+        # E-mails link to the ward portal: its inbox and its notification settings page.
+        self.env.globals["settings_url"] = f"{portal_url.rstrip('/')}/settings"
+        self.env.globals["inbox_url"] = f"{portal_url.rstrip('/')}/inbox"
 
     def notice(self, kind: str, language: str, context: Mapping[str, Any]) -> tuple[str, str]:
         """(title, body) for one notice."""

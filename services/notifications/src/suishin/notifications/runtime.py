@@ -14,9 +14,9 @@ from typing import Any
 import asyncpg
 
 from suishin.kit.clock import Clock, SystemClock
-from suishin.kit.db import create_pool, ensure_database, transaction
+from suishin.kit.db import transaction
 from suishin.kit.handlers import InboxHandler
-from suishin.kit.migrations import migrate
+from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import PlatformSettings
 from suishin.notifications.digests import compose_due_digests
@@ -51,7 +51,7 @@ class NotificationsRuntime(ServiceRuntime):
     def __init__(self, settings: NotificationsSettings, clock: Clock | None = None) -> None:
         super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
         self.clock: Clock = clock or SystemClock()
-        self.renderer = Renderer(settings.templates_dir)
+        self.renderer = Renderer(settings.templates_dir, portal_url=settings.portal_url)
         calendar = BusinessCalendar()
         # Load the holiday tables now: their first use imports them (~0.3 s), which would
         # otherwise delay the first alert after a start.
@@ -126,9 +126,6 @@ def runtime_of(runtime: ServiceRuntime) -> NotificationsRuntime:
 
 async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
     """A pool on the notifications schema with migrations applied (for the CLI and tools)."""
-    schema = settings.schema_name(SERVICE_NAME)
-    await ensure_database(settings.database_url)
-    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=max_size)
-    async with pool.acquire() as conn:
-        await migrate(conn, schema, MIGRATIONS)
-    return pool
+    return await open_migrated_pool(
+        settings.database_url, settings.schema_name(SERVICE_NAME), MIGRATIONS, max_size=max_size
+    )

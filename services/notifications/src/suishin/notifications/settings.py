@@ -41,8 +41,8 @@ class NotificationsSettings(ServiceSettings):
     escalation_business_days: int = 3
     scheduler_interval: float = Field(default=30.0, description="Digest/escalation check period.")
 
-    # Links in messages point at the ward portal.
-    portal_url: str = "http://127.0.0.1:4000"
+    # Links in messages point at the ward portal (SUISHIN_PORTAL_URL).
+    portal_url: str = "http://127.0.0.1:4005"
     templates_dir: Path | None = Field(
         default=None, description="Optional folder whose templates override the built-in ones."
     )

@@ -8,8 +8,7 @@ from importlib import resources
 import asyncpg
 
 from suishin.kit.clock import Clock, SystemClock
-from suishin.kit.db import create_pool, ensure_database
-from suishin.kit.migrations import migrate
+from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import PlatformSettings
 from suishin.plans.settings import PlansSettings
@@ -28,9 +27,6 @@ class PlansRuntime(ServiceRuntime):
 
 async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
     """A pool on the plans schema with migrations applied (for the CLI and tools)."""
-    schema = settings.schema_name(SERVICE_NAME)
-    await ensure_database(settings.database_url)
-    pool = await create_pool(settings.database_url, schema, min_size=1, max_size=max_size)
-    async with pool.acquire() as conn:
-        await migrate(conn, schema, MIGRATIONS)
-    return pool
+    return await open_migrated_pool(
+        settings.database_url, settings.schema_name(SERVICE_NAME), MIGRATIONS, max_size=max_size
+    )

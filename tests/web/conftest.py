@@ -1,0 +1,85 @@
+"""The whole platform with the portal (as `suishin up` runs it) and one real headless Chromium
+per module, driven by Playwright with the system's Chromium (installed from Debian's packages,
+never downloaded by Playwright).
+
+Under CI the browser tests must run: without /usr/bin/chromium they fail there, and are only
+skipped on a developer machine that has no Chromium."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("SUISHIN_CHROMIUM", "/usr/bin/chromium")
+A11Y = ROOT / "tools" / "a11y"
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+
+# The end-to-end fixtures (a module-scoped platform and 板橋区 loaded into it) are reused as is:
+# the platform's process list includes the portal.
+_spec = importlib.util.spec_from_file_location(
+    "suishin_e2e_conftest", ROOT / "tests/e2e/conftest.py"
+)
+assert _spec and _spec.loader
+e2e = importlib.util.module_from_spec(_spec)
+sys.modules["suishin_e2e_conftest"] = e2e
+_spec.loader.exec_module(e2e)
+platform = e2e.platform
+ward = e2e.ward
+
+
+def chromium_or_skip() -> str:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    if os.environ.get("CI"):
+        pytest.fail(f"{CHROMIUM} is missing: CI installs it (apt-get install chromium)")
+    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    return chromium_or_skip()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def browser(chromium_path: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(
+            executable_path=chromium_path, args=["--no-sandbox", "--disable-dev-shm-usage"]
+        )
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> str:
+    """axe-core from npm (tools/a11y, locked), installed on first use like tools/federation."""
+    script = A11Y / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        if shutil.which("npm") is None:
+            if os.environ.get("CI"):
+                pytest.fail("npm is needed for axe-core")
+            pytest.skip("npm is needed for axe-core")
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=A11Y, check=True, capture_output=True
+        )
+    return script.read_text("utf-8")
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Iterator[Path]:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield SCREENSHOTS

@@ -1,0 +1,341 @@
+"""The ward portal in a real headless Chromium, on the whole platform (板橋区 loaded, another
+ward and an unpublished plan beside it).
+
+Each demo role signs in; the CIO reads the plan; the 所管課 reporter reports actuals far below
+target through the form and the 事務局 sees the alert arrive live in their inbox and
+acknowledges it with a comment; the CIO opens the measure from the link of the e-mail they
+received; the xlsx and the PDF download and open; the public page shows published data only
+and passes axe-core (no serious or critical violation). A screenshot of every page is kept in
+test-output/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+import shutil
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from openpyxl import load_workbook
+from pypdf import PdfReader
+
+from suishin.cli.demo import import_plans
+from suishin.cli.plans_commands import IMPORT_STEPS
+from suishin.contracts.planfile import load_plan_file
+from suishin.devstack.testing import wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
+PLAN_TITLE = "板橋区DX推進計画2025 後期実施計画"
+MEASURE_KEYS = ("dx2025-late.l13", "dx2025-late.l14")  # マイナンバーカード, 戸籍住民課 reports
+DRAFT_TITLE = "未公表の下書き計画（ポータル試験）"
+ROLES = {
+    "cio@itabashi": "板橋 太郎",
+    "jimukyoku@itabashi": "事務 花子",
+    "reporter@itabashi": "戸籍 次郎",
+    "honbu@itabashi": "本部 一郎",
+}
+
+
+class Portal:
+    """One browser context per signed-in person (separate cookies), on the portal's URL."""
+
+    def __init__(self, browser: Any, url: str, screenshots: Path) -> None:
+        self.browser = browser
+        self.url = url
+        self.screenshots = screenshots
+        self.pages: dict[str, Any] = {}
+
+    async def page_of(self, subject: str) -> Any:
+        if subject not in self.pages:
+            context = await self.browser.new_context(locale="ja-JP", accept_downloads=True)
+            page = await context.new_page()
+            page.set_default_timeout(20_000)
+            await page.goto(f"{self.url}/signin")
+            await page.click(f"button[data-subject='{subject}']")
+            await page.wait_for_selector("header .who")
+            self.pages[subject] = page
+        return self.pages[subject]
+
+    async def shot(self, page: Any, name: str) -> None:
+        await page.screenshot(path=str(self.screenshots / f"{name}.png"), full_page=True)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def portal(ward: Any, browser: Any, screenshots: Path, tmp_path_factory: Any) -> Any:
+    # Beside 板橋区's published plan: another ward's plan and an unpublished 板橋区 draft.
+    other = DATASETS / "nerima-ict2020.yaml"
+    draft_text = (
+        (DATASETS / "itabashi-dx2025-early.yaml")
+        .read_text("utf-8")
+        .replace("  key: dx2025-early\n", "  key: portal-draft\n", 1)
+        .replace(
+            "  title: 板橋区ICT推進・活用計画2025 前期実施計画\n", f"  title: {DRAFT_TITLE}\n", 1
+        )
+        .replace("  state: superseded\n", "  state: draft\n", 1)
+    )
+    draft = tmp_path_factory.mktemp("draft") / "itabashi-portal-draft.yaml"
+    draft.write_text(draft_text, "utf-8")
+    await import_plans([(other, load_plan_file(other))], ward.settings, lambda _m: None)
+    plans_only = [s for s in IMPORT_STEPS if s.name == "plans"]
+    from suishin.cli.plans_commands import ImportContext
+
+    draft_file = load_plan_file(draft)
+    for step in plans_only:
+        await step.run(ImportContext(draft_file, str(draft), ward.settings, lambda *_: None))
+    web = next(s for s in ward.stack.specs if s.name == "web")
+    portal = Portal(browser, web.base_url, screenshots)
+    yield portal
+    for page in portal.pages.values():
+        await page.context.close()
+
+
+async def test_each_demo_role_signs_in_and_sees_its_menu(portal: Portal) -> None:
+    for subject, name in ROLES.items():
+        page = await portal.page_of(subject)
+        assert name in await page.inner_text("header .who")
+        menu = await page.inner_text("header nav")
+        assert ("実績の報告" in menu) == (subject.startswith(("reporter", "jimukyoku")))
+        assert ("本部 年度まとめ" in menu) == (not subject.startswith("reporter"))
+        await portal.shot(page, f"home-{subject.split('@')[0]}")
+    # The sign-in page itself, and English on request.
+    page = await portal.page_of("cio@itabashi")
+    await page.click("text=English")
+    assert "Plans" in await page.inner_text("header nav")
+    await page.click("text=日本語")
+    assert "計画" in await page.inner_text("header nav")
+
+
+async def test_the_cio_reads_the_plan_with_its_own_level_names_and_filters(portal: Portal) -> None:
+    page = await portal.page_of("cio@itabashi")
+    await page.goto(portal.url + "/")
+    await page.click(f"text={PLAN_TITLE}")
+    await page.wait_for_selector("h1")
+    assert PLAN_TITLE in await page.inner_text("h1")
+    assert "ビジョン ＞ 基本方針・推進体制強化 ＞ 施策 ＞ 事業量" in await page.inner_text(
+        "#tree-h"
+    )
+    assert "評価集計" in await page.inner_text("table.counts caption")
+    everything = await page.locator(".tree .node.measure").count()
+    assert everything == 17
+    await portal.shot(page, "plan-dashboard")
+    await page.select_option("select[name=department]", "戸籍住民課")
+    await page.click("form.filters button")
+    await page.wait_for_url(re.compile(r"department="))
+    filtered = await page.locator(".tree .node.measure").count()
+    assert 0 < filtered < everything
+    await portal.shot(page, "plan-dashboard-filtered")
+
+
+async def test_settings_show_the_typed_error_next_to_the_field_and_keep_the_input(
+    portal: Portal,
+) -> None:
+    page = await portal.page_of("cio@itabashi")
+    await page.goto(portal.url + "/settings")
+    # The CIO wants e-mail at once, even at night and on holidays (the test may run then).
+    await page.uncheck("input[name=respectQuietHours]")
+    await page.check("input[name=cadence][value=DAILY]")
+    # A language the API does not know (the select is altered, as a hand-made request would).
+    await page.evaluate(
+        "document.getElementById('language').add(new Option('français', 'fr', true, true))"
+    )
+    await page.click("form.stack button[type=submit]")
+    error = await page.inner_text("#err-language")
+    assert "ja" in error and "en" in error, error
+    assert await page.get_attribute("#language", "aria-invalid") == "true"
+    assert not await page.is_checked("input[name=respectQuietHours]")  # kept as typed
+    assert await page.is_checked("input[name=cadence][value=DAILY]")
+    await portal.shot(page, "settings-error")
+    await page.select_option("#language", "ja")
+    await page.check("input[name=cadence][value=IMMEDIATE]")
+    await page.click("form.stack button[type=submit]")
+    assert "保存しました" in await page.inner_text("main")
+    assert not await page.is_checked("input[name=respectQuietHours]")
+    await portal.shot(page, "settings")
+
+
+async def test_a_report_below_target_reaches_the_jimukyoku_live_and_is_acknowledged(
+    portal: Portal, ward: Any
+) -> None:
+    office = await portal.page_of("jimukyoku@itabashi")
+    await office.goto(portal.url + "/inbox")
+    await office.wait_for_selector("#live-state[data-connected='1']")
+    await portal.shot(office, "inbox-before")
+
+    reporter = await portal.page_of("reporter@itabashi")
+    await reporter.goto(portal.url + "/report")
+    rows = await reporter.inner_text("main table")
+    assert "マイナンバーカード交付数" in rows
+    await portal.shot(reporter, "report")
+    # A period the API refuses: its typed error next to the field, everything typed kept.
+    await reporter.select_option("#f-indicatorKey", MEASURE_KEYS[0])
+    await reporter.fill("#f-period", "FY2099")
+    await reporter.fill("#f-value", "300")
+    await reporter.fill("#f-comment", "窓口集計")
+    await reporter.click("main form.stack button[type=submit]")
+    error = await reporter.inner_text("#err-period")
+    assert "期間" in error and "FY2099" in error, error
+    assert await reporter.get_attribute("#f-period", "aria-invalid") == "true"
+    assert await reporter.input_value("#f-period") == "FY2099"
+    assert await reporter.input_value("#f-value") == "300"
+    assert await reporter.input_value("#f-comment") == "窓口集計"
+    assert await reporter.input_value("#f-indicatorKey") == MEASURE_KEYS[0]
+    await portal.shot(reporter, "report-error")
+    # Far below the targets of both workloads of the measure.
+    for key, value in zip(MEASURE_KEYS, ("300", "1000"), strict=True):
+        await reporter.select_option("#f-indicatorKey", key)
+        await reporter.fill("#f-period", "FY2024")
+        await reporter.fill("#f-value", value)
+        await reporter.fill("#f-comment", "")
+        await reporter.click("main form.stack button[type=submit]")
+        result = await reporter.inner_text("main .ok")
+        assert "未達" in result, result
+    await portal.shot(reporter, "report-sent")
+
+    live = office.locator("li.notice[data-live='1']", has_text="マイナンバーカード")
+    await live.first.wait_for(timeout=90_000)
+    await portal.shot(office, "inbox-live")
+    notice_id = (await live.first.get_attribute("id") or "").removeprefix("n-")
+    await live.first.locator("input[name=comment]").fill("所管課に確認済み。下期に回復見込み")
+    await live.first.locator("button[type=submit]").click()
+    await office.wait_for_selector(f"#n-{notice_id} .acked, #n-{notice_id} .error")
+    acked = office.locator(f"#n-{notice_id} .acked")
+    assert await acked.count() == 1, await office.inner_text(f"#n-{notice_id}")
+    assert "所管課に確認済み" in await acked.inner_text()
+    await portal.shot(office, "inbox-acknowledged")
+
+    async def acknowledged() -> bool:
+        data = await ward.query(
+            ward.jimukyoku,
+            "query($id: ID!) { notification(id: $id) { acknowledgedAt } }",
+            id=notice_id,
+        )
+        return bool(data["notification"]["acknowledgedAt"])
+
+    await wait_until(acknowledged, timeout=10, message="acknowledged through the API")
+
+
+async def test_the_cio_opens_the_measure_from_the_link_in_the_e_mail(
+    portal: Portal, ward: Any
+) -> None:
+    async def failing_mail() -> list[EmailMessage]:
+        return [
+            m for m in ward.mails_to("cio@itabashi.example.jp") if "未達成" in str(m["Subject"])
+        ]
+
+    mail = (await wait_until(failing_mail, timeout=120, message="the CIO's e-mail"))[0]
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    link = re.search(re.escape(portal.url) + r"/measures/[0-9a-f-]+", text)
+    assert link, text
+    assert f"{portal.url}/settings" in text  # ポータルの通知設定
+    page = await portal.page_of("cio@itabashi")
+    await page.goto(link.group(0))
+    assert "マイナンバーカード" in await page.inner_text("main")
+    card = page.locator("section.indicator", has_text="マイナンバーカード交付数（年度）")
+    why = await card.locator("p.why").inner_text()
+    assert "なぜこの状態か（令和6年度）" in why and "300" in why, why
+    assert await page.locator("svg.chart title").count() >= 2
+    assert "未達成" in await page.inner_text("main")  # the 2024 grade
+    await portal.shot(page, "measure")
+    await card.locator("h3 a").click()
+    await page.wait_for_selector("table.reports")
+    assert "300" in await page.inner_text("table.reports")
+    await portal.shot(page, "indicator")
+
+
+async def test_the_xlsx_and_the_pdf_download_and_open(portal: Portal) -> None:
+    page = await portal.page_of("honbu@itabashi")
+    await page.goto(portal.url + "/summary")
+    assert "評価集計" in await page.inner_text("main")
+    await portal.shot(page, "summary")
+    async with page.expect_download() as xlsx_download:
+        await page.click("main a[href$='progress.xlsx']")
+    xlsx_path = Path(await (await xlsx_download.value).path())
+    workbook = load_workbook(io.BytesIO(await asyncio.to_thread(xlsx_path.read_bytes)))
+    assert workbook.sheetnames == ["進捗状況一覧", "評価集計"]
+    sheet = workbook["進捗状況一覧"]
+    assert PLAN_TITLE in str(sheet["A1"].value)
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
+    assert len(rows) == 17
+    assert any("未達成" in str(cell) for row in rows for cell in row)
+
+    async with page.expect_download() as pdf_download:
+        await page.click("main a[href$='honbu.pdf']")
+    pdf_path = await (await pdf_download.value).path()
+    reader = PdfReader(io.BytesIO(await asyncio.to_thread(Path(pdf_path).read_bytes)))
+    assert len(reader.pages) == 3
+    # pypdf reads fpdf2's CID text as UTF-16 code units (NULs between the characters).
+    text = "".join(p.extract_text() for p in reader.pages).replace("\x00", "").replace(" ", "")
+    for expected in (
+        "評価集計",
+        "未達・注意の指標と理由",
+        "マイナンバーカード",
+        "報告期限を過ぎた実績",
+    ):
+        assert expected in text, expected
+    if shutil.which("pdftotext"):  # poppler reads the embedded Japanese font too
+        out = await asyncio.create_subprocess_exec(
+            "pdftotext", str(pdf_path), "-", stdout=asyncio.subprocess.PIPE
+        )
+        assert "評価集計" in (await out.communicate())[0].decode()
+    fonts = {
+        str(f.get_object()["/BaseFont"])
+        for p in reader.pages
+        for f in (p["/Resources"]["/Font"] or {}).values()
+    }
+    assert any("Noto" in f for f in fonts), fonts
+
+
+async def test_graphiql_opens_with_the_token_in_its_headers_and_none_in_the_url(
+    portal: Portal,
+) -> None:
+    page = await portal.page_of("jimukyoku@itabashi")
+    await page.goto(portal.url + "/graphiql")
+    await page.click("main form button")
+    await page.wait_for_selector(".graphiql-editors, .graphiql-container .graphiql-sessions")
+    assert "token" not in page.url.lower() and "ey" not in page.url
+    await portal.shot(page, "graphiql")
+    config = await page.inner_text("#graphiql-config")
+    assert "Bearer " in config
+
+
+async def test_the_public_page_shows_published_data_only_and_passes_axe(
+    portal: Portal, browser: Any, axe_script: str
+) -> None:
+    # The page's CSP forbids inline scripts; the test injects axe-core all the same.
+    context = await browser.new_context(locale="ja-JP", bypass_csp=True)
+    try:
+        page = await context.new_page()
+        response = await page.goto(f"{portal.url}/public/itabashi")
+        assert response.status == 200
+        main = await page.inner_text("main")
+        assert PLAN_TITLE in main
+        assert DRAFT_TITLE not in main  # unpublished
+        assert "練馬区" not in main  # another ward
+        assert "ICT推進・活用計画2025 前期" not in main  # superseded
+        # The grade the machine computed from this year's reports is not published data.
+        assert "2024年度 未達成" not in main
+        assert await page.get_attribute("html", "lang") == "ja"
+        assert await page.locator("a.skip[href='#main']").count() == 1
+        await portal.shot(page, "public")
+        await page.add_script_tag(content=axe_script)
+        result = await page.evaluate(
+            "axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+        )
+        bad = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not bad, bad
+        # Nobody signed in: no internal page is reachable from here.
+        await page.goto(f"{portal.url}/inbox")
+        assert "/signin" in page.url
+    finally:
+        await context.close()

@@ -1,0 +1,1 @@
+"""Suishin ward portal."""

@@ -1,0 +1,199 @@
+"""The GraphQL documents the portal sends to the gateway (one per page where possible)."""
+
+# The tree's skeleton (three levels reach every measure of the reference plans; sub-items are
+# not shown) and, in the same request, the measures with their owners, tags and grades: the
+# gateway's cost budget counts lists × nesting, so details come once per measure, not per level.
+NODE_FIELDS = "id code title kind levelLabel depth status measure { id }"
+
+PLAN_TREE = """
+query PlanTree($id: ID!, $after: String) {
+  plan(id: $id) {
+    id tenant key title kind state fiscalYearFrom fiscalYearTo phase levelLabels measureCount
+    publishedOn
+    tags { code label }
+    gradeScale { code name grades { code label isFailing } }
+    nodes { __NODE__ children { __NODE__ children { __NODE__ } } }
+  }
+  measures(planId: $id, first: 200, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { ...MeasureDetails } }
+  }
+}
+fragment MeasureDetails on Measure {
+  id status statusLabel tags
+  owners { departmentCode departmentName isLead }
+  grades { fiscalYear grade label isFailing publishedGrade publishedLabel }
+}
+""".replace("__NODE__", NODE_FIELDS)
+
+MORE_MEASURES = """
+query MoreMeasures($id: ID!, $after: String) {
+  measures(planId: $id, first: 200, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { ...MeasureDetails } }
+  }
+}
+fragment MeasureDetails on Measure {
+  id status statusLabel tags
+  owners { departmentCode departmentName isLead }
+  grades { fiscalYear grade label isFailing publishedGrade publishedLabel }
+}
+"""
+
+PUBLIC_PLANS = """
+query PublicPlans($tenant: String!) { plans(tenant: $tenant) { id key title state } }
+"""
+
+ME = "query Me { me { subject tenant roles departments posts name } }"
+
+PLANS = """
+query Plans { plans { id key title kind state fiscalYearFrom fiscalYearTo measureCount } }
+"""
+
+MEASURE = """
+query Measure($id: ID!) {
+  measure(id: $id) {
+    id tenant planId path code title description status statusLabel levelLabel othersText tags
+    plan { id key title levelLabels fiscalYearFrom fiscalYearTo }
+    owners { departmentCode departmentName isLead }
+    schedule { fiscalYear label phase track }
+    history { field previous value fromStatus toStatus changedBy reason source changedAt }
+    grades { fiscalYear grade label isFailing machineLabel machineReason publishedLabel
+             overrideLabel overrideReason consecutiveFailingYears }
+    indicators {
+      id key title unit
+      status { fiscalYear status statusLabel reason }
+      series { fiscalYear period label actual
+               target { value printed text }
+               status { status statusLabel reason } }
+    }
+  }
+}
+"""
+
+INDICATOR = """
+query Indicator($id: ID!) {
+  indicator(id: $id) {
+    id key title description unit polarity aggregation cadence reportLagDays
+    ownerDepartments measureIds planKey qualitative
+    baseline { value text period }
+    status { fiscalYear status statusLabel reason figures { dueDate overduePeriod } }
+    series { fiscalYear period label actual
+             target { value printed text }
+             status { status statusLabel reason } }
+    targets { fiscalYear fromFiscalYear value comparator text printed revision }
+    targetHistory { fiscalYear fromFiscalYear value text printed revision reason revisedBy
+                    validFrom supersededAt isCurrent }
+    measurements { id period value textValue unit source reportedBy comment isCorrection
+                   occurredAt receivedAt isCurrent via }
+    subSeries { id key title }
+  }
+}
+"""
+
+INBOX = """
+query Inbox {
+  unreadCount
+  myInbox(first: 50) {
+    edges { node { id kind severity title body link period createdAt read acknowledgedAt
+                   acknowledgementComment requiresAcknowledgement } }
+  }
+}
+"""
+
+ACKNOWLEDGE = """
+mutation Ack($id: ID!, $comment: String) {
+  acknowledge(notificationId: $id, comment: $comment) {
+    notification { id acknowledgedAt }
+    errors { code message messageEn field }
+  }
+}
+"""
+
+MARK_READ = """
+mutation Read($ids: [ID!]!) { markRead(notificationIds: $ids) { unreadCount errors { code } } }
+"""
+
+LIVE_INBOX = """
+subscription Live { notificationReceived { id kind severity title body link occurredAt } }
+"""
+
+PREFERENCES = """
+query Prefs {
+  myPreferences { emailEnabled cadence mutedKinds respectQuietHours language inDirectory }
+}
+"""
+
+UPDATE_PREFERENCES = """
+mutation UpdatePrefs($input: PreferencesInput!) {
+  updateMyPreferences(input: $input) {
+    preferences { emailEnabled cadence mutedKinds respectQuietHours language inDirectory }
+    errors { code message messageEn field }
+  }
+}
+"""
+
+MY_INDICATORS = """
+query MyIndicators($department: String!) {
+  indicators(filter: { department: $department }, first: 200) {
+    edges { node {
+      id key title unit cadence reportLagDays granularity periodStart periodEnd qualitative
+      status { fiscalYear status statusLabel reason figures { dueDate overduePeriod } }
+      measurements(includeSuperseded: false) { period value textValue }
+    } }
+  }
+}
+"""
+
+REPORT_ACTUAL = """
+mutation Report($input: ReportActualInput!) {
+  reportActual(input: $input) {
+    measurement { id period value }
+    status { status statusLabel reason }
+    duplicate
+    errors { code message messageEn field }
+  }
+}
+"""
+
+CORRECT_ACTUAL = """
+mutation Correct($input: CorrectActualInput!) {
+  correctActual(input: $input) {
+    measurement { id period value }
+    status { status statusLabel reason }
+    duplicate
+    errors { code message messageEn field }
+  }
+}
+"""
+
+# The 本部 summary and the PDF: a plan with grades, and its off-track or overdue indicators.
+PLAN_INDICATORS = """
+query PlanIndicators($planId: ID!) {
+  indicators(filter: { planId: $planId }, first: 200) {
+    edges { node {
+      id key title unit ownerDepartments
+      status { fiscalYear status statusLabel reason figures { dueDate overduePeriod } }
+    } }
+  }
+}
+"""
+
+# The 進捗状況一覧: the plan's measures with schedule, indicator inputs and grades.
+PROGRESS = """
+query Progress($planId: ID!, $after: String) {
+  measures(planId: $planId, first: 200, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id code title status othersText path
+      owners { departmentName isLead }
+      schedule { fiscalYear label track }
+      indicatorInputs { title fiscalYear status exceeded }
+      grades { fiscalYear grade label isFailing machineGrade machineLabel overrideGrade
+               publishedGrade }
+    } }
+  }
+}
+"""
+
+DEPARTMENTS = "query Departments { departments { code name kind } }"

@@ -1,0 +1,191 @@
+"""Shaping gateway answers into what the templates show (pure functions, unit-testable)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from typing import Any
+
+JST = dt.timezone(dt.timedelta(hours=9))
+
+
+def walk(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for node in nodes:
+        out.append(node)
+        out.extend(walk(node.get("children") or []))
+    return out
+
+
+def attach(plan: dict[str, Any], measures: list[dict[str, Any]]) -> dict[str, Any]:
+    """Put each measure's details (owners, tags, grades) on its node of the tree."""
+    by_id = {m["id"]: m for m in measures}
+    for node in walk(plan.get("nodes") or []):
+        details = by_id.get((node.get("measure") or {}).get("id"))
+        if details is not None:
+            node["measure"] = details
+            node["owners"] = details.get("owners") or []
+            node["tags"] = details.get("tags") or []
+        else:
+            node.setdefault("owners", [])
+            node.setdefault("tags", [])
+    return plan
+
+
+def grade_of(node: dict[str, Any], year: int) -> dict[str, Any] | None:
+    for grade in (node.get("measure") or {}).get("grades") or []:
+        if grade.get("fiscalYear") == year:
+            return dict(grade)
+    return None
+
+
+def grade_counts(plan: dict[str, Any]) -> tuple[list[int], list[str], dict[int, Counter[str]]]:
+    """The 評価集計: per fiscal year, how many measures have each grade (labels of the scale)."""
+    years = list(range(plan["fiscalYearFrom"], plan["fiscalYearTo"] + 1))
+    labels = [g["label"] for g in (plan.get("gradeScale") or {}).get("grades", [])]
+    counts: dict[int, Counter[str]] = defaultdict(Counter)
+    for node in walk(plan.get("nodes") or []):
+        if node.get("kind") != "MEASURE":
+            continue
+        for grade in (node.get("measure") or {}).get("grades") or []:
+            if grade.get("fiscalYear") in years and grade.get("label"):
+                counts[grade["fiscalYear"]][grade["label"]] += 1
+    return years, labels, counts
+
+
+def matches(node: dict[str, Any], filters: dict[str, str]) -> bool:
+    if node.get("kind") != "MEASURE":
+        return False
+    department = filters.get("department")
+    if department and department not in {o["departmentCode"] for o in node.get("owners", [])}:
+        return False
+    status = filters.get("status")
+    if status and node.get("status") != status:
+        return False
+    tag = filters.get("tag")
+    if tag and tag not in (node.get("tags") or []):
+        return False
+    grade = filters.get("grade")
+    if grade:
+        year = int(filters["year"]) if filters.get("year", "").isdigit() else None
+        grades = (node.get("measure") or {}).get("grades") or []
+        if not any(
+            (g.get("grade") == grade or g.get("label") == grade)
+            and (year is None or g.get("fiscalYear") == year)
+            for g in grades
+        ):
+            return False
+    return True
+
+
+def filter_tree(nodes: list[dict[str, Any]], filters: dict[str, str]) -> list[dict[str, Any]]:
+    """The tree with only the measures that match (and the groups above them)."""
+    if not any(filters.get(k) for k in ("department", "status", "tag", "grade")):
+        return nodes
+    kept = []
+    for node in nodes:
+        children = filter_tree(node.get("children") or [], filters)
+        if matches(node, filters):
+            kept.append(node)
+        elif children and node.get("kind") == "GROUP":
+            kept.append({**node, "children": children})
+    return kept
+
+
+def departments_of(plan: dict[str, Any]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for node in walk(plan.get("nodes") or []):
+        for owner in node.get("owners") or []:
+            seen.setdefault(owner["departmentCode"], owner["departmentName"])
+    return sorted(seen.items())
+
+
+def current_fiscal_year(today: dt.date | None = None) -> int:
+    today = today or dt.datetime.now(JST).date()
+    return today.year if today.month >= 4 else today.year - 1
+
+
+def next_due(indicator: dict[str, Any], today: dt.date | None = None) -> tuple[str, dt.date | None]:
+    """The period a 所管課 reports next and its due date (period end + report lag)."""
+    today = today or dt.datetime.now(JST).date()
+    lag = dt.timedelta(days=int(indicator.get("reportLagDays") or 0))
+    cadence = indicator.get("cadence")
+    reported = {m["period"] for m in indicator.get("measurements") or []}
+    status = indicator.get("status") or {}
+    figures = status.get("figures") or {}
+    if figures.get("overduePeriod"):
+        due = figures.get("dueDate")
+        return figures["overduePeriod"], dt.date.fromisoformat(due) if due else None
+    if cadence == "MONTHLY":
+        first = dt.date(today.year, today.month, 1)
+        last_month_end = first - dt.timedelta(days=1)
+        period = f"{last_month_end.year}-{last_month_end.month:02d}"
+        if period in reported:
+            nxt = (first + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+            return f"{today.year}-{today.month:02d}", nxt + lag
+        return period, last_month_end + lag
+    if cadence == "NONE":
+        return "-", None
+    year = current_fiscal_year(today)
+    previous = f"FY{year - 1}"
+    start = int(indicator.get("periodStart") or year)
+    if year - 1 >= start and previous not in reported:
+        return previous, dt.date(year, 3, 31) + lag
+    return f"FY{year}", dt.date(year + 1, 3, 31) + lag
+
+
+def off_track(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        i
+        for i in indicators
+        if (i.get("status") or {}).get("status") in ("OFF_TRACK", "AT_RISK", "STALE")
+    ]
+
+
+def overdue(indicators: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [i for i in indicators if (i.get("status") or {}).get("status") == "STALE"]
+
+
+def link_target(link: str | None) -> str | None:
+    """A notice's ``link`` (``Indicator:<id>``, ``Measure:<id>``) as a portal path."""
+    if not link or ":" not in link:
+        return None
+    kind, _, ident = link.partition(":")
+    paths = {"Indicator": "/indicators/", "Measure": "/measures/", "Plan": "/plans/"}
+    prefix = paths.get(kind)
+    return f"{prefix}{ident}" if prefix and ident else None
+
+
+def focus_status(indicator: dict[str, Any]) -> dict[str, Any]:
+    """The status worth explaining: the latest year with data (a red 2024 is not hidden by a
+    2025 without reports yet), else the current one. Carries the year's label."""
+    for point in reversed(indicator.get("series") or []):
+        status = point.get("status") or {}
+        if status.get("status") not in (None, "NO_DATA"):
+            return {**status, "label": point.get("label") or point.get("period")}
+    current = dict(indicator.get("status") or {})
+    current.setdefault("label", current.get("fiscalYear"))
+    return current
+
+
+def published_only(plan: dict[str, Any]) -> dict[str, Any]:
+    """For the public: each measure keeps only the grades the ward published (a machine grade
+    computed from this year's reports is not published data)."""
+    failing = {
+        g["code"] for g in (plan.get("gradeScale") or {}).get("grades", []) if g["isFailing"]
+    }
+    for node in walk(plan.get("nodes") or []):
+        measure = node.get("measure")
+        if not measure or "grades" not in measure:
+            continue
+        measure["grades"] = [
+            {
+                "fiscalYear": g["fiscalYear"],
+                "grade": g["publishedGrade"],
+                "label": g["publishedLabel"],
+                "isFailing": g["publishedGrade"] in failing,
+            }
+            for g in measure["grades"]
+            if g.get("publishedLabel")
+        ]
+    return plan
