@@ -39,14 +39,11 @@ from suishin.contracts import ids, topics
 from suishin.contracts.enums import Comparator
 from suishin.contracts.events import IndicatorReported, new_event
 from suishin.devstack.testing import isolated_settings, started, test_infrastructure
-from suishin.indicators.app import IndicatorsRuntime, build
-from suishin.indicators.definitions import (
-    IndicatorDefinition,
-    LinkInput,
-    TargetInput,
-    apply_definitions,
-)
-from suishin.indicators.domain import Cadence, Granularity
+from suishin.indicators.app import build
+from suishin.indicators.commands import apply_definitions
+from suishin.indicators.domain.definitions import IndicatorDefinition, LinkInput, TargetInput
+from suishin.indicators.domain.model import Cadence, Granularity
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.clock import FixedClock
 

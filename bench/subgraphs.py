@@ -30,8 +30,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from suishin.contracts import ids
 from suishin.devstack.testing import isolated_settings, started, test_infrastructure
 from suishin.indicators.app import build as build_indicators
+from suishin.indicators.graphql import schema as indicators_schema
 from suishin.indicators.importer import import_indicator_definitions
-from suishin.indicators.schema import schema as indicators_schema
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
 from suishin.kit.graphql_exec import QuickExecutionContext

@@ -18,10 +18,7 @@ SUBGRAPHS = ("plans", "indicators", "notifications")
 
 def main() -> int:
     for name in SUBGRAPHS:
-        try:  # the service template's suishin.<svc>.graphql, else a not yet moved service's
-            schema = importlib.import_module(f"suishin.{name}.graphql").schema
-        except ModuleNotFoundError:
-            schema = importlib.import_module(f"suishin.{name}.schema").schema
+        schema = importlib.import_module(f"suishin.{name}.graphql").schema
         (ROOT / "subgraphs" / f"{name}.graphql").write_text(schema.as_str() + "\n", "utf-8")
         print(f"gateway/subgraphs/{name}.graphql")
     subprocess.run([sys.executable, "-m", "suishin.gateway.codegen"], check=True)

@@ -28,7 +28,7 @@ def composer() -> Path:
 
 def subgraph_sdl(name: str) -> str:
     """What the subgraph answers to ``{ _service { sdl } }`` (in-process, same schema object)."""
-    schema = importlib.import_module(f"suishin.{name}.schema").schema
+    schema = importlib.import_module(f"suishin.{name}.graphql").schema
     result = schema.execute_sync("{ _service { sdl } }")
     assert result.errors is None, result.errors
     return result.data["_service"]["sdl"]

@@ -16,8 +16,10 @@ from suishin.contracts import ids
 from suishin.contracts.enums import Comparator
 from suishin.contracts.planfile import PlanFile, load_plan_file
 from suishin.devstack.testing import Infrastructure, isolated_env, unique_prefix
-from suishin.indicators.definitions import TargetInput, revise_target
-from suishin.indicators.ingest import Report, ingest
+from suishin.indicators.commands import ingest
+from suishin.indicators.domain.definitions import TargetInput
+from suishin.indicators.domain.reports import Report
+from suishin.indicators.storage.targets import revise_target
 from suishin.kit.db import create_pool
 
 from .conftest import DATASETS

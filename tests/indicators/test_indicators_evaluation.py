@@ -9,16 +9,7 @@ from uuid import uuid4
 import pytest
 
 from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
-from suishin.indicators.domain import (
-    Cadence,
-    IndicatorSpec,
-    Observation,
-    ReportingPeriod,
-    ReportRejected,
-    TargetSpec,
-    check_report,
-)
-from suishin.indicators.evaluation import (
+from suishin.indicators.domain.evaluation import (
     Evaluation,
     EvaluationFigures,
     classify_text_target,
@@ -26,6 +17,15 @@ from suishin.indicators.evaluation import (
     overdue_report,
     select_target,
     years_to_evaluate,
+)
+from suishin.indicators.domain.model import (
+    Cadence,
+    IndicatorSpec,
+    Observation,
+    ReportingPeriod,
+    ReportRejected,
+    TargetSpec,
+    check_report,
 )
 
 ACHIEVED = IndicatorStatus.ACHIEVED
@@ -431,7 +431,7 @@ def test_the_comparator_decides_the_direction() -> None:
 
 
 def test_text_targets_are_classified() -> None:
-    from suishin.indicators.evaluation import Direction
+    from suishin.indicators.domain.evaluation import Direction
 
     assert classify_text_target("拡大") is Direction.UP
     assert classify_text_target("キャッシュレス決済対応窓口拡大 検討") is Direction.UP
@@ -641,6 +641,6 @@ def test_unit_aliases_are_accepted() -> None:
 
 @pytest.mark.parametrize("status", list(IndicatorStatus))
 def test_every_status_has_a_japanese_label(status: IndicatorStatus) -> None:
-    from suishin.indicators.evaluation import STATUS_LABELS_JA
+    from suishin.indicators.domain.evaluation import STATUS_LABELS_JA
 
     assert STATUS_LABELS_JA[status]

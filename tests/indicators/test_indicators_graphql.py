@@ -15,9 +15,11 @@ import pytest_asyncio
 
 from suishin.contracts import ids
 from suishin.devstack.testing import Infrastructure, isolated_settings, started
-from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.app import build
+from suishin.indicators.commands import ingest
+from suishin.indicators.domain.reports import Report
 from suishin.indicators.importer import import_indicator_definitions
-from suishin.indicators.ingest import Report, ingest
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
 

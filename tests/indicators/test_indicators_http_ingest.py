@@ -16,9 +16,10 @@ import pytest_asyncio
 from suishin.contracts import ids, topics
 from suishin.contracts.events import IndicatorReported, new_event
 from suishin.devstack.testing import Infrastructure, isolated_settings, produce, started, wait_until
-from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.app import build
 from suishin.indicators.http_ingest import MAX_BODY_BYTES, MAX_ITEMS, PATH
 from suishin.indicators.importer import import_indicator_definitions
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
 

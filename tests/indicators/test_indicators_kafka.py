@@ -28,8 +28,9 @@ from suishin.devstack.testing import (
     started,
     wait_until,
 )
-from suishin.indicators.app import IndicatorsRuntime, build
+from suishin.indicators.app import build
 from suishin.indicators.importer import import_indicator_definitions
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.indicators.settings import IndicatorsSettings
 
 from .conftest import JUNE_2024, Clock, plan_file, small_plan

@@ -1,7 +1,7 @@
 """A measure lists the indicators of its workload items: links roll up to every ancestor."""
 
 from suishin.contracts import ids
-from suishin.indicators.definitions import IndicatorDefinition, LinkInput, link_ancestor_ids
+from suishin.indicators.domain.definitions import IndicatorDefinition, LinkInput, link_ancestor_ids
 
 TENANT, PLAN = "itabashi", "dx2025-late"
 

@@ -11,8 +11,9 @@ import pytest
 
 from suishin.contracts import ids
 from suishin.contracts.events import IndicatorStatusChanged, parse_event
+from suishin.indicators.commands import ingest
+from suishin.indicators.domain.reports import Report
 from suishin.indicators.importer import REIMPORT_REASON, import_indicator_definitions
-from suishin.indicators.ingest import Report, ingest
 from suishin.indicators.sweep import sweep
 
 from .conftest import JUNE_2024, IndicatorsDb, dataset, plan_file, small_plan

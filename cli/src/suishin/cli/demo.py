@@ -25,7 +25,7 @@ from suishin.cli.tokens import ROLE_PRESETS
 from suishin.contracts import topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
 from suishin.contracts.planfile import PlanFile, load_plan_file
-from suishin.indicators.domain import sub_series_key
+from suishin.indicators.domain.model import sub_series_key
 from suishin.kit.auth import issue_token
 from suishin.kit.settings import PlatformSettings
 

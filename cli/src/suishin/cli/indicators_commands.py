@@ -28,10 +28,10 @@ from suishin.cli.plans_commands import (
     run_or_exit,
 )
 from suishin.contracts.planfile import PlanFile
-from suishin.indicators.app import open_pool
 from suishin.indicators.exporter import export_indicator_data
 from suishin.indicators.importer import ImportReport, import_indicator_definitions
 from suishin.indicators.importer import Progress as ImportProgress
+from suishin.indicators.runtime import open_pool
 from suishin.kit.settings import PlatformSettings
 
 console = Console(stderr=True)

@@ -17,18 +17,15 @@ from uuid import UUID
 
 import asyncpg
 
+from suishin.indicators import storage
+
 Executor = Any
 """A connection or a pool: both have ``fetch``."""
 
 
 async def export_indicator_data(db: Executor, tenant: str, plan_key: str) -> list[dict[str, Any]]:
     """The plan's indicators as plan-file data (``PlanFile.indicators``), in file order."""
-    rows = await db.fetch(
-        """select * from indicators where tenant = $1 and plan_key = $2
-           order by plan_position nulls last, key""",
-        tenant,
-        plan_key,
-    )
+    rows = await storage.indicators.plan_rows(db, tenant, plan_key)
     if not rows:
         return []
     ids = [r["id"] for r in rows]
@@ -36,28 +33,9 @@ async def export_indicator_data(db: Executor, tenant: str, plan_key: str) -> lis
     for r in rows:
         if r["parent_id"] is not None:
             children[r["parent_id"]].append(r)
-    history: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
-    for t in await db.fetch(
-        """select * from targets where indicator_id = any($1::uuid[])
-           order by indicator_id, fiscal_year, coalesce(from_fiscal_year, 0), revision""",
-        ids,
-    ):
-        history[t["indicator_id"]].append(t)
-    paths: dict[UUID, list[str]] = defaultdict(list)
-    for link in await db.fetch(
-        """select indicator_id, node_path from indicator_links
-           where indicator_id = any($1::uuid[]) and node_path is not null
-           order by indicator_id, node_path""",
-        ids,
-    ):
-        paths[link["indicator_id"]].append(link["node_path"])
-    current: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
-    for m in await db.fetch(
-        """select indicator_id, period, period_end, value, text_value, source from measurements
-           where indicator_id = any($1::uuid[]) and is_current order by period_end, period""",
-        ids,
-    ):
-        current[m["indicator_id"]].append(m)
+    history = defaultdict(list, await storage.targets.target_history(db, ids))
+    paths = defaultdict(list, await storage.links.node_paths(db, ids))
+    current = defaultdict(list, await storage.measurements.current_for_export(db, ids))
 
     out: list[dict[str, Any]] = []
     for r in rows:
@@ -178,7 +156,7 @@ def _target_of(row: asyncpg.Record, slot: tuple[int, int | None, str | None]) ->
     target: dict[str, Any] = {"fiscal_year": slot[0]}
     if slot[1] is not None:
         target["from_fiscal_year"] = slot[1]
-    target.update(_target_value(row))
+    target |= _target_value(row)
     if slot[2] is not None:
         target["sub_series"] = slot[2]
     if row["printed"]:

@@ -1,7 +1,7 @@
 """Kafka consumer of ``indicator.reported``: external systems' actuals, one batch at a time.
 
 A batch is applied in one transaction: inbox claims (duplicates and redeliveries change
-nothing), then :func:`suishin.indicators.ingest.ingest`. Reports the service refuses (unknown
+nothing), then :func:`suishin.indicators.commands.ingest`. Reports the service refuses (unknown
 indicator, another tenant's indicator, wrong unit, non-numeric value, period outside the plan,
 reused idempotency key) are returned as rejections and go to ``indicator.reported.dlq`` with
 the reason in the ``x-dlq-reason`` header; their inbox claims are released, so a redelivery is
@@ -10,17 +10,14 @@ judged again rather than silently dropped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from asyncpg import Connection
 
 from suishin.contracts.events import Envelope, IndicatorReported
-from suishin.indicators.ingest import Report, ingest
+from suishin.indicators.commands import ingest
+from suishin.indicators.domain.reports import Report
+from suishin.indicators.runtime import IndicatorsRuntime
 from suishin.kit.consumer import Rejection
 from suishin.kit.handlers import InboxHandler, Outcome
-
-if TYPE_CHECKING:
-    from suishin.indicators.app import IndicatorsRuntime
 
 CONSUMER = "indicators:indicator.reported"
 

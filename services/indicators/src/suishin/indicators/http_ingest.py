@@ -18,8 +18,9 @@ PostgreSQL, with a result per item, so a producer that got the answer can forget
 - Answer: ``{"results": [{"index", "status": "accepted" | "duplicate" | "rejected",
   "reason", "message", "event_id", "idempotency_key"}], "accepted", "duplicates", "rejected"}``.
 
-The reports go through :func:`suishin.indicators.ingest.ingest` with the inbox claims of the
-Kafka consumer, in one transaction: the same rules, the same evaluation, the same events.
+The reports go through :func:`suishin.indicators.commands.ingest_claimed`: the inbox claims of the
+Kafka consumer and :func:`suishin.indicators.commands.ingest` in one transaction, the same rules,
+the same evaluation, the same events.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -36,15 +37,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from suishin.contracts.events import Envelope, EventRejected, IndicatorReported, parse_event
-from suishin.indicators.domain import ReportRejected, may_report_for
+from suishin.indicators import commands
+from suishin.indicators.domain.model import ReportRejected, may_report_for
+from suishin.indicators.domain.reports import Report
 from suishin.indicators.handlers import CONSUMER
-from suishin.indicators.ingest import Report, ingest
-from suishin.indicators.storage import IndicatorRecord
+from suishin.indicators.runtime import IndicatorsRuntime
+from suishin.indicators.storage.indicators import IndicatorRecord
 from suishin.kit.auth import AuthError, principal_from_header
-from suishin.kit.inbox import claim_many
-
-if TYPE_CHECKING:
-    from suishin.indicators.app import IndicatorsRuntime
 
 PATH = "/ingest/indicator-reports"
 MAX_ITEMS = 1000
@@ -81,7 +80,7 @@ def ingest_route(runtime: IndicatorsRuntime) -> Route:
             return _error(401, "UNAUTHENTICATED", "トークンが無効です", "invalid token")
         if principal.tenant is None:
             return _error(401, "UNAUTHENTICATED", "認証が必要です", "authentication required")
-        if not (principal.is_admin or may_report_for(principal, principal.departments)):
+        if not may_report_for(principal, frozenset(principal.departments)):
             return _error(
                 403,
                 "FORBIDDEN",
@@ -133,28 +132,19 @@ def ingest_route(runtime: IndicatorsRuntime) -> Route:
                 "indicatorKey",
             )
 
-        by_event = {r.event_id: i for i, r in reports if r.event_id is not None}
-        async with runtime.pool.acquire() as conn, conn.transaction():
-            fresh = await claim_many(conn, CONSUMER, list(by_event))
-            applied: list[tuple[int, Report]] = []
-            for index, report in reports:
-                if report.event_id is not None and report.event_id not in fresh:
-                    results[index] = _result(
-                        index, "duplicate", "event_already_applied", "", report
-                    )
-                else:
-                    applied.append((index, report))
-            result = await ingest(
-                conn, [r for _, r in applied], now=runtime.clock.now(), authorize=authorize
+        async with commands.transaction(runtime.pool) as conn:
+            claimed = await commands.ingest_claimed(
+                conn,
+                CONSUMER,
+                [r for _, r in reports],
+                now=runtime.clock.now(),
+                authorize=authorize,
             )
-            refused = [r.event_id for r, _ in result.rejected if r.event_id is not None]
-            if refused:  # judged again when sent again, like the Kafka consumer does
-                await conn.execute(
-                    "delete from inbox where consumer = $1 and event_id = any($2::uuid[])",
-                    CONSUMER,
-                    refused,
-                )
-        index_of = {id(r): i for i, r in applied}
+        result = claimed.result
+        index_of = {id(r): i for i, r in reports}
+        for report in claimed.seen:
+            i = index_of[id(report)]
+            results[i] = _result(i, "duplicate", "event_already_applied", "", report)
         for accepted in result.accepted:
             i = index_of[id(accepted.report)]
             results[i] = _result(i, "accepted", None, "", accepted.report)

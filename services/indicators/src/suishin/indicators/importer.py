@@ -25,14 +25,14 @@ import asyncpg
 from suishin.contracts.calendar import fiscal_year_of_period
 from suishin.contracts.planfile import Baseline, PlanFile, Target, TargetRevision, TargetValue
 from suishin.contracts.planfile import Indicator as PlanIndicator
-from suishin.indicators.definitions import (
+from suishin.indicators.commands import DefinitionReport, import_definitions
+from suishin.indicators.domain.definitions import (
     IndicatorDefinition,
     LinkInput,
     PastTarget,
     TargetInput,
-    apply_definitions,
 )
-from suishin.indicators.domain import Cadence, Granularity, sub_series_key
+from suishin.indicators.domain.model import Cadence, Granularity, sub_series_key
 
 REIMPORT_REASON = "plan file re-import"
 
@@ -228,7 +228,7 @@ async def import_indicator_definitions(
     now: datetime | None = None,
     revised_by: str | None = "plan-file-import",
 ) -> ImportReport:
-    """Create or update the indicators of ``plan_file`` atomically (see the module doc)."""
+    """Create or change the indicators of ``plan_file`` atomically (see the module doc)."""
     definitions = definitions_from_plan_file(plan_file)
     report = ImportReport(tenant=plan_file.tenant.slug, plan_key=plan_file.plan.key)
     moment = now or datetime.now(UTC)
@@ -250,34 +250,27 @@ async def _import(
     progress: Progress | None,
 ) -> None:
     total = len(definitions)
+    done = 0
+
+    def applied(part: DefinitionReport, count: int) -> None:
+        nonlocal done
+        report.created += part.created
+        report.updated += part.updated
+        report.unchanged += part.unchanged
+        report.target_revisions += part.target_revisions
+        report.status_changes += len(part.changes)
+        done += count
+        if progress is not None:
+            progress(done, total)
+
     async with conn.transaction():
-        # Lock every stored indicator of the file up front, in id order like the consumer does,
-        # so an import running next to a stream of reports cannot deadlock with it.
-        await conn.execute(
-            "select 1 from indicators where id = any($1::uuid[]) order by id for no key update",
-            [d.id for d in definitions],
+        report.not_in_file = await import_definitions(
+            conn,
+            definitions,
+            tenant=plan_file.tenant.slug,
+            plan_id=plan_file.plan_id(),
+            now=now,
+            reason=REIMPORT_REASON,
+            revised_by=revised_by,
+            applied=applied,
         )
-        done = 0
-        chunk = 50
-        for i in range(0, total, chunk):
-            part = definitions[i : i + chunk]
-            result = await apply_definitions(
-                conn, part, now=now, reason=REIMPORT_REASON, revised_by=revised_by
-            )
-            report.created += result.created
-            report.updated += result.updated
-            report.unchanged += result.unchanged
-            report.target_revisions += result.target_revisions
-            report.status_changes += len(result.changes)
-            done += len(part)
-            if progress is not None:
-                progress(done, total)
-        keys = [d.key for d in definitions]
-        rows = await conn.fetch(
-            """select key from indicators where tenant = $1 and plan_id = $2
-               and key <> all($3::text[]) order by key""",
-            plan_file.tenant.slug,
-            plan_file.plan_id(),
-            keys,
-        )
-        report.not_in_file = [r["key"] for r in rows]

@@ -18,8 +18,7 @@ from uuid import UUID
 import asyncpg
 
 from suishin.contracts.calendar import fiscal_year_of
-from suishin.indicators import storage
-from suishin.indicators.reevaluation import reevaluate
+from suishin.indicators import commands
 from suishin.kit import inbox
 from suishin.kit.clock import Clock
 
@@ -34,24 +33,14 @@ async def sweep(pool: asyncpg.Pool, now: datetime, *, page_size: int = 500) -> i
     last: UUID | None = None
     changes = 0
     while True:
-        async with pool.acquire() as conn, conn.transaction():
-            ids = [
-                r["id"]
-                for r in await conn.fetch(
-                    """select id from indicators
-                       where cadence <> 'none' and period_end_fy >= $1
-                         and ($2::uuid is null or id > $2)
-                       order by id limit $3""",
-                    current_fy - 1,
-                    last,
-                    page_size,
-                )
-            ]
-            if not ids:
-                return changes
-            records = await storage.load_indicators(conn, ids, lock=True)
-            changes += len(await reevaluate(conn, records, now))
-            last = ids[-1]
+        async with commands.transaction(pool) as conn:
+            page, changed = await commands.sweep_page(
+                conn, now, min_end_fy=current_fy - 1, after=last, limit=page_size
+            )
+        if not page:
+            return changes
+        changes += len(changed)
+        last = page[-1]
 
 
 async def run_sweeper(

@@ -2,8 +2,8 @@
 
 ``Indicator`` is an entity (``@key(fields: "id")``); ``Measure`` (owned by the plans subgraph) is
 an entity this subgraph extends with ``indicators``. Every database read goes through the
-per-request loaders (:mod:`suishin.indicators.loaders`), so a list of any length costs one query
-per field, not one per row.
+per-request loaders (:mod:`suishin.indicators.graphql.loaders`), so a list of any length costs
+one query per field, not one per row.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -20,18 +20,15 @@ from graphql import GraphQLResolveInfo
 from strawberry.types import Info
 
 from suishin.contracts.calendar import fiscal_year_of, format_fiscal_year
-from suishin.indicators import evaluation as ev
-from suishin.indicators.domain import Cadence, Granularity, Observation, ReportingPeriod
-from suishin.indicators.loaders import Loaders
-from suishin.indicators.storage import IndicatorRecord
+from suishin.indicators.domain import evaluation as ev
+from suishin.indicators.domain.model import Cadence, Granularity, Observation, ReportingPeriod
+from suishin.indicators.graphql.loaders import Loaders
+from suishin.indicators.runtime import IndicatorsRuntime
+from suishin.indicators.storage.indicators import IndicatorRecord
 from suishin.kit.enums import Aggregation, Comparator, IndicatorStatus, Polarity, graphql_enum
-from suishin.kit.errors import Forbidden
-from suishin.kit.graphql import context_of
+from suishin.kit.graphql import context_of, require_tenant
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
-
-if TYPE_CHECKING:
-    from suishin.indicators.app import IndicatorsRuntime
 
 # The contracts' enums are GraphQL enums through suishin.kit.enums; the service's own here.
 graphql_enum(
@@ -48,8 +45,6 @@ graphql_enum(
 
 
 def runtime_of(info: Info[Any, Any]) -> IndicatorsRuntime:
-    from suishin.indicators.app import IndicatorsRuntime
-
     runtime = context_of(info).runtime
     assert isinstance(runtime, IndicatorsRuntime)
     return runtime
@@ -57,15 +52,9 @@ def runtime_of(info: Info[Any, Any]) -> IndicatorsRuntime:
 
 def tenant_of(info: Info[Any, Any], tenant: str | None = None) -> str:
     """The caller's tenant; a request for another tenant's data is refused."""
-    principal = context_of(info).principal
-    if principal.tenant is None:
-        raise Forbidden("認証が必要です", "Authentication required")
-    if tenant is not None and tenant != principal.tenant:
-        raise Forbidden(
-            "他の自治体のデータにはアクセスできません",
-            "You cannot access another municipality's data",
-        )
-    return principal.tenant
+    caller = require_tenant(info, tenant).tenant
+    assert caller is not None
+    return caller
 
 
 def loaders_of(info: Info[Any, Any]) -> Loaders:
@@ -701,8 +690,8 @@ class Measure:
             return []
         loaders = loaders_of(info)
         # Every measure of the request gets here before the batch is fetched (or _entities
-        # fetched it already, see schema.py): the batch prefetches what this selection reads
-        # for all their indicators at once.
+        # fetched it already, see graphql/__init__.py): the batch prefetches what this
+        # selection reads for all their indicators at once.
         loaders.want(info)
         return when_loaded(
             lambda records: [Indicator.of(r) for r in records], (loaders.by_measure, node_id)

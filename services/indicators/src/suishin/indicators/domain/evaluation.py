@@ -55,7 +55,7 @@ from typing import Any
 from suishin.contracts.calendar import fiscal_year_of, format_fiscal_year
 from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus, Polarity
 from suishin.contracts.events import Figures
-from suishin.indicators.domain import (
+from suishin.indicators.domain.model import (
     Cadence,
     IndicatorSpec,
     Observation,

@@ -19,7 +19,9 @@ import asyncpg
 from strawberry.dataloader import DataLoader
 
 from suishin.indicators import storage
-from suishin.indicators.storage import INDICATOR_COLUMNS, IndicatorRecord, Links, StoredStatus
+from suishin.indicators.storage.indicators import IndicatorRecord
+from suishin.indicators.storage.links import Links
+from suishin.indicators.storage.statuses import StoredStatus
 from suishin.kit.loading import AnyInfo, selected_names, selection_key
 
 K = TypeVar("K", bound=Hashable)
@@ -78,7 +80,7 @@ class Loaders:
         names = self._selections.get(cache_key)
         if names is None:
             names = self._selections[cache_key] = selected_names(info, path)
-            self._wanted.update(name for field_name in names for name in READS.get(field_name, ()))
+            self._wanted |= {name for field_name in names for name in READS.get(field_name, ())}
 
     async def prefetch(self, ids: Iterable[UUID]) -> None:
         """Load what the selections noted by :meth:`want` read for the indicators ``ids``: one
@@ -98,13 +100,7 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, ids: list[UUID]
         ) -> dict[UUID, IndicatorRecord | None]:
-            rows = await conn.fetch(
-                f"""select {INDICATOR_COLUMNS} from indicators i
-                    where i.id = any($1::uuid[]) and i.tenant = $2""",
-                ids,
-                self.tenant,
-            )
-            return dict(await storage.with_targets(conn, rows))
+            return dict(await storage.indicators.tenant_indicators(conn, ids, self.tenant))
 
         return self._get("indicator", lambda: _loader(self.pool, fetch, lambda: None))
 
@@ -114,24 +110,13 @@ class Loaders:
             conn: asyncpg.Connection, node_ids: list[UUID]
         ) -> dict[UUID, list[IndicatorRecord]]:
             # Linked to the node itself, or to a node below it (a measure's workload items).
-            rows: list[asyncpg.Record] = await conn.fetch(
-                f"""select l.node_id, {INDICATOR_COLUMNS}
-                    from (select node_id, indicator_id from indicator_links
-                          where node_id = any($1::uuid[]) and tenant = $2
-                          union
-                          select ancestor_id, indicator_id from indicator_link_ancestors
-                          where ancestor_id = any($1::uuid[]) and tenant = $2) l
-                    join indicators i on i.id = l.indicator_id
-                    where i.tenant = $2
-                    order by l.node_id, i.key""",
-                node_ids,
-                self.tenant,
-            )
+            rows = await storage.indicators.rows_of_nodes(conn, node_ids, self.tenant)
             # The indicators of every measure of the request at once: prefetch what their
             # selections read (Measure.indicators noted it), one batch per kind of data, while
             # their targets are read.
             records, _ = await asyncio.gather(
-                storage.with_targets(conn, rows), self.prefetch({r["id"]: None for r in rows})
+                storage.indicators.with_targets(conn, rows),
+                self.prefetch({r["id"]: None for r in rows}),
             )
             out: dict[UUID, list[IndicatorRecord]] = {}
             for r in rows:
@@ -150,17 +135,7 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, ids: list[UUID]
         ) -> dict[UUID, list[IndicatorRecord]]:
-            rows = await conn.fetch(
-                f"""select {INDICATOR_COLUMNS} from indicators i
-                    where i.parent_id = any($1::uuid[]) and i.tenant = $2 order by i.key""",
-                ids,
-                self.tenant,
-            )
-            records = await storage.with_targets(conn, rows)
-            out: dict[UUID, list[IndicatorRecord]] = {}
-            for r in rows:
-                out.setdefault(r["parent_id"], []).append(records[r["id"]])
-            return out
+            return await storage.indicators.sub_series(conn, ids, self.tenant)
 
         return self._get("children", lambda: _loader(self.pool, fetch, list))
 
@@ -169,7 +144,7 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, ids: list[UUID]
         ) -> dict[UUID, list[asyncpg.Record]]:
-            return await storage.target_history(conn, ids)
+            return await storage.targets.target_history(conn, ids)
 
         return self._get("target_history", lambda: _loader(self.pool, fetch, list))
 
@@ -178,7 +153,7 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, ids: list[UUID]
         ) -> dict[UUID, list[asyncpg.Record]]:
-            return await storage.measurement_history(conn, ids)
+            return await storage.measurements.measurement_history(conn, ids)
 
         return self._get("measurements", lambda: _loader(self.pool, fetch, list))
 
@@ -187,15 +162,7 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, ids: list[UUID]
         ) -> dict[UUID, dict[int, asyncpg.Record]]:
-            rows = await conn.fetch(
-                """select * from indicator_status where indicator_id = any($1::uuid[])
-                   order by indicator_id, fiscal_year""",
-                ids,
-            )
-            out: dict[UUID, dict[int, asyncpg.Record]] = {}
-            for r in rows:
-                out.setdefault(r["indicator_id"], {})[r["fiscal_year"]] = r
-            return out
+            return await storage.statuses.status_rows(conn, ids)
 
         return self._get("statuses", lambda: _loader(self.pool, fetch, dict))
 
@@ -204,22 +171,14 @@ class Loaders:
         async def fetch(
             conn: asyncpg.Connection, ids: list[UUID]
         ) -> dict[UUID, list[asyncpg.Record]]:
-            rows = await conn.fetch(
-                """select * from status_history where indicator_id = any($1::uuid[])
-                   order by indicator_id, changed_at, id""",
-                ids,
-            )
-            out: dict[UUID, list[asyncpg.Record]] = {}
-            for r in rows:
-                out.setdefault(r["indicator_id"], []).append(r)
-            return out
+            return await storage.statuses.change_history(conn, ids)
 
         return self._get("status_history", lambda: _loader(self.pool, fetch, list))
 
     @property
     def links(self) -> DataLoader[UUID, Links]:
         async def fetch(conn: asyncpg.Connection, ids: list[UUID]) -> dict[UUID, Links]:
-            return await storage.load_links(conn, ids)
+            return await storage.links.load_links(conn, ids)
 
         return self._get("links", lambda: _loader(self.pool, fetch, lambda: Links([], [])))
 

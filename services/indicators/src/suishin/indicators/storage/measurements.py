@@ -1,0 +1,223 @@
+"""SQL of measurements (reported actuals): writing a batch and deciding which value of each
+period is current, reading them back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from suishin.indicators.domain.model import Observation, ReportingPeriod
+
+
+@dataclass(frozen=True)
+class NewMeasurement:
+    tenant: str
+    indicator_id: UUID
+    period: ReportingPeriod
+    value: Decimal | None
+    text_value: str | None
+    unit: str | None
+    source: str
+    idempotency_key: str
+    reported_by: str | None
+    is_correction: bool
+    comment: str | None
+    occurred_at: datetime
+    event_id: UUID | None
+    via: str
+
+
+async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasurement]) -> list[int]:
+    """Store new reports (their idempotency keys are unused) and decide, per indicator and
+    period, which value is current; return the new rows' ids in order.
+
+    The current value is decided by one order, ``(is_correction, occurred_at, received)``: a
+    correction outranks every ordinary report whatever its ``occurred_at``; among corrections,
+    and among ordinary reports, the one recorded last wins (greatest ``occurred_at``; on a tie
+    the one received last). Every other value that competed with it (the previous current
+    one, earlier values of the same batch, a late report) is kept, not current, and points to
+    the value current when it was superseded. Each row is written once: ids are drawn from the
+    sequence first so the rows can be inserted with their final state, and only the previous
+    current values are updated. Two consumers racing on one idempotency key make the insert
+    fail on the unique key; the batch is then retried event by event and the loser finds the
+    stored report (a duplicate).
+    """
+    if not rows:
+        return []
+    pairs = list({(r.indicator_id, r.period.label) for r in rows})
+    current = await conn.fetch(
+        """select m.id, m.indicator_id, m.period, m.is_correction, m.occurred_at
+           from measurements m
+           join unnest($1::uuid[], $2::text[]) as a(indicator_id, period)
+             on m.indicator_id = a.indicator_id and m.period = a.period
+           where m.is_current""",
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+    )
+    ids: list[int] = [
+        r[0]
+        for r in await conn.fetch(
+            "select nextval(pg_get_serial_sequence('measurements', 'id')) "
+            "from generate_series(1, $1)",
+            len(rows),
+        )
+    ]
+    # Candidates per (indicator, period): the stored current value and the new ones.
+    best: dict[tuple[UUID, str], tuple[bool, datetime, int]] = {
+        (r["indicator_id"], r["period"]): (r["is_correction"], r["occurred_at"], r["id"])
+        for r in current
+    }
+    for row, new_id in zip(rows, ids, strict=True):
+        pair = (row.indicator_id, row.period.label)
+        candidate = (row.is_correction, row.occurred_at, new_id)
+        if pair not in best or candidate > best[pair]:
+            best[pair] = candidate
+    winners = {pair: winner_id for pair, (_, _, winner_id) in best.items()}
+    beaten = [
+        (r["id"], winners[(r["indicator_id"], r["period"])])
+        for r in current
+        if winners[(r["indicator_id"], r["period"])] != r["id"]
+    ]
+    superseded_by = [
+        None
+        if winners[(r.indicator_id, r.period.label)] == new_id
+        else winners[(r.indicator_id, r.period.label)]
+        for r, new_id in zip(rows, ids, strict=True)
+    ]
+    await conn.execute(
+        """insert into measurements (id, tenant, indicator_id, period, fiscal_year, period_end,
+               value, text_value, unit, source, idempotency_key, reported_by, is_correction,
+               comment, occurred_at, event_id, via, is_current, superseded_by, superseded_at)
+           overriding system value
+           select i, t, ind, p, fy, pe, v, tv, u, src, k, rb, c, cm, oa, e, via,
+                  sb is null, sb, case when sb is null then null else clock_timestamp() end
+           from unnest($1::bigint[], $2::text[], $3::uuid[], $4::text[], $5::int[], $6::date[],
+               $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
+               $13::bool[], $14::text[], $15::timestamptz[], $16::uuid[], $17::text[],
+               $18::bigint[])
+             as x(i, t, ind, p, fy, pe, v, tv, u, src, k, rb, c, cm, oa, e, via, sb)""",
+        ids,
+        [r.tenant for r in rows],
+        [r.indicator_id for r in rows],
+        [r.period.label for r in rows],
+        [r.period.fiscal_year for r in rows],
+        [r.period.end for r in rows],
+        [r.value for r in rows],
+        [r.text_value for r in rows],
+        [r.unit for r in rows],
+        [r.source for r in rows],
+        [r.idempotency_key for r in rows],
+        [r.reported_by for r in rows],
+        [r.is_correction for r in rows],
+        [r.comment for r in rows],
+        [r.occurred_at for r in rows],
+        [r.event_id for r in rows],
+        [r.via for r in rows],
+        superseded_by,
+    )
+    # after the insert: the winners they point to must exist (foreign key)
+    if beaten:
+        await conn.execute(
+            """update measurements m
+               set is_current = false, superseded_by = v.winner, superseded_at = clock_timestamp()
+               from unnest($1::bigint[], $2::bigint[]) as v(id, winner) where m.id = v.id""",
+            [b[0] for b in beaten],
+            [b[1] for b in beaten],
+        )
+    return ids
+
+
+async def measurements_by_key(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], asyncpg.Record]:
+    if not keys:
+        return {}
+    rows = await conn.fetch(
+        """select m.* from measurements m
+           join unnest($1::text[], $2::text[]) as k(tenant, idempotency_key)
+             on m.tenant = k.tenant and m.idempotency_key = k.idempotency_key""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+    return {(r["tenant"], r["idempotency_key"]): r for r in rows}
+
+
+async def current_observations(
+    conn: asyncpg.Connection, indicator_ids: Sequence[UUID]
+) -> dict[UUID, list[Observation]]:
+    rows = await conn.fetch(
+        """select indicator_id, period, value, text_value from measurements
+           where is_current and indicator_id = any($1::uuid[])""",
+        list(indicator_ids),
+    )
+    out: dict[UUID, list[Observation]] = {}
+    periods: dict[str, ReportingPeriod] = {}
+    for r in rows:
+        label = r["period"]
+        period = periods.get(label)
+        if period is None:
+            period = periods[label] = ReportingPeriod.parse(label)
+        out.setdefault(r["indicator_id"], []).append(
+            Observation(period, r["value"], r["text_value"])
+        )
+    return out
+
+
+async def measurement_history(
+    conn: asyncpg.Connection,
+    indicator_ids: Sequence[UUID],
+    *,
+    period: str | None = None,
+    include_superseded: bool = True,
+) -> dict[UUID, list[asyncpg.Record]]:
+    rows = await conn.fetch(
+        """select * from measurements
+           where indicator_id = any($1::uuid[])
+             and ($2::text is null or period = $2)
+             and ($3 or is_current)
+           order by indicator_id, period_end, period, occurred_at, id""",
+        list(indicator_ids),
+        period,
+        include_superseded,
+    )
+    out: dict[UUID, list[asyncpg.Record]] = {}
+    for r in rows:
+        out.setdefault(r["indicator_id"], []).append(r)
+    return out
+
+
+async def has_current(conn: asyncpg.Connection, indicator_id: UUID, period: str) -> bool:
+    """Whether the period has a current value."""
+    return bool(
+        await conn.fetchval(
+            """select 1 from measurements where indicator_id = $1 and period = $2
+               and is_current""",
+            indicator_id,
+            period,
+        )
+    )
+
+
+async def measurement(conn: asyncpg.Connection, measurement_id: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "select * from measurements where id = $1", measurement_id
+    )
+    return row
+
+
+async def current_for_export(db: Any, indicator_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
+    """The current values of each indicator by period (``db``: connection or pool)."""
+    out: dict[UUID, list[Any]] = {}
+    for m in await db.fetch(
+        """select indicator_id, period, period_end, value, text_value, source from measurements
+           where indicator_id = any($1::uuid[]) and is_current order by period_end, period""",
+        list(indicator_ids),
+    ):
+        out.setdefault(m["indicator_id"], []).append(m)
+    return out
