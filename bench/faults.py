@@ -13,7 +13,9 @@ every indicator of the plan, one after the other:
   last);
 - ``poison``: ``--poison-every``-th message a bad one (malformed JSON, unsupported
   schema_version, invalid payload, unknown indicator; ``--poison all`` adds a tombstone, JSON
-  nested 100,000 deep and a header that is not UTF-8);
+  nested 100,000 deep, a header that is not UTF-8 and a ``schema_version`` that is a list);
+  each must reach the dead-letter topic (``<topic>.dlq``), which is read back to count them and
+  their ``x-dlq-reason`` per kind;
 - ``kill-service``: the indicators service SIGKILLed a third of the way through the stream, then
   restarted;
 - ``postgres``: PostgreSQL stopped a third of the way through, started again 3 s later;
@@ -55,7 +57,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from suishin.cli.demo import demo_settings, import_plans
 from suishin.cli.notifications_commands import load_directories
@@ -63,6 +65,7 @@ from suishin.cli.stack import Stack
 from suishin.contracts import topics
 from suishin.contracts.events import Envelope, IndicatorReported, new_event
 from suishin.contracts.planfile import load_plan_file
+from suishin.contracts.topics import dead_letter_topic
 from suishin.devstack.embedded import port_open
 from suishin.kit.auth import issue_token
 from suishin.kit.settings import PlatformSettings
@@ -101,6 +104,9 @@ class Outcome:
     only_on_lost_broker: int = 0
     dropped_after_restart: int = 0
     current_wrong: int = 0
+    poison_sent: int = 0
+    dead_lettered: int = 0
+    dead_letter_reasons: dict[str, dict[str, int]] = field(default_factory=dict)
     recovered_by_itself: bool = False
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -188,7 +194,7 @@ class Platform:
         copies: int = 1,
         fault_at: float | None = None,
         fault: Callable[[], Coroutine[Any, Any, None]] | None = None,
-        poison: Callable[[int], tuple[bytes | None, list[tuple[str, bytes]] | None] | None]
+        poison: Callable[[int], tuple[bytes, bytes | None, list[tuple[str, bytes]] | None] | None]
         | None = None,
     ) -> tuple[dict[str, float], int]:
         """Send at ``config.rate``; run ``fault`` once ``fault_at`` of them are out. Returns the
@@ -210,7 +216,7 @@ class Platform:
             if delay > 0:
                 await asyncio.sleep(delay)
             if poison is not None and (bad := poison(n)) is not None:
-                task = asyncio.create_task(one(bad[0], b"poison", None, bad[1]))
+                task = asyncio.create_task(one(bad[1], bad[0], None, bad[2]))
                 pending.add(task)
                 task.add_done_callback(pending.discard)
                 sent += 1
@@ -315,18 +321,18 @@ class Platform:
                 return stored
             await asyncio.sleep(0.25)
 
-    async def held_by_broker(self, fault: str) -> set[str]:
-        """Idempotency keys of ``fault`` that the broker's log holds now."""
+    async def read_topic(self, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+        """Every record the broker's log of ``topic`` holds now."""
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.settings.kafka_bootstrap, enable_auto_commit=False
         )
         await consumer.start()
-        held: set[str] = set()
+        held: list[ConsumerRecord[bytes, bytes]] = []
         try:
-            if self.topic not in await consumer.topics():
+            if topic not in await consumer.topics():
                 return held
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            tps = [TopicPartition(self.topic, p) for p in partitions]
+            partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in partitions]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
             ends = await consumer.end_offsets(tps)
@@ -338,20 +344,59 @@ class Platform:
                 if not batch:
                     break
                 for records in batch.values():
-                    for record in records:
-                        with contextlib.suppress(Exception):
-                            key = json.loads(record.value or b"")["payload"]["idempotency_key"]
-                            if key.startswith(f"{self.run}-{fault}-"):
-                                held.add(key)
+                    held.extend(records)
         finally:
             await consumer.stop()
         return held
+
+    async def held_by_broker(self, fault: str) -> set[str]:
+        """Idempotency keys of ``fault`` that the broker's log holds now."""
+        held: set[str] = set()
+        for record in await self.read_topic(self.topic):
+            with contextlib.suppress(Exception):
+                key = json.loads(record.value or b"")["payload"]["idempotency_key"]
+                if key.startswith(f"{self.run}-{fault}-"):
+                    held.add(key)
+        return held
+
+    async def dead_letters(self, expected: int) -> dict[str, dict[str, int]]:
+        """``x-dlq-reason`` counts per poison kind on the dead-letter topic (the poison messages
+        of this run are keyed ``poison-<run>-<kind>``), once ``expected`` are there or after
+        ``config.settle`` s (at least 15 s) with no new one."""
+        prefix = f"poison-{self.run}-".encode()
+        deadline = time.monotonic() + self.config.timeout
+        last_count, last_change = -1, time.monotonic()
+        while True:
+            reasons: dict[str, dict[str, int]] = {}
+            count = 0
+            for record in await self.read_topic(dead_letter_topic(self.topic)):
+                if record.key is None or not record.key.startswith(prefix):
+                    continue
+                kind = record.key[len(prefix) :].decode()
+                headers = dict(record.headers or ())
+                reason = headers.get("x-dlq-reason", b"?").decode(errors="replace")
+                per_kind = reasons.setdefault(kind, {})
+                per_kind[reason] = per_kind.get(reason, 0) + 1
+                count += 1
+            if count != last_count:
+                last_count, last_change = count, time.monotonic()
+            quiet = time.monotonic() - last_change
+            if (
+                count >= expected
+                or quiet > max(self.config.settle, 15.0)
+                or time.monotonic() > deadline
+            ):
+                return reasons
+            await asyncio.sleep(0.5)
 
 
 # --- the faults --------------------------------------------------------------------------------
 
 
-def poison_kinds(which: str) -> list[tuple[str, Callable[[], tuple[bytes | None, Any]]]]:
+PoisonMaker = Callable[[], tuple[bytes | None, Any]]
+
+
+def poison_kinds(which: str) -> list[tuple[str, PoisonMaker]]:
     def envelope(**changes: Any) -> bytes:
         event = new_event(
             IndicatorReported(
@@ -369,7 +414,7 @@ def poison_kinds(which: str) -> list[tuple[str, Callable[[], tuple[bytes | None,
         data.update(changes)
         return json.dumps(data).encode()
 
-    kinds: list[tuple[str, Callable[[], tuple[bytes | None, Any]]]] = [
+    kinds: list[tuple[str, PoisonMaker]] = [
         ("malformed_json", lambda: (b"{not json", None)),
         ("schema_version", lambda: (envelope(schema_version=99), None)),
         ("invalid_payload", lambda: (envelope(payload={"indicator_key": ""}), None)),
@@ -421,13 +466,16 @@ async def run_fault(platform: Platform, name: str, say: Say) -> Outcome:
     elif name == "poison":
         kinds = poison_kinds(config.poison)
 
-        def poison(n: int) -> tuple[bytes | None, Any] | None:
+        def poison(n: int) -> tuple[bytes, bytes | None, Any] | None:
             if n % config.poison_every:
                 return None
-            return kinds[(n // config.poison_every) % len(kinds)][1]()
+            kind, make = kinds[(n // config.poison_every) % len(kinds)]
+            value, headers = make()
+            return f"poison-{platform.run}-{kind}".encode(), value, headers
 
         acked, outcome.sent = await platform.stream(events, poison=poison)
-        outcome.notes.append(f"{outcome.sent - len(events)} poison messages")
+        outcome.poison_sent = outcome.sent - len(events)
+        outcome.notes.append(f"{outcome.poison_sent} poison messages")
     elif name == "kill-service":
         acked, outcome.sent = await platform.stream(events, fault_at=1 / 3, fault=kill_service)
     elif name == "postgres":
@@ -463,8 +511,16 @@ async def run_fault(platform: Platform, name: str, say: Say) -> Outcome:
             last[event.payload.indicator_key] = event.payload.value
     current = await platform.current()
     outcome.current_wrong = sum(1 for k, v in last.items() if current.get(k) != v)
+    if name == "poison":
+        outcome.dead_letter_reasons = await platform.dead_letters(outcome.poison_sent)
+        outcome.dead_lettered = sum(sum(r.values()) for r in outcome.dead_letter_reasons.values())
+        for kind, reasons in sorted(outcome.dead_letter_reasons.items()):
+            say(f"    dead-lettered {kind}: {reasons}")
     outcome.recovered_by_itself = (
-        expected <= set(stored) and outcome.duplicated == 0 and outcome.current_wrong == 0
+        expected <= set(stored)
+        and outcome.duplicated == 0
+        and outcome.current_wrong == 0
+        and outcome.dead_lettered == outcome.poison_sent
     )
     outcome.seconds = round(time.monotonic() - started, 1)
     say(
@@ -497,8 +553,9 @@ def run(
     for name in ("SUISHIN_DATABASE_URL", "SUISHIN_KAFKA_BOOTSTRAP"):
         env.pop(name, None)  # the database and the broker are killed: they must be our own
     base = free_port_block()
-    env["SUISHIN_PG_PORT"] = str(base + 5)
-    env["SUISHIN_BROKER_PORT"] = str(base + 6)
+    # base + 0..3 and + 5 are the gateway, the services and the portal (web); see default_specs
+    env["SUISHIN_PG_PORT"] = str(base + 6)
+    env["SUISHIN_BROKER_PORT"] = str(base + 7)
     env["SUISHIN_SMTP_PORT"] = str(base + 4)
     env.setdefault("SUISHIN_LOG_JSON", "false")
     owned = data_dir is None
@@ -537,6 +594,16 @@ def report(result: dict[str, Any]) -> str:
             f"| {o['duplicated']} | {o['current_wrong']} "
             f"| {'yes' if o['recovered_by_itself'] else 'NO'} | {o['seconds']} |"
         )
+    for o in result["faults"]:
+        if o["poison_sent"]:
+            lines.append("")
+            lines.append(
+                f"{o['fault']}: {o['dead_lettered']} of {o['poison_sent']} poison messages on the"
+                " dead-letter topic; per kind, x-dlq-reason: count"
+            )
+            for kind, reasons in sorted(o["dead_letter_reasons"].items()):
+                counts = ", ".join(f"{r}: {n}" for r, n in sorted(reasons.items()))
+                lines.append(f"- {kind}: {counts}")
     return "\n".join(lines)
 
 
