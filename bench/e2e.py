@@ -1033,8 +1033,9 @@ def run(
         env["SUISHIN_SCHEMA_PREFIX"] = f"{prefix}_"
         env["SUISHIN_TOPIC_PREFIX"] = f"{prefix}."
     base = free_port_block()
-    env.setdefault("SUISHIN_PG_PORT", str(base + 5))
-    env.setdefault("SUISHIN_BROKER_PORT", str(base + 6))
+    # base .. base+5: gateway, services, SMTP sink, portal (suishin up's layout)
+    env.setdefault("SUISHIN_PG_PORT", str(base + 6))
+    env.setdefault("SUISHIN_BROKER_PORT", str(base + 7))
     env.setdefault("SUISHIN_SMTP_PORT", str(base + 4))
     env.setdefault("SUISHIN_LOG_JSON", "false")
     owned = data_dir is None
