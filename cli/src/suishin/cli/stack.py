@@ -863,7 +863,8 @@ def request_restart(data_dir: Path, name: str, timeout: float = 120.0) -> int:
             return pid
         if current is None or not current.supervisor_alive():
             raise StackError("the supervisor stopped")
-        if proc is not None and proc.state == "failed":
+        # Only the new process counts: the state file may still describe the one given up on.
+        if proc is not None and proc.pid == pid and proc.state == "failed":
             raise StackError(f"{name} failed to start again; see {proc.log}")
         if time.monotonic() > deadline:
             raise StackError(f"{name} not ready after {timeout:.0f}s")
