@@ -132,7 +132,10 @@ def test_event_schemas_are_valid_json_schema(rendered: dict[str, str], event_typ
     schema = _event_schema(rendered, event_type)
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["properties"]["event_type"]["const"] == event_type
-    assert schema["x-kafka-topic"] == event_type
+    model = next(m for (t, _), m in CATALOGUE.items() if t == event_type)
+    assert schema["x-kafka-topic"] == model.topic
+    # One topic per event type, except the progress-report workflow's shared, ordered topic.
+    assert model.topic in (event_type, topics.PROGRESS_REPORT_WORKFLOW)
 
 
 def test_event_schema_accepts_real_events_and_rejects_bad_ones(rendered: dict[str, str]) -> None:
@@ -259,6 +262,7 @@ def test_asyncapi_consumers_match_the_documented_flows(asyncapi: dict[str, Any])
         topics.MEASURE_STATUS_CHANGED: {"notifications"},
         topics.MEASURE_EVALUATED: {"notifications"},
         topics.NOTIFICATION_DELIVERED: {"gateway"},
+        topics.PROGRESS_REPORT_WORKFLOW: {"notifications"},
     }
 
 

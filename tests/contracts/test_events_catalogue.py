@@ -1,7 +1,7 @@
 """Every catalogue entry round-trips, and every rejection reason of parse_event is reachable."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -9,7 +9,13 @@ from uuid import UUID
 import pytest
 
 from suishin.contracts import topics
-from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Severity
+from suishin.contracts.enums import (
+    IndicatorStatus,
+    MeasureStatus,
+    ProgressReportState,
+    ScheduleAdherence,
+    Severity,
+)
 from suishin.contracts.events import (
     CATALOGUE,
     EventRejected,
@@ -20,6 +26,15 @@ from suishin.contracts.events import (
     MeasureStatusChanged,
     NotificationDelivered,
     Payload,
+    ProgressReportAccepted,
+    ProgressReportApproved,
+    ProgressReportDueSoon,
+    ProgressReportOverdue,
+    ProgressReportPublished,
+    ProgressReportReturned,
+    ProgressReportSubmitted,
+    ScheduleSlipped,
+    SlippedTrack,
     TraceContext,
     new_event,
     parse_event,
@@ -92,6 +107,72 @@ SAMPLES: dict[type[Payload], Payload] = {
         error="HTTP 500",
     ),
 }
+
+REPORT = UUID("00000000-0000-4000-8000-000000000005")
+_MEASURE_FIELDS: dict[str, Any] = {
+    "measure_id": MEASURE,
+    "plan_id": PLAN,
+    "code": "3",
+    "title": "窓口のデジタル化",
+    "level_label": "取組",
+    "period": "FY2024",
+    "fiscal_year": 2024,
+    "department_codes": ["区民課"],
+}
+_STEP: dict[str, Any] = {
+    **_MEASURE_FIELDS,
+    "report_id": REPORT,
+    "report_version": 1,
+    "actor": "nerima-reporter",
+    "grade": "a",
+    "grade_label": "A 達成",
+}
+SAMPLES.update(
+    {
+        ProgressReportSubmitted: ProgressReportSubmitted(
+            **_STEP, from_state=ProgressReportState.DRAFT, to_state=ProgressReportState.SUBMITTED
+        ),
+        ProgressReportReturned: ProgressReportReturned(
+            **_STEP,
+            from_state=ProgressReportState.SUBMITTED,
+            to_state=ProgressReportState.RETURNED,
+            comment="課題欄を具体的に",
+        ),
+        ProgressReportAccepted: ProgressReportAccepted(
+            **_STEP, from_state=ProgressReportState.SUBMITTED, to_state=ProgressReportState.ACCEPTED
+        ),
+        ProgressReportApproved: ProgressReportApproved(
+            **_STEP,
+            from_state=ProgressReportState.ACCEPTED,
+            to_state=ProgressReportState.APPROVED,
+            is_grade_override=True,
+            self_assessed_grade="b",
+        ),
+        ProgressReportPublished: ProgressReportPublished(
+            **_STEP, from_state=ProgressReportState.APPROVED, to_state=ProgressReportState.PUBLISHED
+        ),
+        ScheduleSlipped: ScheduleSlipped(
+            **_MEASURE_FIELDS,
+            report_id=REPORT,
+            report_version=1,
+            tracks=[
+                SlippedTrack(
+                    track="構築",
+                    planned="構築",
+                    adherence=ScheduleAdherence.DELAYED,
+                    note="調達不調",
+                )
+            ],
+            reported_by="nerima-reporter",
+        ),
+        ProgressReportDueSoon: ProgressReportDueSoon(
+            **_MEASURE_FIELDS, due_on=date(2025, 5, 31), days_left=7
+        ),
+        ProgressReportOverdue: ProgressReportOverdue(
+            **_MEASURE_FIELDS, due_on=date(2025, 5, 31), days_overdue=1
+        ),
+    }
+)
 
 
 def test_samples_cover_the_catalogue() -> None:

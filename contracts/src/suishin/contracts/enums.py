@@ -26,6 +26,29 @@ class MeasureStatus(StrEnum):
     MERGED = "統合"
 
 
+class ProgressReportState(StrEnum):
+    """Where a progress report (進捗報告) stands in its yearly workflow."""
+
+    DRAFT = "draft"  # 作成中 (所管課)
+    SUBMITTED = "submitted"  # 提出済 (所管課 → 事務局)
+    RETURNED = "returned"  # 差戻し (事務局, with a comment)
+    ACCEPTED = "accepted"  # 受理 (事務局)
+    APPROVED = "approved"  # 承認 (DX推進本部 / CIO)
+    PUBLISHED = "published"  # 公表
+    SUPERSEDED = "superseded"  # a published version replaced by a corrected one
+
+
+class ScheduleAdherence(StrEnum):
+    """How one schedule track of the year went, as the 所管課 reports it."""
+
+    ON_SCHEDULE = "on_schedule"  # 予定どおり
+    AHEAD = "ahead"  # 前倒し
+    DELAYED = "delayed"  # 遅延
+    NOT_STARTED = "not_started"  # 未着手
+    COMPLETED = "completed"  # 完了
+    CANCELLED = "cancelled"  # 中止
+
+
 class Polarity(StrEnum):
     HIGHER_IS_BETTER = "higher_is_better"
     LOWER_IS_BETTER = "lower_is_better"

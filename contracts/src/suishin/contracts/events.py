@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 from uuid import UUID, uuid4
@@ -26,7 +26,13 @@ from pydantic import (
 )
 
 from suishin.contracts import topics
-from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Severity
+from suishin.contracts.enums import (
+    IndicatorStatus,
+    MeasureStatus,
+    ProgressReportState,
+    ScheduleAdherence,
+    Severity,
+)
 
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,62}$")]
 """A municipality's slug, e.g. ``itabashi``."""
@@ -36,6 +42,9 @@ Period = Annotated[
     StringConstraints(pattern=r"^(FY\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-\d{2}-\d{2})$"),
 ]
 """A reporting period: fiscal year ``FY2024``, month ``2024-08`` or as-of date ``2024-08-01``."""
+
+ReportPeriod = Annotated[str, StringConstraints(pattern=r"^FY\d{4}(-H1)?$")]
+"""A progress report's period: fiscal year ``FY2024`` or its half-year interim ``FY2024-H1``."""
 
 
 class TraceContext(BaseModel):
@@ -215,6 +224,117 @@ class NotificationDelivered(Payload):
     error: str | None = None
 
 
+class ProgressReportEvent(Payload):
+    """Shared fields of the progress-report (進捗報告) workflow's events.
+
+    All of them travel on ``progress_report.workflow`` with ``aggregate_id`` =
+    ``<measure id>:<period>``, so one measure's report for one period keeps its order.
+    """
+
+    topic: ClassVar[str] = topics.PROGRESS_REPORT_WORKFLOW
+
+    measure_id: UUID
+    plan_id: UUID
+    code: str = Field(description="The measure's printed code, e.g. 12 or Ⅲ-2.")
+    title: str
+    level_label: str = Field(
+        default="施策", description="The plan's own word for the measure's level, e.g. 取組."
+    )
+    period: ReportPeriod
+    fiscal_year: int
+    department_codes: list[str] = Field(
+        default_factory=list, description="Owning departments (所管課), lead first."
+    )
+
+
+class ProgressReportTransitioned(ProgressReportEvent):
+    """Base of one workflow step of one report version; every step is kept in its history."""
+
+    report_id: UUID
+    report_version: int = Field(
+        ge=1, description="1, or higher for a corrected version of a published report."
+    )
+    from_state: ProgressReportState | None
+    to_state: ProgressReportState
+    actor: str = Field(description="Subject of the user who made the step.")
+    comment: str | None = Field(default=None, max_length=4000)
+    grade: str | None = Field(default=None, description="Grade code on the tenant's scale.")
+    grade_label: str | None = None
+
+
+class ProgressReportSubmitted(ProgressReportTransitioned):
+    """A 所管課 submitted (or resubmitted) its report to the 事務局."""
+
+    event_type: ClassVar[str] = "progress_report.submitted"
+
+
+class ProgressReportReturned(ProgressReportTransitioned):
+    """The 事務局 returned a report to its 所管課 with a comment."""
+
+    event_type: ClassVar[str] = "progress_report.returned"
+
+
+class ProgressReportAccepted(ProgressReportTransitioned):
+    """The 事務局 accepted a report; it waits for the 本部's approval."""
+
+    event_type: ClassVar[str] = "progress_report.accepted"
+
+
+class ProgressReportApproved(ProgressReportTransitioned):
+    """The DX推進本部 / CIO approved a report, possibly overriding its grade."""
+
+    event_type: ClassVar[str] = "progress_report.approved"
+
+    is_grade_override: bool = False
+    self_assessed_grade: str | None = None
+
+
+class ProgressReportPublished(ProgressReportTransitioned):
+    """A report is public (what the ward puts on its website)."""
+
+    event_type: ClassVar[str] = "progress_report.published"
+
+
+class SlippedTrack(BaseModel):
+    """One schedule track that is behind its plan."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    track: str = Field(description="The track's name as printed, e.g. 運用; empty if only one.")
+    planned: str | None = Field(default=None, description="The year's cell as printed.")
+    adherence: ScheduleAdherence
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ScheduleSlipped(ProgressReportEvent):
+    """A submitted report says a track is 遅延 or 未着手 after the year the plan set for it."""
+
+    event_type: ClassVar[str] = "progress_report.schedule_slipped"
+
+    report_id: UUID
+    report_version: int = Field(ge=1)
+    tracks: list[SlippedTrack] = Field(min_length=1)
+    reported_by: str
+
+
+class ProgressReportDueSoon(ProgressReportEvent):
+    """A reminder: the report for the period is due soon and not yet submitted."""
+
+    event_type: ClassVar[str] = "progress_report.due_soon"
+
+    due_on: date
+    days_left: int = Field(ge=0)
+
+
+class ProgressReportOverdue(ProgressReportEvent):
+    """The deadline passed and no report for the period was submitted (once per measure)."""
+
+    event_type: ClassVar[str] = "progress_report.overdue"
+
+    due_on: date
+    days_overdue: int = Field(ge=1)
+
+
 CATALOGUE: dict[tuple[str, int], type[Payload]] = {
     (model.event_type, model.schema_version): model
     for model in (
@@ -223,6 +343,14 @@ CATALOGUE: dict[tuple[str, int], type[Payload]] = {
         MeasureStatusChanged,
         MeasureEvaluated,
         NotificationDelivered,
+        ProgressReportSubmitted,
+        ProgressReportReturned,
+        ProgressReportAccepted,
+        ProgressReportApproved,
+        ProgressReportPublished,
+        ScheduleSlipped,
+        ProgressReportDueSoon,
+        ProgressReportOverdue,
     )
 }
 

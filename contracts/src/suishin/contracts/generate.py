@@ -114,6 +114,11 @@ FLOWS: dict[str, Flow] = {
         consumers=("gateway",),
         aggregate="the notification",
     ),
+    topics.PROGRESS_REPORT_WORKFLOW: Flow(
+        producers=("plans",),
+        consumers=("notifications",),
+        aggregate="one measure's progress report for one period (<measure id>:<period>)",
+    ),
 }
 
 PARTICIPANTS = {

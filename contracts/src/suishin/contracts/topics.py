@@ -1,7 +1,10 @@
 """Topic names and partition-key rules.
 
-One topic per event type. The partition key is the aggregate id prefixed by the tenant, so
-all events of one aggregate land in one partition and keep their order.
+One topic per event type, except where one aggregate's events must keep their order across
+types: the progress-report workflow (submitted → returned → … → published, the deadline's
+reminder and overdue signals, a schedule slip) shares ``progress_report.workflow``, keyed by the
+measure and period. The partition key is the aggregate id prefixed by the tenant, so all events
+of one aggregate land in one partition and keep their order.
 """
 
 from typing import Final
@@ -11,6 +14,7 @@ INDICATOR_STATUS_CHANGED: Final = "indicator.status_changed"
 MEASURE_STATUS_CHANGED: Final = "measure.status_changed"
 MEASURE_EVALUATED: Final = "measure.evaluated"
 NOTIFICATION_DELIVERED: Final = "notification.delivered"
+PROGRESS_REPORT_WORKFLOW: Final = "progress_report.workflow"
 
 ALL_TOPICS: Final = (
     INDICATOR_REPORTED,
@@ -18,6 +22,7 @@ ALL_TOPICS: Final = (
     MEASURE_STATUS_CHANGED,
     MEASURE_EVALUATED,
     NOTIFICATION_DELIVERED,
+    PROGRESS_REPORT_WORKFLOW,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
