@@ -178,6 +178,9 @@ class MeasureStatusChanged(Payload):
     changed_by: str
     reason: str
     department_codes: list[str] = Field(default_factory=list)
+    level_label: str | None = Field(
+        default=None, description="The plan's own word for the measure's level, e.g. 取組."
+    )
 
 
 class MeasureEvaluated(Payload):
@@ -200,6 +203,9 @@ class MeasureEvaluated(Payload):
     consecutive_failing_years: int = 0
     reason: str | None = None
     department_codes: list[str] = Field(default_factory=list)
+    level_label: str | None = Field(
+        default=None, description="The plan's own word for the measure's level, e.g. 取組."
+    )
 
 
 class NotificationDelivered(Payload):
