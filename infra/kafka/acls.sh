@@ -13,7 +13,7 @@ BOOTSTRAP=${BOOTSTRAP:-kafka-1:19092}
 COMMAND_CONFIG=${COMMAND_CONFIG:-/etc/suishin-kafka/admin.properties}
 KAFKA_ACLS=${KAFKA_ACLS:-/opt/kafka/bin/kafka-acls.sh}
 
-TOPICS="indicator.reported indicator.status_changed measure.status_changed measure.evaluated notification.delivered progress_report.workflow"
+TOPICS="indicator.reported indicator.status_changed measure.status_changed measure.evaluated notification.delivered progress_report.workflow plan.milestone_due"
 
 acl() {  # acl PRINCIPAL OPERATION --topic NAME | --group PREFIX
   principal=$1 operation=$2 kind=$3 name=$4
@@ -57,6 +57,7 @@ acl plans Read --group plans.
 acl plans Write --topic measure.status_changed
 acl plans Write --topic measure.evaluated
 acl plans Write --topic progress_report.workflow
+acl plans Write --topic plan.milestone_due
 acl plans Write --topic indicator.status_changed.dlq
 
 # notifications: alerts from statuses and grades, announces deliveries.
@@ -64,12 +65,14 @@ acl notifications Read --topic indicator.status_changed
 acl notifications Read --topic measure.status_changed
 acl notifications Read --topic measure.evaluated
 acl notifications Read --topic progress_report.workflow
+acl notifications Read --topic plan.milestone_due
 acl notifications Read --group notifications.
 acl notifications Write --topic notification.delivered
 acl notifications Write --topic indicator.status_changed.dlq
 acl notifications Write --topic measure.status_changed.dlq
 acl notifications Write --topic measure.evaluated.dlq
 acl notifications Write --topic progress_report.workflow.dlq
+acl notifications Write --topic plan.milestone_due.dlq
 
 # gateway: live subscriptions (no consumer group: it assigns itself every partition).
 acl gateway Read --topic notification.delivered

@@ -18,7 +18,7 @@ MIN_INSYNC_REPLICAS=${SUISHIN_TOPIC_MIN_INSYNC_REPLICAS:-1}
 RETENTION_MS=${SUISHIN_TOPIC_RETENTION_MS:-604800000}
 DLQ_RETENTION_MS=${SUISHIN_DLQ_RETENTION_MS:-2592000000}
 
-TOPICS="indicator.reported indicator.status_changed measure.status_changed measure.evaluated notification.delivered progress_report.workflow"
+TOPICS="indicator.reported indicator.status_changed measure.status_changed measure.evaluated notification.delivered progress_report.workflow plan.milestone_due"
 
 create() {  # create NAME RETENTION_MS [PARTITIONS]
   # shellcheck disable=SC2086  # COMMAND_CONFIG: two words or none

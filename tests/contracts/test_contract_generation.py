@@ -263,6 +263,7 @@ def test_asyncapi_consumers_match_the_documented_flows(asyncapi: dict[str, Any])
         topics.MEASURE_EVALUATED: {"notifications"},
         topics.NOTIFICATION_DELIVERED: {"gateway"},
         topics.PROGRESS_REPORT_WORKFLOW: {"notifications"},
+        topics.PLAN_MILESTONE_DUE: {"notifications"},
     }
 
 

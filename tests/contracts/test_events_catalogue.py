@@ -26,6 +26,7 @@ from suishin.contracts.events import (
     MeasureStatusChanged,
     NotificationDelivered,
     Payload,
+    PlanMilestoneDue,
     ProgressReportAccepted,
     ProgressReportApproved,
     ProgressReportDueSoon,
@@ -170,6 +171,14 @@ SAMPLES.update(
         ),
         ProgressReportOverdue: ProgressReportOverdue(
             **_MEASURE_FIELDS, due_on=date(2025, 5, 31), days_overdue=1
+        ),
+        PlanMilestoneDue: PlanMilestoneDue(
+            plan_id=PLAN,
+            plan_title="練馬区情報化基本計画",
+            milestone_key="mid-term-review",
+            title="中間見直し",
+            due_on=date(2026, 4, 1),
+            days_left=30,
         ),
     }
 )

@@ -341,6 +341,27 @@ class ProgressReportOverdue(ProgressReportEvent):
     days_overdue: int = Field(ge=1)
 
 
+class PlanMilestoneDue(Payload):
+    """A dated milestone the plan prints (a mid-term review, a national deadline) is near or due.
+
+    Sent once per milestone and reminder step (``days_left`` as configured, 0 on the day).
+    """
+
+    event_type: ClassVar[str] = "plan.milestone_due"
+    topic: ClassVar[str] = topics.PLAN_MILESTONE_DUE
+
+    plan_id: UUID
+    plan_title: str
+    milestone_key: str = Field(min_length=1, max_length=200)
+    title: str = Field(description="The milestone as printed, e.g. 中間見直し.")
+    due_on: date
+    days_left: int = Field(ge=0)
+    node_id: UUID | None = Field(default=None, description="The measure or goal it belongs to.")
+    code: str | None = None
+    level_label: str | None = None
+    department_codes: list[str] = Field(default_factory=list)
+
+
 CATALOGUE: dict[tuple[str, int], type[Payload]] = {
     (model.event_type, model.schema_version): model
     for model in (
@@ -357,6 +378,7 @@ CATALOGUE: dict[tuple[str, int], type[Payload]] = {
         ScheduleSlipped,
         ProgressReportDueSoon,
         ProgressReportOverdue,
+        PlanMilestoneDue,
     )
 }
 

@@ -119,6 +119,11 @@ FLOWS: dict[str, Flow] = {
         consumers=("notifications",),
         aggregate="one measure's progress report for one period (<measure id>:<period>)",
     ),
+    topics.PLAN_MILESTONE_DUE: Flow(
+        producers=("plans",),
+        consumers=("notifications",),
+        aggregate="the plan",
+    ),
 }
 
 PARTICIPANTS = {

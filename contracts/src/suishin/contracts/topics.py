@@ -15,6 +15,7 @@ MEASURE_STATUS_CHANGED: Final = "measure.status_changed"
 MEASURE_EVALUATED: Final = "measure.evaluated"
 NOTIFICATION_DELIVERED: Final = "notification.delivered"
 PROGRESS_REPORT_WORKFLOW: Final = "progress_report.workflow"
+PLAN_MILESTONE_DUE: Final = "plan.milestone_due"
 
 ALL_TOPICS: Final = (
     INDICATOR_REPORTED,
@@ -23,6 +24,7 @@ ALL_TOPICS: Final = (
     MEASURE_EVALUATED,
     NOTIFICATION_DELIVERED,
     PROGRESS_REPORT_WORKFLOW,
+    PLAN_MILESTONE_DUE,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
