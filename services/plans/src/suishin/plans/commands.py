@@ -26,6 +26,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from suishin.contracts.calendar import JST
 from suishin.contracts.enums import (
     IndicatorStatus,
     MeasureStatus,
@@ -39,7 +40,9 @@ from suishin.contracts.events import (
     MeasureStatusChanged,
     ProgressReportAccepted,
     ProgressReportApproved,
+    ProgressReportDueSoon,
     ProgressReportEvent,
+    ProgressReportOverdue,
     ProgressReportPublished,
     ProgressReportReturned,
     ProgressReportSubmitted,
@@ -1133,3 +1136,49 @@ async def set_report_deadline(
     return await storage.reports.upsert_deadline(
         conn, actor.tenant, parsed.text, due_on, days, actor.subject, now
     )
+
+
+async def sweep_report_deadline(conn: Conn, deadline: Mapping[str, Any], now: datetime) -> int:
+    """Signal one ward's period: a ``ProgressReportDueSoon`` at each reminder step and one
+    ``ProgressReportOverdue`` once the date passed, per measure without a submitted report;
+    each (measure, period, step, due date) exactly once. Returns the events enqueued."""
+    today = now.astimezone(JST).date()
+    reached, announce = reports.due_steps(deadline["due_on"], deadline["reminder_days"], today)
+    if announce is None:
+        return 0
+    period = reports.parse_period(deadline["period"])
+    measures = await storage.reports.unsubmitted_measures(conn, deadline["tenant"], period.text)
+    if not measures:
+        return 0
+    for step in reached:
+        if step != announce:
+            await storage.reports.claim_signals(
+                conn,
+                [
+                    (m["id"], period.text, step.step, deadline["due_on"], m["tenant"])
+                    for m in measures
+                ],
+                now,
+            )
+    fresh = await storage.reports.claim_signals(
+        conn,
+        [(m["id"], period.text, announce.step, deadline["due_on"], m["tenant"]) for m in measures],
+        now,
+    )
+    count = 0
+    for m in measures:
+        if m["id"] not in fresh:
+            continue
+        target = _ReportTarget(m, period, list(m["owners"]))
+        payload: ProgressReportEvent
+        if announce.step == "overdue":
+            payload = ProgressReportOverdue(
+                **_report_event_base(target), due_on=deadline["due_on"], days_overdue=announce.days
+            )
+        else:
+            payload = ProgressReportDueSoon(
+                **_report_event_base(target), due_on=deadline["due_on"], days_left=announce.days
+            )
+        await _enqueue_report_event(conn, target, payload, now)
+        count += 1
+    return count

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from suishin.contracts.enums import ProgressReportState as State
 from suishin.contracts.enums import Role, ScheduleAdherence
@@ -368,3 +369,29 @@ def schedule_status(adherence: Iterable[ScheduleAdherence]) -> str | None:
     if all(a in (ScheduleAdherence.COMPLETED, ScheduleAdherence.CANCELLED) for a in values):
         return "complete"
     return "on_track"
+
+
+# --- the deadline sweep ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepStep:
+    """A signal the sweep owes for a period: a reminder ``days`` before, or the overdue one."""
+
+    step: str  # 'remind:<days>' or 'overdue'
+    days: int  # days left (reminder) or days overdue
+
+
+def due_steps(
+    due_on: date, reminder_days: Sequence[int], today: date
+) -> tuple[list[SweepStep], SweepStep | None]:
+    """The steps that have come by ``today`` (to be recorded, so none goes out later) and the
+    one to announce now: past the due date the overdue signal; before it the nearest reminder
+    reached (a sweep that starts late does not send every earlier reminder at once)."""
+    left = (due_on - today).days
+    if left < 0:
+        reached = [SweepStep(f"remind:{d}", 0) for d in reminder_days]
+        overdue = SweepStep("overdue", -left)
+        return [*reached, overdue], overdue
+    reached = [SweepStep(f"remind:{d}", left) for d in sorted(reminder_days) if left <= d]
+    return reached, reached[0] if reached else None
