@@ -26,7 +26,7 @@ from suishin.plans.app import build
 from suishin.plans.importer import import_plan_file
 from suishin.plans.settings import PlansSettings
 
-from .conftest import sample_plan_data
+from .conftest import dataset, sample_plan_data
 
 pytestmark = pytest.mark.integration
 
@@ -96,6 +96,8 @@ async def service(infra: Infrastructure) -> AsyncIterator[Service]:
     async with started(runtime):
         await import_plan_file(runtime.pool, PlanFile.model_validate(plan_data()))
         await import_plan_file(runtime.pool, PlanFile.model_validate(plan_data("otherku")))
+        for name in ("nerima-ict2020", "bunkyo-ict-vision-2019"):
+            await import_plan_file(runtime.pool, dataset(name))
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Service(runtime, client, settings, infra)
@@ -506,3 +508,52 @@ async def test_deadlines_are_set_by_the_secretariat(service: Service) -> None:
     assert bad["data"]["setReportDeadline"]["errors"][0]["code"] == "INVALID_REMINDER_DAYS"
     listed = await service.gql("{ reportDeadlines { period dueOn } }", admin)
     assert listed["data"]["reportDeadlines"] == [{"period": "FY2023", "dueOn": "2024-05-31"}]
+
+
+YEARLY = """query($id: ID!, $fy: Int!) { measures(planId: $id, first: 500) { edges { node {
+  code status yearlyStatus(fiscalYear: $fy) { status source grade gradeLabel } } } } }"""
+
+
+async def yearly(service: Service, tenant: str, key: str, fy: int) -> list[dict[str, Any]]:
+    token = service.token("viewer", tenant=tenant)
+    data = await service.gql(YEARLY, token, id=str(ids.plan_id(tenant, key)), fy=fy)
+    assert "errors" not in data, data
+    return [e["node"] for e in data["data"]["measures"]["edges"]]
+
+
+async def test_yearly_status_with_and_without_numbers(service: Service) -> None:
+    """Runs after the workflow tests of this module (reports of FY2021 and FY2022 exist)."""
+    rows = {r["code"]: r["yearlyStatus"] for r in (await yearly(service, TENANT, "p1", 2022))}
+    # № 2: its FY2022 report (published) says a track is 遅延; the 本部 graded it 未達成
+    assert rows["№ 2"] == {
+        "status": "BEHIND",
+        "source": "report",
+        "grade": "not_achieved",
+        "gradeLabel": "未達成",
+    }
+    fy2021 = await yearly(service, TENANT, "p1", 2021)
+    # № 1 of 基本方針Ⅰ: the grade the ward published for FY2021
+    assert fy2021[0]["yearlyStatus"] == {
+        "status": "ON_TRACK",
+        "source": "grade",
+        "grade": "achieved",
+        "gradeLabel": "達成",
+    }
+    # nothing known: no data, never a grade
+    assert fy2021[1]["yearlyStatus"] == {
+        "status": "NO_DATA",
+        "source": "none",
+        "grade": None,
+        "gradeLabel": None,
+    }
+    # 練馬区 (no numeric targets) and 文京区 (a vision): every measure shows a yearly status
+    for tenant, key, fy in (("nerima", "ict2020", 2024), ("bunkyo", "ict-vision-2019", 2020)):
+        measures = await yearly(service, tenant, key, fy)
+        assert measures, key
+        statuses = {m["yearlyStatus"]["status"] for m in measures}
+        assert statuses <= {"NO_DATA", "COMPLETE", "ON_TRACK", "BEHIND"}, statuses
+        for m in measures:
+            if m["yearlyStatus"]["status"] == "NO_DATA":
+                assert m["yearlyStatus"]["grade"] is None
+            if m["status"] == "COMPLETED":
+                assert m["yearlyStatus"]["status"] == "COMPLETE"

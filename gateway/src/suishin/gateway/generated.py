@@ -21,7 +21,7 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "b4c44d9406d57370",
+    "plans": "7f9ddfe35e9f2efd",
     "indicators": "352b628e87b04a9a",
     "notifications": "ec1d44d1b536e39d",
 }
@@ -153,6 +153,17 @@ class ScheduleAdherence(enum.Enum):
     NOT_STARTED = "NOT_STARTED"
     COMPLETED = "COMPLETED"
     CANCELLED = "CANCELLED"
+
+
+@strawberry.enum(
+    name="YearStatusKind",
+    description="A measure's status for a fiscal year, with or without numbers.",
+)
+class YearStatusKind(enum.Enum):
+    COMPLETE = "COMPLETE"
+    ON_TRACK = "ON_TRACK"
+    BEHIND = "BEHIND"
+    NO_DATA = "NO_DATA"
 
 
 @strawberry.input(name="AdherenceInput", description="Schedule adherence of one track of the year.")
@@ -1076,6 +1087,16 @@ class Measure:
     )
 
     @remote_method(
+        "The measure's status for a fiscal year, also without numbers: 完了 in the plan → COMPLETE; else the schedule adherence of its reviewed progress report; else its grade; else NO_DATA (never a grade).",
+        name="yearlyStatus",
+    )
+    def yearly_status(
+        self,
+        info: Info[Any, Any],
+        *,
+        fiscal_year: Annotated[int, strawberry.argument(name="fiscalYear")],
+    ) -> MeasureYearStatus: ...
+    @remote_method(
         "Progress reports (進捗報告) of the measure, every version, newest period and version first; only published ones for callers outside the ward's staff.",
         name="progressReports",
     )
@@ -1154,6 +1175,21 @@ class MeasureOwner:
     department_name: str = remote("Department name.", name="departmentName")
     bureau_code: str | None = remote("Code of the 部 it belongs to.", name="bureauCode")
     is_lead: bool = remote("True for the lead (主担当) department.", name="isLead")
+
+
+@remote_type(
+    description="A measure's yearly status: from its lifecycle (完了), the schedule adherence of its reviewed progress report, or its grade; NO_DATA (and no grade) when there is none.",
+    name="MeasureYearStatus",
+)
+class MeasureYearStatus:
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    status: YearStatusKind = remote("COMPLETE, ON_TRACK, BEHIND or NO_DATA.", name="status")
+    source: str = remote("lifecycle, report, grade or none.", name="source")
+    grade: str | None = remote(
+        "The grade that counts (indicators, published, override), else the approved report's; null without data.",
+        name="grade",
+    )
+    grade_label: str | None = remote("Its label on the ward's scale.", name="gradeLabel")
 
 
 @remote_type(

@@ -395,3 +395,43 @@ def due_steps(
         return [*reached, overdue], overdue
     reached = [SweepStep(f"remind:{d}", left) for d in sorted(reminder_days) if left <= d]
     return reached, reached[0] if reached else None
+
+
+@dataclass(frozen=True)
+class YearStatus:
+    """A measure's status for one fiscal year, with or without numbers."""
+
+    status: str  # complete | on_track | behind | no_data
+    source: str  # lifecycle | report | grade | none
+    grade: str | None
+
+
+def yearly_status(
+    *,
+    lifecycle: str | None,
+    grade: str | None,
+    grade_is_failing: bool,
+    adherence: Sequence[ScheduleAdherence] | None,
+) -> YearStatus:
+    """The yearly status of a measure from everything known about the year.
+
+    - the plan (or a later change) says 完了 → ``complete`` (lifecycle);
+    - a reviewed report (accepted, approved or published) with schedule adherence → what the
+      adherence says (``behind`` when a track is 遅延/未着手, ``complete`` when all are 完了/中止,
+      else ``on_track``);
+    - a grade (from indicators, the ward's published grade, an override, else the approved
+      report's) → ``behind`` when it is the failing grade, else ``on_track``;
+    - nothing → ``no_data``, and never a grade.
+
+    ``adherence`` None means no reviewed report of the year."""
+    if lifecycle == "完了":
+        return YearStatus("complete", "lifecycle", grade)
+    if adherence:
+        status = schedule_status(adherence)
+        assert status is not None
+        return YearStatus(status, "report", grade)
+    if grade is not None:
+        return YearStatus("behind" if grade_is_failing else "on_track", "grade", grade)
+    if adherence is not None:  # a reviewed report without schedule tracks
+        return YearStatus("on_track", "report", None)
+    return YearStatus("no_data", "none", None)

@@ -42,7 +42,7 @@ READS: dict[str, tuple[str, ...]] = {
     "indicatorInputs": ("indicator_statuses",),
     "progressReports": ("reports",),
     "currentReport": ("reports",),
-    "yearlyStatus": ("grades", "report_status", "indicator_statuses", "schedule"),
+    "yearlyStatus": ("grades", "report_status"),
 }
 
 
@@ -117,7 +117,7 @@ class Loaders:
         wanted = sorted({name for field_name in names for name in READS.get(field_name, ())})
         ids = [row["id"] for row in tree.nodes]
         loads: list[Awaitable[Any]] = [getattr(self, name).load_many(ids) for name in wanted]
-        if "grades" in names and tree.nodes:
+        if ("grades" in names or "yearlyStatus" in names) and tree.nodes:
             loads.append(self.plan_scale.load(tree.nodes[0]["plan_id"]))
         if loads:
             await asyncio.gather(*loads)

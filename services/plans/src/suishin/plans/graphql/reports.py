@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
@@ -244,6 +245,60 @@ class ProgressReport:
     @strawberry.field(description="When it was published.")
     def published_at(self) -> datetime | None:
         return self.row["published_at"]
+
+
+@strawberry.enum(description="A measure's status for a fiscal year, with or without numbers.")
+class YearStatusKind(Enum):
+    COMPLETE = "complete"
+    ON_TRACK = "on_track"
+    BEHIND = "behind"
+    NO_DATA = "no_data"
+
+
+@strawberry.type(
+    description="A measure's yearly status: from its lifecycle (完了), the schedule adherence of "
+    "its reviewed progress report, or its grade; NO_DATA (and no grade) when there is none."
+)
+class MeasureYearStatus:
+    fiscal_year: int = strawberry.field(description="Fiscal year.")
+    status: YearStatusKind = strawberry.field(description="COMPLETE, ON_TRACK, BEHIND or NO_DATA.")
+    source: str = strawberry.field(description="lifecycle, report, grade or none.")
+    grade: str | None = strawberry.field(
+        description="The grade that counts (indicators, published, override), else the approved "
+        "report's; null without data."
+    )
+    grade_label: str | None = strawberry.field(description="Its label on the ward's scale.")
+
+
+def year_status_view(
+    fiscal_year: int,
+    lifecycle: str | None,
+    grades: list[asyncpg.Record],
+    reported: list[asyncpg.Record],
+    scale: Any,
+) -> MeasureYearStatus:
+    effective = next(
+        (g["effective_grade"] for g in grades if g["fiscal_year"] == fiscal_year), None
+    )
+    report = next((r for r in reported if r["fiscal_year"] == fiscal_year), None)
+    report_grade = None
+    if report is not None and report["state"] in ("approved", "published"):
+        report_grade = report["grade"] or report["self_grade"]
+    grade = effective or report_grade
+    found = rules.yearly_status(
+        lifecycle=lifecycle,
+        grade=grade,
+        grade_is_failing=scale.is_failing(grade),
+        adherence=[ScheduleAdherence(a) for a in report["adherence"]] if report else None,
+    )
+    definition = scale.find(found.grade)
+    return MeasureYearStatus(
+        fiscal_year=fiscal_year,
+        status=YearStatusKind(found.status),
+        source=found.source,
+        grade=found.grade,
+        grade_label=definition.label if definition else found.grade,
+    )
 
 
 @strawberry.type(description="The due date of a period's progress reports in a ward.")

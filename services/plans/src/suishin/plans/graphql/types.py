@@ -22,7 +22,12 @@ from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
 from suishin.plans.domain.grading import GradeScale
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
-from suishin.plans.graphql.reports import ProgressReport, visible_reports
+from suishin.plans.graphql.reports import (
+    MeasureYearStatus,
+    ProgressReport,
+    visible_reports,
+    year_status_view,
+)
 from suishin.plans.runtime import PlansRuntime
 
 
@@ -754,6 +759,21 @@ class Measure:
                 for r in rows
             ],
             (loaders(info).grade_history, self.row["id"]),
+        )
+
+    @strawberry.field(
+        description="The measure's status for a fiscal year, also without numbers: 完了 in the "
+        "plan → COMPLETE; else the schedule adherence of its reviewed progress report; else its "
+        "grade; else NO_DATA (never a grade)."
+    )
+    def yearly_status(self, info: Info[Any, Any], fiscal_year: int) -> MeasureYearStatus:
+        return when_loaded(
+            lambda grades, reported, scale: year_status_view(
+                fiscal_year, self.row["status"], grades, reported, scale
+            ),
+            (loaders(info).grades, self.row["id"]),
+            (loaders(info).report_status, self.row["id"]),
+            (loaders(info).plan_scale, self.row["plan_id"]),
         )
 
     @strawberry.field(
