@@ -25,6 +25,7 @@ from suishin.kit.service import ServiceRuntime
 from suishin.plans.app import build
 from suishin.plans.importer import import_plan_file
 from suishin.plans.settings import PlansSettings
+from suishin.plans.xlsx import progress_workbook
 
 from .conftest import dataset, sample_plan_data
 
@@ -557,3 +558,26 @@ async def test_yearly_status_with_and_without_numbers(service: Service) -> None:
                 assert m["yearlyStatus"]["grade"] is None
             if m["status"] == "COMPLETED":
                 assert m["yearlyStatus"]["status"] == "COMPLETE"
+
+
+async def test_progress_list_carries_the_reports(service: Service) -> None:
+    """Runs after the workflow tests: the 進捗状況一覧 gains 実績 / 課題 / 方向性 / adherence."""
+    sheet = (await progress_workbook(service.runtime.pool, TENANT, "p1"))["進捗状況一覧"]
+    header = [c.value for c in sheet[2]]
+    assert header[:4] == ["No.", "施策名", "所管課", "ステータス"]
+    assert header[-4:] == [
+        "2023年度 進捗報告 実績",
+        "2023年度 課題",
+        "2023年度 方向性",
+        "2023年度 スケジュール進捗",
+    ]
+    rows = {r[1]: r for r in sheet.iter_rows(min_row=3, values_only=True)}
+    start = header.index("2022年度 進捗報告 実績")
+    assert rows["Web会議の推進"][start : start + 4] == (
+        "基盤の構築に着手した（設計完了）",
+        "調達が2か月遅れた",
+        "次年度に構築を完了する",
+        "［基盤］遅延",
+    )
+    # not yet published: the state is noted
+    assert rows["RPAの拡大"][start] == "（提出済）実施"
