@@ -360,8 +360,8 @@ async def deadlines(db: Executor, tenant: str | None = None) -> list[asyncpg.Rec
 
 
 async def unsubmitted_measures(conn: Conn, tenant: str, period: str) -> list[asyncpg.Record]:
-    """Measures of the ward's published plans covering the period's year that have no report
-    for the period beyond draft/returned, with their owners (lead first)."""
+    """Measures of the ward's published plans covering the period's year (not 廃止 / 統合) that
+    have no report for the period beyond draft/returned, with their owners (lead first)."""
     return await conn.fetch(
         """select n.id, n.tenant, n.plan_id, n.code, n.title, n.level, p.level_labels,
                   coalesce((select array_agg(o.department_code order by o.is_lead desc,
@@ -370,6 +370,7 @@ async def unsubmitted_measures(conn: Conn, tenant: str, period: str) -> list[asy
            from nodes n join plans p on p.id = n.plan_id
            where n.tenant = $1 and n.kind = 'measure' and p.state = 'published'
              and p.fiscal_year_from <= $3 and $3 <= p.fiscal_year_to
+             and (n.status is null or n.status not in ('廃止', '統合'))
              and not exists (select 1 from progress_reports r
                              where r.measure_id = n.id and r.period = $2
                                and r.state not in ('draft', 'returned'))
