@@ -7,19 +7,33 @@ from starlette.applications import Starlette
 from suishin.contracts import topics
 from suishin.contracts.events import IndicatorStatusChanged
 from suishin.kit.clock import Clock
+from suishin.kit.handlers import relay_waker
 from suishin.plans.graphql import schema
 from suishin.plans.handlers import indicator_status_handler
 from suishin.plans.runtime import PlansRuntime
 from suishin.plans.settings import PlansSettings
+from suishin.plans.sweep import run_deadline_sweeper
 
 
 def build(
     settings: PlansSettings | None = None, *, clock: Clock | None = None
 ) -> tuple[PlansRuntime, Starlette]:
-    runtime = PlansRuntime(settings or PlansSettings(), clock)
+    settings = settings or PlansSettings()
+    runtime = PlansRuntime(settings, clock)
     runtime.add_consumer(
         topics.INDICATOR_STATUS_CHANGED,
         IndicatorStatusChanged,
         indicator_status_handler(runtime),
     )
+    if settings.report_sweep_enabled:
+
+        async def sweeper() -> None:
+            await run_deadline_sweeper(
+                lambda: runtime.pool,
+                runtime.clock,
+                interval=settings.report_sweep_interval,
+                on_events=relay_waker(runtime),
+            )
+
+        runtime.add_background(sweeper)
     return runtime, runtime.http_app(schema)

@@ -7,3 +7,9 @@ from suishin.kit.settings import ServiceSettings
 
 class PlansSettings(ServiceSettings):
     port: int = Field(default=4001, validation_alias="SUISHIN_PLANS_PORT")
+    report_sweep_enabled: bool = Field(
+        default=True, description="Run the progress-report deadline sweep (reminders, overdue)."
+    )
+    report_sweep_interval: float = Field(
+        default=60.0, gt=0, description="Seconds between two deadline sweeps."
+    )

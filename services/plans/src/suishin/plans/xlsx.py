@@ -3,7 +3,10 @@
 One row per measure: code, title, owners, status, then per fiscal year of the plan the yearly
 plan (schedule labels of the measure and its sub-items), the actual (indicator statuses the
 plans service consumed, with their figures) and the grade (the grade that counts, with the
-machine grade beside it when a person overrode it). A second sheet counts the grades per year.
+machine grade beside it when a person overrode it). After those, per fiscal year, the measure's
+progress report (進捗報告) of the year: 実績, 課題, 方向性 and the schedule adherence per track (the
+latest version; its state is noted when it is not yet published). A second sheet counts the
+grades per year.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from suishin.contracts.enums import ProgressReportState, ScheduleAdherence
 from suishin.kit.errors import NotFound
 from suishin.plans import storage
 from suishin.plans.domain.grading import GradeScale
+from suishin.plans.domain.reports import ADHERENCE_LABELS, STATE_LABELS
 from suishin.plans.storage import Executor
 
 STATUS_JA = {
@@ -84,6 +89,10 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     grades = _group(await storage.grades.grades_of(db, measure_ids), "measure_id")
     published = _group(await storage.grades.published_grades_of(db, measure_ids), "measure_id")
     years = list(range(plan["fiscal_year_from"], plan["fiscal_year_to"] + 1))
+    reports = _latest_reports(await storage.reports.reports_of_measures(db, measure_ids))
+    adherence = _group(
+        await storage.reports.adherence_of(db, [r["id"] for r in reports.values()]), "report_id"
+    )
 
     def label(code: str | None) -> str:
         grade = scale.find(code)
@@ -102,6 +111,14 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     header = ["No.", "施策名", "所管課", "ステータス"]
     for year in years:
         header += [f"{year}年度 計画", f"{year}年度 実績（指標）", f"{year}年度 評価"]
+    # progress reports (進捗報告): appended after the columns above
+    for year in years:
+        header += [
+            f"{year}年度 進捗報告 実績",
+            f"{year}年度 課題",
+            f"{year}年度 方向性",
+            f"{year}年度 スケジュール進捗",
+        ]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -147,6 +164,9 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
                 if scale.is_failing(g["effective_grade"]):
                     failing_columns.append(len(row) + 3)
             row += ["\n".join(plan_lines), _actual_text(actual_rows), grade_text]
+        for year in years:
+            report = reports.get((m["id"], f"FY{year}"))
+            row += _report_cells(report, adherence.get(report["id"], []) if report else [])
         ws.append(row)
         for column in failing_columns:
             ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
@@ -154,7 +174,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years)
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [34, 28, 28, 28] * len(years)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
@@ -186,3 +206,27 @@ def _group(rows: list[asyncpg.Record], key: str) -> dict[Any, list[asyncpg.Recor
     for r in rows:
         out[r[key]].append(r)
     return out
+
+
+def _latest_reports(rows: list[asyncpg.Record]) -> dict[tuple[Any, str], asyncpg.Record]:
+    """The latest version of each (measure, period) (rows come newest version first)."""
+    out: dict[tuple[Any, str], asyncpg.Record] = {}
+    for r in rows:
+        out.setdefault((r["measure_id"], r["period"]), r)
+    return out
+
+
+def _report_cells(report: asyncpg.Record | None, adherence: list[asyncpg.Record]) -> list[str]:
+    """実績, 課題, 方向性 and the schedule adherence of a report (empty without one)."""
+    if report is None:
+        return ["", "", "", ""]
+    state = ProgressReportState(report["state"])
+    results = report["results"]
+    if state != ProgressReportState.PUBLISHED:
+        results = f"（{STATE_LABELS[state]}）{results}"
+    lines = []
+    for a in adherence:
+        track = f"［{a['track']}］" if a["track"] else ""
+        note = f"：{a['note']}" if a["note"] else ""
+        lines.append(f"{track}{ADHERENCE_LABELS[ScheduleAdherence(a['adherence'])]}{note}")
+    return [results, report["issues"], report["direction"], "\n".join(lines)]
