@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from suishin.web import views
+from suishin.web.i18n import REPORT_STATE
 
 STATUS_JA = {
     "achieved": "達成",
@@ -34,6 +35,7 @@ MEASURE_STATUS_JA = {
     "ABOLISHED": "廃止",
     "MERGED": "統合",
 }
+REPORT_STATE_JA = {code: pair[0] for code, pair in REPORT_STATE.items()}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 FAILING_FILL = PatternFill("solid", fgColor="FCE4D6")
 THIN = Side(style="thin", color="999999")
@@ -163,7 +165,11 @@ class Report(FPDF):
         self.multi_cell(0, 5.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def pdf_report(plan: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
+def pdf_report(
+    plan: dict[str, Any],
+    indicators: list[dict[str, Any]],
+    late_reports: list[dict[str, Any]] | None = None,
+) -> bytes:
     """The 本部会議 report: plan summary (page 1), grade counts, off-track indicators with
     their reasons, overdue reports (each section on its own page)."""
     years, labels, counts = views.grade_counts(plan)
@@ -232,5 +238,17 @@ def pdf_report(plan: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
         pdf.para(
             f"■ {i['title']}　期間 {figures.get('overduePeriod') or '-'}　"
             f"期限 {figures.get('dueDate') or '-'}　所管課 {owners}"
+        )
+    pdf.ln(2)
+    pdf.heading("5. 期限を過ぎた進捗報告")
+    if not late_reports:
+        pdf.para("期限を過ぎた進捗報告はありません。")
+    for entry in late_reports or []:
+        measure = entry["measure"]
+        owners = "、".join(o["departmentName"] for o in measure.get("owners") or []) or "-"
+        state = REPORT_STATE_JA.get(entry["state"] or "", "未作成")
+        pdf.para(
+            f"■ {measure.get('code') or ''} {measure['title']}　期間 {entry['period']}　"
+            f"期限 {entry['dueOn']}　状態 {state}　所管課 {owners}"
         )
     return bytes(pdf.output())
