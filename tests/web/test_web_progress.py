@@ -317,6 +317,8 @@ def test_periods_deadlines_and_overdue_reports() -> None:
 
 
 def test_form_helpers() -> None:
+    assert views.when("2025-04-10T00:30:00+00:00") == "2025-04-10 09:30"  # JST
+    assert views.when(None) == "-"
     assert views.report_field("input.adherence[2].note") == "adherence-2"
     assert views.report_field("evidence[0].url") == "evidence"
     assert views.report_field("results") == "results"

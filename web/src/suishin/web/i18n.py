@@ -123,6 +123,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "The plan schedules nothing for this year.",
     ),
     "self_grade": ("自己評価", "Self-assessed grade"),
+    "evidence_links": ("根拠資料", "Evidence"),
     "evidence": (
         "根拠資料のリンク（1行に1件: URL 表題）",
         "Evidence links (one a line: URL title)",

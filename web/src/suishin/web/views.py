@@ -199,6 +199,19 @@ OWED_STATES = (None, "DRAFT", "RETURNED")
 ADHERENCE = ("ON_SCHEDULE", "AHEAD", "DELAYED", "NOT_STARTED", "COMPLETED", "CANCELLED")
 
 
+def when(value: str | None) -> str:
+    """A timestamp of the API (ISO 8601) as people in the ward read it: JST, to the minute."""
+    if not value:
+        return "-"
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(JST)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def latest_reports(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The current version of each period's report (the API lists newest version first)."""
     latest: dict[str, dict[str, Any]] = {}
