@@ -514,6 +514,26 @@ async def test_a_progress_report_goes_from_the_reporter_through_review_to_the_pu
     assert "母子健康情報の電子化" not in overdue
     await portal.shot(cio, "summary-progress-reports")
 
+    # The 進捗状況一覧 carries the reports; the 本部会議 PDF lists the overdue ones.
+    async with cio.expect_download() as xlsx_download:
+        await cio.click("main a[href$='progress.xlsx']")
+    xlsx_path = Path(await (await xlsx_download.value).path())
+    sheet = load_workbook(io.BytesIO(await asyncio.to_thread(xlsx_path.read_bytes)))["進捗状況一覧"]
+    header = [c.value for c in sheet[2]]
+    column = header.index("2024年度 進捗報告 実績")
+    cells = {str(row[column].value or "") for row in sheet.iter_rows(min_row=3)}
+    assert RESULTS in cells and f"（作成中）{DRAFT_RESULTS}" in cells
+    adherence = {str(row[column + 3].value or "") for row in sheet.iter_rows(min_row=3)}
+    assert f"［{DELAYED_TRACK}］遅延：標準化対応待ち" in "\n".join(adherence)
+    async with cio.expect_download() as pdf_download:
+        await cio.click("main a[href$='honbu.pdf']")
+    pdf_path = Path(await (await pdf_download.value).path())
+    reader = PdfReader(io.BytesIO(await asyncio.to_thread(pdf_path.read_bytes)))
+    text = "".join(p.extract_text() for p in reader.pages).replace("\x00", "").replace(" ", "")
+    late = text[text.index("期限を過ぎた進捗報告") :]
+    assert "健診(検診)のインターネット申込み" in late and "作成中" in late
+    assert "母子健康情報の電子化" not in late
+
     # The public page: no token, only what 練馬区 published, and axe-core passes.
     context = await browser.new_context(locale="ja-JP", bypass_csp=True)
     try:

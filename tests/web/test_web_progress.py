@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -337,3 +338,60 @@ def test_form_helpers() -> None:
     assert views.year_tracks(schedule, 2024, given) == [
         {"track": "", "planned": "運用", "adherence": "DELAYED", "note": "遅れ"}
     ]
+
+
+def test_the_progress_list_appends_each_years_report() -> None:
+    from openpyxl import load_workbook
+
+    from suishin.web.documents import progress_xlsx
+
+    plan = {
+        "title": "練馬区情報化基本計画",
+        "fiscalYearFrom": 2023,
+        "fiscalYearTo": 2024,
+        "gradeScale": {"grades": [{"code": "B", "label": "一部達成", "isFailing": False}]},
+    }
+    measure = {
+        "code": "①",
+        "title": "母子健康情報の電子化",
+        "status": "NEW",
+        "owners": [{"departmentName": "健康推進課", "isLead": True}],
+        "schedule": [],
+        "indicatorInputs": [],
+        "grades": [],
+        "progressReports": [
+            {
+                "period": "FY2024",
+                "version": 2,
+                "state": "SUBMITTED",
+                "results": "訂正版",
+                "issues": "課題",
+                "direction": "方向",
+                "adherence": [{"track": "構築", "label": "遅延", "note": "待ち"}],
+            },
+            {
+                "period": "FY2024",
+                "version": 1,
+                "state": "PUBLISHED",
+                "results": "公表版",
+                "issues": "",
+                "direction": "",
+                "adherence": [],
+            },
+        ],
+    }
+    sheet = load_workbook(io.BytesIO(progress_xlsx(plan, [measure])))["進捗状況一覧"]
+    header = [c.value for c in sheet[2]]
+    assert header[-8:] == [
+        "2023年度 進捗報告 実績",
+        "2023年度 課題",
+        "2023年度 方向性",
+        "2023年度 スケジュール進捗",
+        "2024年度 進捗報告 実績",
+        "2024年度 課題",
+        "2024年度 方向性",
+        "2024年度 スケジュール進捗",
+    ]
+    row = [c.value for c in sheet[3]]
+    assert row[-8:-4] == [None, None, None, None]
+    assert row[-4:] == ["（提出済）訂正版", "課題", "方向", "［構築］遅延：待ち"]

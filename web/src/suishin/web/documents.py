@@ -53,8 +53,9 @@ def _owners(measure: dict[str, Any]) -> str:
 
 
 def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes:
-    """One row per measure: plan, actual (indicator statuses) and grade per fiscal year; a
-    second sheet counts the grades per year (評価集計)."""
+    """One row per measure: plan, actual (indicator statuses) and grade per fiscal year, then
+    per fiscal year the progress report (実績, 課題, 方向性, schedule adherence; its state noted
+    when not yet published); a second sheet counts the grades per year (評価集計)."""
     years = list(range(plan["fiscalYearFrom"], plan["fiscalYearTo"] + 1))
     scale = [g["label"] for g in plan["gradeScale"]["grades"]]
     labels = {g["code"]: g["label"] for g in plan["gradeScale"]["grades"]}
@@ -67,6 +68,13 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
     header = ["No.", "施策名", "所管課", "ステータス"]
     for year in years:
         header += [f"{year}年度 計画", f"{year}年度 実績（指標）", f"{year}年度 評価"]
+    for year in years:  # progress reports (進捗報告), appended like `suishin export-xlsx`
+        header += [
+            f"{year}年度 進捗報告 実績",
+            f"{year}年度 課題",
+            f"{year}年度 方向性",
+            f"{year}年度 スケジュール進捗",
+        ]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -107,6 +115,9 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
                 if g["isFailing"]:
                     failing_columns.append(len(row) + 3)
             row += ["\n".join(plan_lines), "\n".join(actual), grade_text]
+        reports = views.latest_reports(m.get("progressReports") or [])
+        for year in years:
+            row += _report_cells(reports.get(f"FY{year}"))
         ws.append(row)
         for column in failing_columns:
             ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
@@ -114,7 +125,7 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years)
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [34, 28, 28, 28] * len(years)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
@@ -129,6 +140,21 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
     buffer = BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _report_cells(report: dict[str, Any] | None) -> list[str]:
+    """実績, 課題, 方向性 and the schedule adherence of a report (empty without one)."""
+    if report is None:
+        return ["", "", "", ""]
+    results = report["results"]
+    if report["state"] != "PUBLISHED":
+        results = f"（{REPORT_STATE_JA.get(report['state'], report['state'])}）{results}"
+    lines = []
+    for a in report.get("adherence") or []:
+        track = f"［{a['track']}］" if a["track"] else ""
+        note = f"：{a['note']}" if a.get("note") else ""
+        lines.append(f"{track}{a['label']}{note}")
+    return [results, report["issues"], report["direction"], "\n".join(lines)]
 
 
 def japanese_font() -> Path:

@@ -197,6 +197,8 @@ query Progress($planId: ID!, $after: String) {
       indicatorInputs { title fiscalYear status exceeded }
       grades { fiscalYear grade label isFailing machineGrade machineLabel overrideGrade
                publishedGrade }
+      progressReports { period version state results issues direction
+                        adherence { track label note } }
     } }
   }
 }
