@@ -479,6 +479,11 @@ async def test_a_progress_report_goes_from_the_reporter_through_review_to_the_pu
     await honbu.select_option("#f-grade", "")
     await honbu.click("button[value=approve]")
     assert await state_of(honbu) == "承認"
+    await office.goto(portal.url + "/progress/queue")  # the 事務局 may publish it too
+    waiting = office.locator(f"table.to-publish tr[data-measure='{measure_id}']")
+    assert "FY2024" in await waiting.inner_text()
+    assert await office.locator(f"table.queue tr[data-measure='{measure_id}']").count() == 0
+    await portal.shot(office, "progress-queue-to-publish")
     await honbu.click("button[value=publish]")
     assert await state_of(honbu) == "公表"
     history = await honbu.inner_text("table.transitions")

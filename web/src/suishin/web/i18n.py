@@ -151,6 +151,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "入力内容はそのまま残っています。もう一度保存すると、最新の版に上書きします。",
         "What you typed is kept. Saving again writes it over the newest version.",
     ),
+    "waiting_for_you": ("確認待ち", "Waiting for you"),
+    "to_publish": ("承認済み・公表待ち", "Approved, waiting to be published"),
     "queue_empty": ("確認待ちの報告はありません。", "Nothing waits for you."),
     "submitted_at": ("提出日時", "Submitted"),
     "published_reports": ("公表された進捗報告", "Published progress reports"),

@@ -262,8 +262,21 @@ class ProgressPages:
     # -- the 事務局 / 本部 queue ---------------------------------------------------------------
 
     async def queue(self, request: Request) -> Response:
-        reports = (await self.portal.ask(request, queries.REPORT_QUEUE))["progressReportQueue"]
-        return self.portal.render(request, "progress_queue.html", reports=reports)
+        """The API's queue (submitted for the 事務局, accepted for the 本部), and the approved
+        reports waiting to be published (in no queue of the API: read from the plans)."""
+        portal = self.portal
+        reports = (await portal.ask(request, queries.REPORT_QUEUE))["progressReportQueue"]
+        plans = (await portal.ask(request, queries.PLANS))["plans"]
+        to_publish = []
+        for plan in plans:
+            if plan["state"] != "PUBLISHED":
+                continue
+            measures, _ = await portal.report_states(request, plan["id"])
+            for measure in measures:
+                for period, report in views.latest_reports(measure["progressReports"]).items():
+                    if report["state"] == "APPROVED":
+                        to_publish.append({"measure": measure, "period": period, "plan": plan})
+        return portal.render(request, "progress_queue.html", reports=reports, to_publish=to_publish)
 
 
 def _count(value: Any) -> int:
