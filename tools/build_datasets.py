@@ -2398,12 +2398,105 @@ def _bunkyo_indicator(ind: Data, key: str, path_of: dict[str, str]) -> Data:
 
 Builder = Callable[[Data], Data]
 
+# ---------------------------------------------------------------------------------------------
+# Printed results as published progress reports (進捗報告)
+# ---------------------------------------------------------------------------------------------
+
+
+def _actual_printed(actual: Data) -> str | None:
+    value = actual.get("printed") or actual.get("text")
+    if value is None and actual.get("value") is not None:
+        value = str(actual["value"])
+    if value is None:
+        return None
+    series = f"（{actual['sub_series']}）" if actual.get("sub_series") else ""
+    return f"{series}{value}"
+
+
+def with_itabashi_early_reports(src: Data) -> Data:
+    """板橋区 前期: per measure and year (FY2021, FY2022), the printed 実績 of its workloads
+    (事業量) as the report's results, with the grade the ward published for that year."""
+    data = build_itabashi_early(src)
+    evaluations = data["published_evaluations"]["grades"]
+    grades = {(g["path"], g["fiscal_year"]): g["grade"] for g in evaluations}
+    reports: list[Data] = []
+
+    built = PlanFile.model_validate(clean(data))
+    paths = [p for p, _parent, n in built.iter_nodes() if n.kind.value == "measure"]
+    for path in paths:
+        for fy in (2021, 2022):
+            lines = []
+            for ind in data["indicators"]:
+                if not any(p == path or p.startswith(path + "/") for p in ind["nodes"]):
+                    continue
+                for actual in ind.get("actuals", []):
+                    printed = _actual_printed(actual) if actual["period"] == f"FY{fy}" else None
+                    if printed:
+                        lines.append(f"{ind['title']}：{printed}")
+            if not lines:
+                continue
+            reports.append(
+                {
+                    "path": path,
+                    "period": f"FY{fy}",
+                    "results": "\n".join(lines),
+                    "grade": grades.get((path, fy)),
+                    "source": "資料編「前期実施計画の進捗状況（令和5年8月1日時点）」",
+                    "notes": [
+                        note(
+                            "inferred",
+                            "実績は事業量ごとの印字（実績欄）をまとめたもの。課題・方向性は印字なし。",
+                            "results",
+                        )
+                    ],
+                }
+            )
+    data["progress_reports"] = reports
+    return data
+
+
+def with_nerima_previous_reports(src: Data) -> Data:
+    """練馬区 前計画 (平成28〜31年度): the printed 取組内容（実績） of each 取組 as its report for
+    the last year of the plan, with its A/B result (evaluated once, at the end of the plan)."""
+    data = build_nerima_previous(src)
+    paths = _nerima_previous_paths(src)
+    measures = {m["uid"]: m for m in src["measures"] if not m["plan"].startswith(CURRENT)}
+    grades = {g["path"]: g["grade"] for g in data["published_evaluations"]["grades"]}
+    reports: list[Data] = []
+    order = {
+        p: i for i, (p, _parent, _n) in enumerate(PlanFile.model_validate(clean(data)).iter_nodes())
+    }
+    for uid, path in sorted(paths.items(), key=lambda p: order[p[1]]):
+        milestones = measures[uid].get("milestones_取組内容") or []
+        if not milestones:
+            continue
+        reports.append(
+            {
+                "path": path,
+                "period": "FY2019",
+                "results": "\n".join(m["text"] for m in milestones),
+                "grade": grades.get(path),
+                "source": "練馬区情報化基本計画（令和2年度〜令和6年度） 参考資料2「①取組結果」",
+                "notes": [
+                    note(
+                        "inferred",
+                        "取組結果は計画期間終了時に一度評価されたもの。最終年度（平成31年度）の"
+                        "報告として読み込む。",
+                        "period",
+                    )
+                ],
+            }
+        )
+    data["progress_reports"] = reports
+    return data
+
+
 BUILDS: list[tuple[str, str, Builder]] = [
     ("itabashi-dx2025-late.yaml", "itabashi-dx-2025-late.json", build_itabashi_late),
-    ("itabashi-dx2025-early.yaml", "itabashi-dx-2025-late.json", build_itabashi_early),
+    ("itabashi-dx2025-early.yaml", "itabashi-dx-2025-late.json", with_itabashi_early_reports),
     ("itabashi-ict2020-addendum.yaml", "itabashi-ict-2020-addendum.json", build_itabashi_addendum),
     ("nerima-ict2020.yaml", "nerima-ict-2020.json", build_nerima_current),
-    ("nerima-ict2016.yaml", "nerima-ict-2020.json", build_nerima_previous),
+    ("nerima-ict2016.yaml", "nerima-ict-2020.json", with_nerima_previous_reports),
     ("bunkyo-ict-vision-2019.yaml", "bunkyo-ict-vision-2019.json", build_bunkyo),
 ]
 

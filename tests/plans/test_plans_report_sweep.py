@@ -89,3 +89,24 @@ async def test_reminders_and_overdue_exactly_once(plans_db: PlansDb) -> None:
         ("progress_report.overdue", "№ 2", 1),
         ("progress_report.overdue", "№ 1", 1),
     ]
+
+
+def test_the_secretariat_sets_a_deadline_from_the_cli(
+    plans_db: PlansDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from suishin.cli.main import app
+
+    monkeypatch.setenv("SUISHIN_SCHEMA_PREFIX", plans_db.settings.schema_prefix)
+    url = plans_db.settings.database_url
+    args = ["report-deadline", "--tenant", TENANT, "--period", "FY2023", "--database-url", url]
+    ok = CliRunner().invoke(app, [*args, "--due", "2024-05-31", "--remind", "10"])
+    assert ok.exit_code == 0, ok.output
+    assert "提出期限 2024-05-31" in ok.output and "reminders 10 days before" in ok.output
+    bad = CliRunner().invoke(app, [*args, "--due", "2024-05-31", "--remind", "0"])
+    assert bad.exit_code == 1 and "INVALID_REMINDER_DAYS" in bad.output
+    period = CliRunner().invoke(
+        app, [*args[:3], "--period", "2023", "--database-url", url, "--due", "2024-05-31"]
+    )
+    assert period.exit_code == 1 and "INVALID_PERIOD" in period.output

@@ -5,6 +5,7 @@ public read of published reports of one ward only."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator
@@ -386,6 +387,17 @@ async def test_two_editors_the_second_gets_a_stale_version(service: Service) -> 
         service, other, measureId=m3, period="FY2023-H1", expectedRevision=1, results="B"
     )
     assert (error["code"], error["field"]) == ("REPORT_STALE_VERSION", "expectedRevision")
+    # the same race at once: of two saves naming revision 2, exactly one wins
+    racing = await asyncio.gather(
+        *(
+            save(service, t, measureId=m3, period="FY2023-H1", expectedRevision=2, results=x)
+            for t, x in ((kumin, "A2"), (other, "B2"))
+        )
+    )
+    codes = sorted(e["code"] for r in racing for e in r["errors"])
+    assert codes == ["REPORT_STALE_VERSION"]
+    winner = next(r["report"] for r in racing if r["report"])
+    assert winner["revision"] == 3
     # creating again (no revision) when a report exists is stale too
     error = await refused_save(service, other, measureId=m3, period="FY2023-H1", results="C")
     assert error["code"] == "REPORT_STALE_VERSION"
@@ -398,7 +410,10 @@ async def test_two_editors_the_second_gets_a_stale_version(service: Service) -> 
         kumin,
         id=m3,
     )
-    assert data["data"]["measure"]["currentReport"] == {"results": "A", "revision": 2}
+    assert data["data"]["measure"]["currentReport"] == {
+        "results": winner["results"],
+        "revision": 3,
+    }
 
 
 PUBLIC = """query($t: String!, $p: String) { publishedProgressReports(tenant: $t, period: $p) {

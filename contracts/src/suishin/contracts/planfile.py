@@ -45,7 +45,13 @@ from pydantic_core import PydanticCustomError
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, parse_fiscal_year, parse_period
-from suishin.contracts.enums import Aggregation, Comparator, MeasureStatus, Polarity
+from suishin.contracts.enums import (
+    Aggregation,
+    Comparator,
+    MeasureStatus,
+    Polarity,
+    ScheduleAdherence,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -608,6 +614,39 @@ class PublishedEvaluations(_Model):
     notes: Notes = Field(default_factory=list)
 
 
+# --- progress reports (進捗報告) the ward published -----------------------------------------------
+
+
+class ReportAdherence(_Model):
+    """How one schedule track of the year went, as the published report says."""
+
+    track: str = ""
+    """The track as printed in the node's schedule ('' when it has one row)."""
+    adherence: ScheduleAdherence
+    note: str | None = None
+
+
+class PublishedProgressReport(_Model):
+    """A progress report the ward published for a measure and period; imported as a published
+    report (the import is its source of truth: re-importing the same file changes nothing)."""
+
+    path: str
+    """The measure's node path."""
+    period: Annotated[str, StringConstraints(pattern=r"^FY\d{4}(-H1)?$")]
+    """``FY2022`` (fiscal year) or ``FY2022-H1`` (interim)."""
+    results: str = Field(min_length=1)
+    """実績 as printed."""
+    issues: str | None = None
+    """課題."""
+    direction: str | None = None
+    """今後の方向性 / 改善策."""
+    grade: str | None = None
+    """A grade code of the grading scale (the published evaluation of the report)."""
+    adherence: list[ReportAdherence] = Field(default_factory=list)
+    source: str | None = None
+    notes: Notes = Field(default_factory=list)
+
+
 # ---------------------------------------------------------------------------------------------
 # Problems found by the second validation stage
 # ---------------------------------------------------------------------------------------------
@@ -647,6 +686,8 @@ class PlanFile(_Model):
     nodes: list[Node] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list)
     published_evaluations: PublishedEvaluations | None = None
+    progress_reports: list[PublishedProgressReport] = Field(default_factory=list)
+    """Progress reports (進捗報告) the ward published, per measure and period."""
     notes: Notes = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -734,6 +775,7 @@ class PlanFile(_Model):
         paths = self._check_nodes(out, tag_codes)
         self._check_indicators(out, paths)
         self._check_evaluations(out, paths)
+        self._check_progress_reports(out, paths)
         return out.items
 
     def _in_period(self, fy: int) -> bool:
@@ -1117,6 +1159,50 @@ class PlanFile(_Model):
                 "比較演算子があるのに数値の目標値がありません",
                 "comparator given without a numeric value",
             )
+
+    def _check_progress_reports(self, out: _Problems, paths: dict[str, Loc]) -> None:
+        codes = {g.code for g in self.grading_scale.grades} if self.grading_scale else set()
+        measures = {path: node for path, _parent, node in self.iter_nodes()}
+        seen: set[tuple[str, str]] = set()
+        for i, r in enumerate(self.progress_reports):
+            loc: Loc = ("progress_reports", i)
+            node = measures.get(r.path)
+            if r.path not in paths or node is None or node.kind != NodeKind.MEASURE:
+                out.add(
+                    (*loc, "path"),
+                    "unknown_node",
+                    f"施策「{r.path}」がこの計画にありません",
+                    f"no measure '{r.path}' in this plan",
+                )
+            fy = int(r.period[2:6])
+            if not self._in_period(fy):
+                self._fy_out(out, (*loc, "period"), fy)
+            if r.grade is not None and r.grade not in codes:
+                known = ", ".join(sorted(codes)) or "-"
+                out.add(
+                    (*loc, "grade"),
+                    "unknown_grade",
+                    f"評語コード「{r.grade}」が grading_scale にありません（{known}）",
+                    f"unknown grade code '{r.grade}' (grading scale: {known})",
+                )
+            if node is not None and r.adherence:
+                tracks = {e.track or "" for e in node.schedule if e.fiscal_year == fy}
+                for j, a in enumerate(r.adherence):
+                    if a.track not in tracks:
+                        out.add(
+                            (*loc, "adherence", j, "track"),
+                            "unknown_track",
+                            f"スケジュール区分「{a.track}」は{fy}年度の計画にありません",
+                            f"schedule track '{a.track}' is not in the plan for FY{fy}",
+                        )
+            if (r.path, r.period) in seen:
+                out.add(
+                    loc,
+                    "duplicate_report",
+                    f"「{r.path}」の{r.period}の進捗報告が重複しています",
+                    f"duplicate progress report for '{r.path}' in {r.period}",
+                )
+            seen.add((r.path, r.period))
 
     def _check_evaluations(self, out: _Problems, paths: dict[str, Loc]) -> None:
         ev = self.published_evaluations

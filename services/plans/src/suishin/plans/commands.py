@@ -691,7 +691,8 @@ async def _report_target(
         raise NotFound("施策", "Measure", str(measure_id))
     parsed = reports.parse_period(period)
     reports.check_period_in_plan(parsed, measure["fy_from"], measure["fy_to"])
-    owners = await storage.nodes.owner_codes(conn, measure_id)
+    leads = await storage.nodes.owner_leads(conn, measure_id)  # printed order
+    owners = [r["department_code"] for r in sorted(leads, key=lambda r: not r["is_lead"])]
     return _ReportTarget(measure, parsed, owners)
 
 

@@ -45,6 +45,13 @@ READS: dict[str, tuple[str, ...]] = {
     "yearlyStatus": ("grades", "report_status"),
 }
 
+# What the fields of a progress report read (prefetched for the reports of a tree).
+REPORT_READS: dict[str, tuple[str, ...]] = {
+    "adherence": ("report_adherence",),
+    "evidence": ("report_evidence",),
+    "transitions": ("report_transitions",),
+}
+
 
 @dataclass
 class PlanTree:
@@ -117,10 +124,17 @@ class Loaders:
         wanted = sorted({name for field_name in names for name in READS.get(field_name, ())})
         ids = [row["id"] for row in tree.nodes]
         loads: list[Awaitable[Any]] = [getattr(self, name).load_many(ids) for name in wanted]
-        if ("grades" in names or "yearlyStatus" in names) and tree.nodes:
+        if ("grades" in names or "yearlyStatus" in names or "gradeLabel" in names) and tree.nodes:
             loads.append(self.plan_scale.load(tree.nodes[0]["plan_id"]))
         if loads:
             await asyncio.gather(*loads)
+        # The reports' own lists (adherence, evidence, transitions), for every report loaded.
+        details = sorted(
+            {name for field_name in names for name in REPORT_READS.get(field_name, ())}
+        )
+        if details and "reports" in wanted:
+            report_ids = [r["id"] for rows in await self.reports.load_many(ids) for r in rows]
+            await asyncio.gather(*(getattr(self, n).load_many(report_ids) for n in details))
 
     @staticmethod
     async def _report_status(db: Any, ids: Sequence[UUID]) -> list[asyncpg.Record]:

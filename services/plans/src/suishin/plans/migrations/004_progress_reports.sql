@@ -26,6 +26,8 @@ create table progress_reports (
     -- Optimistic concurrency: every write bumps it; a writer names the revision it read.
     revision        integer not null default 1,
     source          text not null default 'api' check (source in ('api', 'import')),
+    -- What a plan file says about an imported report beyond the columns (source, notes).
+    extra           jsonb not null default '{}',
     created_by      text not null,
     created_at      timestamptz not null,
     updated_by      text not null,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -359,8 +360,8 @@ async def deadlines(db: Executor, tenant: str | None = None) -> list[asyncpg.Rec
 
 
 async def unsubmitted_measures(conn: Conn, tenant: str, period: str) -> list[asyncpg.Record]:
-    """Measures of the ward's published plans covering the period's year that have no report
-    for the period beyond draft/returned, with their owners (lead first)."""
+    """Measures of the ward's published plans covering the period's year (not 廃止 / 統合) that
+    have no report for the period beyond draft/returned, with their owners (lead first)."""
     return await conn.fetch(
         """select n.id, n.tenant, n.plan_id, n.code, n.title, n.level, p.level_labels,
                   coalesce((select array_agg(o.department_code order by o.is_lead desc,
@@ -369,6 +370,7 @@ async def unsubmitted_measures(conn: Conn, tenant: str, period: str) -> list[asy
            from nodes n join plans p on p.id = n.plan_id
            where n.tenant = $1 and n.kind = 'measure' and p.state = 'published'
              and p.fiscal_year_from <= $3 and $3 <= p.fiscal_year_to
+             and (n.status is null or n.status not in ('廃止', '統合'))
              and not exists (select 1 from progress_reports r
                              where r.measure_id = n.id and r.period = $2
                                and r.state not in ('draft', 'returned'))
@@ -414,4 +416,83 @@ async def published_versions_for_update(
             for update""",
         measure_id,
         period,
+    )
+
+
+# --- plan-file import and export ---------------------------------------------------------------
+
+
+async def imported_reports_of_plan(conn: Conn, plan_id: UUID) -> list[asyncpg.Record]:
+    """Reports a plan file brought in, with their adherence as [[track, adherence, note], ...]."""
+    return await conn.fetch(
+        """select r.id, r.measure_id, r.period, r.results, r.issues, r.direction, r.grade,
+                  r.extra,
+                  coalesce((select jsonb_agg(jsonb_build_array(a.track, a.adherence, a.note)
+                                             order by a.position)
+                            from progress_report_adherence a where a.report_id = r.id),
+                           '[]'::jsonb) as adherence
+           from progress_reports r where r.plan_id = $1 and r.source = 'import'
+           order by r.measure_id, r.period""",
+        plan_id,
+    )
+
+
+async def periods_with_reports(conn: Conn, plan_id: UUID) -> set[tuple[UUID, str]]:
+    """(measure, period) pairs of the plan that have any report (API or import)."""
+    rows = await conn.fetch(
+        "select distinct measure_id, period from progress_reports where plan_id = $1", plan_id
+    )
+    return {(r["measure_id"], r["period"]) for r in rows}
+
+
+async def set_imported_content(
+    conn: Conn,
+    report_id: UUID,
+    *,
+    results: str,
+    issues: str,
+    direction: str,
+    grade: str | None,
+    extra: dict[str, Any],
+    now: datetime,
+) -> None:
+    await conn.execute(
+        """update progress_reports set results = $2, issues = $3, direction = $4, grade = $5,
+                  self_grade = $5, extra = $6::jsonb, updated_by = 'import', updated_at = $7,
+                  revision = revision + 1
+           where id = $1""",
+        report_id,
+        results,
+        issues,
+        direction,
+        grade,
+        extra,
+        now,
+    )
+
+
+async def set_extra(conn: Conn, report_id: UUID, extra: dict[str, Any]) -> None:
+    await conn.execute(
+        "update progress_reports set extra = $2::jsonb where id = $1", report_id, extra
+    )
+
+
+async def delete_reports(conn: Conn, report_ids: Sequence[UUID]) -> None:
+    await conn.execute("delete from progress_reports where id = any($1::uuid[])", report_ids)
+
+
+async def published_reports_of_plan(db: Executor, plan_id: UUID) -> list[asyncpg.Record]:
+    """The published report of each (measure, period) of a plan, in tree order, with the
+    measure's path, the adherence rows and ``extra``."""
+    return await db.fetch(
+        """select n.path, r.period, r.results, r.issues, r.direction, r.grade, r.extra,
+                  coalesce((select jsonb_agg(jsonb_build_object('track', a.track,
+                                    'adherence', a.adherence, 'note', a.note)
+                                    order by a.position)
+                            from progress_report_adherence a where a.report_id = r.id),
+                           '[]'::jsonb) as adherence
+           from progress_reports r join nodes n on n.id = r.measure_id
+           where r.plan_id = $1 and r.state = 'published'
+           order by n.sort_key, r.period""",
+        plan_id,
     )
