@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from suishin.web import views
+from suishin.web.i18n import REPORT_STATE
 
 STATUS_JA = {
     "achieved": "達成",
@@ -34,6 +35,7 @@ MEASURE_STATUS_JA = {
     "ABOLISHED": "廃止",
     "MERGED": "統合",
 }
+REPORT_STATE_JA = {code: pair[0] for code, pair in REPORT_STATE.items()}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 FAILING_FILL = PatternFill("solid", fgColor="FCE4D6")
 THIN = Side(style="thin", color="999999")
@@ -51,8 +53,9 @@ def _owners(measure: dict[str, Any]) -> str:
 
 
 def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes:
-    """One row per measure: plan, actual (indicator statuses) and grade per fiscal year; a
-    second sheet counts the grades per year (評価集計)."""
+    """One row per measure: plan, actual (indicator statuses) and grade per fiscal year, then
+    per fiscal year the progress report (実績, 課題, 方向性, schedule adherence; its state noted
+    when not yet published); a second sheet counts the grades per year (評価集計)."""
     years = list(range(plan["fiscalYearFrom"], plan["fiscalYearTo"] + 1))
     scale = [g["label"] for g in plan["gradeScale"]["grades"]]
     labels = {g["code"]: g["label"] for g in plan["gradeScale"]["grades"]}
@@ -65,6 +68,13 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
     header = ["No.", "施策名", "所管課", "ステータス"]
     for year in years:
         header += [f"{year}年度 計画", f"{year}年度 実績（指標）", f"{year}年度 評価"]
+    for year in years:  # progress reports (進捗報告), appended like `suishin export-xlsx`
+        header += [
+            f"{year}年度 進捗報告 実績",
+            f"{year}年度 課題",
+            f"{year}年度 方向性",
+            f"{year}年度 スケジュール進捗",
+        ]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -105,6 +115,9 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
                 if g["isFailing"]:
                     failing_columns.append(len(row) + 3)
             row += ["\n".join(plan_lines), "\n".join(actual), grade_text]
+        reports = views.latest_reports(m.get("progressReports") or [])
+        for year in years:
+            row += _report_cells(reports.get(f"FY{year}"))
         ws.append(row)
         for column in failing_columns:
             ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
@@ -112,7 +125,7 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years)
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [34, 28, 28, 28] * len(years)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
@@ -127,6 +140,21 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
     buffer = BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _report_cells(report: dict[str, Any] | None) -> list[str]:
+    """実績, 課題, 方向性 and the schedule adherence of a report (empty without one)."""
+    if report is None:
+        return ["", "", "", ""]
+    results = report["results"]
+    if report["state"] != "PUBLISHED":
+        results = f"（{REPORT_STATE_JA.get(report['state'], report['state'])}）{results}"
+    lines = []
+    for a in report.get("adherence") or []:
+        track = f"［{a['track']}］" if a["track"] else ""
+        note = f"：{a['note']}" if a.get("note") else ""
+        lines.append(f"{track}{a['label']}{note}")
+    return [results, report["issues"], report["direction"], "\n".join(lines)]
 
 
 def japanese_font() -> Path:
@@ -163,7 +191,11 @@ class Report(FPDF):
         self.multi_cell(0, 5.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def pdf_report(plan: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
+def pdf_report(
+    plan: dict[str, Any],
+    indicators: list[dict[str, Any]],
+    late_reports: list[dict[str, Any]] | None = None,
+) -> bytes:
     """The 本部会議 report: plan summary (page 1), grade counts, off-track indicators with
     their reasons, overdue reports (each section on its own page)."""
     years, labels, counts = views.grade_counts(plan)
@@ -232,5 +264,17 @@ def pdf_report(plan: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
         pdf.para(
             f"■ {i['title']}　期間 {figures.get('overduePeriod') or '-'}　"
             f"期限 {figures.get('dueDate') or '-'}　所管課 {owners}"
+        )
+    pdf.ln(2)
+    pdf.heading("5. 期限を過ぎた進捗報告")
+    if not late_reports:
+        pdf.para("期限を過ぎた進捗報告はありません。")
+    for entry in late_reports or []:
+        measure = entry["measure"]
+        owners = "、".join(o["departmentName"] for o in measure.get("owners") or []) or "-"
+        state = REPORT_STATE_JA.get(entry["state"] or "", "未作成")
+        pdf.para(
+            f"■ {measure.get('code') or ''} {measure['title']}　期間 {entry['period']}　"
+            f"期限 {entry['dueOn']}　状態 {state}　所管課 {owners}"
         )
     return bytes(pdf.output())
