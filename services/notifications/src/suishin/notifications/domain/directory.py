@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from suishin.contracts.enums import Severity
 from suishin.contracts.ids import SUISHIN_NAMESPACE
 from suishin.notifications.domain.shaping import Cadence
+from suishin.notifications.domain.triggers import KINDS
 
 OWNER = "$owner"
 """In a target, ``department: $owner`` means the departments that own the event's subject."""
@@ -152,6 +153,15 @@ class Directory(_Model):
     tenant: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{1,62}$")]
     name: str
     digest: DigestSettings = Field(default_factory=DigestSettings)
+    year_style: Literal["wareki", "fiscal"] = Field(
+        default="wareki",
+        description="How notices print fiscal years: 令和3年度 (wareki) or FY2021 (fiscal).",
+    )
+    default_owner: list[Target] = Field(
+        default_factory=lambda: [Target(post="事務局")],
+        description="Who `department: $owner` reaches when an event names no owning "
+        "department (a plan that names none): the plan's default owner, the 事務局.",
+    )
     escalation: list[Target] = Field(
         default_factory=lambda: [Target(post="事務局"), Target(post="CIO")],
         description="Who an unacknowledged alert goes to next, level by level.",
@@ -214,6 +224,17 @@ class Directory(_Model):
                     problems.append(f"rules[{rule.name}]: unknown department {d!r}")
         for i, t in enumerate(self.escalation):
             check_target(f"escalation[{i}]", t)
+        for i, t in enumerate(self.default_owner):
+            if t.department == OWNER:
+                problems.append(f"default_owner[{i}]: $owner cannot be the default owner")
+            check_target(f"default_owner[{i}]", t)
+        for rule in self.rules:
+            unknown_kinds = [k for k in rule.kinds if k not in KINDS]
+            if unknown_kinds:
+                problems.append(
+                    f"rules[{rule.name}]: unknown kind {', '.join(map(repr, unknown_kinds))} "
+                    f"(known: {', '.join(KINDS)})"
+                )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -19,6 +19,15 @@ EVENT_TYPES = (
     topics.INDICATOR_STATUS_CHANGED,
     topics.MEASURE_STATUS_CHANGED,
     topics.MEASURE_EVALUATED,
+    "progress_report.submitted",
+    "progress_report.returned",
+    "progress_report.accepted",
+    "progress_report.approved",
+    "progress_report.published",
+    "progress_report.schedule_slipped",
+    "progress_report.due_soon",
+    "progress_report.overdue",
+    topics.PLAN_MILESTONE_DUE,
 )
 MAX_SILENCE = timedelta(days=90)
 MAX_COMMENT = 2000
