@@ -72,6 +72,22 @@ KINDS = (
     ESCALATION,
 )
 
+EVENT_TYPES = (
+    "indicator.status_changed",
+    "measure.status_changed",
+    "measure.evaluated",
+    "progress_report.submitted",
+    "progress_report.returned",
+    "progress_report.accepted",
+    "progress_report.approved",
+    "progress_report.published",
+    "progress_report.schedule_slipped",
+    "progress_report.due_soon",
+    "progress_report.overdue",
+    "plan.milestone_due",
+)
+"""The event types the service consumes (what rules and subscriptions may name)."""
+
 # progress_report.<step> → the kind and severity of its notice
 _TRANSITIONS: dict[str, tuple[str, Severity]] = {
     "progress_report.submitted": (REPORT_SUBMITTED, Severity.INFO),
