@@ -289,22 +289,44 @@ async def test_a_recovered_measure_tells_everyone_who_got_the_failing_alert(
     )
     assert {a["state"] for a in await alerts_of(svc, m)} == {"resolved"}
 
+    # a subscriber to the grades gets the grade once, not a recovery it was never alerted about
+    async with transaction(svc.runtime.pool) as conn:
+        await commands.subscribe(
+            conn,
+            "itabashi",
+            "jimukyoku@itabashi",
+            event_types=["measure.evaluated"],
+            plan_id=None,
+            department_code=None,
+            min_severity="info",
+            now=svc.clock.now(),
+        )
+    calm = ev.measure_evaluated(fiscal_year=2025, failing=False)
+    await handle(svc, topics.MEASURE_EVALUATED, calm)
+    assert [(n["recipient_id"], n["kind"]) for n in await notices(svc, calm.event_id)] == [
+        ("jimukyoku@itabashi", "measure_evaluated")
+    ]
+    assert [
+        (n["recipient_id"], n["kind"])
+        for n in await notices(svc, passing.event_id)
+        if n["recipient_id"].startswith("jimu")
+    ] == []
+
     # failing one year, passing the next: the earlier year's alert ends too
+    # (the subscriber got that failing grade too, so it hears of the recovery as well)
     m2 = uuid4()
-    await handle(
-        svc, topics.MEASURE_EVALUATED, ev.measure_evaluated(measure_id=m2, fiscal_year=2024)
-    )
+    last_year = ev.measure_evaluated(measure_id=m2, fiscal_year=2024)
+    await handle(svc, topics.MEASURE_EVALUATED, last_year)
+    alerted = [n["recipient_id"] for n in await notices(svc, last_year.event_id)]
+    assert alerted == ["cio@itabashi", "honbu@itabashi", "jimukyoku@itabashi"]
     next_year = ev.measure_evaluated(measure_id=m2, fiscal_year=2025, failing=False)
     await handle(svc, topics.MEASURE_EVALUATED, next_year)
     assert {a["state"] for a in await alerts_of(svc, m2)} == {"resolved"}
-    assert (
-        sorted(
-            n["recipient_id"]
-            for n in await notices(svc, next_year.event_id)
-            if n["kind"] == "measure_recovered"
-        )
-        == told
-    )
+    assert [
+        n["recipient_id"]
+        for n in await notices(svc, next_year.event_id)
+        if n["kind"] == "measure_recovered"
+    ] == alerted
 
 
 async def test_held_mail_of_a_resolved_alert_is_dropped_not_sent(

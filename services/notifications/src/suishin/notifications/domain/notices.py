@@ -401,17 +401,20 @@ class Router:
                 batch.record(
                     signal, "no_rule", None, f"no routing rule matches {signal.kind}", outcome
                 )
+        # a companion recovery (beside the event's own notice) reaches only those alerted
         subscribers = [
             s.person_id
             for s in snap.subscriptions
-            if subscription_matches(s, signal, departments) and s.person_id not in recipients
+            if not signal.quiet_without_alert
+            and subscription_matches(s, signal, departments)
+            and s.person_id not in recipients
         ]
         for person in snap.people_by_id(subscribers):
             if person.active:
                 recipients.setdefault(person.id, Recipient(person=person))
 
         if not recipients:
-            if signal.is_alert or signal.announce_recovery:
+            if signal.is_alert or (signal.announce_recovery and not signal.quiet_without_alert):
                 log.warning(
                     "signal reached nobody",
                     extra={

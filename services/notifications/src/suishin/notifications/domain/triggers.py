@@ -130,7 +130,11 @@ class Signal:
     )
     quiet_without_alert: bool = field(
         default=False,
-        metadata={"doc": "A recovery that finds no open alert is not worth recording."},
+        metadata={
+            "doc": "A recovery beside the event's own notice: it reaches only those who got "
+            "the alert (not subscribers, who get the event's notice), and finding no open "
+            "alert is not worth recording."
+        },
     )
 
     @property
