@@ -180,7 +180,15 @@ def test_every_kind_renders_in_both_languages(ev: SimpleNamespace) -> None:
     ja_title, _ = renderer.notice(
         signals[0].kind, "ja", {"f": signals[0].facts, "severity": "warning"}
     )
-    assert ja_title == "【警告】指標「マイナンバーカード交付枚数」が目標未達の見込みです（FY2025）"
+    assert (
+        ja_title == "【警告】指標「マイナンバーカード交付枚数」が目標未達の見込みです（令和7年度）"
+    )
+    fiscal, _ = renderer.notice(
+        signals[0].kind,
+        "ja",
+        {"f": signals[0].facts, "severity": "warning", "year_style": "fiscal"},
+    )
+    assert fiscal.endswith("目標未達の見込みです（FY2025）")
 
 
 def independent_signature(secret: bytes, timestamp: str, body: bytes) -> str:
