@@ -530,8 +530,10 @@ def parse_event(raw: bytes | str | None, *, expect: type[P] | None = None) -> En
             "unsupported_schema_version",
             f"{event_type} schema_version {version!r} is not supported (known: {known})",
         )
-    if expect is not None and model is not expect:
-        raise EventRejected("unexpected_event_type", f"{event_type} is not {expect.event_type}")
+    if expect is not None and not issubclass(model, expect):
+        # ``expect`` may be the base of a topic's several types (ProgressReportEvent)
+        expected = getattr(expect, "event_type", None) or expect.__name__
+        raise EventRejected("unexpected_event_type", f"{event_type} is not {expected}")
     try:
         return Envelope[model].model_validate(data)  # type: ignore[valid-type]
     except ValidationError as exc:
