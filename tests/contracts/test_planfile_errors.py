@@ -440,6 +440,18 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "published_evaluations.summaries[0].total",
     ),
     (
+        "unknown grading rule",
+        _set(("grading_scale",), "rule", "exceeded-most"),
+        "unknown_grading_rule",
+        "grading_scale.rule",
+    ),
+    (
+        "unknown grading condition",
+        _set(("grading_scale", "grades", 0), "when", ["all_met", "exceeded_thirds"]),
+        "unknown_grade_condition",
+        "grading_scale.grades[0].when[1]",
+    ),
+    (
         "unknown summary scope",
         _set(("published_evaluations", "summaries", 0), "scope", "目標9"),
         "unknown_node",

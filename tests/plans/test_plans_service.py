@@ -437,7 +437,7 @@ def status_event(
             from_status=None,
             to_status=status,
             figures=Figures(actual=actual, target=target, comparator="gte"),
-            rule="yearly_target",
+            rule="per_year_final",
             reason="テスト",
             measure_ids=measure_ids,
         ),

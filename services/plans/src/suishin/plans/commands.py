@@ -461,7 +461,7 @@ async def record_indicator_statuses(
     rows = []
     for (node_id, indicator_id, year), event in newest.items():
         p = event.payload
-        result = result_from_event(indicator_id, p.to_status, p.figures)
+        result = result_from_event(indicator_id, p.to_status, p.figures, rule=p.rule)
         rows.append(
             (
                 node_id,
@@ -477,6 +477,7 @@ async def record_indicator_statuses(
                 event.event_id,
                 event.aggregate_version,
                 event.occurred_at,
+                result.bar,
             )
         )
     applied = await storage.grades.upsert_indicator_statuses(conn, rows)
@@ -489,7 +490,12 @@ async def _indicator_results(
 ) -> list[IndicatorResult]:
     return [
         IndicatorResult(
-            r["indicator_id"], IndicatorStatus(r["status"]), r["quantitative"], r["exceeded"]
+            r["indicator_id"],
+            IndicatorStatus(r["status"]),
+            r["quantitative"],
+            r["exceeded"],
+            bar=r["exceeded_bar"],
+            title=r["title"],
         )
         for r in await storage.grades.latest_indicator_statuses(conn, measure, year)
     ]
@@ -510,7 +516,11 @@ async def regrade(
             conn, measure["plan_id"]
         )
         scales[measure["plan_id"]] = scale
-        decision = machine_grade(scale, await _indicator_results(conn, measure, year))
+        decision = machine_grade(
+            scale,
+            await _indicator_results(conn, measure, year),
+            completed=measure["status"] == MeasureStatus.COMPLETED.value,
+        )
         current = await storage.grades.grade_for_update(conn, measure_id, year)
         if current is None and decision.grade is None:
             continue

@@ -607,11 +607,19 @@ def _cumulative(
             figures,
         )
     if met_total and _is_up(comparator, spec):
+        # The year's own figure reaching the whole multi-year total is a bar the plan prints
+        # (3か年事業量 done within the year); grades name it (``cumulative_reached_in_year``).
+        in_year = target.is_span and satisfies(year.actual, t, comparator, spec.polarity, tol)
         return Evaluation(
             fy,
             IndicatorStatus.ACHIEVED,
-            "cumulative_reached",
-            summary + "累計目標に既に達しています。",
+            "cumulative_reached_in_year" if in_year else "cumulative_reached",
+            summary
+            + (
+                f"{format_fiscal_year(fy)}の実績だけで累計目標に達しました。"
+                if in_year
+                else "累計目標に既に達しています。"
+            ),
             figures,
         )
     status = judge(total, expected, comparator, spec.polarity, tol, spec.margin)
