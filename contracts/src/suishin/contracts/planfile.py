@@ -368,11 +368,14 @@ class GradingScale(_Model):
     rule: Slug
     """Name of the rule the plans service applies (:data:`NAMED_GRADING_RULES`), or
     ``declared`` when every grade but the last states its own ``when``."""
+    grades: list[Grade] = Field(min_length=1)
+    description: str | None = None
+    notes: Notes = Field(default_factory=list)
 
     def conditions(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         """``(when, provided)`` of each grade, best first (the last grade is the fallback)."""
         named = NAMED_GRADING_RULES.get(self.rule, ())
-        out = []
+        out: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
         for i, g in enumerate(self.grades):
             if i == len(self.grades) - 1:
                 out.append(((), ()))
@@ -383,10 +386,6 @@ class GradingScale(_Model):
             else:
                 out.append(((), ()))
         return out
-
-    grades: list[Grade] = Field(min_length=1)
-    description: str | None = None
-    notes: Notes = Field(default_factory=list)
 
     def grade(self, code_or_label: str) -> Grade | None:
         for g in self.grades:
