@@ -1536,8 +1536,22 @@ NERIMA_SCALE: Data = {
     "grades": [
         {"code": "A", "label": "達成"},
         {"code": "B", "label": "一部達成"},
+        {
+            "code": "C",
+            "label": "未達成",
+            "description": "取組を達成していない（何も達成していない）。凡例にない区分。",
+            "failing": True,
+        },
     ],
-    "notes": [note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。")],
+    "notes": [
+        note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。"),
+        note(
+            "inferred",
+            "何も達成していない取組を「B 一部達成」と呼ばないよう、A 達成・B 一部達成に続く"
+            "区分 C 未達成（不合格として通知）を加えた。印字された評価は A・B のみ。",
+            "grades",
+        ),
+    ],
 }
 
 

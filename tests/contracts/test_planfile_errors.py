@@ -440,6 +440,12 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "published_evaluations.summaries[0].total",
     ),
     (
+        "a year with no target (―) given a value",
+        _set(("indicators", 0, "targets", 0), "none", True),
+        "value_without_target",
+        "indicators[0].targets[0].value",
+    ),
+    (
         "unknown grading rule",
         _set(("grading_scale",), "rule", "exceeded-most"),
         "unknown_grading_rule",

@@ -569,6 +569,9 @@ class Target(_Model):
     """Text target (拡大, 検討, R3実績を踏まえ検討) or a remark on the value."""
     sub_series: str | None = None
     printed: str | None = None
+    none: bool = False
+    """The plan prints no target for this year (「―」): the year has no target; nothing is
+    carried over from another year (give no value)."""
     notes: Notes = Field(default_factory=list)
 
 
@@ -1194,6 +1197,15 @@ class PlanFile(_Model):
                 seen_a.add(ka)
 
     def _check_target_value(self, out: _Problems, loc: Loc, t: TargetValue | Target) -> None:
+        if isinstance(t, Target) and t.none:
+            if t.value is not None:
+                out.add(
+                    (*loc, "value"),
+                    "value_without_target",
+                    "「目標なし（―）」の年度に目標値があります",
+                    "a year marked as having no target (―) has a value",
+                )
+            return
         if t.value is None and t.text is None:
             out.add(
                 loc,

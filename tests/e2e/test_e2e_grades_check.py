@@ -14,13 +14,14 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from suishin.cli.demo import actual_events
 from suishin.contracts import topics
-from suishin.contracts.planfile import NodeKind
+from suishin.contracts.planfile import NodeKind, load_plan_file
 from suishin.devstack.testing import (
     Infrastructure,
     isolated_settings,
@@ -39,10 +40,9 @@ from suishin.plans.importer import import_plan_file
 from suishin.plans.runtime import PlansRuntime
 from suishin.plans.settings import PlansSettings
 
-from .conftest import dataset
-
 pytestmark = pytest.mark.integration
 
+DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 PLAN = "itabashi-dx2025-early"
 # The 前期 results were printed in the 後期 plan (令和5年度); the platform evaluates them then.
 NOW = datetime(2023, 6, 1, 9, tzinfo=UTC)
@@ -66,7 +66,7 @@ class Platform:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def platform(infra: Infrastructure) -> AsyncIterator[Platform]:
+async def services(infra: Infrastructure) -> AsyncIterator[Platform]:
     prefix = unique_prefix()
     clock = FixedClock(NOW)
     plans_rt, _ = build_plans(isolated_settings(PlansSettings, infra, prefix), clock=clock)
@@ -75,8 +75,8 @@ async def platform(infra: Infrastructure) -> AsyncIterator[Platform]:
         yield Platform(plans_rt, ind_rt)
 
 
-async def machine_grades(platform: Platform) -> dict[tuple[str, int], tuple[str | None, str]]:
-    rows = await platform.plans.pool.fetch(
+async def machine_grades(services: Platform) -> dict[tuple[str, int], tuple[str | None, str]]:
+    rows = await services.plans.pool.fetch(
         """select n.path, g.fiscal_year, g.machine_grade, g.machine_reason
            from grades g join nodes n on n.id = g.measure_id
            where g.tenant = 'itabashi' and g.fiscal_year in (2021, 2022)"""
@@ -86,13 +86,13 @@ async def machine_grades(platform: Platform) -> dict[tuple[str, int], tuple[str 
 
 @pytest.mark.asyncio(loop_scope="session")
 async def test_the_live_grades_match_the_published_ones_but_for_the_explained_differences(
-    platform: Platform, infra: Infrastructure
+    services: Platform, infra: Infrastructure
 ) -> None:
-    plan_file = dataset(PLAN)
-    await import_plan_file(platform.plans.pool, plan_file)
-    await import_indicator_definitions(platform.indicators.pool, plan_file, now=NOW)
+    plan_file = load_plan_file(DATASETS / f"{PLAN}.yaml")
+    await import_plan_file(services.plans.pool, plan_file)
+    await import_indicator_definitions(services.indicators.pool, plan_file, now=NOW)
     events = actual_events(plan_file)
-    topic = platform.indicators.topic(topics.INDICATOR_REPORTED)
+    topic = services.indicators.topic(topics.INDICATOR_REPORTED)
     await produce(infra.kafka_bootstrap, topic, [(e.key, e.to_bytes()) for e in events])
 
     measures = [p for p, _parent, n in plan_file.iter_nodes() if n.kind == NodeKind.MEASURE]
@@ -100,26 +100,26 @@ async def test_the_live_grades_match_the_published_ones_but_for_the_explained_di
 
     async def all_consumed() -> bool:
         # every report is applied or refused (the refused ones go to the dead-letter topic)
-        refused = sum(c.dead_lettered for c in platform.indicators.consumers)
-        return platform.indicators.ingested + refused >= len(events)
+        refused = sum(c.dead_lettered for c in services.indicators.consumers)
+        return services.indicators.ingested + refused >= len(events)
 
     await wait_until(all_consumed, timeout=120, message="the actuals are consumed")
-    refused = sum(c.dead_lettered for c in platform.indicators.consumers)
+    refused = sum(c.dead_lettered for c in services.indicators.consumers)
     assert refused == 0
 
     async def settled() -> dict[tuple[str, int], tuple[str | None, str]] | None:
         # every status the indicators service announced has been applied by the plans service
-        sent = await platform.indicators.pool.fetch(
+        sent = await services.indicators.pool.fetch(
             "select event_id, published_at from outbox where topic = $1",
             topics.INDICATOR_STATUS_CHANGED,
         )
         if not sent or any(r["published_at"] is None for r in sent):
             return None
-        applied = await platform.plans.pool.fetchval(
+        applied = await services.plans.pool.fetchval(
             "select count(*) from inbox where event_id = any($1::uuid[])",
             [r["event_id"] for r in sent],
         )
-        return await machine_grades(platform) if applied == len(sent) else None
+        return await machine_grades(services) if applied == len(sent) else None
 
     grades = await wait_until(settled, timeout=120, message="50 measure-years graded")
 
