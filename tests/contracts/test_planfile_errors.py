@@ -446,6 +446,12 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "indicators[0].targets[0].value",
     ),
     (
+        "a scale without grades",
+        _set(("grading_scale",), "grades", []),
+        "empty_grading_scale",
+        "grading_scale.grades",
+    ),
+    (
         "unknown grading rule",
         _set(("grading_scale",), "rule", "exceeded-most"),
         "unknown_grading_rule",
@@ -466,7 +472,12 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 ]
 
 
-CONSEQUENCES = {"slash in a code", "department cycle", "period reversed"}
+CONSEQUENCES = {
+    "slash in a code",
+    "department cycle",
+    "period reversed",
+    "a scale without grades",  # the published grades name grades it no longer has
+}
 
 
 @pytest.mark.parametrize(("name", "mutate", "code", "path"), RULES, ids=[r[0] for r in RULES])

@@ -326,6 +326,8 @@ class GradeCondition(StrEnum):
 
 GRADE_CONDITIONS = frozenset(c.value for c in GradeCondition)
 
+NO_GRADING_RULE = "none"
+
 # Named rules a plan file may state instead of per-grade conditions: for each grade but the
 # last (the fallback), best first, the conditions of which one must hold (``when``) and the
 # provisos that must all hold (``provided``).
@@ -344,6 +346,9 @@ NAMED_GRADING_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ..
     # 練馬区 A 達成 / B 一部達成 (and the default): all met; some met.
     "nerima-ab": ((("all_met",), ()), (("some_met",), ())),
     "all_some": ((("all_met",), ()), (("some_met",), ())),
+    # No scale: no machine grade and no 未達成 alert, statuses only. Grades may still be listed
+    # for what the ward publishes or a person records as an override.
+    NO_GRADING_RULE: (),
 }
 
 
@@ -367,8 +372,10 @@ class GradingScale(_Model):
 
     rule: Slug
     """Name of the rule the plans service applies (:data:`NAMED_GRADING_RULES`), or
-    ``declared`` when every grade but the last states its own ``when``."""
-    grades: list[Grade] = Field(min_length=1)
+    ``declared`` when every grade but the last states its own ``when``; ``none`` = the plan has
+    no scale (no machine grade, statuses only)."""
+    grades: list[Grade] = Field(default_factory=list)
+    """Best first; at least one unless the rule is ``none``."""
     description: str | None = None
     notes: Notes = Field(default_factory=list)
 
@@ -818,6 +825,13 @@ class PlanFile(_Model):
                             f"評価条件「{kind}」は定義されていません（使える条件: {known}）",
                             f"unknown grading condition '{kind}' (known: {known})",
                         )
+        if not scale.grades and scale.rule != NO_GRADING_RULE:
+            out.add(
+                ("grading_scale", "grades"),
+                "empty_grading_scale",
+                "評価尺度に評語がありません（尺度を持たない計画は rule: none と書いてください）",
+                "the grading scale has no grades (a plan without a scale says rule: none)",
+            )
         declared = all(g.when for g in scale.grades[:-1])
         if scale.rule not in NAMED_GRADING_RULES and not declared:
             rules = ", ".join(sorted(NAMED_GRADING_RULES))

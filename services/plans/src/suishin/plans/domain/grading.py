@@ -22,7 +22,12 @@ from uuid import UUID
 
 from suishin.contracts.enums import Comparator, IndicatorStatus
 from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged
-from suishin.contracts.planfile import NAMED_GRADING_RULES, GradeCondition, GradingScale
+from suishin.contracts.planfile import (
+    NAMED_GRADING_RULES,
+    NO_GRADING_RULE,
+    GradeCondition,
+    GradingScale,
+)
 from suishin.kit.errors import DomainError
 
 MET = frozenset({IndicatorStatus.ACHIEVED, IndicatorStatus.ON_TRACK})
@@ -52,9 +57,13 @@ class GradeDef:
 
 @dataclass(frozen=True)
 class GradeScale:
+    """A scale; ``machine`` False = the plan has no scale (rule ``none``): no machine grade, no
+    failing grade, statuses only (its grades, if any, serve published grades and overrides)."""
+
     code: str
     name: str
     grades: tuple[GradeDef, ...]
+    machine: bool = True
 
     def grade(self, code_or_label: str) -> GradeDef:
         wanted = _fold(code_or_label)
@@ -85,6 +94,7 @@ class GradeScale:
         return {
             "code": self.code,
             "name": self.name,
+            "machine": self.machine,
             "grades": [
                 {
                     "code": g.code,
@@ -113,10 +123,11 @@ class GradeScale:
             )
             for g in data["grades"]
         )
-        if not grades:
+        machine = bool(data.get("machine", True))
+        if not grades and machine:
             raise ValueError("a grade scale needs at least one grade")
         name = str(data.get("name") or data["code"])
-        return cls(code=str(data["code"]), name=name, grades=grades)
+        return cls(code=str(data["code"]), name=name, grades=grades, machine=machine)
 
 
 def _legacy_when(g: Mapping[str, Any]) -> tuple[str, ...]:
@@ -220,6 +231,7 @@ def scale_from_plan_file(code: str, name: str, scale: GradingScale) -> GradeScal
     return GradeScale(
         code=code,
         name=name,
+        machine=scale.rule != NO_GRADING_RULE,
         grades=tuple(
             GradeDef(
                 g.code,
@@ -307,6 +319,10 @@ def machine_grade(
     """The grade the year's indicator results (and completion) earn on ``scale``; None when
     nothing is evaluable and the measure is not completed. The reason names what decided it:
     the printed bar that was beaten, the share met, or completion."""
+    if not scale.machine:
+        return GradeDecision(
+            None, "この計画には評価尺度がありません（no grading scale: statuses only）"
+        )
     evaluated = [r for r in results if r.status not in NOT_EVALUABLE]
     if not evaluated and not completed:
         return GradeDecision(None, "評価できる指標の実績がありません（no evaluable indicator）")
