@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from suishin.contracts import ids, topics
-from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Role
 from suishin.contracts.events import (
     Figures,
     IndicatorStatusChanged,
@@ -21,8 +21,10 @@ from suishin.contracts.events import (
 )
 from suishin.contracts.planfile import PlanFile
 from suishin.devstack.testing import Infrastructure, isolated_settings, produce, started, wait_until
+from suishin.kit.auth import Principal
 from suishin.kit.service import ServiceRuntime
 from suishin.plans.app import build
+from suishin.plans.commands import change_measure_status
 from suishin.plans.importer import import_plan_file
 from suishin.plans.settings import PlansSettings
 
@@ -30,7 +32,7 @@ from .conftest import sample_plan_data
 
 pytestmark = pytest.mark.integration
 
-NONE, NERIMA = "noscaleku", "nerimaku"
+NONE, NERIMA, DONE = "noscaleku", "nerimaku", "kanryoku"
 MEASURE = "基本方針Ⅰ/1"
 ITEM = "基本方針Ⅰ/1/1"
 
@@ -43,15 +45,15 @@ def plan(tenant: str, scale: dict[str, Any]) -> PlanFile:
     return PlanFile.model_validate(data)
 
 
-def off_track(tenant: str) -> Any:
+def off_track(tenant: str, year: int = 2024) -> Any:
     indicator = ids.indicator_id(tenant, "kpi-1")
     return new_event(
         IndicatorStatusChanged(
             indicator_id=indicator,
             indicator_key="kpi-1",
             title="指標",
-            period="FY2024",
-            fiscal_year=2024,
+            period=f"FY{year}",
+            fiscal_year=year,
             from_status=None,
             to_status=IndicatorStatus.OFF_TRACK,
             figures=Figures(actual=2, target=10, comparator="gte"),
@@ -62,7 +64,7 @@ def off_track(tenant: str) -> Any:
         tenant=tenant,
         aggregate_id=str(indicator),
         producer="indicators",
-        aggregate_version=1,
+        aggregate_version=year,
     )
 
 
@@ -80,6 +82,15 @@ async def runtime(infra: Infrastructure) -> AsyncIterator[ServiceRuntime]:
             ],
         }
         await import_plan_file(rt.pool, plan(NERIMA, nerima))
+        early = {
+            "rule": "itabashi-dx2025-early",
+            "grades": [
+                {"code": "achieved_plus", "label": "達成＋"},
+                {"code": "achieved", "label": "達成"},
+                {"code": "not_achieved", "label": "未達成", "failing": True},
+            ],
+        }
+        await import_plan_file(rt.pool, plan(DONE, early))
         yield rt
 
 
@@ -115,3 +126,34 @@ async def test_no_scale_means_statuses_only_and_nothing_achieved_fails_on_nerima
     assert [(e.tenant, e.payload.grade, e.payload.is_failing) for e in evaluated] == [
         (NERIMA, "C", True)
     ]
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_completing_a_measure_makes_its_year_achieved_as_the_plan_prints(
+    runtime: ServiceRuntime, infra: Infrastructure
+) -> None:
+    topic = runtime.topic(topics.INDICATOR_STATUS_CHANGED)
+    events = [off_track(DONE, 2022), off_track(DONE, 2023)]
+    await produce(infra.kafka_bootstrap, topic, [(e.key, e.to_bytes()) for e in events])
+    measure = ids.node_id(DONE, "p1", MEASURE)
+
+    async def grades() -> dict[int, tuple[str, str]] | None:
+        rows = await runtime.pool.fetch(
+            "select fiscal_year, machine_grade, machine_reason from grades where measure_id = $1",
+            measure,
+        )
+        found = {r["fiscal_year"]: (r["machine_grade"], r["machine_reason"]) for r in rows}
+        return found if len(found) == 2 else None
+
+    before = await wait_until(grades, timeout=60, message="both years graded")
+    assert {y: g for y, (g, _r) in before.items()} == {2022: "not_achieved", 2023: "not_achieved"}
+
+    admin = Principal("admin@kanryoku", DONE, frozenset({Role.ADMIN}))
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        await change_measure_status(conn, admin, measure, MeasureStatus.COMPLETED, "事業完了")
+    after = await grades()
+    assert after is not None
+    # 達成 = 全部若しくは大部分を達成、又は施策として完了: completed in the plan's last year (or
+    # later) makes that year 達成; the year before keeps its 未達成
+    assert after[2023][0] == "achieved" and "施策として完了" in after[2023][1]
+    assert after[2022][0] == "not_achieved"

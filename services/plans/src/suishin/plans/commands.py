@@ -91,7 +91,7 @@ async def change_measure_status(
     current = MeasureStatus(measure["status"]) if measure["status"] else None
     check_transition(current, to, actor=actor)
     why = require_reason(reason)
-    return await apply_status(
+    event = await apply_status(
         conn,
         measure,
         current,
@@ -101,6 +101,11 @@ async def change_measure_status(
         source="api",
         departments=owners,
     )
+    if MeasureStatus.COMPLETED in (current, to):
+        # 達成 also means "completed as a measure" (板橋区): completion (or reopening) regrades
+        years = await storage.grades.measure_years(conn, measure)
+        await regrade(conn, [(measure_id, y) for y in years], changed_by=actor.subject)
+    return event
 
 
 async def apply_status(
@@ -516,10 +521,11 @@ async def regrade(
             conn, measure["plan_id"]
         )
         scales[measure["plan_id"]] = scale
+        completed_since = await storage.history.completed_since(conn, measure_id)
         decision = machine_grade(
             scale,
             await _indicator_results(conn, measure, year),
-            completed=measure["status"] == MeasureStatus.COMPLETED.value,
+            completed=completed_since is not None and year >= completed_since,
         )
         current = await storage.grades.grade_for_update(conn, measure_id, year)
         if current is None and decision.grade is None:

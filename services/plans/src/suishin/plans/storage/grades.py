@@ -286,3 +286,22 @@ async def replace_published_grades(
            values ($1, $2, $3, $4, $5, $6, $7)""",
         rows,
     )
+
+
+async def measure_years(conn: Conn, measure: asyncpg.Record) -> set[int]:
+    """The years a measure has a grade or an indicator status for, and the current fiscal year
+    (Japan time; at the latest the plan's last year)."""
+    rows = await conn.fetch(
+        """select fiscal_year from grades where measure_id = $1
+           union
+           select s.fiscal_year from indicator_statuses s join nodes n on n.id = s.node_id
+           where n.plan_id = $2 and (n.id = $1 or starts_with(n.path, $3 || '/'))
+           union
+           select least(extract(year from (now() at time zone 'Asia/Tokyo')
+                                          - interval '3 months')::int, p.fiscal_year_to)
+           from plans p where p.id = $2""",
+        measure["id"],
+        measure["plan_id"],
+        measure["path"],
+    )
+    return {r["fiscal_year"] for r in rows}
