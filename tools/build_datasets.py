@@ -932,34 +932,8 @@ def _early_indicator(
                     "targets",
                 )
             )
-        # yearly plan derived from an evenly split 3-year total (as 前期施策12 prints it)
-        period_total = next(
-            (t for t in ext["targets"] if t.get("period_from") and t["value"] is not None), None
-        )
-        if (
-            period_total is not None
-            and aggregation == "cumulative"
-            and uid not in EARLY_RATIO_ITEMS
-            and not ({2021, 2022} & printed_years)
-        ):
-            share = period_total["value"] / 3
-            share = int(share) if share == int(share) else round(share, 2)
-            for fy in (2021, 2022):
-                targets.append(
-                    {
-                        "fiscal_year": fy,
-                        "comparator": "gte",
-                        "value": share,
-                        "notes": [
-                            note(
-                                "inferred",
-                                f"年度計画は印字なし。3か年事業量 {period_total['printed']}"
-                                " を3等分して導出"
-                                "（前期施策12 の 119,052枚×3＝357,156枚 と同じ均等割）。",
-                            )
-                        ],
-                    }
-                )
+        # No yearly plan is derived from a 3-year total: the plan prints none for 令和3・4年度,
+        # and grades use only the bars the plan prints (docs/plans-service.md).
         for a in ext["actuals"]:
             fy = a["fiscal_year"]
             if fy is None:
@@ -1038,6 +1012,21 @@ def _early_actual_fixes(uid: str, actuals: list[Data]) -> list[Data]:
                 "実績「検証作業完了」は原文では1セルのみ（令和3年度中に完了する項目）。抽出は令和3"
                 "・4"
                 "年度の両方に記載していたため令和3年度のみとした（列位置は不確実）。",
+                "actuals",
+            )
+        )
+    if uid == "E10.1":
+        # a numeric workload (実証実験等を１件以上実施) whose actuals are printed as words; the
+        # 令和5年度 column says 「3か年事業量を達成済」, so the 令和3年度 「検討／実施」 is the one
+        # 実証実験 done. A numeric indicator takes no text actual: 実施 = 1件.
+        for a in actuals:
+            a.pop("text", None)
+            a["value"] = 1
+        fixes.append(
+            note(
+                "corrected",
+                "実績は原文では文言（令和3年度「検討／実施」、令和4年度「実施」）のみ。令和5年度欄の"
+                "「3か年事業量を達成済」から、実証実験1件の実施と読み、各年度の実績を1件とした。",
                 "actuals",
             )
         )
@@ -1547,8 +1536,22 @@ NERIMA_SCALE: Data = {
     "grades": [
         {"code": "A", "label": "達成"},
         {"code": "B", "label": "一部達成"},
+        {
+            "code": "C",
+            "label": "未達成",
+            "description": "取組を達成していない（何も達成していない）。凡例にない区分。",
+            "failing": True,
+        },
     ],
-    "notes": [note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。")],
+    "notes": [
+        note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。"),
+        note(
+            "inferred",
+            "何も達成していない取組を「B 一部達成」と呼ばないよう、A 達成・B 一部達成に続く"
+            "区分 C 未達成（不合格として通知）を加えた。印字された評価は A・B のみ。",
+            "grades",
+        ),
+    ],
 }
 
 

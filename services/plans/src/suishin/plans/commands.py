@@ -108,7 +108,7 @@ async def change_measure_status(
     current = MeasureStatus(measure["status"]) if measure["status"] else None
     check_transition(current, to, actor=actor)
     why = require_reason(reason)
-    return await apply_status(
+    event = await apply_status(
         conn,
         measure,
         current,
@@ -118,6 +118,11 @@ async def change_measure_status(
         source="api",
         departments=owners,
     )
+    if MeasureStatus.COMPLETED in (current, to):
+        # 達成 also means "completed as a measure" (板橋区): completion (or reopening) regrades
+        years = await storage.grades.measure_years(conn, measure)
+        await regrade(conn, [(measure_id, y) for y in years], changed_by=actor.subject)
+    return event
 
 
 async def apply_status(
@@ -478,7 +483,7 @@ async def record_indicator_statuses(
     rows = []
     for (node_id, indicator_id, year), event in newest.items():
         p = event.payload
-        result = result_from_event(indicator_id, p.to_status, p.figures)
+        result = result_from_event(indicator_id, p.to_status, p.figures, rule=p.rule)
         rows.append(
             (
                 node_id,
@@ -494,6 +499,7 @@ async def record_indicator_statuses(
                 event.event_id,
                 event.aggregate_version,
                 event.occurred_at,
+                result.bar,
             )
         )
     applied = await storage.grades.upsert_indicator_statuses(conn, rows)
@@ -506,7 +512,12 @@ async def _indicator_results(
 ) -> list[IndicatorResult]:
     return [
         IndicatorResult(
-            r["indicator_id"], IndicatorStatus(r["status"]), r["quantitative"], r["exceeded"]
+            r["indicator_id"],
+            IndicatorStatus(r["status"]),
+            r["quantitative"],
+            r["exceeded"],
+            bar=r["exceeded_bar"],
+            title=r["title"],
         )
         for r in await storage.grades.latest_indicator_statuses(conn, measure, year)
     ]
@@ -527,7 +538,12 @@ async def regrade(
             conn, measure["plan_id"]
         )
         scales[measure["plan_id"]] = scale
-        decision = machine_grade(scale, await _indicator_results(conn, measure, year))
+        completed_since = await storage.history.completed_since(conn, measure_id)
+        decision = machine_grade(
+            scale,
+            await _indicator_results(conn, measure, year),
+            completed=completed_since is not None and year >= completed_since,
+        )
         current = await storage.grades.grade_for_update(conn, measure_id, year)
         if current is None and decision.grade is None:
             continue

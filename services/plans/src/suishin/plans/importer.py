@@ -27,7 +27,7 @@ from suishin.contracts.planfile import Node, PlanFile, PublishedProgressReport, 
 from suishin.kit.clock import SystemClock
 from suishin.kit.errors import DomainError
 from suishin.plans import commands, storage
-from suishin.plans.domain.grading import build_scale
+from suishin.plans.domain.grading import scale_from_plan_file
 from suishin.plans.domain.tree import NodeSpec, validate_tree
 from suishin.plans.storage import Conn
 
@@ -277,11 +277,8 @@ def _scale_json(plan_file: PlanFile) -> dict[str, Any] | None:
     scale = plan_file.grading_scale
     if scale is None:
         return None
-    return build_scale(
-        plan_file.tenant.slug,
-        scale.description or f"{plan_file.tenant.name} 評価",
-        [(g.code, g.label, g.label_variants, g.description or "", g.failing) for g in scale.grades],
-        scale.rule,
+    return scale_from_plan_file(
+        plan_file.tenant.slug, scale.description or f"{plan_file.tenant.name} 評価", scale
     ).to_json()
 
 
