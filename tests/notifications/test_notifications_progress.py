@@ -241,6 +241,28 @@ async def test_overdue_is_one_alert_escalated_once_and_resolved_by_the_submitted
     assert [r["recipient_id"] for r in rows] == ["jimukyoku@itabashi"]
 
 
+async def test_an_overdue_alert_nobody_owns_goes_up_the_chain_at_once(
+    svc: SimpleNamespace, ev: SimpleNamespace
+) -> None:
+    """A department with nobody in the directory: the alert is not dropped, the next level of
+    the chain (the 事務局) hears of it at the scheduler's next pass, once."""
+    svc.clock.set(jst("2026-06-03T10:00:00"))
+    m = uuid4()
+    overdue = ev.report("overdue", measure_id=m, departments=("保健相談所",))
+    await report(svc, overdue)
+    [alert] = await alerts_of(svc, m)
+    assert (alert["state"], alert["escalate_at"]) == ("open", jst("2026-06-03T10:00:00"))
+    assert "escalated_unreached" in await outcomes(svc, overdue.event_id)
+    assert await notices(svc, overdue.event_id) == []
+    await service(svc).scheduler_pass()
+    await service(svc).scheduler_pass()
+    rows = await svc.runtime.pool.fetch(
+        "select recipient_id from notifications where alert_id = $1 and kind = 'escalation'",
+        alert["id"],
+    )
+    assert [r["recipient_id"] for r in rows] == ["jimukyoku@itabashi"]
+
+
 async def test_an_overdue_after_the_submission_opens_nothing(
     svc: SimpleNamespace, ev: SimpleNamespace
 ) -> None:

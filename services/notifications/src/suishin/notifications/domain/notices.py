@@ -413,6 +413,22 @@ class Router:
             if person.active:
                 recipients.setdefault(person.id, Recipient(person=person))
 
+        if not recipients and signal.is_alert and escalate:
+            # Nobody at the first level (the owning department has no one in the directory):
+            # the alert is not dropped but due for escalation now, so the scheduler's next pass
+            # tells the next level of the chain (the 事務局 by default).
+            alert_id = self._open_alert(
+                batch, signal, departments, escalate, outcome, escalate_now=True
+            )
+            if alert_id is not None:
+                batch.record(
+                    signal,
+                    "escalated_unreached",
+                    None,
+                    f"alert {alert_id} reached nobody at its first level: escalated at once",
+                    outcome,
+                )
+            return outcome
         if not recipients:
             if signal.is_alert or (signal.announce_recovery and not signal.quiet_without_alert):
                 log.warning(
@@ -495,8 +511,11 @@ class Router:
         departments: list[str],
         escalate: bool,
         outcome: Outcome,
+        *,
+        escalate_now: bool = False,
     ) -> UUID | None:
-        """The alert this signal opens; None when the same alert is already open (dedup)."""
+        """The alert this signal opens; None when the same alert is already open (dedup).
+        ``escalate_now``: due for escalation at once (its first level reached nobody)."""
         existing = batch.open.get((signal.tenant, signal.alert_key))
         if existing is not None:
             if SEVERITY_RANK[existing.severity] >= SEVERITY_RANK[signal.severity]:
@@ -522,9 +541,13 @@ class Router:
             severity=signal.severity,
             state="open",
             escalate_at=(
-                self.policy.calendar.add_business_days(now, self.policy.escalation_business_days)
-                if escalate
-                else None
+                None
+                if not escalate
+                else now
+                if escalate_now
+                else self.policy.calendar.add_business_days(
+                    now, self.policy.escalation_business_days
+                )
             ),
             new={
                 "escalate": escalate,
