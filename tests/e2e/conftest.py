@@ -54,6 +54,8 @@ def platform_env(infra: Infrastructure, *, own_broker: bool = False) -> dict[str
     # Shorter shaping windows than a ward would use, so the tests need not wait a minute.
     env["SUISHIN_GROUPING_WINDOW_SECONDS"] = "2"
     env["SUISHIN_DISPATCHER_POLL_INTERVAL"] = "0.2"
+    # The progress-report deadline sweep every second instead of every minute.
+    env["SUISHIN_REPORT_SWEEP_INTERVAL"] = "1"
     return env
 
 
