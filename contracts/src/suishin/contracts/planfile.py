@@ -295,10 +295,20 @@ class Note(_Model):
 Notes = list[Note]
 
 
+class YearStyle(StrEnum):
+    """How the ward prints a fiscal year (``calendar.format_fiscal_year``)."""
+
+    WAREKI = "wareki"  # 令和3年度 (the default)
+    WESTERN = "western"  # 2021年度
+    FY = "fy"  # FY2021
+
+
 class Tenant(_Model):
     slug: Slug
     name: Text
     name_en: str | None = None
+    year_style: YearStyle = YearStyle.WAREKI
+    """How years are printed in reasons, workbooks and the public view (和暦 by default)."""
 
 
 GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,62}$")]
@@ -410,6 +420,9 @@ class Plan(_Model):
     """Where the plan comes from (document title, file, URL)."""
     description: str | None = None
     tags: list[TagDefinition] = Field(default_factory=list)
+    default_owner: str | None = None
+    """Department (code in ``departments``) that answers for every node the plan assigns to
+    nobody, e.g. the 事務局 of a plan that names no 所管課: reporting rights and alert routing."""
     notes: Notes = Field(default_factory=list)
 
 
@@ -695,14 +708,15 @@ class PlanFile(_Model):
         return next((d for d in self.departments if d.code == code), None)
 
     def effective_owners(self, path: str) -> list[str]:
-        """The node's owners, or those of its nearest ancestor that has owners."""
+        """The node's owners, or those of its nearest ancestor that has owners, or the plan's
+        ``default_owner``."""
         index = {p: n for p, _, n in self.iter_nodes()}
         parts = path.split("/")
         for n in range(len(parts), 0, -1):
             node = index.get("/".join(parts[:n]))
             if node is not None and node.owners:
                 return list(node.owners)
-        return []
+        return [self.plan.default_owner] if self.plan.default_owner else []
 
     def indicator_owners(self, indicator: Indicator) -> list[str]:
         """The indicator's reporting departments: its own, else the (effective) owners of its
@@ -817,6 +831,9 @@ class PlanFile(_Model):
         for i, p in enumerate(self.posts):
             if p.department is not None and p.department not in seen:
                 self._unknown_department(out, ("posts", i, "department"), p.department)
+        default_owner = self.plan.default_owner
+        if default_owner is not None and default_owner not in seen:
+            self._unknown_department(out, ("plan", "default_owner"), default_owner)
 
     def _unknown_department(self, out: _Problems, loc: Loc, code: str) -> None:
         out.add(

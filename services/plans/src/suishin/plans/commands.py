@@ -58,10 +58,31 @@ from suishin.plans.domain.lifecycle import (
     check_may_override,
     check_transition,
 )
+from suishin.plans.domain.ownership import ReportingOwners, level_label
+from suishin.plans.domain.ownership import owners_for_reporting as _owners_for_reporting
 from suishin.plans.domain.tree import PlanState, require_reason
 from suishin.plans.storage import Conn
 
 PRODUCER = "plans"
+
+
+async def owners_for_reporting(db: storage.Executor, node_id: UUID) -> ReportingOwners:
+    """Who answers for the node (reporting rights, alert routing): its own 所管課, else the
+    nearest ancestor's, else the plan's default owner (``plan.default_owner``, e.g. the 事務局);
+    ``ReportingOwners.is_plan_default`` says when it is the plan's default."""
+    ctx = await storage.nodes.ownership_context(db, node_id)
+    if ctx is None:
+        raise NotFound("ノード", "Node", str(node_id))
+    return _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+
+
+async def _event_context(db: storage.Executor, node_id: UUID) -> tuple[list[str], str | None]:
+    """A measure event's ``department_codes`` (who answers for it) and ``level_label``."""
+    ctx = await storage.nodes.ownership_context(db, node_id)
+    if ctx is None:
+        return [], None
+    owners = _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+    return list(owners.codes), level_label(ctx.level_labels, ctx.level)
 
 
 async def _measure_for_update(conn: Conn, actor: Principal, measure_id: UUID) -> asyncpg.Record:
@@ -86,7 +107,7 @@ async def change_measure_status(
 ) -> Envelope[MeasureStatusChanged]:
     """Move a measure to ``to`` if the lifecycle and the actor's rights allow it."""
     measure = await _measure_for_update(conn, actor, measure_id)
-    owners = await storage.nodes.owner_codes(conn, measure_id)
+    owners = list((await owners_for_reporting(conn, measure_id)).codes)
     check_may_edit(actor, owners)
     current = MeasureStatus(measure["status"]) if measure["status"] else None
     check_transition(current, to, actor=actor)
@@ -114,7 +135,9 @@ async def apply_status(
     source: str,
     departments: Sequence[str],
 ) -> Envelope[MeasureStatusChanged]:
-    """Write the status change, its history row and its event (rules already checked)."""
+    """Write the status change, its history row and its event (rules already checked);
+    ``departments`` = :func:`owners_for_reporting` of the measure."""
+    _, label = await _event_context(conn, measure["id"])
     await storage.nodes.set_status(conn, measure["id"], to.value)
     await storage.history.add_history(
         conn,
@@ -139,6 +162,7 @@ async def apply_status(
             changed_by=changed_by,
             reason=reason,
             department_codes=list(departments),
+            level_label=label,
         ),
         tenant=measure["tenant"],
         aggregate_id=str(measure["id"]),
@@ -176,7 +200,7 @@ async def update_measure(
     """Apply title/description/owners/tags edits; return the fields that changed."""
     measure = await _measure_for_update(conn, actor, measure_id)
     owners_before = await storage.nodes.owner_leads(conn, measure_id)
-    check_may_edit(actor, [r["department_code"] for r in owners_before])
+    check_may_edit(actor, list((await owners_for_reporting(conn, measure_id)).codes))
     why = require_reason(reason)
     errors: list[DomainError] = []
     changes: dict[str, tuple[object, object]] = {}
@@ -559,7 +583,7 @@ async def _settle(
         return None
     by_year = await storage.grades.effective_grades_by_year(conn, measure["id"])
     grade = scale.find(effective)
-    departments = await storage.nodes.owner_codes(conn, measure["id"])
+    departments, label = await _event_context(conn, measure["id"])
     version = await storage.nodes.bump_version(conn, measure["id"])
     event = new_event(
         MeasureEvaluated(
@@ -577,6 +601,7 @@ async def _settle(
             consecutive_failing_years=consecutive_failing_years(scale, by_year, year),
             reason=reason,
             department_codes=departments,
+            level_label=label,
         ),
         tenant=measure["tenant"],
         aggregate_id=str(measure["id"]),

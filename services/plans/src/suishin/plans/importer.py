@@ -624,7 +624,7 @@ async def _import_status(
         await _history(conn, row.id, old["tenant"], "status", old["status"], None, reason)
         report.history_rows += 1
         return
-    owners = await storage.nodes.owner_codes(conn, row.id)
+    owners = (await commands.owners_for_reporting(conn, row.id)).codes
     measure = dict(old) | {"code": row.code, "title": row.title}
     await commands.apply_status(
         conn,

@@ -4,24 +4,38 @@ One row per measure: code, title, owners, status, then per fiscal year of the pl
 plan (schedule labels of the measure and its sub-items), the actual (indicator statuses the
 plans service consumed, with their figures) and the grade (the grade that counts, with the
 machine grade beside it when a person overrode it). A second sheet counts the grades per year.
+
+The sheet speaks the plan's words: the title column is named after the measures' level label
+(取組名 where the plan says 取組), years are printed in the ward's year style (令和3年度 by
+default, FY2021 or 2021年度 when the plan file's ``tenant.year_style`` says so), and a measure
+without its own 所管課 shows the one it answers to: the nearest ancestor's, or the plan's default
+owner marked （計画の既定の所管）.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 import asyncpg
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from suishin.contracts.calendar import format_fiscal_year
 from suishin.kit.errors import NotFound
 from suishin.plans import storage
 from suishin.plans.domain.grading import GradeScale
+from suishin.plans.domain.ownership import (
+    OwnerSource,
+    level_label,
+    owners_for_reporting,
+    owners_shown,
+)
 from suishin.plans.storage import Executor
 
 STATUS_JA = {
@@ -68,6 +82,19 @@ def _owners_text(owners: list[asyncpg.Record], others: str | None) -> str:
     return "、".join(names)
 
 
+YearStyle = Literal["wareki", "western", "short", "fy"]
+
+
+def year_style(plan: Mapping[str, Any]) -> YearStyle:
+    """The ward's year style from the plan file's tenant settings (和暦 by default)."""
+    document = plan["document"] or {}
+    style = (document.get("tenant") or {}).get("year_style")
+    for known in get_args(YearStyle):
+        if style == known:
+            return cast(YearStyle, known)
+    return "wareki"
+
+
 async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workbook:
     """The 進捗状況一覧 of one plan as an openpyxl workbook."""
     plan = await storage.plans.plan_by_key(db, tenant, plan_key)
@@ -84,6 +111,33 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     grades = _group(await storage.grades.grades_of(db, measure_ids), "measure_id")
     published = _group(await storage.grades.published_grades_of(db, measure_ids), "measure_id")
     years = list(range(plan["fiscal_year_from"], plan["fiscal_year_to"] + 1))
+    style = year_style(plan)
+
+    def year_text(fy: int) -> str:
+        return format_fiscal_year(fy, style)
+
+    by_id = {n["id"]: n for n in nodes}
+    names = {d["code"]: d["name"] for d in await storage.tenants.departments(db, tenant)}
+    default_owner = ((plan["document"] or {}).get("plan") or {}).get("default_owner")
+
+    def owners_cell(measure: asyncpg.Record) -> str:
+        own = owners.get(measure["id"], [])
+        if own:
+            return _owners_text(own, measure["others_text"])
+        ancestors: list[list[str]] = []
+        parent = by_id.get(measure["parent_id"])
+        while parent is not None:
+            ancestors.append([o["department_code"] for o in owners.get(parent["id"], [])])
+            parent = by_id.get(parent["parent_id"])
+        answer = owners_for_reporting([], ancestors, default_owner)
+        if answer.source is OwnerSource.NONE:
+            return measure["others_text"] or ""
+        shown = owners_shown(answer, names)
+        return "、".join(x for x in (shown, measure["others_text"]) if x)
+
+    labels = [level_label(plan["level_labels"], m["level"]) for m in measures]
+    measure_word = Counter(x for x in labels if x).most_common(1)
+    title_header = f"{measure_word[0][0]}名" if measure_word else "施策名"
 
     def label(code: str | None) -> str:
         grade = scale.find(code)
@@ -99,9 +153,10 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     ws.title = "進捗状況一覧"
     ws.append([f"{plan['title']}　進捗状況一覧"])
     ws["A1"].font = Font(bold=True, size=13)
-    header = ["No.", "施策名", "所管課", "ステータス"]
+    header = ["No.", title_header, "所管課", "ステータス"]
     for year in years:
-        header += [f"{year}年度 計画", f"{year}年度 実績（指標）", f"{year}年度 評価"]
+        y = year_text(year)
+        header += [f"{y} 計画", f"{y} 実績（指標）", f"{y} 評価"]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -114,7 +169,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         row: list[Any] = [
             m["code"],
             m["title"],
-            _owners_text(owners.get(m["id"], []), m["others_text"]),
+            owners_cell(m),
             m["status"] or "",
         ]
         by_year = {g["fiscal_year"]: g for g in grades.get(m["id"], [])}
@@ -166,7 +221,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         cell.fill = HEADER_FILL
     for year in years:
         values = [counts[year].get(g.label, 0) for g in scale.grades]
-        summary.append([f"{year}年度", *values, sum(values)])
+        summary.append([year_text(year), *values, sum(values)])
     return wb
 
 

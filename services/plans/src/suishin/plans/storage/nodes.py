@@ -246,3 +246,48 @@ async def search_measures(
         *args,
     )
     return rows, total
+
+
+@dataclass(frozen=True)
+class OwnershipRow:
+    level: int
+    level_labels: list[str]
+    default_owner: str | None
+    own: list[str]
+    ancestors: list[list[str]]
+    """Each ancestor's owners, nearest first (empty lists for ancestors without owners)."""
+
+
+async def ownership_context(db: Executor, node_id: UUID) -> OwnershipRow | None:
+    """What decides who answers for a node: its own owners, each ancestor's owners (nearest
+    first), the plan's default owner and level labels, and the node's level."""
+    head = await db.fetchrow(
+        """select n.level, p.level_labels, p.document -> 'plan' ->> 'default_owner' as d
+           from nodes n join plans p on p.id = n.plan_id where n.id = $1""",
+        node_id,
+    )
+    if head is None:
+        return None
+    rows = await db.fetch(
+        """with recursive up (id, parent_id, hops) as (
+               select id, parent_id, 0 from nodes where id = $1
+               union all
+               select n.id, n.parent_id, up.hops + 1 from nodes n join up on n.id = up.parent_id
+           )
+           select up.hops, o.department_code from up
+           left join node_owners o on o.node_id = up.id
+           order by up.hops, o.position""",
+        node_id,
+    )
+    by_hops: dict[int, list[str]] = {}
+    for r in rows:
+        codes = by_hops.setdefault(r["hops"], [])
+        if r["department_code"] is not None:
+            codes.append(r["department_code"])
+    return OwnershipRow(
+        level=head["level"],
+        level_labels=list(head["level_labels"]),
+        default_owner=head["d"],
+        own=by_hops.get(0, []),
+        ancestors=[by_hops[h] for h in sorted(by_hops) if h > 0],
+    )

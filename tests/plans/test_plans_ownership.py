@@ -1,0 +1,146 @@
+"""Plans that name no owning department: the plan's default owner answers for them (reporting
+rights, the events' department_codes, the workbook), and the plan's own words (level labels,
+year style) reach events and the workbook."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import yaml
+from openpyxl import load_workbook
+
+from suishin.contracts import ids
+from suishin.contracts.enums import MeasureStatus
+from suishin.contracts.planfile import PlanFile, PlanFileInvalid, loads_plan_file
+from suishin.kit.auth import Principal, Role
+from suishin.kit.errors import Forbidden
+from suishin.plans import commands
+from suishin.plans.domain.ownership import (
+    OwnerSource,
+    level_label,
+    owners_for_reporting,
+    owners_shown,
+)
+from suishin.plans.importer import import_plan_file
+from suishin.plans.xlsx import progress_workbook
+
+from .conftest import PlansDb, sample_plan_data
+
+SECRETARIAT = "DX推進本部事務局"
+
+
+# --- pure rules ---------------------------------------------------------------------------------
+
+
+def test_owners_for_reporting_prefers_the_node_then_the_ancestors_then_the_plan_default() -> None:
+    assert owners_for_reporting(["IT推進課"], [["区民課"]], SECRETARIAT).codes == ("IT推進課",)
+    inherited = owners_for_reporting([], [[], ["区民課"]], SECRETARIAT)
+    assert (inherited.codes, inherited.source) == (("区民課",), OwnerSource.ANCESTOR)
+    default = owners_for_reporting([], [[], []], SECRETARIAT)
+    assert (default.codes, default.is_plan_default) == ((SECRETARIAT,), True)
+    assert owners_shown(default) == f"{SECRETARIAT}（計画の既定の所管）"
+    nobody = owners_for_reporting([], [], None)
+    assert (nobody.codes, nobody.source) == ((), OwnerSource.NONE)
+
+
+def test_level_label_is_the_plans_word_for_the_level() -> None:
+    assert level_label(["基本方針", "取組", "事業量"], 1) == "取組"
+    assert level_label(["基本方針"], 3) is None
+
+
+def test_a_default_owner_must_be_a_department_of_the_file() -> None:
+    data = sample_plan_data()
+    data["plan"]["default_owner"] = "存在しない課"
+    with pytest.raises(PlanFileInvalid) as invalid:
+        loads_plan_file(yaml.safe_dump(data, allow_unicode=True), "plan.yaml")
+    [error] = invalid.value.errors
+    assert (error.path, error.code) == ("plan.default_owner", "unknown_department")
+    assert error.line is not None and "部署「存在しない課」" in error.message_ja
+
+
+# --- against the real database ------------------------------------------------------------------
+
+
+def plan_without_owners(key: str, **tenant: Any) -> PlanFile:
+    data = sample_plan_data()
+    data["tenant"].update(tenant)
+    data["plan"]["key"] = key
+    data["plan"]["level_labels"] = ["基本方針", "取組", "事業量"]
+    data["plan"]["default_owner"] = SECRETARIAT
+    data["departments"].append({"code": SECRETARIAT, "name": SECRETARIAT})
+    data["published_evaluations"] = None
+    data["nodes"][0]["children"][1]["owners"] = []  # 基本方針Ⅰ/2 names no 所管課
+    return PlanFile.model_validate(data)
+
+
+@pytest.mark.integration
+async def test_the_default_owner_has_the_reporting_rights_and_gets_the_alerts(
+    plans_db: PlansDb,
+) -> None:
+    await import_plan_file(plans_db.pool, plan_without_owners("own1"))
+    measure = ids.node_id("sampleku", "own1", "基本方針Ⅰ/2")
+    owned = ids.node_id("sampleku", "own1", "基本方針Ⅰ/1")
+    async with plans_db.pool.acquire() as conn:
+        answer = await commands.owners_for_reporting(conn, measure)
+        assert (answer.codes, answer.is_plan_default) == ((SECRETARIAT,), True)
+        assert (await commands.owners_for_reporting(conn, owned)).codes == ("IT推進課", "区民課")
+
+    other = Principal("it", "sampleku", frozenset({Role.REPORTER}), frozenset({"IT推進課"}))
+    secretariat = Principal("dx", "sampleku", frozenset({Role.REPORTER}), frozenset({SECRETARIAT}))
+    async with plans_db.pool.acquire() as conn, conn.transaction():
+        with pytest.raises(Forbidden):
+            await commands.change_measure_status(
+                conn, other, measure, MeasureStatus.CONTINUED, "継続"
+            )
+    async with plans_db.pool.acquire() as conn, conn.transaction():
+        event = await commands.change_measure_status(
+            conn, secretariat, measure, MeasureStatus.CONTINUED, "継続"
+        )
+    assert event.payload.department_codes == [SECRETARIAT]
+    assert event.payload.level_label == "取組"
+    admin = Principal("admin", "sampleku", frozenset({Role.ADMIN}))
+    async with plans_db.pool.acquire() as conn, conn.transaction():
+        evaluated = await commands.override_grade(
+            conn, admin, measure, 2021, "not_achieved", "確認", now=datetime.now(UTC)
+        )
+    assert evaluated is not None
+    assert evaluated.payload.department_codes == [SECRETARIAT]
+    assert evaluated.payload.level_label == "取組"
+    bodies = [
+        json.loads(r["body"])["payload"]
+        for r in await plans_db.pool.fetch("select body from outbox order by id")
+    ]
+    assert {(b.get("level_label"), tuple(b["department_codes"])) for b in bodies} == {
+        ("取組", (SECRETARIAT,))
+    }
+
+
+@pytest.mark.integration
+async def test_the_workbook_speaks_the_plans_words(plans_db: PlansDb) -> None:
+    await import_plan_file(plans_db.pool, plan_without_owners("own2"))
+    sheet = (await progress_workbook(plans_db.pool, "sampleku", "own2"))["進捗状況一覧"]
+    header = [c.value for c in sheet[2]]
+    assert header[:5] == ["No.", "取組名", "所管課", "ステータス", "令和3年度 計画"]
+    rows = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert rows[1][2] == f"{SECRETARIAT}（計画の既定の所管）"
+    assert all("未設定" not in str(v) for r in rows for v in r)
+
+
+@pytest.mark.integration
+async def test_the_year_style_comes_from_the_plan_files_tenant_settings(
+    plans_db: PlansDb, tmp_path: Any
+) -> None:
+    await import_plan_file(plans_db.pool, plan_without_owners("own3", year_style="fy"))
+    workbook = await progress_workbook(plans_db.pool, "sampleku", "own3")
+    path = tmp_path / "fy.xlsx"
+    workbook.save(path)
+    reread = load_workbook(path)
+    assert reread["進捗状況一覧"]["E2"].value == "FY2021 計画"
+    assert [r[0] for r in reread["評価集計"].iter_rows(min_row=2, values_only=True)] == [
+        "FY2021",
+        "FY2022",
+        "FY2023",
+    ]
