@@ -718,3 +718,31 @@ async def test_lineage_across_editions(service: Service) -> None:
     )
     edges = failing["data"]["measures"]["edges"]
     assert [e["node"]["title"] for e in edges] == ["マイナンバーカードの交付率向上及び普及促進"]
+
+
+async def test_a_plan_without_owners_shows_its_default_owner_as_such(service: Service) -> None:
+    data = sample_plan_data()
+    data["tenant"] = {"slug": "ownerku", "name": "所管区", "year_style": "fy"}
+    data["plan"]["default_owner"] = "DX推進本部事務局"
+    data["departments"].append({"code": "DX推進本部事務局", "name": "DX推進本部事務局"})
+    data["nodes"][0]["children"][1]["owners"] = []
+    await import_plan_file(service.runtime.pool, PlanFile.model_validate(data))
+    answer = await service.gql(
+        """query { planByKey(tenant: "ownerku", key: "p1") { defaultOwner yearStyle
+             nodes { children { measure { code
+               reportingOwners { departmentCodes source isPlanDefault shown } } } } } }"""
+    )
+    plan = answer["data"]["planByKey"]
+    assert (plan["defaultOwner"], plan["yearStyle"]) == ("DX推進本部事務局", "fy")
+    owners = {
+        c["measure"]["code"]: c["measure"]["reportingOwners"]
+        for n in plan["nodes"]
+        for c in n["children"]
+    }
+    assert owners["№ 2"] == {
+        "departmentCodes": ["DX推進本部事務局"],
+        "source": "plan_default",
+        "isPlanDefault": True,
+        "shown": "DX推進本部事務局（計画の既定の所管）",
+    }
+    assert owners["№ 1"]["source"] == "node" and not owners["№ 1"]["isPlanDefault"]

@@ -21,7 +21,7 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "fc7f030a5bbc2637",
+    "plans": "78bd1c2f1a0fa1e6",
     "indicators": "352b628e87b04a9a",
     "notifications": "ec1d44d1b536e39d",
 }
@@ -942,6 +942,10 @@ class Measure:
     others_text: str | None = remote(
         "Open-ended owners as printed: ほか / 関係課.", name="othersText"
     )
+    reporting_owners: ReportingOwners = remote(
+        "Who answers for the measure: its 所管課, an ancestor's, or the plan's default owner, shown as such.",
+        name="reportingOwners",
+    )
     tags: list[str] = remote(
         "Cross-cutting tags (codes of the plan's tag definitions).", name="tags"
     )
@@ -1188,6 +1192,14 @@ class Plan:
     )
     description: str | None = remote("Description of the plan.", name="description")
     source: str | None = remote("Where the plan comes from (document, file, URL).", name="source")
+    default_owner: str | None = remote(
+        "Department answering for every node the plan assigns to nobody (e.g. the 事務局), as the plan file names it.",
+        name="defaultOwner",
+    )
+    year_style: str = remote(
+        "How the ward prints fiscal years: wareki (令和3年度, the default), western (2021年度) or fy (FY2021).",
+        name="yearStyle",
+    )
     predecessor_key: str | None = remote(
         "Key of the previous plan (edition lineage).", name="predecessorKey"
     )
@@ -1271,6 +1283,23 @@ class ReportActualPayload:
         "True when the idempotency key was used before (nothing changed).", name="duplicate"
     )
     errors: list[UserError] = remote("Why nothing was written.", name="errors")
+
+
+@remote_type(
+    description="Who answers for a measure (reporting rights, alerts): its own 所管課, else the nearest ancestor's, else the plan's default owner (e.g. the 事務局).",
+    name="ReportingOwners",
+)
+class ReportingOwners:
+    department_codes: list[str] = remote("Department codes, lead first.", name="departmentCodes")
+    source: str = remote(
+        "node, ancestor, plan_default (the plan's default owner) or none.", name="source"
+    )
+    is_plan_default: bool = remote(
+        "True when the plan's default owner answers (no 所管課 printed).", name="isPlanDefault"
+    )
+    shown: str = remote(
+        "As printed, e.g. 情報政策課 or DX推進本部事務局（計画の既定の所管）.", name="shown"
+    )
 
 
 @remote_type(description="Result of reviseTarget.", name="ReviseTargetPayload")

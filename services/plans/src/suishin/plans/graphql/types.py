@@ -21,6 +21,7 @@ from suishin.kit.graphql import context_of
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
 from suishin.plans.domain.grading import GradeScale
+from suishin.plans.domain.ownership import owners_for_reporting, owners_shown
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
 from suishin.plans.runtime import PlansRuntime
 
@@ -123,6 +124,23 @@ class MeasureOwner:
     department_name: str = strawberry.field(description="Department name.")
     bureau_code: str | None = strawberry.field(description="Code of the 部 it belongs to.")
     is_lead: bool = strawberry.field(description="True for the lead (主担当) department.")
+
+
+@strawberry.type(
+    description="Who answers for a measure (reporting rights, alerts): its own 所管課, else the "
+    "nearest ancestor's, else the plan's default owner (e.g. the 事務局)."
+)
+class ReportingOwners:
+    department_codes: list[str] = strawberry.field(description="Department codes, lead first.")
+    source: str = strawberry.field(
+        description="node, ancestor, plan_default (the plan's default owner) or none."
+    )
+    is_plan_default: bool = strawberry.field(
+        description="True when the plan's default owner answers (no 所管課 printed)."
+    )
+    shown: str = strawberry.field(
+        description="As printed, e.g. 情報政策課 or DX推進本部事務局（計画の既定の所管）."
+    )
 
 
 @strawberry.type(description="The plan for one fiscal year (年度別計画).")
@@ -262,6 +280,20 @@ class Plan:
     @strawberry.field(description="Where the plan comes from (document, file, URL).")
     def source(self) -> str | None:
         return (self.row["document"].get("plan") or {}).get("source")
+
+    @strawberry.field(
+        description="Department answering for every node the plan assigns to nobody (e.g. the "
+        "事務局), as the plan file names it."
+    )
+    def default_owner(self) -> str | None:
+        return (self.row["document"].get("plan") or {}).get("default_owner")
+
+    @strawberry.field(
+        description="How the ward prints fiscal years: wareki (令和3年度, the default), western "
+        "(2021年度) or fy (FY2021)."
+    )
+    def year_style(self) -> str:
+        return str((self.row["document"].get("tenant") or {}).get("year_style") or "wareki")
 
     @strawberry.field(description="Key of the previous plan (edition lineage).")
     def predecessor_key(self) -> str | None:
@@ -613,6 +645,25 @@ class Measure:
     @strawberry.field(description="Open-ended owners as printed: ほか / 関係課.")
     def others_text(self) -> str | None:
         return self.row["others_text"]
+
+    @strawberry.field(
+        description="Who answers for the measure: its 所管課, an ancestor's, or the plan's "
+        "default owner, shown as such."
+    )
+    def reporting_owners(self, info: Info[Any, Any]) -> ReportingOwners:
+        def shape(ctx: Any) -> ReportingOwners:
+            if ctx is None:
+                answer = owners_for_reporting([], [], None)
+            else:
+                answer = owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+            return ReportingOwners(
+                department_codes=list(answer.codes),
+                source=answer.source.value,
+                is_plan_default=answer.is_plan_default,
+                shown=owners_shown(answer),
+            )
+
+        return when_loaded(shape, (loaders(info).ownership, self.row["id"]))
 
     @strawberry.field(description="Cross-cutting tags (codes of the plan's tag definitions).")
     def tags(self) -> list[str]:

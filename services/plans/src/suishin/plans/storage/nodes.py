@@ -261,33 +261,41 @@ class OwnershipRow:
 async def ownership_context(db: Executor, node_id: UUID) -> OwnershipRow | None:
     """What decides who answers for a node: its own owners, each ancestor's owners (nearest
     first), the plan's default owner and level labels, and the node's level."""
-    head = await db.fetchrow(
-        """select n.level, p.level_labels, p.document -> 'plan' ->> 'default_owner' as d
-           from nodes n join plans p on p.id = n.plan_id where n.id = $1""",
-        node_id,
+    return (await ownership_contexts(db, [node_id])).get(node_id)
+
+
+async def ownership_contexts(db: Executor, node_ids: Sequence[UUID]) -> dict[UUID, OwnershipRow]:
+    """:func:`ownership_context` of many nodes in two queries."""
+    heads = await db.fetch(
+        """select n.id, n.level, p.level_labels, p.document -> 'plan' ->> 'default_owner' as d
+           from nodes n join plans p on p.id = n.plan_id where n.id = any($1::uuid[])""",
+        node_ids,
     )
-    if head is None:
-        return None
     rows = await db.fetch(
-        """with recursive up (id, parent_id, hops) as (
-               select id, parent_id, 0 from nodes where id = $1
+        """with recursive up (start, id, parent_id, hops) as (
+               select id, id, parent_id, 0 from nodes where id = any($1::uuid[])
                union all
-               select n.id, n.parent_id, up.hops + 1 from nodes n join up on n.id = up.parent_id
+               select up.start, n.id, n.parent_id, up.hops + 1
+               from nodes n join up on n.id = up.parent_id
            )
-           select up.hops, o.department_code from up
+           select up.start, up.hops, o.department_code from up
            left join node_owners o on o.node_id = up.id
-           order by up.hops, o.position""",
-        node_id,
+           order by up.start, up.hops, o.position""",
+        node_ids,
     )
-    by_hops: dict[int, list[str]] = {}
+    chains: dict[UUID, dict[int, list[str]]] = {}
     for r in rows:
-        codes = by_hops.setdefault(r["hops"], [])
+        codes = chains.setdefault(r["start"], {}).setdefault(r["hops"], [])
         if r["department_code"] is not None:
             codes.append(r["department_code"])
-    return OwnershipRow(
-        level=head["level"],
-        level_labels=list(head["level_labels"]),
-        default_owner=head["d"],
-        own=by_hops.get(0, []),
-        ancestors=[by_hops[h] for h in sorted(by_hops) if h > 0],
-    )
+    out: dict[UUID, OwnershipRow] = {}
+    for head in heads:
+        by_hops = chains.get(head["id"], {})
+        out[head["id"]] = OwnershipRow(
+            level=head["level"],
+            level_labels=list(head["level_labels"]),
+            default_owner=head["d"],
+            own=by_hops.get(0, []),
+            ancestors=[by_hops[h] for h in sorted(by_hops) if h > 0],
+        )
+    return out
