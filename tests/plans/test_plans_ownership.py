@@ -144,3 +144,38 @@ async def test_the_year_style_comes_from_the_plan_files_tenant_settings(
         "FY2022",
         "FY2023",
     ]
+
+
+def test_a_goals_yearly_status_counts_its_evaluable_indicators() -> None:
+    from suishin.contracts.enums import IndicatorStatus as S
+    from suishin.plans.domain.goals import GoalStatus, goal_year, goal_years
+
+    assert goal_year(2024, [S.ACHIEVED, S.ON_TRACK]).status is GoalStatus.ALL_MET
+    some = goal_year(2024, [S.ACHIEVED, S.OFF_TRACK, S.NO_DATA])
+    assert (some.status, some.met, some.evaluated, some.indicators) == (
+        GoalStatus.SOME_MET,
+        1,
+        2,
+        3,
+    )
+    none = goal_year(2024, [S.AT_RISK])
+    assert none.is_failing and none.label == "未達成（0/1指標）"
+    assert goal_year(2024, [S.STALE]).label == "実績なし"
+    assert [y.fiscal_year for y in goal_years([(2025, S.ACHIEVED), (2024, S.ACHIEVED)])] == [
+        2024,
+        2025,
+    ]
+
+
+def test_a_goal_indicator_routes_to_the_goals_owner_or_the_plans_default() -> None:
+    data = sample_plan_data()
+    data["plan"]["default_owner"] = "政策経営部"
+    data["indicators"] = [
+        {"key": "g1", "title": "満足度", "nodes": ["基本方針Ⅱ"]},
+        {"key": "g2", "title": "満足度", "nodes": ["基本方針Ⅰ"]},
+    ]
+    data["nodes"][0]["owners"] = ["IT推進課"]
+    plan = PlanFile.model_validate(data)
+    # the indicators service stores these as owner_departments: its events' department_codes
+    assert plan.indicator_owners(plan.indicators[0]) == ["政策経営部"]
+    assert plan.indicator_owners(plan.indicators[1]) == ["IT推進課"]

@@ -21,8 +21,8 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "78bd1c2f1a0fa1e6",
-    "indicators": "352b628e87b04a9a",
+    "plans": "6b062c1a4e3a47b8",
+    "indicators": "b7840e7083d0824b",
     "notifications": "ec1d44d1b536e39d",
 }
 
@@ -614,6 +614,20 @@ class GoalLink:
     goal_id: strawberry.ID = remote("Id of the goal node.", name="goalId")
     is_primary: bool = remote("True for the primary goal (◎).", name="isPrimary")
     goal: PlanNode | None = remote("The goal node.", name="goal")
+
+
+@remote_type(
+    description="A goal's status for one fiscal year from the indicators attached to it: all, some or none met, or no data.",
+    name="GoalYearStatus",
+)
+class GoalYearStatus:
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    status: str = remote("all_met, some_met, none_met or no_data.", name="status")
+    label: str = remote("As shown, e.g. 一部達成（1/2指標）.", name="label")
+    met: int = remote("Indicators that met their target.", name="met")
+    evaluated: int = remote("Indicators that could be evaluated.", name="evaluated")
+    indicators: int = remote("Indicators with a status that year.", name="indicators")
+    is_failing: bool = remote("True when none met.", name="isFailing")
 
 
 @remote_type(description="A grade of the tenant's evaluation scale.", name="GradeDefinition")
@@ -1233,10 +1247,27 @@ class PlanLevel:
 
 
 @remote_type(
-    description="A node of a plan's tree: a goal/group, a measure or a sub-item.", name="PlanNode"
+    description="A node of a plan's tree: a goal/group, a measure or a sub-item. An entity: the indicators subgraph adds the indicators attached to the node itself (a goal's).",
+    name="PlanNode",
 )
 class PlanNode:
     id: strawberry.ID = remote("Node id (UUID from tenant, plan, path).", name="id")
+    indicator_inputs: list[IndicatorInput] = remote(
+        "Statuses of the indicators attached to this node itself (a goal's), as consumed from the indicators service.",
+        name="indicatorInputs",
+    )
+
+    @remote_method(
+        "The goal's yearly status from the indicators attached to it (empty when none are): all, some or none met.",
+        name="goalStatuses",
+    )
+    def goal_statuses(
+        self,
+        info: Info[Any, Any],
+        *,
+        fiscal_year: Annotated[int | None, strawberry.argument(name="fiscalYear")] = None,
+    ) -> list[GoalYearStatus]: ...
+
     plan_id: strawberry.ID = remote("Id of the plan.", name="planId")
     path: str = remote("Path of normalised codes from the top, joined by '/'.", name="path")
     code: str = remote("Code as printed (№ 1, 1-1, ①, 施策8).", name="code")
@@ -1258,6 +1289,11 @@ class PlanNode:
     children: list[PlanNode] = remote("Child nodes in printed order.", name="children")
     owners: list[MeasureOwner] = remote("Owner departments (with the lead).", name="owners")
     measure: Measure | None = remote("The measure, when this node is one.", name="measure")
+    indicators: list[Indicator] = remote(
+        "Indicators attached to this node itself (not those of the measures below it; for a measure's, see Measure.indicators).",
+        subgraph="indicators",
+        name="indicators",
+    )
 
 
 @remote_type(description="Result of updateMyPreferences.", name="PreferencesPayload")

@@ -37,6 +37,7 @@ READS: dict[str, tuple[str, ...]] = {
     "history": ("history",),
     "gradeHistory": ("grade_history",),
     "indicatorInputs": ("indicator_statuses",),
+    "goalStatuses": ("indicator_statuses",),
     "reportingOwners": ("ownership",),
 }
 

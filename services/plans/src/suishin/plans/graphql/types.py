@@ -13,6 +13,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from suishin.contracts.enums import IndicatorStatus
 from suishin.kit.auth import Principal
 from suishin.kit.clock import Clock
 from suishin.kit.enums import MeasureStatus
@@ -20,6 +21,7 @@ from suishin.kit.errors import DomainError, NotFound, UserError
 from suishin.kit.graphql import context_of
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
+from suishin.plans.domain.goals import goal_years
 from suishin.plans.domain.grading import GradeScale
 from suishin.plans.domain.ownership import owners_for_reporting, owners_shown
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
@@ -351,10 +353,80 @@ class Plan:
 # --- tree nodes ---------------------------------------------------------------------------------
 
 
-@strawberry.type(description="A node of a plan's tree: a goal/group, a measure or a sub-item.")
+@strawberry.type(
+    description="A goal's status for one fiscal year from the indicators attached to it: all, "
+    "some or none met, or no data."
+)
+class GoalYearStatus:
+    fiscal_year: int = strawberry.field(description="Fiscal year.")
+    status: str = strawberry.field(description="all_met, some_met, none_met or no_data.")
+    label: str = strawberry.field(description="As shown, e.g. 一部達成（1/2指標）.")
+    met: int = strawberry.field(description="Indicators that met their target.")
+    evaluated: int = strawberry.field(description="Indicators that could be evaluated.")
+    indicators: int = strawberry.field(description="Indicators with a status that year.")
+    is_failing: bool = strawberry.field(description="True when none met.")
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A node of a plan's tree: a goal/group, a measure or a sub-item. An entity: "
+    "the indicators subgraph adds the indicators attached to the node itself (a goal's).",
+)
 class PlanNode:
     id: strawberry.ID = strawberry.field(description="Node id (UUID from tenant, plan, path).")
     row: strawberry.Private[asyncpg.Record]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info[Any, Any], id: strawberry.ID) -> PlanNode | None:
+        try:
+            node_id = UUID(str(id))
+        except ValueError:
+            return None
+        row = await loaders(info).node.load(node_id)
+        if row is None:
+            return None
+        plan = await loaders(info).plan.load(row["plan_id"])
+        if plan is None or not can_see_plan(principal_of(info), plan):
+            return None
+        return cls(id=id, row=row)
+
+    @strawberry.field(
+        description="Statuses of the indicators attached to this node itself (a goal's), as "
+        "consumed from the indicators service."
+    )
+    def indicator_inputs(self, info: Info[Any, Any]) -> list[IndicatorInput]:
+        return when_loaded(
+            lambda rows: [_indicator_input(r) for r in rows],
+            (loaders(info).indicator_statuses, self.row["id"]),
+        )
+
+    @strawberry.field(
+        description="The goal's yearly status from the indicators attached to it (empty when "
+        "none are): all, some or none met."
+    )
+    def goal_statuses(
+        self, info: Info[Any, Any], fiscal_year: int | None = None
+    ) -> list[GoalYearStatus]:
+        def shape(rows: list[asyncpg.Record]) -> list[GoalYearStatus]:
+            years = goal_years(
+                (r["fiscal_year"], IndicatorStatus(r["status"]))
+                for r in rows
+                if fiscal_year is None or r["fiscal_year"] == fiscal_year
+            )
+            return [
+                GoalYearStatus(
+                    fiscal_year=y.fiscal_year,
+                    status=y.status.value,
+                    label=y.label,
+                    met=y.met,
+                    evaluated=y.evaluated,
+                    indicators=y.indicators,
+                    is_failing=y.is_failing,
+                )
+                for y in years
+            ]
+
+        return when_loaded(shape, (loaders(info).indicator_statuses, self.row["id"]))
 
     @strawberry.field(description="Id of the plan.")
     def plan_id(self) -> strawberry.ID:
@@ -811,19 +883,20 @@ class Measure:
     )
     def indicator_inputs(self, info: Info[Any, Any]) -> list[IndicatorInput]:
         return when_loaded(
-            lambda rows: [
-                IndicatorInput(
-                    indicator_id=strawberry.ID(str(r["indicator_id"])),
-                    indicator_key=r["indicator_key"],
-                    title=r["title"],
-                    fiscal_year=r["fiscal_year"],
-                    status=r["status"],
-                    exceeded=r["exceeded"],
-                )
-                for r in rows
-            ],
+            lambda rows: [_indicator_input(r) for r in rows],
             (loaders(info).indicator_statuses, self.row["id"]),
         )
+
+
+def _indicator_input(r: asyncpg.Record) -> IndicatorInput:
+    return IndicatorInput(
+        indicator_id=strawberry.ID(str(r["indicator_id"])),
+        indicator_key=r["indicator_key"],
+        title=r["title"],
+        fiscal_year=r["fiscal_year"],
+        status=r["status"],
+        exceeded=r["exceeded"],
+    )
 
 
 def grades_view(
