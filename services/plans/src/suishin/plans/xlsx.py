@@ -9,7 +9,8 @@ The sheet speaks the plan's words: the title column is named after the measures'
 (取組名 where the plan says 取組), years are printed in the ward's year style (令和3年度 by
 default, FY2021 or 2021年度 when the plan file's ``tenant.year_style`` says so), and a measure
 without its own 所管課 shows the one it answers to: the nearest ancestor's, or the plan's default
-owner marked （計画の既定の所管）.
+owner marked （計画の既定の所管）. A third sheet, 目標の指標, lists the goals that have
+indicators of their own with the goal's yearly status.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from suishin.contracts.calendar import format_fiscal_year
+from suishin.contracts.enums import IndicatorStatus
 from suishin.kit.errors import NotFound
 from suishin.plans import storage
+from suishin.plans.domain.goals import goal_years
 from suishin.plans.domain.grading import GradeScale
 from suishin.plans.domain.ownership import (
     OwnerSource,
@@ -214,6 +217,8 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
 
+    _goal_sheet(wb, nodes, statuses, owners_cell, years, year_text, plan["level_labels"])
+
     summary = wb.create_sheet("評価集計")
     summary.append(["年度", *(g.label for g in scale.grades), "計"])
     for cell in summary[1]:
@@ -223,6 +228,56 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         values = [counts[year].get(g.label, 0) for g in scale.grades]
         summary.append([year_text(year), *values, sum(values)])
     return wb
+
+
+def _goal_sheet(
+    wb: Workbook,
+    nodes: list[asyncpg.Record],
+    statuses: dict[Any, list[asyncpg.Record]],
+    owners_cell: Any,
+    years: list[int],
+    year_text: Any,
+    labels: list[str],
+) -> None:
+    """目標の指標: the goals (nodes above the measures) with indicators attached to them, their
+    indicators' statuses and the goal's yearly status (all / some / none met)."""
+    goals = [n for n in nodes if n["kind"] == "group" and statuses.get(n["id"])]
+    if not goals:
+        return
+    sheet = wb.create_sheet("目標の指標")
+    word = level_label(labels, goals[0]["level"]) or "目標"
+    header = ["No.", f"{word}名", "所管課"]
+    for year in years:
+        y = year_text(year)
+        header += [f"{y} 実績（指標）", f"{y} 状況"]
+    sheet.append(header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+    for goal in goals:
+        rows = statuses.get(goal["id"], [])
+        by_year = {
+            y.fiscal_year: y
+            for y in goal_years((r["fiscal_year"], IndicatorStatus(r["status"])) for r in rows)
+        }
+        line: list[Any] = [goal["code"], goal["title"], owners_cell(goal)]
+        failing = []
+        for year in years:
+            actual = _actual_text([r for r in rows if r["fiscal_year"] == year])
+            status = by_year.get(year)
+            line += [actual, status.label if status else ""]
+            if status is not None and status.is_failing:
+                failing.append(len(line))
+        sheet.append(line)
+        for column in failing:
+            sheet.cell(row=sheet.max_row, column=column).fill = FAILING_FILL
+    for row_cells in sheet.iter_rows(min_row=2):
+        for cell in row_cells:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.border = BORDER
+    for i, width in enumerate([8, 36, 24] + [34, 16] * len(years), start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
 
 
 async def progress_xlsx_bytes(db: Executor, tenant: str, plan_key: str) -> bytes:
