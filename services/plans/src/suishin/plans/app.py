@@ -1,4 +1,4 @@
-"""Wiring of the plans service: runtime, consumers, subgraph."""
+"""Wiring of the plans service: runtime, consumers, the milestone sweep, subgraph."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from suishin.contracts.events import IndicatorStatusChanged
 from suishin.kit.clock import Clock
 from suishin.plans.graphql import schema
 from suishin.plans.handlers import indicator_status_handler
+from suishin.plans.milestones import run_milestone_sweeper
 from suishin.plans.runtime import PlansRuntime
 from suishin.plans.settings import PlansSettings
 
@@ -16,10 +17,22 @@ from suishin.plans.settings import PlansSettings
 def build(
     settings: PlansSettings | None = None, *, clock: Clock | None = None
 ) -> tuple[PlansRuntime, Starlette]:
-    runtime = PlansRuntime(settings or PlansSettings(), clock)
+    settings = settings or PlansSettings()
+    runtime = PlansRuntime(settings, clock)
     runtime.add_consumer(
         topics.INDICATOR_STATUS_CHANGED,
         IndicatorStatusChanged,
         indicator_status_handler(runtime),
     )
+    if settings.milestone_sweep_enabled:
+
+        async def milestone_sweeper() -> None:
+            await run_milestone_sweeper(
+                lambda: runtime.pool,
+                runtime.clock,
+                interval=settings.milestone_sweep_interval,
+                on_changes=runtime.wake_relay,
+            )
+
+        runtime.add_background(milestone_sweeper)
     return runtime, runtime.http_app(schema)

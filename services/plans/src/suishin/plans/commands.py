@@ -26,14 +26,18 @@ from uuid import UUID
 
 import asyncpg
 
+from suishin.contracts import ids
+from suishin.contracts.calendar import JST
 from suishin.contracts.enums import IndicatorStatus, MeasureStatus
 from suishin.contracts.events import (
     Envelope,
     IndicatorStatusChanged,
     MeasureEvaluated,
     MeasureStatusChanged,
+    PlanMilestoneDue,
     new_event,
 )
+from suishin.contracts.planfile import Milestone
 from suishin.kit import outbox
 from suishin.kit.auth import Principal
 from suishin.kit.consumer import Rejection
@@ -58,9 +62,10 @@ from suishin.plans.domain.lifecycle import (
     check_may_override,
     check_transition,
 )
+from suishin.plans.domain.milestones import MilestoneSpec, reminders_due
 from suishin.plans.domain.ownership import ReportingOwners, level_label
 from suishin.plans.domain.ownership import owners_for_reporting as _owners_for_reporting
-from suishin.plans.domain.tree import PlanState, require_reason
+from suishin.plans.domain.tree import BEFORE_ADOPTION, PlanState, require_reason
 from suishin.plans.storage import Conn
 
 PRODUCER = "plans"
@@ -375,11 +380,12 @@ async def _plan_history(
 
 async def publish_plan(conn: Conn, actor: Principal, plan_id: UUID, reason: str | None) -> None:
     plan = await _plan_for_update(conn, actor, plan_id)
-    if plan["state"] != PlanState.DRAFT:
+    if plan["state"] not in BEFORE_ADOPTION:
         raise DomainError(
             "INVALID_PLAN_STATE",
-            f"公開できるのは下書きの計画のみです（現在: {plan['state']}）",
-            f"Only a draft plan can be published (it is {plan['state']})",
+            f"公開できるのは下書き・素案・案の計画のみです（現在: {plan['state']}）",
+            f"Only a draft, outline (素案) or proposal (案) can be published "
+            f"(it is {plan['state']})",
         )
     why = (reason or "").strip() or "公開"
     await storage.plans.set_published(conn, plan_id)
@@ -658,3 +664,83 @@ async def settle_published(conn: Conn, pairs: Iterable[tuple[UUID, int]]) -> Non
     (published grades are history the ward already announced)."""
     for measure_id, year in pairs:
         await storage.grades.resettle_effective(conn, measure_id, year)
+
+
+# --- milestones ---------------------------------------------------------------------------------
+
+
+def _milestone_specs(document: Mapping[str, Any]) -> list[MilestoneSpec]:
+    specs = []
+    for raw in (document.get("plan") or {}).get("milestones") or []:
+        milestone = Milestone.model_validate(raw)
+        due = milestone.due_date()
+        if due is not None:
+            specs.append(
+                MilestoneSpec(
+                    milestone.key,
+                    milestone.title,
+                    due,
+                    tuple(milestone.remind_days),
+                    milestone.node,
+                )
+            )
+    return specs
+
+
+async def sweep_milestones(conn: Conn, now: datetime) -> list[Envelope[PlanMilestoneDue]]:
+    """Announce the milestone reminders due on ``now``'s day in Japan (``plan.milestone_due``),
+    each (milestone, step) once: the reminder rows and the events are written together."""
+    today = now.astimezone(JST).date()
+    events: list[Envelope[PlanMilestoneDue]] = []
+    for plan in await storage.plans.plans_with_milestones(conn):
+        sent = {
+            (r["milestone_key"], r["remind_days"], r["due_on"])
+            for r in await storage.plans.milestone_reminders_of(conn, plan["id"])
+        }
+        default_owner = ((plan["document"] or {}).get("plan") or {}).get("default_owner")
+        for reminder in reminders_due(_milestone_specs(plan["document"] or {}), sent, today):
+            m = reminder.milestone
+            event: Envelope[PlanMilestoneDue] | None = None
+            if not reminder.skipped:
+                node_id = code = label = None
+                departments = [default_owner] if default_owner else []
+                if m.node_path is not None:
+                    node_id = ids.node_id(plan["tenant"], plan["key"], m.node_path)
+                    found = await storage.nodes.nodes_by_ids(conn, [node_id])
+                    node = found[0] if found else None
+                    if node is not None:
+                        code = node["code"]
+                        departments, label = await _event_context(conn, node_id)
+                    else:
+                        node_id = None
+                event = new_event(
+                    PlanMilestoneDue(
+                        plan_id=plan["id"],
+                        plan_title=plan["title"],
+                        milestone_key=m.key,
+                        title=m.title,
+                        due_on=m.due_on,
+                        days_left=reminder.days_left,
+                        node_id=node_id,
+                        code=code,
+                        level_label=label,
+                        department_codes=departments,
+                    ),
+                    tenant=plan["tenant"],
+                    aggregate_id=f"{plan['id']}:{m.key}",
+                    producer=PRODUCER,
+                )
+            written = await storage.plans.add_milestone_reminder(
+                conn,
+                plan["id"],
+                m.key,
+                reminder.remind_days,
+                m.due_on,
+                skipped=reminder.skipped,
+                event_id=event.event_id if event else None,
+                sent_at=now,
+            )
+            if written and event is not None:
+                await outbox.enqueue(conn, event)
+                events.append(event)
+    return events

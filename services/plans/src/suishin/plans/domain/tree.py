@@ -17,8 +17,14 @@ from suishin.kit.errors import DomainError
 
 class PlanState(StrEnum):
     DRAFT = "draft"
+    OUTLINE = "outline"  # 素案
+    PROPOSAL = "proposal"  # 案
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
+
+
+BEFORE_ADOPTION = frozenset({PlanState.DRAFT, PlanState.OUTLINE, PlanState.PROPOSAL})
+"""Editions that are not (yet) the plan in force: internal, and the ones that may be published."""
 
 
 class LineageRelation(StrEnum):

@@ -24,13 +24,18 @@ from suishin.kit.paging import Connection
 from suishin.plans.domain.goals import goal_years
 from suishin.plans.domain.grading import GradeScale
 from suishin.plans.domain.ownership import owners_for_reporting, owners_shown
+from suishin.plans.domain.tree import BEFORE_ADOPTION
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
 from suishin.plans.runtime import PlansRuntime
 
 
-@strawberry.enum(description="Publication state of a plan.")
+@strawberry.enum(
+    description="Publication state of a plan (素案 and 案 are editions before adoption)."
+)
 class PlanState(Enum):
     DRAFT = "draft"
+    OUTLINE = "outline"
+    PROPOSAL = "proposal"
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
 
@@ -68,8 +73,9 @@ def loaders(info: Info[Any, Any]) -> Loaders:
 
 
 def can_see_plan(principal: Principal, plan: asyncpg.Record) -> bool:
-    """Published (and superseded, once published) plans are public; drafts are internal."""
-    if plan["state"] != "draft":
+    """Published (and superseded, once published) plans are public; drafts, 素案 and 案 are
+    internal."""
+    if plan["state"] not in BEFORE_ADOPTION:
         return True
     return is_internal(principal, plan["tenant"])
 
