@@ -21,7 +21,7 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "6b062c1a4e3a47b8",
+    "plans": "a8eb06b0a1615196",
     "indicators": "b7840e7083d0824b",
     "notifications": "ec1d44d1b536e39d",
 }
@@ -103,9 +103,14 @@ class PeriodGranularity(enum.Enum):
     AS_OF = "AS_OF"
 
 
-@strawberry.enum(name="PlanState", description="Publication state of a plan.")
+@strawberry.enum(
+    name="PlanState",
+    description="Publication state of a plan (素案 and 案 are editions before adoption).",
+)
 class PlanState(enum.Enum):
     DRAFT = "DRAFT"
+    OUTLINE = "OUTLINE"
+    PROPOSAL = "PROPOSAL"
     PUBLISHED = "PUBLISHED"
     SUPERSEDED = "SUPERSEDED"
 
@@ -330,6 +335,11 @@ class MeasureFilter:
     )
     text: str | None = strawberry.field(
         name="text", description="Substring of title or code.", default=None
+    )
+    framework: str | None = strawberry.field(
+        name="framework",
+        description="A national framework the plan maps the measure to (jichitai_dx: 自治体DX推進計画 重点取組事項, kanmin_data: 官民データ活用推進基本法 基本的施策), or one of its items as printed: jichitai_dx:(1) 自治体フロントヤード改革.",
+        default=None,
     )
 
 
@@ -607,6 +617,15 @@ class EvaluationFigures:
         "STALE: the period whose report is overdue.", name="overduePeriod"
     )
     due_date: datetime.date | None = remote("STALE: when that report was due.", name="dueDate")
+
+
+@remote_type(
+    description="A national framework item the plan maps a measure to.", name="FrameworkTag"
+)
+class FrameworkTag:
+    framework: str = remote("jichitai_dx or kanmin_data.", name="framework")
+    item: str = remote("The framework's item as printed.", name="item")
+    label: str | None = remote("Label, when the plan gives one.", name="label")
 
 
 @remote_type(description="A goal a measure serves: primary (◎) or related (○).", name="GoalLink")
@@ -956,6 +975,13 @@ class Measure:
     others_text: str | None = remote(
         "Open-ended owners as printed: ほか / 関係課.", name="othersText"
     )
+    expected_effects: list[str] = remote("期待される効果, as printed.", name="expectedEffects")
+    code_variants: list[str] = remote(
+        "Other printings of the code (取組 10 vs 取組Ⅹ).", name="codeVariants"
+    )
+    frameworks: list[FrameworkTag] = remote(
+        "National frameworks the plan maps the measure to.", name="frameworks"
+    )
     reporting_owners: ReportingOwners = remote(
         "Who answers for the measure: its 所管課, an ancestor's, or the plan's default owner, shown as such.",
         name="reportingOwners",
@@ -1210,6 +1236,9 @@ class Plan:
         "Department answering for every node the plan assigns to nobody (e.g. the 事務局), as the plan file names it.",
         name="defaultOwner",
     )
+    milestones: list[PlanMilestone] = remote(
+        "Dated milestones the plan prints (中間見直し, national deadlines).", name="milestones"
+    )
     year_style: str = remote(
         "How the ward prints fiscal years: wareki (令和3年度, the default), western (2021年度) or fy (FY2021).",
         name="yearStyle",
@@ -1244,6 +1273,19 @@ class Plan:
 class PlanLevel:
     level: int = remote("0 = top level.", name="level")
     label: str = remote("Name of the level, e.g. 基本方針, 施策, 事業量.", name="label")
+
+
+@remote_type(
+    description="A dated milestone the plan prints (reminders are sent before it).",
+    name="PlanMilestone",
+)
+class PlanMilestone:
+    key: str = remote("Key within the plan.", name="key")
+    title: str = remote("As printed, e.g. 中間見直し.", name="title")
+    kind: str = remote("mid_term_review, national_deadline, revision or other.", name="kind")
+    due_on: str | None = remote("The day it falls on (ISO date).", name="dueOn")
+    node_path: str | None = remote("Node it belongs to, if any.", name="nodePath")
+    remind_days: list[int] = remote("Reminder steps, days before it.", name="remindDays")
 
 
 @remote_type(
@@ -1409,6 +1451,10 @@ class ScheduleEntry:
     )
     track: str | None = remote(
         "Schedule row when the measure has several (練馬区 スケジュール区分).", name="track"
+    )
+    tentative: str | None = remote(
+        "Printed as a dotted line: continue (continues beyond what is decided) or undecided (not decided yet for that year); null for a solid cell.",
+        name="tentative",
     )
 
 

@@ -10,7 +10,9 @@ The sheet speaks the plan's words: the title column is named after the measures'
 default, FY2021 or 2021年度 when the plan file's ``tenant.year_style`` says so), and a measure
 without its own 所管課 shows the one it answers to: the nearest ancestor's, or the plan's default
 owner marked （計画の既定の所管）. A third sheet, 目標の指標, lists the goals that have
-indicators of their own with the goal's yearly status.
+indicators of their own with the goal's yearly status. The last column of the main sheet
+gives the national frameworks (自治体DX推進計画, 官民データ活用推進基本法) the plan maps each
+measure to.
 """
 
 from __future__ import annotations
@@ -88,6 +90,20 @@ def _owners_text(owners: list[asyncpg.Record], others: str | None) -> str:
 YearStyle = Literal["wareki", "western", "short", "fy"]
 
 
+FRAMEWORKS_JA = {
+    "jichitai_dx": "自治体DX推進計画",
+    "kanmin_data": "官民データ活用推進基本法",
+}
+
+
+def _frameworks_text(node: Mapping[str, Any]) -> str:
+    """The national frameworks the plan maps the node to: 自治体DX推進計画 (1) …"""
+    tags = (node["attributes"] or {}).get("frameworks") or []
+    return "\n".join(
+        f"{FRAMEWORKS_JA.get(t['framework'], t['framework'])} {t['item']}" for t in tags
+    )
+
+
 def year_style(plan: Mapping[str, Any]) -> YearStyle:
     """The ward's year style from the plan file's tenant settings (和暦 by default)."""
     document = plan["document"] or {}
@@ -160,6 +176,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     for year in years:
         y = year_text(year)
         header += [f"{y} 計画", f"{y} 実績（指標）", f"{y} 評価"]
+    header.append("国の計画との対応")
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -205,6 +222,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
                 if scale.is_failing(g["effective_grade"]):
                     failing_columns.append(len(row) + 3)
             row += ["\n".join(plan_lines), _actual_text(actual_rows), grade_text]
+        row.append(_frameworks_text(m))
         ws.append(row)
         for column in failing_columns:
             ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
@@ -212,7 +230,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years)
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [30]
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"

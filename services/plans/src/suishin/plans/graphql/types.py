@@ -14,6 +14,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.planfile import Milestone
 from suishin.kit.auth import Principal
 from suishin.kit.clock import Clock
 from suishin.kit.enums import MeasureStatus
@@ -24,7 +25,7 @@ from suishin.kit.paging import Connection
 from suishin.plans.domain.goals import goal_years
 from suishin.plans.domain.grading import GradeScale
 from suishin.plans.domain.ownership import owners_for_reporting, owners_shown
-from suishin.plans.domain.tree import BEFORE_ADOPTION
+from suishin.plans.domain.tree import BEFORE_ADOPTION, resolve_path
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
 from suishin.plans.runtime import PlansRuntime
 
@@ -151,6 +152,25 @@ class ReportingOwners:
     )
 
 
+@strawberry.type(description="A national framework item the plan maps a measure to.")
+class FrameworkTag:
+    framework: str = strawberry.field(description="jichitai_dx or kanmin_data.")
+    item: str = strawberry.field(description="The framework's item as printed.")
+    label: str | None = strawberry.field(description="Label, when the plan gives one.")
+
+
+@strawberry.type(description="A dated milestone the plan prints (reminders are sent before it).")
+class PlanMilestone:
+    key: str = strawberry.field(description="Key within the plan.")
+    title: str = strawberry.field(description="As printed, e.g. 中間見直し.")
+    kind: str = strawberry.field(
+        description="mid_term_review, national_deadline, revision or other."
+    )
+    due_on: str | None = strawberry.field(description="The day it falls on (ISO date).")
+    node_path: str | None = strawberry.field(description="Node it belongs to, if any.")
+    remind_days: list[int] = strawberry.field(description="Reminder steps, days before it.")
+
+
 @strawberry.type(description="The plan for one fiscal year (年度別計画).")
 class ScheduleEntry:
     fiscal_year: int = strawberry.field(description="Fiscal year (April–March), e.g. 2024.")
@@ -161,6 +181,11 @@ class ScheduleEntry:
     )
     track: str | None = strawberry.field(
         description="Schedule row when the measure has several (練馬区 スケジュール区分)."
+    )
+    tentative: str | None = strawberry.field(
+        default=None,
+        description="Printed as a dotted line: continue (continues beyond what is decided) or "
+        "undecided (not decided yet for that year); null for a solid cell.",
     )
 
 
@@ -297,6 +322,26 @@ class Plan:
         return (self.row["document"].get("plan") or {}).get("default_owner")
 
     @strawberry.field(
+        description="Dated milestones the plan prints (中間見直し, national deadlines)."
+    )
+    def milestones(self) -> list[PlanMilestone]:
+        out = []
+        for raw in (self.row["document"].get("plan") or {}).get("milestones") or []:
+            m = Milestone.model_validate(raw)
+            due = m.due_date()
+            out.append(
+                PlanMilestone(
+                    key=m.key,
+                    title=m.title,
+                    kind=m.kind.value,
+                    due_on=due.isoformat() if due else None,
+                    node_path=m.node,
+                    remind_days=list(m.remind_days),
+                )
+            )
+        return out
+
+    @strawberry.field(
         description="How the ward prints fiscal years: wareki (令和3年度, the default), western "
         "(2021年度) or fy (FY2021)."
     )
@@ -349,6 +394,19 @@ class Plan:
     async def node(self, info: Info[Any, Any], path: str) -> PlanNode | None:
         tree = await loaders(info).tree.load(self.row["id"])
         row = tree.by_path.get(path)
+        if row is None:  # a printed variant of the codes: 取組 10 / 取組Ⅹ
+            found = resolve_path(
+                path,
+                lambda parent: [
+                    (
+                        r["path"],
+                        r["code"],
+                        (r["attributes"] or {}).get("code_variants") or [],
+                    )
+                    for r in tree.children.get(tree.by_path[parent]["id"] if parent else None, [])
+                ],
+            )
+            row = tree.by_path.get(found) if found else None
         return PlanNode(id=strawberry.ID(str(row["id"])), row=row) if row else None
 
     @strawberry.field(description="Number of measures in the plan.")
@@ -724,6 +782,21 @@ class Measure:
     def others_text(self) -> str | None:
         return self.row["others_text"]
 
+    @strawberry.field(description="期待される効果, as printed.")
+    def expected_effects(self) -> list[str]:
+        return list((self.row["attributes"] or {}).get("expected_effects") or [])
+
+    @strawberry.field(description="Other printings of the code (取組 10 vs 取組Ⅹ).")
+    def code_variants(self) -> list[str]:
+        return list((self.row["attributes"] or {}).get("code_variants") or [])
+
+    @strawberry.field(description="National frameworks the plan maps the measure to.")
+    def frameworks(self) -> list[FrameworkTag]:
+        return [
+            FrameworkTag(framework=f["framework"], item=f["item"], label=f.get("label"))
+            for f in (self.row["attributes"] or {}).get("frameworks") or []
+        ]
+
     @strawberry.field(
         description="Who answers for the measure: its 所管課, an ancestor's, or the plan's "
         "default owner, shown as such."
@@ -756,6 +829,7 @@ class Measure:
                     label=r["label"],
                     phase=r["phase"],
                     track=r["track"] or None,
+                    tentative=(r["extra"] or {}).get("tentative"),
                 )
                 for r in rows
             ],
@@ -995,6 +1069,12 @@ class MeasureFilter:
         "that year.",
     )
     text: str | None = strawberry.field(default=None, description="Substring of title or code.")
+    framework: str | None = strawberry.field(
+        default=None,
+        description="A national framework the plan maps the measure to (jichitai_dx: "
+        "自治体DX推進計画 重点取組事項, kanmin_data: 官民データ活用推進基本法 基本的施策), or one "
+        "of its items as printed: jichitai_dx:(1) 自治体フロントヤード改革.",
+    )
 
 
 # --- mutation payloads and inputs -----------------------------------------------------------------

@@ -190,6 +190,8 @@ class MeasureFilter:
     grade: str | None = None
     fiscal_year: int | None = None
     text: str | None = None
+    framework: str | None = None
+    """A national framework (``jichitai_dx``), or one of its items (``jichitai_dx:(1) …``)."""
 
 
 async def search_measures(
@@ -217,6 +219,12 @@ async def search_measures(
         where.append(f"n.status = {arg(flt.status)}")
     if flt.tag:
         where.append(f"{arg(flt.tag)} = any(n.tags)")
+    if flt.framework:
+        framework, _, item = flt.framework.partition(":")
+        wanted: dict[str, str] = {"framework": framework}
+        if item:
+            wanted["item"] = item
+        where.append(f"n.attributes -> 'frameworks' @> {arg([wanted])}::jsonb")
     if flt.text:
         pattern = contains_pattern(flt.text)
         where.append(f"(n.title ilike {arg(pattern)} or n.code ilike ${len(args)})")
