@@ -9,7 +9,7 @@ PLAN_TREE = """
 query PlanTree($id: ID!, $after: String) {
   plan(id: $id) {
     id tenant key title kind state fiscalYearFrom fiscalYearTo phase levelLabels measureCount
-    publishedOn
+    publishedOn yearStyle defaultOwner
     tags { code label }
     gradeScale { code name grades { code label isFailing } }
     nodes { __NODE__ children { __NODE__ children { __NODE__ } } }
