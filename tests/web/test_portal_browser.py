@@ -262,6 +262,9 @@ async def test_the_xlsx_and_the_pdf_download_and_open(portal: Portal) -> None:
     assert PLAN_TITLE in str(sheet["A1"].value)
     rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
     assert len(rows) == 17
+    header = [c.value for c in sheet[2]]
+    assert header[1] == "施策名" and header[4] == "令和6年度 計画"  # the plan's words, 和暦
+    assert header[-1] == "国の計画との対応"
     assert any("未達成" in str(cell) for row in rows for cell in row)
 
     async with page.expect_download() as pdf_download:

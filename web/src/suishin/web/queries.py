@@ -185,8 +185,10 @@ query Progress($planId: ID!, $after: String) {
   measures(planId: $planId, first: 200, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node {
-      id code title status othersText path
+      id code title status othersText path levelLabel
       owners { departmentName isLead }
+      reportingOwners { shown isPlanDefault }
+      frameworks { framework item }
       schedule { fiscalYear label track }
       indicatorInputs { title fiscalYear status exceeded }
       grades { fiscalYear grade label isFailing machineGrade machineLabel overrideGrade
