@@ -305,7 +305,7 @@ def test_what_a_department_reports_next_and_by_when() -> None:
 
 
 def test_years_are_shown_in_the_wards_style() -> None:
-    from suishin.web.app import fiscal_year_text
+    from suishin.web.views import fiscal_year_text
 
     assert fiscal_year_text(2021) == "令和3年度"  # 和暦 by default
     assert fiscal_year_text(2021, "fy") == "FY2021"

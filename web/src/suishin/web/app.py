@@ -35,7 +35,6 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from suishin.contracts.calendar import format_fiscal_year
 from suishin.web import queries, views
 from suishin.web.auth import User, csrf_ok, csrf_token, current_user, safe_next, sign_in
 from suishin.web.charts import fmt, points_of, series_svg
@@ -47,16 +46,6 @@ from suishin.web.users import demo_users
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def fiscal_year_text(year: Any, style: str | None = None) -> str:
-    """A fiscal year in the ward's year style (令和3年度 by default, FY2021, 2021年度)."""
-    try:
-        fy = int(year)
-    except (TypeError, ValueError):
-        return str(year)
-    chosen = style if style in ("wareki", "western", "fy", "short") else "wareki"
-    return format_fiscal_year(fy, chosen)  # type: ignore[arg-type]
 
 
 class Portal:
@@ -75,7 +64,7 @@ class Portal:
             lstrip_blocks=True,
         )
         self.templates.filters["num"] = _num
-        self.templates.filters["fy"] = fiscal_year_text
+        self.templates.filters["fy"] = views.fiscal_year_text
         self.oauth: Any = None
         if settings.oidc_enabled:
             from authlib.integrations.starlette_client import OAuth

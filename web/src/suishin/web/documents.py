@@ -15,8 +15,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from suishin.contracts.calendar import format_fiscal_year
 from suishin.web import views
+from suishin.web.views import fiscal_year_text
 
 STATUS_JA = {
     "achieved": "達成",
@@ -58,8 +58,7 @@ FRAMEWORKS_JA = {"jichitai_dx": "自治体DX推進計画", "kanmin_data": "官�
 
 
 def _year(fy: int, style: str | None) -> str:
-    chosen = style if style in ("wareki", "western", "fy", "short") else "wareki"
-    return format_fiscal_year(fy, chosen)  # type: ignore[arg-type]
+    return fiscal_year_text(fy, style)
 
 
 def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes:
