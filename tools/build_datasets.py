@@ -932,34 +932,8 @@ def _early_indicator(
                     "targets",
                 )
             )
-        # yearly plan derived from an evenly split 3-year total (as 前期施策12 prints it)
-        period_total = next(
-            (t for t in ext["targets"] if t.get("period_from") and t["value"] is not None), None
-        )
-        if (
-            period_total is not None
-            and aggregation == "cumulative"
-            and uid not in EARLY_RATIO_ITEMS
-            and not ({2021, 2022} & printed_years)
-        ):
-            share = period_total["value"] / 3
-            share = int(share) if share == int(share) else round(share, 2)
-            for fy in (2021, 2022):
-                targets.append(
-                    {
-                        "fiscal_year": fy,
-                        "comparator": "gte",
-                        "value": share,
-                        "notes": [
-                            note(
-                                "inferred",
-                                f"年度計画は印字なし。3か年事業量 {period_total['printed']}"
-                                " を3等分して導出"
-                                "（前期施策12 の 119,052枚×3＝357,156枚 と同じ均等割）。",
-                            )
-                        ],
-                    }
-                )
+        # No yearly plan is derived from a 3-year total: the plan prints none for 令和3・4年度,
+        # and grades use only the bars the plan prints (docs/plans-service.md).
         for a in ext["actuals"]:
             fy = a["fiscal_year"]
             if fy is None:
@@ -1038,6 +1012,21 @@ def _early_actual_fixes(uid: str, actuals: list[Data]) -> list[Data]:
                 "実績「検証作業完了」は原文では1セルのみ（令和3年度中に完了する項目）。抽出は令和3"
                 "・4"
                 "年度の両方に記載していたため令和3年度のみとした（列位置は不確実）。",
+                "actuals",
+            )
+        )
+    if uid == "E10.1":
+        # a numeric workload (実証実験等を１件以上実施) whose actuals are printed as words; the
+        # 令和5年度 column says 「3か年事業量を達成済」, so the 令和3年度 「検討／実施」 is the one
+        # 実証実験 done. A numeric indicator takes no text actual: 実施 = 1件.
+        for a in actuals:
+            a.pop("text", None)
+            a["value"] = 1
+        fixes.append(
+            note(
+                "corrected",
+                "実績は原文では文言（令和3年度「検討／実施」、令和4年度「実施」）のみ。令和5年度欄の"
+                "「3か年事業量を達成済」から、実証実験1件の実施と読み、各年度の実績を1件とした。",
                 "actuals",
             )
         )
@@ -1582,8 +1571,22 @@ NERIMA_SCALE: Data = {
     "grades": [
         {"code": "A", "label": "達成"},
         {"code": "B", "label": "一部達成"},
+        {
+            "code": "C",
+            "label": "未達成",
+            "description": "取組を達成していない（何も達成していない）。凡例にない区分。",
+            "failing": True,
+        },
     ],
-    "notes": [note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。")],
+    "notes": [
+        note("remark", "凡例は A・B のみ（未達成等の区分は文書中に現れない）。"),
+        note(
+            "inferred",
+            "何も達成していない取組を「B 一部達成」と呼ばないよう、A 達成・B 一部達成に続く"
+            "区分 C 未達成（不合格として通知）を加えた。印字された評価は A・B のみ。",
+            "grades",
+        ),
+    ],
 }
 
 
@@ -2464,12 +2467,105 @@ def _bunkyo_indicator(ind: Data, key: str, path_of: dict[str, str]) -> Data:
 
 Builder = Callable[[Data], Data]
 
+# ---------------------------------------------------------------------------------------------
+# Printed results as published progress reports (進捗報告)
+# ---------------------------------------------------------------------------------------------
+
+
+def _actual_printed(actual: Data) -> str | None:
+    value = actual.get("printed") or actual.get("text")
+    if value is None and actual.get("value") is not None:
+        value = str(actual["value"])
+    if value is None:
+        return None
+    series = f"（{actual['sub_series']}）" if actual.get("sub_series") else ""
+    return f"{series}{value}"
+
+
+def with_itabashi_early_reports(src: Data) -> Data:
+    """板橋区 前期: per measure and year (FY2021, FY2022), the printed 実績 of its workloads
+    (事業量) as the report's results, with the grade the ward published for that year."""
+    data = build_itabashi_early(src)
+    evaluations = data["published_evaluations"]["grades"]
+    grades = {(g["path"], g["fiscal_year"]): g["grade"] for g in evaluations}
+    reports: list[Data] = []
+
+    built = PlanFile.model_validate(clean(data))
+    paths = [p for p, _parent, n in built.iter_nodes() if n.kind.value == "measure"]
+    for path in paths:
+        for fy in (2021, 2022):
+            lines = []
+            for ind in data["indicators"]:
+                if not any(p == path or p.startswith(path + "/") for p in ind["nodes"]):
+                    continue
+                for actual in ind.get("actuals", []):
+                    printed = _actual_printed(actual) if actual["period"] == f"FY{fy}" else None
+                    if printed:
+                        lines.append(f"{ind['title']}：{printed}")
+            if not lines:
+                continue
+            reports.append(
+                {
+                    "path": path,
+                    "period": f"FY{fy}",
+                    "results": "\n".join(lines),
+                    "grade": grades.get((path, fy)),
+                    "source": "資料編「前期実施計画の進捗状況（令和5年8月1日時点）」",
+                    "notes": [
+                        note(
+                            "inferred",
+                            "実績は事業量ごとの印字（実績欄）をまとめたもの。課題・方向性は印字なし。",
+                            "results",
+                        )
+                    ],
+                }
+            )
+    data["progress_reports"] = reports
+    return data
+
+
+def with_nerima_previous_reports(src: Data) -> Data:
+    """練馬区 前計画 (平成28〜31年度): the printed 取組内容（実績） of each 取組 as its report for
+    the last year of the plan, with its A/B result (evaluated once, at the end of the plan)."""
+    data = build_nerima_previous(src)
+    paths = _nerima_previous_paths(src)
+    measures = {m["uid"]: m for m in src["measures"] if not m["plan"].startswith(CURRENT)}
+    grades = {g["path"]: g["grade"] for g in data["published_evaluations"]["grades"]}
+    reports: list[Data] = []
+    order = {
+        p: i for i, (p, _parent, _n) in enumerate(PlanFile.model_validate(clean(data)).iter_nodes())
+    }
+    for uid, path in sorted(paths.items(), key=lambda p: order[p[1]]):
+        milestones = measures[uid].get("milestones_取組内容") or []
+        if not milestones:
+            continue
+        reports.append(
+            {
+                "path": path,
+                "period": "FY2019",
+                "results": "\n".join(m["text"] for m in milestones),
+                "grade": grades.get(path),
+                "source": "練馬区情報化基本計画（令和2年度〜令和6年度） 参考資料2「①取組結果」",
+                "notes": [
+                    note(
+                        "inferred",
+                        "取組結果は計画期間終了時に一度評価されたもの。最終年度（平成31年度）の"
+                        "報告として読み込む。",
+                        "period",
+                    )
+                ],
+            }
+        )
+    data["progress_reports"] = reports
+    return data
+
+
 BUILDS: list[tuple[str, str, Builder]] = [
     ("itabashi-dx2025-late.yaml", "itabashi-dx-2025-late.json", build_itabashi_late),
-    ("itabashi-dx2025-early.yaml", "itabashi-dx-2025-late.json", build_itabashi_early),
+    ("itabashi-dx2025-early.yaml", "itabashi-dx-2025-late.json", with_itabashi_early_reports),
     ("itabashi-ict2020-addendum.yaml", "itabashi-ict-2020-addendum.json", build_itabashi_addendum),
     ("nerima-ict2020.yaml", "nerima-ict-2020.json", build_nerima_current),
-    ("nerima-ict2016.yaml", "nerima-ict-2020.json", build_nerima_previous),
+    ("nerima-ict2016.yaml", "nerima-ict-2020.json", with_nerima_previous_reports),
     ("bunkyo-ict-vision-2019.yaml", "bunkyo-ict-vision-2019.json", build_bunkyo),
 ]
 

@@ -142,12 +142,18 @@ def test_event_schema_accepts_real_events_and_rejects_bad_ones(rendered: dict[st
     schema = _event_schema(rendered, "indicator.reported")
     message = json.loads(_reported())
     jsonschema.validate(message, schema)
+    # the period forms the GraphQL API takes; the service stores them canonical (FY2021)
+    for period in ("令和3年度", "R3", "2021年度", "令和3年8月"):
+        message["payload"]["period"] = period
+        jsonschema.validate(message, schema)
+        assert IndicatorReported.model_validate(message["payload"]).period in ("FY2021", "2021-08")
 
     for mutate in (
         lambda m: m.update(event_type="indicator.status_changed"),
         lambda m: m.update(schema_version=2),
         lambda m: m.update(tenant="Not A Slug"),
-        lambda m: m["payload"].update(period="2024"),
+        lambda m: m["payload"].update(period=""),
+        lambda m: m["payload"].update(period=2024),
         lambda m: m["payload"].update(unexpected=True),
         lambda m: m["payload"].pop("idempotency_key"),
     ):

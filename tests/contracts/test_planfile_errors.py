@@ -440,6 +440,30 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "published_evaluations.summaries[0].total",
     ),
     (
+        "a year with no target (―) given a value",
+        _set(("indicators", 0, "targets", 0), "none", True),
+        "value_without_target",
+        "indicators[0].targets[0].value",
+    ),
+    (
+        "a scale without grades",
+        _set(("grading_scale",), "grades", []),
+        "empty_grading_scale",
+        "grading_scale.grades",
+    ),
+    (
+        "unknown grading rule",
+        _set(("grading_scale",), "rule", "exceeded-most"),
+        "unknown_grading_rule",
+        "grading_scale.rule",
+    ),
+    (
+        "unknown grading condition",
+        _set(("grading_scale", "grades", 0), "when", ["all_met", "exceeded_thirds"]),
+        "unknown_grade_condition",
+        "grading_scale.grades[0].when[1]",
+    ),
+    (
         "unknown summary scope",
         _set(("published_evaluations", "summaries", 0), "scope", "目標9"),
         "unknown_node",
@@ -448,7 +472,12 @@ RULES: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
 ]
 
 
-CONSEQUENCES = {"slash in a code", "department cycle", "period reversed"}
+CONSEQUENCES = {
+    "slash in a code",
+    "department cycle",
+    "period reversed",
+    "a scale without grades",  # the published grades name grades it no longer has
+}
 
 
 @pytest.mark.parametrize(("name", "mutate", "code", "path"), RULES, ids=[r[0] for r in RULES])

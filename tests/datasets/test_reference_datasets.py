@@ -275,3 +275,34 @@ def test_the_printed_plan_features_are_used_where_the_sources_print_them(
     assert national.kind.value == "national_deadline" and str(national.due_date()) == "2025-12-31"
     assert national.due_date().year > nerima.plan.period.end
     assert tokyo.kind.value == "other"
+
+
+def test_no_yearly_target_is_derived_from_a_multi_year_total(plans: dict[str, PlanFile]) -> None:
+    """Grades use only bars the plan prints: every yearly target of the 前期 years is printed."""
+    early = plans["itabashi-dx2025-early"]
+    yearly = [
+        (i.key, t)
+        for i in early.indicators
+        for t in i.targets
+        if t.from_fiscal_year is None and t.fiscal_year in (2021, 2022)
+    ]
+    assert yearly and all(t.printed for _k, t in yearly)
+    assert sorted({k for k, _t in yearly}) == [
+        "dx2025-early.e02-2",
+        "dx2025-early.e12-1",
+        "dx2025-early.e13-1",
+        "dx2025-early.e13-2",
+    ]
+
+
+def test_nerimas_scale_has_a_failing_grade_for_nothing_achieved(
+    plans: dict[str, PlanFile],
+) -> None:
+    for name in ("nerima-ict2016", "nerima-ict2020"):
+        scale = plans[name].grading_scale
+        assert scale is not None
+        assert [(g.code, g.label, g.failing) for g in scale.grades] == [
+            ("A", "達成", False),
+            ("B", "一部達成", False),
+            ("C", "未達成", True),
+        ]

@@ -100,6 +100,18 @@ async def test_off_track_reaches_the_cio_once_live_and_by_mail_then_recovers(war
     # Nothing more reached the CIO about the failing grade: still one entry, one e-mail.
     assert len([n for n in await ward.inbox(ward.cio) if about_measure(n)]) == 1
     assert len(await cio_mail()) == 1
+
+    # Everyone who got the 未達成 warning hears that the measure recovered (issue 13).
+    def recovery_of_measure(n: dict[str, Any]) -> bool:
+        return n["kind"] == "measure_recovered" and n["link"] == f"Measure:{measure_id}"
+
+    for person in (ward.cio, ward.honbu):
+
+        async def told(person: Any = person) -> list[dict[str, Any]]:
+            return [n for n in await ward.inbox(person) if recovery_of_measure(n)]
+
+        [notice] = await wait_until(told, timeout=90, message="the recovery notice")
+        assert "【回復】" in notice["title"]
     # The dashboard view: the measure, its grade and its workloads' indicators in one query.
     data = await ward.query(
         ward.cio,

@@ -158,11 +158,20 @@ def test_an_as_of_value_of_a_flow_is_the_year_to_date_total() -> None:
     assert "2024年4月30日時点" in e.reason
 
 
-def test_a_year_without_its_own_target_uses_the_closest_earlier_one() -> None:
+def test_a_year_without_its_own_target_has_none_nothing_is_carried_forward() -> None:
     s = spec(targets=(target(2024, 10),))
     e = run(s, 2025, [obs("FY2025", 11)])
-    assert e.status == ACHIEVED and e.figures.target == 10
-    assert "令和6年度の目標を適用" in e.reason
+    assert (e.status, e.rule, e.figures.target) == (NO_DATA, "no_target_this_year", None)
+    assert "目標を示していません" in e.reason and "適用" not in e.reason
+
+
+def test_a_year_printed_as_a_dash_has_no_target_even_between_targets() -> None:
+    # a level with targets for 2024 and 2026 and 「―」 for 2025: no straight line through 2025
+    dash = target(2025, text="―")
+    s = spec(unit="%", targets=(target(2024, 50), dash, target(2026, 70)))
+    e = run(s, 2025, [obs("FY2025", 40)])
+    assert (e.status, e.rule) == (NO_DATA, "no_target_this_year")
+    assert run(s, 2026, [obs("FY2026", 71)]).status == ACHIEVED
 
 
 def test_nothing_reported_is_no_data() -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import pytest_asyncio
@@ -393,3 +394,38 @@ async def test_poison_messages_between_good_reports_are_dead_lettered_and_ingest
     )
     [consumer] = service.consumers
     assert (await consumer.health())["stalled"] is None
+
+
+async def test_reported_periods_in_any_form_the_api_takes_are_stored_canonical(
+    service: IndicatorsRuntime, infra: Infrastructure
+) -> None:
+    # raw JSON as a system outside Python sends it: 令和5年度, R5 and a month in 和暦
+    forms = {"p-wareki": "令和5年度", "p-short": "R5", "p-month": "令和5年5月"}
+    events = [
+        raw_event(payload__period=period, payload__idempotency_key=idem, event_id=str(uuid4()))
+        for idem, period in forms.items()
+    ]
+    await send(service, infra, *events, raw_event(payload__period="昨年", event_id=str(uuid4())))
+
+    async def stored() -> dict[str, str] | None:
+        rows = await service.pool.fetch(
+            "select idempotency_key, period from measurements where idempotency_key like 'p-%'"
+        )
+        return {r["idempotency_key"]: r["period"] for r in rows} if len(rows) == 3 else None
+
+    assert await wait_until(stored, timeout=60, message="three periods stored") == {
+        "p-wareki": "FY2023",
+        "p-short": "FY2023",
+        "p-month": "2023-05",
+    }
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    async with TopicReader(infra.kafka_bootstrap, f"{topic}.dlq") as dlq:
+        seen: list[dict[str, bytes]] = []
+
+        async def refused() -> dict[str, bytes] | None:
+            seen.extend(dict(r.headers) for r in await dlq.poll())
+            return next((h for h in seen if "昨年".encode() in h["x-dlq-detail"]), None)
+
+        headers = await wait_until(refused, timeout=60, message="the unreadable period refused")
+    assert headers["x-dlq-reason"] == b"invalid_payload"
+    assert "報告期間として読めません" in headers["x-dlq-detail"].decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -425,3 +426,23 @@ async def test_the_sweep_marks_overdue_reports_stale_and_announces_it(
         now=datetime(2024, 8, 6, tzinfo=UTC),
     )
     assert [c.evaluation.status.value for c in late.changes] == ["on_track"]
+
+
+async def test_a_year_the_plan_prints_as_a_dash_has_no_target(indicators_db: IndicatorsDb) -> None:
+    data = small_plan("dashku")
+    rpa = next(i for i in data["indicators"] if i["key"] == "p1.rpa")
+    rpa["targets"] = [
+        {"fiscal_year": 2023, "comparator": "gte", "value": 10},
+        {"fiscal_year": 2024, "none": True, "printed": "―"},
+        {"fiscal_year": 2025, "comparator": "gte", "value": 12},
+    ]
+    await import_indicator_definitions(indicators_db.pool, plan_file(data), now=T0)
+    result = await apply(
+        indicators_db, report("p1.rpa", "FY2024", 3, tenant="dashku", unit="シナリオ")
+    )
+    assert len(result.accepted) == 1
+    row = await indicators_db.pool.fetchrow(STATUS_2024, ids.indicator_id("dashku", "p1.rpa"))
+    # not 2023's 10 carried forward: the year has no target and is not judged
+    figures = row["figures"] if isinstance(row["figures"], dict) else json.loads(row["figures"])
+    assert row["status"] == "no_data" and figures.get("target") is None
+    assert figures["target_text"] == "―"

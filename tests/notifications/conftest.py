@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
@@ -10,12 +11,23 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.enums import IndicatorStatus, ProgressReportState, ScheduleAdherence
 from suishin.contracts.events import (
     Envelope,
     Figures,
     IndicatorStatusChanged,
     MeasureEvaluated,
+    Payload,
+    PlanMilestoneDue,
+    ProgressReportAccepted,
+    ProgressReportApproved,
+    ProgressReportDueSoon,
+    ProgressReportOverdue,
+    ProgressReportPublished,
+    ProgressReportReturned,
+    ProgressReportSubmitted,
+    ScheduleSlipped,
+    SlippedTrack,
     new_event,
 )
 from suishin.devstack.embedded import free_port
@@ -100,6 +112,31 @@ def directory_data(tenant: str = TENANT, **extra: Any) -> dict[str, Any]:
                 "kinds": ["measure_failing"],
                 "targets": [{"body": "DX推進本部"}, {"post": "CIO"}],
             },
+            {
+                "name": "submitted reports to the secretariat",
+                "kinds": ["report_submitted", "schedule_slipped"],
+                "targets": [{"post": "事務局"}],
+            },
+            {
+                "name": "report steps to the owners",
+                "kinds": ["report_returned", "report_accepted", "report_published"],
+                "targets": [{"department": "$owner"}],
+            },
+            {
+                "name": "reminders to the owners",
+                "kinds": ["report_due_soon"],
+                "targets": [{"department": "$owner"}],
+            },
+            {
+                "name": "approved reports to owners and secretariat",
+                "kinds": ["report_approved"],
+                "targets": [{"department": "$owner"}, {"post": "事務局"}],
+            },
+            {
+                "name": "milestones to the secretariat and owners",
+                "kinds": ["milestone_due"],
+                "targets": [{"post": "事務局"}, {"department": "$owner"}],
+            },
         ],
     }
     data.update(extra)
@@ -144,16 +181,23 @@ def indicator_event(
 
 
 def measure_evaluated_event(
-    *, tenant: str = TENANT, failing: bool = True, years: int = 1
+    *,
+    tenant: str = TENANT,
+    failing: bool = True,
+    years: int = 1,
+    measure_id: UUID | None = None,
+    fiscal_year: int = 2025,
+    level_label: str | None = None,
 ) -> Envelope[MeasureEvaluated]:
-    measure = uuid4()
+    measure = measure_id or uuid4()
     return new_event(
         MeasureEvaluated(
             measure_id=measure,
             plan_id=uuid4(),
             code="施策3",
             title="行政手続きのオンライン化",
-            fiscal_year=2025,
+            level_label=level_label,
+            fiscal_year=fiscal_year,
             grade="not_achieved" if failing else "achieved",
             grade_label="未達成" if failing else "達成",
             machine_grade="not_achieved" if failing else "achieved",
@@ -168,6 +212,115 @@ def measure_evaluated_event(
     )
 
 
+PLAN = UUID("00000000-0000-4000-8000-00000000a001")
+
+_REPORT_STEPS: dict[str, tuple[type[Payload], ProgressReportState | None, ProgressReportState]] = {
+    "submitted": (
+        ProgressReportSubmitted,
+        ProgressReportState.DRAFT,
+        ProgressReportState.SUBMITTED,
+    ),
+    "returned": (
+        ProgressReportReturned,
+        ProgressReportState.SUBMITTED,
+        ProgressReportState.RETURNED,
+    ),
+    "accepted": (
+        ProgressReportAccepted,
+        ProgressReportState.SUBMITTED,
+        ProgressReportState.ACCEPTED,
+    ),
+    "approved": (
+        ProgressReportApproved,
+        ProgressReportState.ACCEPTED,
+        ProgressReportState.APPROVED,
+    ),
+    "published": (
+        ProgressReportPublished,
+        ProgressReportState.APPROVED,
+        ProgressReportState.PUBLISHED,
+    ),
+}
+
+
+def report_event(
+    step: str,
+    *,
+    measure_id: UUID,
+    tenant: str = TENANT,
+    period: str = "FY2025",
+    departments: tuple[str, ...] = ("戸籍住民課",),
+    level_label: str = "取組",
+    **extra: Any,
+) -> Envelope[Any]:
+    """A progress-report event for ``measure_id`` and ``period``: a workflow step (submitted,
+    returned, accepted, approved, published), ``slipped``, ``due_soon`` or ``overdue``."""
+    common: dict[str, Any] = {
+        "measure_id": measure_id,
+        "plan_id": PLAN,
+        "code": "取組10",
+        "title": "窓口のキャッシュレス化",
+        "level_label": level_label,
+        "period": period,
+        "fiscal_year": int(period[2:6]),
+        "department_codes": list(departments),
+    }
+    payload: Payload
+    if step in _REPORT_STEPS:
+        model, before, after = _REPORT_STEPS[step]
+        payload = model(
+            **common,
+            report_id=UUID(int=measure_id.int ^ 1),
+            report_version=1,
+            from_state=before,
+            to_state=after,
+            actor=extra.pop("actor", f"reporter@{tenant}"),
+            **extra,
+        )
+    elif step == "slipped":
+        payload = ScheduleSlipped(
+            **common,
+            report_id=UUID(int=measure_id.int ^ 1),
+            report_version=1,
+            reported_by=f"reporter@{tenant}",
+            tracks=[
+                SlippedTrack(track="構築", planned="構築", adherence=ScheduleAdherence.DELAYED),
+                SlippedTrack(
+                    track="運用",
+                    planned="運用",
+                    adherence=ScheduleAdherence.NOT_STARTED,
+                    note="事業者選定の遅れ",
+                ),
+            ],
+        )
+    elif step == "due_soon":
+        payload = ProgressReportDueSoon(**common, due_on=date(2026, 5, 29), days_left=7)
+    elif step == "overdue":
+        payload = ProgressReportOverdue(**common, due_on=date(2026, 5, 29), days_overdue=1)
+    else:
+        raise ValueError(step)
+    return new_event(payload, tenant=tenant, aggregate_id=f"{measure_id}:{period}", producer="test")
+
+
+def milestone_event(
+    *, tenant: str = TENANT, departments: tuple[str, ...] = (), days_left: int = 30
+) -> Envelope[PlanMilestoneDue]:
+    return new_event(
+        PlanMilestoneDue(
+            plan_id=PLAN,
+            plan_title="板橋区DX推進計画",
+            milestone_key="mid-term-review",
+            title="中間見直し",
+            due_on=date(2026, 3, 31),
+            days_left=days_left,
+            department_codes=list(departments),
+        ),
+        tenant=tenant,
+        aggregate_id=f"{PLAN}:mid-term-review",
+        producer="test",
+    )
+
+
 @pytest.fixture(scope="session")
 def ev() -> SimpleNamespace:
     """Builders for directories and events (fixtures, because test modules are not importable)."""
@@ -177,4 +330,6 @@ def ev() -> SimpleNamespace:
         directory_data=directory_data,
         indicator=indicator_event,
         measure_evaluated=measure_evaluated_event,
+        report=report_event,
+        milestone=milestone_event,
     )

@@ -108,7 +108,7 @@ def test_triggers_classify_status_changes(ev: SimpleNamespace) -> None:
         ev.indicator(to=IndicatorStatus.ACHIEVED, before=IndicatorStatus.AT_RISK)
     )
     assert back.kind == "indicator_recovered" and back.announce_recovery
-    twice = triggers.from_measure_evaluation(ev.measure_evaluated(years=2))
+    [twice] = triggers.from_measure_evaluation(ev.measure_evaluated(years=2))
     assert (twice.kind, twice.severity) == ("measure_failing", Severity.CRITICAL)
 
 
@@ -132,7 +132,7 @@ def test_silences_never_cover_critical(ev: SimpleNamespace) -> None:
     )
     now = jst("2025-06-11T10:00:00")
     warning = triggers.from_indicator(ev.indicator())
-    critical = triggers.from_measure_evaluation(ev.measure_evaluated(years=2))
+    [critical] = triggers.from_measure_evaluation(ev.measure_evaluated(years=2))
     assert silence_applies(silence, warning, [], "x", now)
     assert not silence_applies(silence, critical, [], "x", now)
     assert not silence_applies(silence, warning, [], "x", jst("2026-01-01T00:00:00"))
@@ -167,8 +167,9 @@ def test_every_kind_renders_in_both_languages(ev: SimpleNamespace) -> None:
             (IndicatorStatus.NO_DATA, None),
         ]
     ] + [
-        triggers.from_measure_evaluation(ev.measure_evaluated(failing=f, years=y))
+        signal
         for f, y in [(True, 2), (False, 0)]
+        for signal in triggers.from_measure_evaluation(ev.measure_evaluated(failing=f, years=y))
     ]
     for signal in signals:
         for lang in ("ja", "en"):
@@ -179,7 +180,15 @@ def test_every_kind_renders_in_both_languages(ev: SimpleNamespace) -> None:
     ja_title, _ = renderer.notice(
         signals[0].kind, "ja", {"f": signals[0].facts, "severity": "warning"}
     )
-    assert ja_title == "【警告】指標「マイナンバーカード交付枚数」が目標未達の見込みです（FY2025）"
+    assert (
+        ja_title == "【警告】指標「マイナンバーカード交付枚数」が目標未達の見込みです（令和7年度）"
+    )
+    fiscal, _ = renderer.notice(
+        signals[0].kind,
+        "ja",
+        {"f": signals[0].facts, "severity": "warning", "year_style": "fiscal"},
+    )
+    assert fiscal.endswith("目標未達の見込みです（FY2025）")
 
 
 def independent_signature(secret: bytes, timestamp: str, body: bytes) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Role
+from suishin.contracts.planfile import GradingScale
 from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError, Forbidden
 from suishin.plans.domain.grading import (
@@ -16,7 +15,7 @@ from suishin.plans.domain.grading import (
     consecutive_failing_years,
     machine_grade,
     result_from_event,
-    yearly_indicator_status,
+    scale_from_plan_file,
 )
 from suishin.plans.domain.lifecycle import (
     ACTIVE,
@@ -108,26 +107,56 @@ def test_only_owners_admins_and_executives_edit() -> None:
 def r(
     status: IndicatorStatus, quantitative: bool = False, exceeded: bool = False
 ) -> IndicatorResult:
-    return IndicatorResult("i", status, quantitative, exceeded)
+    bar = "年度目標「10件以上」を上回る実績 13件" if exceeded else None
+    return IndicatorResult("i", status, quantitative, exceeded, bar=bar)
 
 
 A, OFF, ND = IndicatorStatus.ACHIEVED, IndicatorStatus.OFF_TRACK, IndicatorStatus.NO_DATA
 
+LATE = scale_from_plan_file(
+    "itabashi",
+    "後期",
+    GradingScale.model_validate(
+        {
+            "rule": "itabashi-dx2025-late",
+            "grades": [
+                {"code": "achieved_plus", "label": "達成＋"},
+                {"code": "achieved", "label": "達成"},
+                {"code": "not_achieved", "label": "未達成", "failing": True},
+            ],
+        }
+    ),
+)
+
 
 @pytest.mark.parametrize(
-    ("results", "grade"),
+    ("results", "completed", "early", "late"),
     [
-        ([r(A, True, True), r(A, True, True)], "achieved_plus"),
-        ([r(A, True, True), r(A)], "achieved_plus"),  # qualitative items neither earn nor block
-        ([r(A, True, True), r(A, True, False)], "achieved"),  # not every workload exceeded
-        ([r(A), r(A)], "achieved"),  # no numeric workload: no 達成＋
-        ([r(A, True, True), r(OFF, True)], "achieved"),  # most (half) achieved
-        ([r(A), r(OFF), r(OFF)], "not_achieved"),
-        ([r(ND)], None),
+        ([r(A, True, True), r(A, True, True)], False, "achieved_plus", "achieved_plus"),
+        # 前期: one printed bar beaten is the year's workload exceeded; 後期 asks every
+        # quantitative workload to be met
+        ([r(A, True, True), r(OFF, True)], False, "achieved_plus", "achieved"),
+        ([r(A, True, True), r(A)], False, "achieved_plus", "achieved_plus"),
+        ([r(A, True, True), r(A, True, False)], False, "achieved_plus", "achieved_plus"),
+        ([r(A), r(A)], False, "achieved", "achieved"),  # nothing beaten: 達成
+        ([r(A), r(OFF), r(OFF)], False, "not_achieved", "not_achieved"),
+        ([r(OFF), r(OFF)], True, "achieved", "achieved"),  # 又は施策として完了
+        ([r(ND)], False, None, None),
+        ([], True, "achieved", "achieved"),
     ],
 )
-def test_itabashi_scale(results: list[IndicatorResult], grade: str | None) -> None:
-    assert machine_grade(ITABASHI_SCALE, results).grade == grade
+def test_itabashi_rules(
+    results: list[IndicatorResult], completed: bool, early: str | None, late: str | None
+) -> None:
+    assert machine_grade(ITABASHI_SCALE, results, completed=completed).grade == early
+    assert machine_grade(LATE, results, completed=completed).grade == late
+
+
+def test_the_reason_names_the_printed_bar_that_decided() -> None:
+    plus = machine_grade(ITABASHI_SCALE, [r(A, True, True), r(A)])
+    assert "年度目標「10件以上」を上回る実績 13件" in plus.reason
+    done = machine_grade(ITABASHI_SCALE, [r(OFF)], completed=True)
+    assert done.grade == "achieved" and "施策として完了" in done.reason
 
 
 def test_nerima_scale_and_failing_streaks() -> None:
@@ -143,17 +172,23 @@ def test_nerima_scale_and_failing_streaks() -> None:
     assert consecutive_failing_years(ITABASHI_SCALE, grades, 2024) == 1
 
 
-def test_yearly_status_and_event_figures() -> None:
-    assert yearly_indicator_status(actual=Decimal(13), target=Decimal(10)) == A
-    assert yearly_indicator_status(actual=Decimal(9), target=Decimal(10)) == OFF
-    assert yearly_indicator_status(actual=Decimal(3), target=Decimal(5), comparator="lte") == A
-    assert (
-        yearly_indicator_status(actual=Decimal(104), target=Decimal(100), comparator="approx") == A
-    )
-    assert yearly_indicator_status(actual=None, target=Decimal(1)) == ND
-    exceeded = result_from_event("i", A, {"actual": 13, "target": 10, "comparator": "gte"})
-    assert exceeded.quantitative and exceeded.exceeded
-    exact = result_from_event("i", A, {"actual": 10, "target": 10, "comparator": "gte"})
+def test_only_printed_bars_count_as_exceeded() -> None:
+    year = {"actual": 13, "target": 10, "comparator": "gte", "target_text": "10件以上"}
+    exceeded = result_from_event("i", A, year, rule="per_year_final")
+    assert exceeded.quantitative and exceeded.bar and "10件以上" in exceeded.bar
+    exact = result_from_event("i", A, {**year, "actual": 10}, rule="per_year_final")
     assert exact.quantitative and not exact.exceeded
-    text = result_from_event("i", A, {"target_text": "実施"})
-    assert not text.quantitative
+    # a year share of a 3-year total is not printed: never a bar
+    share = {"actual": 13, "target": 30, "expected_to_date": 10, "comparator": "gte"}
+    assert result_from_event("i", A, share, rule="cumulative_year_share").bar is None
+    # a total reached only by adding earlier years is not exceeded within the year
+    assert result_from_event("i", A, share, rule="cumulative_reached").bar is None
+    in_year = result_from_event("i", A, share, rule="cumulative_reached_in_year")
+    assert in_year.bar and "年度内の実績だけで到達" in in_year.bar
+    # a number printed only in the actual (55手続き拡大 against 拡大) is not a bar
+    expansion = {"actual": 55, "target_text": "拡大"}
+    assert result_from_event("i", A, expansion, rule="text_expansion").bar is None
+    printed = {"actual": 30, "target": 25, "target_text": "25手続き拡大"}
+    assert result_from_event("i", A, printed, rule="text_expansion").bar
+    text = result_from_event("i", A, {"target_text": "実施"}, rule="milestone_reported")
+    assert not text.quantitative and text.bar is None

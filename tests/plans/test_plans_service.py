@@ -329,7 +329,16 @@ async def test_lifecycle_with_history_events_and_refusals(service: Service) -> N
         ("継続", "完了"),
         ("完了", "継続"),
     ]
-    assert [e["aggregate_version"] for e in events] == [1, 2, 3]
+    # version 3 is the measure.evaluated of the completion: 達成 (又は施策として完了)
+    assert [e["aggregate_version"] for e in events] == [1, 2, 4]
+    # completion graded it; reopening withdrew that machine grade
+    history = await service.runtime.pool.fetch(
+        "select grade, reason from grade_history where measure_id = $1 and kind = 'machine'"
+        " order by id",
+        M3,
+    )
+    assert [h["grade"] for h in history] == ["achieved", None]
+    assert "施策として完了" in history[0]["reason"]
     assert {e["aggregate_id"] for e in events} == {str(M3)}
     assert events[2]["payload"]["reason"] == "R6予算で再開"
     assert events[0]["payload"]["department_codes"] == ["区民課"]
@@ -437,7 +446,7 @@ def status_event(
             from_status=None,
             to_status=status,
             figures=Figures(actual=actual, target=target, comparator="gte"),
-            rule="yearly_target",
+            rule="per_year_final",
             reason="テスト",
             measure_ids=measure_ids,
         ),

@@ -5,8 +5,12 @@ Each demo role signs in; the CIO reads the plan; the 所管課 reporter reports 
 target through the form and the 事務局 sees the alert arrive live in their inbox and
 acknowledges it with a comment; the CIO opens the measure from the link of the e-mail they
 received; the xlsx and the PDF download and open; the public page shows published data only
-and passes axe-core (no serious or critical violation). A screenshot of every page is kept in
-test-output/screenshots/."""
+and passes axe-core (no serious or critical violation). A 練馬区 progress report goes through
+its whole cycle in the browser: the reporter writes it (an empty 実績 and a stale version are
+refused next to the field, nothing typed lost) and submits, the 事務局 returns it with a comment,
+the reporter resubmits, the 事務局 accepts, the 本部 approves and publishes, and the public page
+shows it without a token (a draft beside it stays hidden) and passes axe-core. A screenshot of
+every page is kept in test-output/screenshots/."""
 
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ from suishin.cli.demo import import_plans
 from suishin.cli.plans_commands import IMPORT_STEPS
 from suishin.contracts.planfile import load_plan_file
 from suishin.devstack.testing import wait_until
+from suishin.kit.auth import issue_token
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -341,5 +346,229 @@ async def test_the_public_page_shows_published_data_only_and_passes_axe(
         # Nobody signed in: no internal page is reachable from here.
         await page.goto(f"{portal.url}/inbox")
         assert "/signin" in page.url
+    finally:
+        await context.close()
+
+
+# --- progress reports (進捗報告), on 練馬区's plan (loaded beside 板橋区) ------------------------
+
+NERIMA_PLAN = DATASETS / "nerima-ict2020.yaml"
+REPORTED = "目標2/2-1/①"  # 母子健康情報の電子化…: two schedule tracks in FY2024, no indicator
+UNPUBLISHED = "目標1/1-1/③"  # 健診(検診)のインターネット申込み…: left as a draft
+DELAYED_TRACK = "母子健康電子システムの構築"
+ON_TIME_TRACK = "マイナポータル、電子母子手帳アプリによる情報提供"
+RESULTS = "電子母子手帳アプリによる情報提供を継続した（ポータル試験）。"
+DRAFT_RESULTS = "未公表の下書き本文（ポータル試験）"
+RETURN_COMMENT = "遅延の理由と今後の見込みを記載してください。"
+
+
+def track(name: str) -> str:
+    return f"form.report-form div.track[data-track='{name}']"
+
+
+async def state_of(page: Any) -> str:
+    return str(await page.inner_text("#report-state"))
+
+
+async def test_a_progress_report_goes_from_the_reporter_through_review_to_the_public_page(
+    portal: Portal, ward: Any, browser: Any, axe_script: str
+) -> None:
+    plan_file = load_plan_file(NERIMA_PLAN)
+    measure_id = str(plan_file.node_id(REPORTED))
+    draft_id = str(plan_file.node_id(UNPUBLISHED))
+    # The 事務局 set FY2024's due date (already past: the reports are overdue until submitted).
+    office_token = issue_token(
+        ward.settings, subject="jimukyoku@nerima", tenant="nerima", roles=["admin", "viewer"]
+    )
+    data = await ward.query(
+        office_token,
+        """mutation { setReportDeadline(period: "FY2024", dueOn: "2025-06-30") {
+             deadline { dueOn } errors { code message } } }""",
+    )
+    assert data["setReportDeadline"]["errors"] == [], data
+
+    # The 所管課 sees what it must report and by when.
+    reporter = await portal.page_of("reporter@nerima")
+    await reporter.goto(portal.url + "/progress")
+    row = reporter.locator(f"tr[data-measure='{measure_id}'][data-period='FY2024']")
+    assert "2025-06-30" in await row.inner_text() and "期限超過" in await row.inner_text()
+    assert "未作成" in await row.locator("td.state").inner_text()
+    await portal.shot(reporter, "progress-mine")
+    await row.locator("a").click()
+    await reporter.wait_for_selector("form.report-form")
+    form_url = reporter.url
+    assert form_url.endswith(f"/progress/{measure_id}/FY2024")
+
+    # Submitting without 実績: the API's error next to the field, everything typed kept.
+    await reporter.fill("#f-issues", "母子健康電子システムの改修が国の標準化対応で遅れた。")
+    await reporter.fill("#f-direction", "標準化対応後に運用を再開する。")
+    await reporter.select_option(f"{track(DELAYED_TRACK)} select", "DELAYED")
+    await reporter.fill(f"{track(DELAYED_TRACK)} input[name$='-note']", "標準化対応待ち")
+    await reporter.select_option(f"{track(ON_TIME_TRACK)} select", "ON_SCHEDULE")
+    await reporter.select_option("#f-selfAssessedGrade", "B")
+    await reporter.fill("#f-evidence", "https://www.city.nerima.tokyo.jp/ 練馬区の公表資料")
+    await reporter.click("button[value=submit]")
+    error = await reporter.inner_text("#err-results")
+    assert "実績を入力してから提出してください" in error, error
+    assert await reporter.get_attribute("#f-results", "aria-invalid") == "true"
+    assert "国の標準化対応" in await reporter.input_value("#f-issues")
+    assert await reporter.input_value(f"{track(DELAYED_TRACK)} select") == "DELAYED"
+    assert await reporter.input_value(f"{track(DELAYED_TRACK)} input[name$='-note']") == (
+        "標準化対応待ち"
+    )
+    assert await reporter.input_value("#f-selfAssessedGrade") == "B"
+    await portal.shot(reporter, "progress-form-error")
+
+    # A second editor saves in between: the first one's save is refused as stale, nothing lost.
+    other = await reporter.context.new_page()
+    await other.goto(form_url)
+    await other.fill("#f-results", "二人目の編集")
+    await other.click("button[value=save]")
+    assert "下書きを保存しました" in await other.inner_text("main .ok")
+    await other.close()
+    await reporter.fill("#f-results", RESULTS)
+    await reporter.click("button[value=save]")
+    stale = await reporter.inner_text("#err-expectedRevision")
+    assert "他の人が更新しました" in stale, stale
+    assert await reporter.input_value("#f-results") == RESULTS
+    assert "国の標準化対応" in await reporter.input_value("#f-issues")
+    await portal.shot(reporter, "progress-stale")
+    await reporter.click("button[value=submit]")  # now written over the newer version
+    assert await state_of(reporter) == "提出済"
+    assert "提出しました" in await reporter.inner_text("main .ok")
+
+    # The 事務局's queue; returning needs a comment.
+    office = await portal.page_of("jimukyoku@nerima")
+    await office.goto(portal.url + "/progress/queue")
+    queued = office.locator(f"table.queue tr[data-measure='{measure_id}']")
+    assert "提出済" in await queued.inner_text()
+    await portal.shot(office, "progress-queue")
+    await queued.locator("a").click()
+    await office.wait_for_selector("form.review-form")
+    assert RESULTS in await office.inner_text("section.report-view")
+    await office.click("button[value=return]")
+    assert "差戻しの理由" in await office.inner_text("#err-comment")
+    await office.fill("#f-comment", RETURN_COMMENT)
+    await office.click("button[value=return]")
+    assert await state_of(office) == "差戻し"
+
+    # The reporter sees the comment, edits and resubmits.
+    await reporter.goto(form_url)
+    assert RETURN_COMMENT in await reporter.inner_text("section.returned")
+    assert await reporter.input_value("#f-results") == RESULTS
+    await portal.shot(reporter, "progress-returned")
+    await reporter.fill(
+        "#f-issues", "母子健康電子システムの改修が国の標準化対応で遅れた（令和7年度見込み）。"
+    )
+    await reporter.click("button[value=submit]")
+    assert await state_of(reporter) == "提出済"
+
+    # The 事務局 accepts; the 本部 approves (another grade needs a reason) and publishes.
+    await office.goto(form_url)
+    await office.click("button[value=accept]")
+    assert await state_of(office) == "受理"
+    honbu = await portal.page_of("honbu@nerima")
+    await honbu.goto(portal.url + "/progress/queue")
+    await honbu.locator(f"table.queue tr[data-measure='{measure_id}'] a").click()
+    await honbu.wait_for_selector("form.approve-form")
+    other_grade = await honbu.evaluate(
+        "Array.from(document.querySelectorAll('#f-grade option'))"
+        ".map(o => o.value).filter(v => v && v !== 'B')[0]"
+    )
+    await honbu.select_option("#f-grade", other_grade)
+    await honbu.click("button[value=approve]")
+    assert "理由" in await honbu.inner_text("#err-reason")
+    assert await honbu.input_value("#f-grade") == other_grade
+    await portal.shot(honbu, "progress-approve-error")
+    await honbu.select_option("#f-grade", "")
+    await honbu.click("button[value=approve]")
+    assert await state_of(honbu) == "承認"
+    await office.goto(portal.url + "/progress/queue")  # the 事務局 may publish it too
+    waiting = office.locator(f"table.to-publish tr[data-measure='{measure_id}']")
+    assert "FY2024" in await waiting.inner_text()
+    assert await office.locator(f"table.queue tr[data-measure='{measure_id}']").count() == 0
+    await portal.shot(office, "progress-queue-to-publish")
+    await honbu.click("button[value=publish]")
+    assert await state_of(honbu) == "公表"
+    history = await honbu.inner_text("table.transitions")
+    for expected in ("差戻し", RETURN_COMMENT, "jimukyoku@nerima", "reporter@nerima", "公表"):
+        assert expected in history, expected
+    await portal.shot(honbu, "progress-published")
+
+    # Another measure's report stays a draft (unpublished data beside the published one).
+    await reporter.goto(f"{portal.url}/progress/{draft_id}/FY2024")
+    await reporter.fill("#f-results", DRAFT_RESULTS)
+    await reporter.click("button[value=save]")
+    assert await state_of(reporter) == "作成中"
+
+    # The measure page shows the report and every transition; English on request.
+    cio = await portal.page_of("cio@nerima")
+    await cio.goto(f"{portal.url}/measures/{measure_id}")
+    section = cio.locator("section.progress-report", has_text="FY2024")
+    assert RESULTS in await section.inner_text()
+    assert RETURN_COMMENT in await section.locator("table.transitions").inner_text()
+    await portal.shot(cio, "measure-progress-reports")
+    await cio.click("text=English")
+    assert "Progress reports" in await cio.inner_text("main")
+    assert "Published" in await section.inner_text()
+    await cio.click("text=日本語")
+
+    # The yearly summary counts reports per state and lists the overdue ones.
+    await cio.goto(portal.url + "/summary")
+    counts = cio.locator("table.report-counts tr[data-period='FY2024']")
+    assert await counts.locator("td[data-state='PUBLISHED']").inner_text() == "1"
+    assert await counts.locator("td[data-state='DRAFT']").inner_text() == "1"
+    overdue = await cio.inner_text("ul.overdue-reports")
+    assert "健診(検診)のインターネット申込み" in overdue
+    assert "母子健康情報の電子化" not in overdue
+    await portal.shot(cio, "summary-progress-reports")
+
+    # The 進捗状況一覧 carries the reports; the 本部会議 PDF lists the overdue ones.
+    async with cio.expect_download() as xlsx_download:
+        await cio.click("main a[href$='progress.xlsx']")
+    xlsx_path = Path(await (await xlsx_download.value).path())
+    sheet = load_workbook(io.BytesIO(await asyncio.to_thread(xlsx_path.read_bytes)))["進捗状況一覧"]
+    header = [c.value for c in sheet[2]]
+    column = header.index("2024年度 進捗報告 実績")
+    cells = {str(row[column].value or "") for row in sheet.iter_rows(min_row=3)}
+    assert RESULTS in cells and f"（作成中）{DRAFT_RESULTS}" in cells
+    adherence = {str(row[column + 3].value or "") for row in sheet.iter_rows(min_row=3)}
+    assert f"［{DELAYED_TRACK}］遅延：標準化対応待ち" in "\n".join(adherence)
+    async with cio.expect_download() as pdf_download:
+        await cio.click("main a[href$='honbu.pdf']")
+    pdf_path = Path(await (await pdf_download.value).path())
+    reader = PdfReader(io.BytesIO(await asyncio.to_thread(pdf_path.read_bytes)))
+    text = "".join(p.extract_text() for p in reader.pages).replace("\x00", "").replace(" ", "")
+    late = text[text.index("期限を過ぎた進捗報告") :]
+    assert "健診(検診)のインターネット申込み" in late and "作成中" in late
+    assert "母子健康情報の電子化" not in late
+
+    # The public page: no token, only what 練馬区 published, and axe-core passes.
+    context = await browser.new_context(locale="ja-JP", bypass_csp=True)
+    try:
+        page = await context.new_page()
+        response = await page.goto(f"{portal.url}/public/nerima")
+        assert response.status == 200
+        main = await page.inner_text("main")
+        assert RESULTS in main and "令和7年度見込み" in main
+        assert "遅延" in main and "標準化対応待ち" in main
+        assert DRAFT_RESULTS not in main  # not published
+        assert RETURN_COMMENT not in main and "reporter@nerima" not in main  # internal
+        assert PLAN_TITLE not in main  # another ward
+        await portal.shot(page, "public-nerima")
+        await page.add_script_tag(content=axe_script)
+        result = await page.evaluate(
+            "axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+        )
+        bad = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not bad, bad
+        other_ward = await page.goto(f"{portal.url}/public/itabashi")
+        assert other_ward.status == 200
+        assert RESULTS not in await page.inner_text("main")
     finally:
         await context.close()

@@ -1,4 +1,5 @@
-"""``suishin import``, ``suishin export`` and ``suishin export-xlsx``: plan files in and out.
+"""``suishin import``, ``suishin export`` and ``suishin export-xlsx``: plan files in and out;
+``suishin report-deadline``: the due date of a period's progress reports.
 
 ``import`` validates the whole plan file first and prints every error with its location (file,
 line, column, path) in Japanese and English; only a valid file is imported. The import runs as a
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,9 +22,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from suishin.cli.config import cli_settings
+from suishin.contracts.enums import Role
 from suishin.contracts.planfile import PlanFile, PlanFileInvalid, dump_plan_file, load_plan_file
+from suishin.kit.auth import Principal
+from suishin.kit.clock import SystemClock
 from suishin.kit.errors import DomainError
 from suishin.kit.settings import PlatformSettings
+from suishin.plans.commands import set_report_deadline
 from suishin.plans.exporter import export_plan_data
 from suishin.plans.importer import find_import_conflicts, import_plan_file
 from suishin.plans.runtime import open_pool
@@ -266,8 +272,50 @@ def export_xlsx_command(
     console.print(f"wrote {output}", highlight=False)
 
 
+# --- progress-report deadlines (進捗報告の提出期限) ------------------------------------------
+
+
+def report_deadline_command(
+    tenant: str = typer.Option(..., help="Municipality slug."),
+    period: str = typer.Option(..., help="FY2024 or FY2024-H1."),
+    due: str = typer.Option(..., help="Due date, YYYY-MM-DD."),
+    remind: list[int] = typer.Option(
+        [], help="Reminder, days before the due date (repeat; default 14, 7 and 1)."
+    ),
+    by: str = typer.Option("cli", help="Who sets it (kept with the deadline)."),
+    database_url: str | None = typer.Option(None, help="PostgreSQL URL."),
+) -> None:
+    """Set the due date of a period's progress reports for a ward (as the 事務局)."""
+    try:
+        due_on = date.fromisoformat(due)
+    except ValueError as exc:
+        console.print(f"[red]日付は YYYY-MM-DD で指定してください / use YYYY-MM-DD: {due}[/red]")
+        raise typer.Exit(1) from exc
+    actor = Principal(subject=by, tenant=tenant, roles=frozenset({Role.ADMIN}))
+
+    async def run() -> Any:
+        pool = await open_pool(_settings(database_url))
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                return await set_report_deadline(
+                    conn, actor, period, due_on, remind or None, now=SystemClock().now()
+                )
+        finally:
+            await pool.close()
+
+    row = run_or_exit(run())
+    days = "、".join(str(d) for d in row["reminder_days"])
+    console.print(
+        f"{tenant} {row['period']}: 提出期限 {row['due_on']}（{days}日前に通知） / "
+        f"due {row['due_on']}, reminders {days} days before",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the plan-file commands to the ``suishin`` CLI."""
     app.command("import")(import_command)
     app.command("export")(export_command)
     app.command("export-xlsx")(export_xlsx_command)
+    app.command("report-deadline")(report_deadline_command)

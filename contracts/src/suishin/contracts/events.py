@@ -19,13 +19,16 @@ from uuid import UUID, uuid4
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
 )
 
 from suishin.contracts import topics
+from suishin.contracts.calendar import parse_period
 from suishin.contracts.enums import (
     IndicatorStatus,
     MeasureStatus,
@@ -42,6 +45,36 @@ Period = Annotated[
     StringConstraints(pattern=r"^(FY\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-\d{2}-\d{2})$"),
 ]
 """A reporting period: fiscal year ``FY2024``, month ``2024-08`` or as-of date ``2024-08-01``."""
+
+
+def _canonical_period(value: Any) -> Any:
+    """Any period form the GraphQL API accepts (令和3年度, R3, 2021年度, FY2021, 令和6年8月,
+    R6.8, 令和6年8月1日現在 ...) in its canonical form; a string that is not a period is refused
+    with the calendar's bilingual message."""
+    return parse_period(value) if isinstance(value, str) else value
+
+
+ReportedPeriod = Annotated[
+    str,
+    BeforeValidator(_canonical_period),
+    StringConstraints(pattern=r"^(FY\d{4}|\d{4}-(0[1-9]|1[0-2])|\d{4}-\d{2}-\d{2})$"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 40,
+            "description": (
+                "The reporting period in any form the GraphQL API accepts: fiscal year (FY2021, "
+                "令和3年度, R3, 2021年度), month (2021-08, 令和3年8月, R3.8) or as-of date "
+                "(2021-08-01, 令和3年8月1日現在). Consumers receive and store the canonical form "
+                "FY2021 / 2021-08 / 2021-08-01."
+            ),
+            "examples": ["FY2021", "令和3年度", "R3", "2021-08", "令和3年8月1日"],
+        },
+        mode="validation",
+    ),
+]
+"""A period as a reporter writes it, stored and forwarded canonical (see :data:`Period`)."""
 
 ReportPeriod = Annotated[str, StringConstraints(pattern=r"^FY\d{4}(-H1)?$")]
 """A progress report's period: fiscal year ``FY2024`` or its half-year interim ``FY2024-H1``."""
@@ -108,7 +141,7 @@ class IndicatorReported(Payload):
     topic: ClassVar[str] = topics.INDICATOR_REPORTED
 
     indicator_key: str = Field(min_length=1, max_length=200)
-    period: Period
+    period: ReportedPeriod
     value: Decimal | None = Field(
         default=None,
         max_digits=38,
@@ -530,8 +563,10 @@ def parse_event(raw: bytes | str | None, *, expect: type[P] | None = None) -> En
             "unsupported_schema_version",
             f"{event_type} schema_version {version!r} is not supported (known: {known})",
         )
-    if expect is not None and model is not expect:
-        raise EventRejected("unexpected_event_type", f"{event_type} is not {expect.event_type}")
+    if expect is not None and not issubclass(model, expect):
+        # ``expect`` may be the base of a topic's several types (ProgressReportEvent)
+        expected = getattr(expect, "event_type", None) or expect.__name__
+        raise EventRejected("unexpected_event_type", f"{event_type} is not {expected}")
     try:
         return Envelope[model].model_validate(data)  # type: ignore[valid-type]
     except ValidationError as exc:

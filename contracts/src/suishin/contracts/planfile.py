@@ -45,7 +45,13 @@ from pydantic_core import PydanticCustomError
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import CalendarError, parse_fiscal_year, parse_period
-from suishin.contracts.enums import Aggregation, Comparator, MeasureStatus, Polarity
+from suishin.contracts.enums import (
+    Aggregation,
+    Comparator,
+    MeasureStatus,
+    Polarity,
+    ScheduleAdherence,
+)
 
 __all__ = [
     "FORMAT_VERSION",
@@ -350,6 +356,54 @@ class Tenant(_Model):
 GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,62}$")]
 
 
+class GradeCondition(StrEnum):
+    """What a grade asks of a measure's year, using only bars the plan prints.
+
+    A *printed bar* is a yearly target the plan prints for the year, a multi-year total
+    (3か年事業量) reached within the year, or a printed increment (「82手続き拡大」). Yearly
+    shares of a multi-year total are never a bar.
+    """
+
+    EXCEEDED_PRINTED_BAR = "exceeded_printed_bar"
+    """達成＋: a quantitative workload beat a printed bar in the year."""
+    ALL_OR_MOST_MET = "all_or_most_met"
+    """全部若しくは大部分: at least half of the evaluable workloads met (and at least one)."""
+    ALL_MET = "all_met"
+    SOME_MET = "some_met"
+    COMPLETED = "completed"
+    """The measure is completed (lifecycle 完了)."""
+    EVERY_QUANTITATIVE_MET = "every_quantitative_met"
+    """Proviso (板橋区 後期): numeric workloads are set and every one of them is met."""
+
+
+GRADE_CONDITIONS = frozenset(c.value for c in GradeCondition)
+
+NO_GRADING_RULE = "none"
+
+# Named rules a plan file may state instead of per-grade conditions: for each grade but the
+# last (the fallback), best first, the conditions of which one must hold (``when``) and the
+# provisos that must all hold (``provided``).
+NAMED_GRADING_RULES: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]] = {
+    # 板橋区 DX2025 前期 (資料編): 達成＋ the year's planned workload exceeded; 達成 all or most
+    # achieved, or the measure completed; 未達成 otherwise.
+    "itabashi-dx2025-early": (
+        (("exceeded_printed_bar",), ()),
+        (("all_or_most_met", "completed"), ()),
+    ),
+    # 後期 adds: numeric workloads are set and every one of them is 達成.
+    "itabashi-dx2025-late": (
+        (("exceeded_printed_bar",), ("every_quantitative_met",)),
+        (("all_or_most_met", "completed"), ()),
+    ),
+    # 練馬区 A 達成 / B 一部達成 (and the default): all met; some met.
+    "nerima-ab": ((("all_met",), ()), (("some_met",), ())),
+    "all_some": ((("all_met",), ()), (("some_met",), ())),
+    # No scale: no machine grade and no 未達成 alert, statuses only. Grades may still be listed
+    # for what the ward publishes or a person records as an override.
+    NO_GRADING_RULE: (),
+}
+
+
 class Grade(_Model):
     code: GradeCode
     """Stable code evaluations refer to: achieved_plus, achieved, A, B ..."""
@@ -359,16 +413,38 @@ class Grade(_Model):
     """Other printed spellings, e.g. 達成+ (half-width plus)."""
     description: str | None = None
     failing: bool = False
+    when: list[str] = Field(default_factory=list)
+    """Conditions (:class:`GradeCondition`) of which one must hold; overrides the named rule."""
+    provided: list[str] = Field(default_factory=list)
+    """Conditions that must all hold as well (a proviso)."""
 
 
 class GradingScale(_Model):
     """The tenant's yearly measure grades, best first."""
 
     rule: Slug
-    """Name of the rule the plans service applies to compute the machine grade."""
-    grades: list[Grade] = Field(min_length=1)
+    """Name of the rule the plans service applies (:data:`NAMED_GRADING_RULES`), or
+    ``declared`` when every grade but the last states its own ``when``; ``none`` = the plan has
+    no scale (no machine grade, statuses only)."""
+    grades: list[Grade] = Field(default_factory=list)
+    """Best first; at least one unless the rule is ``none``."""
     description: str | None = None
     notes: Notes = Field(default_factory=list)
+
+    def conditions(self) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """``(when, provided)`` of each grade, best first (the last grade is the fallback)."""
+        named = NAMED_GRADING_RULES.get(self.rule, ())
+        out: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+        for i, g in enumerate(self.grades):
+            if i == len(self.grades) - 1:
+                out.append(((), ()))
+            elif g.when:
+                out.append((tuple(g.when), tuple(g.provided)))
+            elif named:
+                out.append(named[min(i, len(named) - 1)])
+            else:
+                out.append(((), ()))
+        return out
 
     def grade(self, code_or_label: str) -> Grade | None:
         for g in self.grades:
@@ -610,6 +686,9 @@ class Target(_Model):
     """Text target (拡大, 検討, R3実績を踏まえ検討) or a remark on the value."""
     sub_series: str | None = None
     printed: str | None = None
+    none: bool = False
+    """The plan prints no target for this year (「―」): the year has no target; nothing is
+    carried over from another year (give no value)."""
     notes: Notes = Field(default_factory=list)
 
 
@@ -712,6 +791,39 @@ class PublishedEvaluations(_Model):
     notes: Notes = Field(default_factory=list)
 
 
+# --- progress reports (進捗報告) the ward published -----------------------------------------------
+
+
+class ReportAdherence(_Model):
+    """How one schedule track of the year went, as the published report says."""
+
+    track: str = ""
+    """The track as printed in the node's schedule ('' when it has one row)."""
+    adherence: ScheduleAdherence
+    note: str | None = None
+
+
+class PublishedProgressReport(_Model):
+    """A progress report the ward published for a measure and period; imported as a published
+    report (the import is its source of truth: re-importing the same file changes nothing)."""
+
+    path: str
+    """The measure's node path."""
+    period: Annotated[str, StringConstraints(pattern=r"^FY\d{4}(-H1)?$")]
+    """``FY2022`` (fiscal year) or ``FY2022-H1`` (interim)."""
+    results: str = Field(min_length=1)
+    """実績 as printed."""
+    issues: str | None = None
+    """課題."""
+    direction: str | None = None
+    """今後の方向性 / 改善策."""
+    grade: str | None = None
+    """A grade code of the grading scale (the published evaluation of the report)."""
+    adherence: list[ReportAdherence] = Field(default_factory=list)
+    source: str | None = None
+    notes: Notes = Field(default_factory=list)
+
+
 # ---------------------------------------------------------------------------------------------
 # Problems found by the second validation stage
 # ---------------------------------------------------------------------------------------------
@@ -751,6 +863,8 @@ class PlanFile(_Model):
     nodes: list[Node] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=list)
     published_evaluations: PublishedEvaluations | None = None
+    progress_reports: list[PublishedProgressReport] = Field(default_factory=list)
+    """Progress reports (進捗報告) the ward published, per measure and period."""
     notes: Notes = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -839,8 +953,44 @@ class PlanFile(_Model):
         paths = self._check_nodes(out, tag_codes)
         self._check_indicators(out, paths)
         self._check_evaluations(out, paths)
+        self._check_progress_reports(out, paths)
+        self._check_grading(out)
         self._check_milestones(out, paths)
         return out.items
+
+    def _check_grading(self, out: _Problems) -> None:
+        scale = self.grading_scale
+        if scale is None:
+            return
+        known = ", ".join(sorted(GRADE_CONDITIONS))
+        for i, g in enumerate(scale.grades):
+            for field_name in ("when", "provided"):
+                for j, kind in enumerate(getattr(g, field_name)):
+                    if kind not in GRADE_CONDITIONS:
+                        out.add(
+                            ("grading_scale", "grades", i, field_name, j),
+                            "unknown_grade_condition",
+                            f"評価条件「{kind}」は定義されていません（使える条件: {known}）",
+                            f"unknown grading condition '{kind}' (known: {known})",
+                        )
+        if not scale.grades and scale.rule != NO_GRADING_RULE:
+            out.add(
+                ("grading_scale", "grades"),
+                "empty_grading_scale",
+                "評価尺度に評語がありません（尺度を持たない計画は rule: none と書いてください）",
+                "the grading scale has no grades (a plan without a scale says rule: none)",
+            )
+        declared = all(g.when for g in scale.grades[:-1])
+        if scale.rule not in NAMED_GRADING_RULES and not declared:
+            rules = ", ".join(sorted(NAMED_GRADING_RULES))
+            out.add(
+                ("grading_scale", "rule"),
+                "unknown_grading_rule",
+                f"評価ルール「{scale.rule}」は定義されていません（{rules}、"
+                "又は最後以外の各評語に when を書いてください）",
+                f"unknown grading rule '{scale.rule}' (known: {rules}; or give every grade "
+                "but the last its own 'when')",
+            )
 
     def _check_milestones(self, out: _Problems, paths: dict[str, Loc]) -> None:
         keys: dict[str, int] = {}
@@ -1239,6 +1389,15 @@ class PlanFile(_Model):
                 seen_a.add(ka)
 
     def _check_target_value(self, out: _Problems, loc: Loc, t: TargetValue | Target) -> None:
+        if isinstance(t, Target) and t.none:
+            if t.value is not None:
+                out.add(
+                    (*loc, "value"),
+                    "value_without_target",
+                    "「目標なし（―）」の年度に目標値があります",
+                    "a year marked as having no target (―) has a value",
+                )
+            return
         if t.value is None and t.text is None:
             out.add(
                 loc,
@@ -1253,6 +1412,50 @@ class PlanFile(_Model):
                 "比較演算子があるのに数値の目標値がありません",
                 "comparator given without a numeric value",
             )
+
+    def _check_progress_reports(self, out: _Problems, paths: dict[str, Loc]) -> None:
+        codes = {g.code for g in self.grading_scale.grades} if self.grading_scale else set()
+        measures = {path: node for path, _parent, node in self.iter_nodes()}
+        seen: set[tuple[str, str]] = set()
+        for i, r in enumerate(self.progress_reports):
+            loc: Loc = ("progress_reports", i)
+            node = measures.get(r.path)
+            if r.path not in paths or node is None or node.kind != NodeKind.MEASURE:
+                out.add(
+                    (*loc, "path"),
+                    "unknown_node",
+                    f"施策「{r.path}」がこの計画にありません",
+                    f"no measure '{r.path}' in this plan",
+                )
+            fy = int(r.period[2:6])
+            if not self._in_period(fy):
+                self._fy_out(out, (*loc, "period"), fy)
+            if r.grade is not None and r.grade not in codes:
+                known = ", ".join(sorted(codes)) or "-"
+                out.add(
+                    (*loc, "grade"),
+                    "unknown_grade",
+                    f"評語コード「{r.grade}」が grading_scale にありません（{known}）",
+                    f"unknown grade code '{r.grade}' (grading scale: {known})",
+                )
+            if node is not None and r.adherence:
+                tracks = {e.track or "" for e in node.schedule if e.fiscal_year == fy}
+                for j, a in enumerate(r.adherence):
+                    if a.track not in tracks:
+                        out.add(
+                            (*loc, "adherence", j, "track"),
+                            "unknown_track",
+                            f"スケジュール区分「{a.track}」は{fy}年度の計画にありません",
+                            f"schedule track '{a.track}' is not in the plan for FY{fy}",
+                        )
+            if (r.path, r.period) in seen:
+                out.add(
+                    loc,
+                    "duplicate_report",
+                    f"「{r.path}」の{r.period}の進捗報告が重複しています",
+                    f"duplicate progress report for '{r.path}' in {r.period}",
+                )
+            seen.add((r.path, r.period))
 
     def _check_evaluations(self, out: _Problems, paths: dict[str, Loc]) -> None:
         ev = self.published_evaluations

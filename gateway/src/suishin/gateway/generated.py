@@ -21,7 +21,7 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "a8eb06b0a1615196",
+    "plans": "13c086028ef638f9",
     "indicators": "b7840e7083d0824b",
     "notifications": "ec1d44d1b536e39d",
 }
@@ -124,6 +124,20 @@ class Polarity(enum.Enum):
 
 
 @strawberry.enum(
+    name="ProgressReportState",
+    description="Where a progress report stands: DRAFT 作成中, SUBMITTED 提出済, RETURNED 差戻し, ACCEPTED 受理, APPROVED 承認, PUBLISHED 公表, SUPERSEDED (a published version replaced by a correction).",
+)
+class ProgressReportState(enum.Enum):
+    DRAFT = "DRAFT"
+    SUBMITTED = "SUBMITTED"
+    RETURNED = "RETURNED"
+    ACCEPTED = "ACCEPTED"
+    APPROVED = "APPROVED"
+    PUBLISHED = "PUBLISHED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+@strawberry.enum(
     name="ReportingCadence", description="How often a report is due (NONE: never overdue)."
 )
 class ReportingCadence(enum.Enum):
@@ -131,6 +145,43 @@ class ReportingCadence(enum.Enum):
     QUARTERLY = "QUARTERLY"
     MONTHLY = "MONTHLY"
     NONE = "NONE"
+
+
+@strawberry.enum(
+    name="ScheduleAdherence",
+    description="How a schedule track of the year went: ON_SCHEDULE 予定どおり, AHEAD 前倒し, DELAYED 遅延, NOT_STARTED 未着手, COMPLETED 完了, CANCELLED 中止.",
+)
+class ScheduleAdherence(enum.Enum):
+    ON_SCHEDULE = "ON_SCHEDULE"
+    AHEAD = "AHEAD"
+    DELAYED = "DELAYED"
+    NOT_STARTED = "NOT_STARTED"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.enum(
+    name="YearStatusKind",
+    description="A measure's status for a fiscal year, with or without numbers.",
+)
+class YearStatusKind(enum.Enum):
+    COMPLETE = "COMPLETE"
+    ON_TRACK = "ON_TRACK"
+    BEHIND = "BEHIND"
+    NO_DATA = "NO_DATA"
+
+
+@strawberry.input(name="AdherenceInput", description="Schedule adherence of one track of the year.")
+class AdherenceInput:
+    adherence: ScheduleAdherence = strawberry.field(
+        name="adherence", description="予定どおり, 遅延, 未着手, ..."
+    )
+    track: str = strawberry.field(
+        name="track",
+        description="Track as printed in the plan ('' when it has only one).",
+        default="",
+    )
+    note: str | None = strawberry.field(name="note", description="Note.", default=None)
 
 
 @strawberry.input(
@@ -238,6 +289,12 @@ class DefineIndicatorInput:
         description="Reason recorded on targets whose value changes.",
         default=None,
     )
+
+
+@strawberry.input(name="EvidenceInput", description="A link to evidence.")
+class EvidenceInput:
+    url: str = strawberry.field(name="url", description="URL.")
+    title: str | None = strawberry.field(name="title", description="Title.", default=None)
 
 
 @strawberry.input(name="IndicatorBaselineInput", description="Baseline (現状値).")
@@ -456,6 +513,38 @@ class RoutingTargetInput:
     person: str | None = strawberry.field(name="person", description="Person id.", default=None)
 
 
+@strawberry.input(
+    name="SaveProgressReportInput",
+    description="The 所管課's report for a period (creates or edits the draft).",
+)
+class SaveProgressReportInput:
+    measure_id: strawberry.ID = strawberry.field(name="measureId", description="The measure.")
+    period: str = strawberry.field(name="period", description="FY2024 or FY2024-H1.")
+    expected_revision: int | None = strawberry.field(
+        name="expectedRevision",
+        description="The revision you edited (null to create the report).",
+        default=None,
+    )
+    results: str = strawberry.field(name="results", description="実績.", default="")
+    issues: str = strawberry.field(name="issues", description="課題.", default="")
+    direction: str = strawberry.field(
+        name="direction", description="今後の方向性 / 改善策.", default=""
+    )
+    self_assessed_grade: str | None = strawberry.field(
+        name="selfAssessedGrade",
+        description="Self-assessed grade (code or label on the ward's scale).",
+        default=None,
+    )
+    adherence: list[AdherenceInput] = strawberry.field(
+        name="adherence",
+        description="Adherence per schedule track of the year.",
+        default_factory=lambda: [],
+    )
+    evidence: list[EvidenceInput] = strawberry.field(
+        name="evidence", description="Links to evidence.", default_factory=lambda: []
+    )
+
+
 @strawberry.input(name="SilenceInput", description="A new silence.")
 class SilenceInput:
     reason: str = strawberry.field(name="reason", description="Why (required).")
@@ -520,6 +609,18 @@ class UpdateMeasureInput:
 class AcknowledgePayload:
     notification: Notification | None = remote("The notice, updated.", name="notification")
     errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
+
+
+@remote_type(
+    description="How one schedule track of the year went (as the 所管課 reports).",
+    name="AdherenceEntry",
+)
+class AdherenceEntry:
+    track: str = remote("Track as printed ('' when the plan has one).", name="track")
+    planned: str | None = remote("The year's plan as printed (検討, 運用).", name="planned")
+    adherence: ScheduleAdherence = remote("予定どおり, 遅延, ...", name="adherence")
+    label: str = remote("The adherence in Japanese: 予定どおり, 遅延, ...", name="label")
+    note: str | None = remote("Note of the 所管課.", name="note")
 
 
 @remote_type(description="Result of changeMeasureStatus.", name="ChangeMeasureStatusPayload")
@@ -617,6 +718,12 @@ class EvaluationFigures:
         "STALE: the period whose report is overdue.", name="overduePeriod"
     )
     due_date: datetime.date | None = remote("STALE: when that report was due.", name="dueDate")
+
+
+@remote_type(description="A link to evidence of a report (資料, 公表ページ).", name="EvidenceLink")
+class EvidenceLink:
+    url: str = remote("URL.", name="url")
+    title: str | None = remote("Title.", name="title")
 
 
 @remote_type(
@@ -1022,6 +1129,35 @@ class Measure:
     grade_history: list[GradeHistoryEntry] | None = remote(
         "Every grade change (machine and override; internal).", name="gradeHistory"
     )
+
+    @remote_method(
+        "The measure's status for a fiscal year, also without numbers: 完了 in the plan → COMPLETE; else the schedule adherence of its reviewed progress report; else its grade; else NO_DATA (never a grade).",
+        name="yearlyStatus",
+    )
+    def yearly_status(
+        self,
+        info: Info[Any, Any],
+        *,
+        fiscal_year: Annotated[int, strawberry.argument(name="fiscalYear")],
+    ) -> MeasureYearStatus: ...
+    @remote_method(
+        "Progress reports (進捗報告) of the measure, every version, newest period and version first; only published ones for callers outside the ward's staff.",
+        name="progressReports",
+    )
+    def progress_reports(
+        self,
+        info: Info[Any, Any],
+        *,
+        period: Annotated[str | None, strawberry.argument(name="period")] = None,
+    ) -> list[ProgressReport]: ...
+    @remote_method(
+        "The current report of a period (the latest version; for callers outside the ward's staff the published one). Select `indicators` beside it for the actuals.",
+        name="currentReport",
+    )
+    def current_report(
+        self, info: Info[Any, Any], *, period: Annotated[str, strawberry.argument(name="period")]
+    ) -> ProgressReport | None: ...
+
     indicator_inputs: list[IndicatorInput] = remote(
         "Indicator statuses consumed for the machine grade (per indicator and year).",
         name="indicatorInputs",
@@ -1083,6 +1219,21 @@ class MeasureOwner:
     department_name: str = remote("Department name.", name="departmentName")
     bureau_code: str | None = remote("Code of the 部 it belongs to.", name="bureauCode")
     is_lead: bool = remote("True for the lead (主担当) department.", name="isLead")
+
+
+@remote_type(
+    description="A measure's yearly status: from its lifecycle (完了), the schedule adherence of its reviewed progress report, or its grade; NO_DATA (and no grade) when there is none.",
+    name="MeasureYearStatus",
+)
+class MeasureYearStatus:
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    status: YearStatusKind = remote("COMPLETE, ON_TRACK, BEHIND or NO_DATA.", name="status")
+    source: str = remote("lifecycle, report, grade or none.", name="source")
+    grade: str | None = remote(
+        "The grade that counts (indicators, published, override), else the approved report's; null without data.",
+        name="grade",
+    )
+    grade_label: str | None = remote("Its label on the ward's scale.", name="gradeLabel")
 
 
 @remote_type(
@@ -1344,6 +1495,67 @@ class PreferencesPayload:
     errors: list[UserError] = remote("Why it was refused, if it was.", name="errors")
 
 
+@remote_type(
+    description="A measure's progress report (進捗報告) for a period: 実績, 課題, 方向性, schedule adherence per track, grade, evidence and its workflow. Select `measure { indicators }` through the gateway for the indicator actuals of the year.",
+    name="ProgressReport",
+)
+class ProgressReport:
+    id: strawberry.ID = remote("Report version id.", name="id")
+    tenant: str = remote("Municipality slug.", name="tenant")
+    measure_id: strawberry.ID = remote("Id of the measure.", name="measureId")
+    measure: Measure | None = remote("The measure (null when not visible).", name="measure")
+    period: str = remote("Period: FY2024 (fiscal year) or FY2024-H1 (interim).", name="period")
+    fiscal_year: int = remote("Fiscal year of the period.", name="fiscalYear")
+    is_interim: bool = remote("True for a half-year interim report.", name="isInterim")
+    version: int = remote("1, or higher for a correction of a published report.", name="version")
+    state: ProgressReportState = remote("Workflow state.", name="state")
+    state_label: str = remote(
+        "Workflow state in Japanese: 作成中, 提出済, 差戻し, ...", name="stateLabel"
+    )
+    revision: int = remote(
+        "Revision for optimistic concurrency: send it back on save.", name="revision"
+    )
+    results: str = remote("実績: what was done.", name="results")
+    issues: str = remote("課題: issues met.", name="issues")
+    direction: str = remote("今後の方向性 / 改善策.", name="direction")
+    self_assessed_grade: str | None = remote(
+        "The 所管課's self-assessed grade (code on the scale).", name="selfAssessedGrade"
+    )
+    grade: str | None = remote(
+        "The grade that counts once approved (the 本部's, else the self-assessment).", name="grade"
+    )
+    grade_label: str | None = remote(
+        "Label of `grade` on the ward's scale, e.g. 達成.", name="gradeLabel"
+    )
+    grade_reason: str | None = remote(
+        "Why the 本部 set another grade than the self-assessment (internal: null for other callers).",
+        name="gradeReason",
+    )
+    adherence: list[AdherenceEntry] = remote(
+        "Schedule adherence per track of the year.", name="adherence"
+    )
+    evidence: list[EvidenceLink] = remote("Links to evidence.", name="evidence")
+    transitions: list[ReportTransition] | None = remote(
+        "Every workflow step of this version (internal: staff of the ward only).",
+        name="transitions",
+    )
+    created_by: str | None = remote(
+        "Who wrote it (internal: null for other callers).", name="createdBy"
+    )
+    created_at: datetime.datetime = remote("When the version was created.", name="createdAt")
+    updated_at: datetime.datetime = remote("When it last changed.", name="updatedAt")
+    submitted_at: datetime.datetime | None = remote(
+        "When it was last submitted.", name="submittedAt"
+    )
+    published_at: datetime.datetime | None = remote("When it was published.", name="publishedAt")
+
+
+@remote_type(description="Result of a progress-report mutation.", name="ProgressReportPayload")
+class ProgressReportPayload:
+    report: ProgressReport | None = remote("The report after the step.", name="report")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
+
+
 @remote_type(description="Result of publishPlan.", name="PublishPlanPayload")
 class PublishPlanPayload:
     plan: Plan | None = remote("The plan after publication.", name="plan")
@@ -1361,6 +1573,36 @@ class ReportActualPayload:
         "True when the idempotency key was used before (nothing changed).", name="duplicate"
     )
     errors: list[UserError] = remote("Why nothing was written.", name="errors")
+
+
+@remote_type(
+    description="The due date of a period's progress reports in a ward.", name="ReportDeadline"
+)
+class ReportDeadline:
+    period: str = remote("FY2024 or FY2024-H1.", name="period")
+    due_on: datetime.date = remote("Due date (set by the 事務局).", name="dueOn")
+    reminder_days: list[int] = remote("Reminders, days before the date.", name="reminderDays")
+    set_by: str = remote("Who set it.", name="setBy")
+    set_at: datetime.datetime = remote("When.", name="setAt")
+
+
+@remote_type(description="Result of setReportDeadline.", name="ReportDeadlinePayload")
+class ReportDeadlinePayload:
+    deadline: ReportDeadline | None = remote("The deadline.", name="deadline")
+    errors: list[UserError] = remote("Why nothing was changed.", name="errors")
+
+
+@remote_type(
+    description="One workflow step of a report: who, when, why, from and to.",
+    name="ReportTransition",
+)
+class ReportTransition:
+    report_version: int = remote("The version the step applies to.", name="reportVersion")
+    from_state: ProgressReportState | None = remote("Before (null: new).", name="fromState")
+    to_state: ProgressReportState = remote("After.", name="toState")
+    actor: str = remote("Who (subject of the token, or import).", name="actor")
+    comment: str | None = remote("Why (return comment, override reason).", name="comment")
+    at: datetime.datetime = remote("When.", name="at")
 
 
 @remote_type(
@@ -1520,6 +1762,40 @@ class UserError:
 
 @strawberry.type(name="GeneratedQuery")
 class GeneratedQuery:
+    @forwarded(
+        "plans",
+        description="What waits for the caller: submitted reports for the 事務局 (admin), accepted ones for the 本部 / CIO (executive); oldest first.",
+        public=True,
+        name="progressReportQueue",
+    )
+    def progress_report_queue(
+        self,
+        info: Info[Any, Any],
+        *,
+        first: Annotated[int, strawberry.argument(name="first")] = 100,
+    ) -> list[ProgressReport]: ...
+    @forwarded(
+        "plans",
+        description="Published progress reports of a ward (public, no token needed), of one plan and period if given, in the plan's order.",
+        public=True,
+        name="publishedProgressReports",
+    )
+    def published_progress_reports(
+        self,
+        info: Info[Any, Any],
+        *,
+        tenant: Annotated[str, strawberry.argument(name="tenant")],
+        plan_key: Annotated[str | None, strawberry.argument(name="planKey")] = None,
+        period: Annotated[str | None, strawberry.argument(name="period")] = None,
+        first: Annotated[int, strawberry.argument(name="first")] = 500,
+    ) -> list[ProgressReport]: ...
+    @forwarded(
+        "plans",
+        description="Report deadlines of the caller's ward (staff only).",
+        public=True,
+        name="reportDeadlines",
+    )
+    def report_deadlines(self, info: Info[Any, Any]) -> list[ReportDeadline]: ...
     @forwarded(
         "plans",
         description="Plans of a ward (default: the caller's). Drafts only for the ward's staff.",
@@ -1731,6 +2007,130 @@ class GeneratedQuery:
 
 @strawberry.type(name="GeneratedMutation")
 class GeneratedMutation:
+    @forwarded(
+        "plans",
+        description="Create (expectedRevision null) or edit the draft or returned progress report of a period (所管課 of an owning department).",
+        mutation=True,
+        name="saveProgressReport",
+    )
+    def save_progress_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        input: Annotated[SaveProgressReportInput, strawberry.argument(name="input")],
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Submit (or resubmit) a report to the 事務局 (所管課).",
+        mutation=True,
+        name="submitProgressReport",
+    )
+    def submit_progress_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        period: Annotated[str, strawberry.argument(name="period")],
+        expected_revision: Annotated[
+            int | None, strawberry.argument(name="expectedRevision")
+        ] = None,
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Return a submitted report to its 所管課 with a comment (事務局; required).",
+        mutation=True,
+        name="returnProgressReport",
+    )
+    def return_progress_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        period: Annotated[str, strawberry.argument(name="period")],
+        comment: Annotated[str | None, strawberry.argument(name="comment")] = None,
+        expected_revision: Annotated[
+            int | None, strawberry.argument(name="expectedRevision")
+        ] = None,
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Accept a submitted report (事務局).",
+        mutation=True,
+        name="acceptProgressReport",
+    )
+    def accept_progress_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        period: Annotated[str, strawberry.argument(name="period")],
+        comment: Annotated[str | None, strawberry.argument(name="comment")] = None,
+        expected_revision: Annotated[
+            int | None, strawberry.argument(name="expectedRevision")
+        ] = None,
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Approve an accepted report (本部 / CIO); grade overrides the self-assessment (with a reason when it differs).",
+        mutation=True,
+        name="approveProgressReport",
+    )
+    def approve_progress_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        period: Annotated[str, strawberry.argument(name="period")],
+        grade: Annotated[str | None, strawberry.argument(name="grade")] = None,
+        reason: Annotated[str | None, strawberry.argument(name="reason")] = None,
+        expected_revision: Annotated[
+            int | None, strawberry.argument(name="expectedRevision")
+        ] = None,
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Publish an approved report (事務局 or 本部).",
+        mutation=True,
+        name="publishProgressReport",
+    )
+    def publish_progress_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        period: Annotated[str, strawberry.argument(name="period")],
+        expected_revision: Annotated[
+            int | None, strawberry.argument(name="expectedRevision")
+        ] = None,
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Start a corrected version of a published report (所管課 or 事務局), with a reason; the published version stays public until the correction is published.",
+        mutation=True,
+        name="correctPublishedReport",
+    )
+    def correct_published_report(
+        self,
+        info: Info[Any, Any],
+        *,
+        measure_id: Annotated[strawberry.ID, strawberry.argument(name="measureId")],
+        period: Annotated[str, strawberry.argument(name="period")],
+        reason: Annotated[str, strawberry.argument(name="reason")],
+    ) -> ProgressReportPayload: ...
+    @forwarded(
+        "plans",
+        description="Set the due date of a period's reports for the ward, with reminders N days before (事務局; default 14, 7 and 1).",
+        mutation=True,
+        name="setReportDeadline",
+    )
+    def set_report_deadline(
+        self,
+        info: Info[Any, Any],
+        *,
+        period: Annotated[str, strawberry.argument(name="period")],
+        due_on: Annotated[datetime.date, strawberry.argument(name="dueOn")],
+        reminder_days: Annotated[list[int] | None, strawberry.argument(name="reminderDays")] = None,
+    ) -> ReportDeadlinePayload: ...
     @forwarded(
         "plans",
         description="Move a measure to another lifecycle status, with a reason. 完了/廃止/統合 are final unless the 事務局 reopens the measure.",

@@ -19,6 +19,8 @@ from suishin.contracts.enums import (
     IndicatorStatus,
     MeasureStatus,
     Polarity,
+    ProgressReportState,
+    ScheduleAdherence,
     Severity,
 )
 
@@ -28,6 +30,8 @@ __all__ = [
     "IndicatorStatus",
     "MeasureStatus",
     "Polarity",
+    "ProgressReportState",
+    "ScheduleAdherence",
     "Severity",
     "graphql_enum",
 ]
@@ -68,3 +72,18 @@ graphql_enum(
     description="How a target is met: AT_LEAST 以上, AT_MOST 以下, EQUAL =, ABOUT 約 (tolerance).",
 )
 graphql_enum(Severity, name="NotificationSeverity", description="How serious a notice is.")
+
+# Progress reports (進捗報告).
+graphql_enum(
+    ProgressReportState,
+    name="ProgressReportState",
+    description="Where a progress report stands: DRAFT 作成中, SUBMITTED 提出済, RETURNED 差戻し, "
+    "ACCEPTED 受理, APPROVED 承認, PUBLISHED 公表, SUPERSEDED (a published version replaced by a "
+    "correction).",
+)
+graphql_enum(
+    ScheduleAdherence,
+    name="ScheduleAdherence",
+    description="How a schedule track of the year went: ON_SCHEDULE 予定どおり, AHEAD 前倒し, "
+    "DELAYED 遅延, NOT_STARTED 未着手, COMPLETED 完了, CANCELLED 中止.",
+)

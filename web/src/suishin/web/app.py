@@ -39,7 +39,16 @@ from suishin.web import queries, views
 from suishin.web.auth import User, csrf_ok, csrf_token, current_user, safe_next, sign_in
 from suishin.web.charts import fmt, points_of, series_svg
 from suishin.web.gateway import Gateway, GatewayError, UserError
-from suishin.web.i18n import LANGUAGES, MEASURE_STATUS, STATUS_LABELS, label, translator
+from suishin.web.i18n import (
+    ADHERENCE_LABELS,
+    LANGUAGES,
+    MEASURE_STATUS,
+    REPORT_STATE,
+    STATUS_LABELS,
+    label,
+    translator,
+)
+from suishin.web.progress import ProgressPages
 from suishin.web.settings import WebSettings
 from suishin.web.users import demo_users
 
@@ -65,6 +74,7 @@ class Portal:
         )
         self.templates.filters["num"] = _num
         self.templates.filters["fy"] = views.fiscal_year_text
+        self.templates.filters["when"] = views.when
         self.oauth: Any = None
         if settings.oidc_enabled:
             from authlib.integrations.starlette_client import OAuth
@@ -104,6 +114,8 @@ class Portal:
             csrf=csrf_token(request),
             status_label=lambda code: label(STATUS_LABELS, code, lang),
             measure_status=lambda code: label(MEASURE_STATUS, code, lang),
+            report_state=lambda code: label(REPORT_STATE, code, lang),
+            adherence_label=lambda code: label(ADHERENCE_LABELS, code, lang),
             link_target=views.link_target,
             path=request.url.path,
             graphiql_url=self.settings.graphql_url.rsplit("/graphql", 1)[0] + "/graphiql",
@@ -520,6 +532,22 @@ class Portal:
             indicators = []
         return plan, indicators
 
+    async def report_states(
+        self, request: Request, plan_id: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every measure of the plan with its progress reports' states, and the deadlines."""
+        measures: list[dict[str, Any]] = []
+        deadlines: list[dict[str, Any]] = []
+        after = None
+        while True:
+            data = await self.ask(request, queries.REPORT_STATES, planId=plan_id, after=after)
+            deadlines = data["reportDeadlines"]
+            page = data["measures"]
+            measures += [e["node"] for e in page["edges"]]
+            if not page["pageInfo"]["hasNextPage"]:
+                return measures, deadlines
+            after = page["pageInfo"]["endCursor"]
+
     async def summary(self, request: Request) -> Response:
         plans = list((await self.ask(request, queries.PLANS))["plans"])
         chosen = request.query_params.get("plan") or next(
@@ -537,9 +565,17 @@ class Portal:
             for grade in (node.get("measure") or {}).get("grades") or []
             if grade.get("isFailing")
         ]
+        report_measures, deadlines = await self.report_states(request, plan["id"])
+        report_periods, report_counts = views.report_state_counts(report_measures)
         return self.render(
             request,
             "summary.html",
+            report_periods=report_periods,
+            report_counts=report_counts,
+            report_states=views.REPORT_STATES,
+            overdue_reports=views.overdue_reports(
+                report_measures, deadlines, plan["fiscalYearFrom"], plan["fiscalYearTo"]
+            ),
             plans=plans,
             plan=plan,
             years=years,
@@ -575,9 +611,13 @@ class Portal:
 
     async def pdf(self, request: Request) -> Response:
         plan, indicators = await self.plan_documents(request)
+        report_measures, deadlines = await self.report_states(request, plan["id"])
+        late = views.overdue_reports(
+            report_measures, deadlines, plan["fiscalYearFrom"], plan["fiscalYearTo"]
+        )
         from suishin.web.documents import pdf_report  # fpdf2 and fontTools: on first download
 
-        content = await asyncio.to_thread(pdf_report, plan, indicators)
+        content = await asyncio.to_thread(pdf_report, plan, indicators, late)
         return Response(
             content,
             media_type="application/pdf",
@@ -602,6 +642,18 @@ class Portal:
                 continue
             shown.append(views.published_only(plan))
             plan["years"], plan["grade_labels"], plan["counts"] = views.grade_counts(plan)
+        try:
+            reports = (await self.gateway.query(queries.PUBLISHED_REPORTS, None, tenant=tenant))[
+                "publishedProgressReports"
+            ]
+        except GatewayError:
+            reports = []
+        for plan in shown:  # each published plan with its published progress reports
+            plan["reports"] = [
+                r
+                for r in reports
+                if ((r.get("measure") or {}).get("plan") or {}).get("key") == plan["key"]
+            ]
         return self.render(
             request,
             "public.html",
@@ -711,6 +763,7 @@ def build(
     settings.check_production()
     gateway = Gateway(settings.graphql_url, settings.graphql_ws_url, transport=transport)
     portal = Portal(settings, gateway, oidc_transport)
+    progress = ProgressPages(portal)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok", "service": "web"})
@@ -761,6 +814,10 @@ def build(
             page("/settings", portal.save_preferences, ("POST",)),
             page("/report", portal.reporting),
             page("/report", portal.submit_report, ("POST",)),
+            page("/progress", progress.mine),
+            page("/progress/queue", progress.queue),
+            page("/progress/{measure_id}/{period}", progress.page),
+            page("/progress/{measure_id}/{period}", progress.act, ("POST",)),
             page("/summary", portal.summary),
             page("/graphiql", portal.graphiql),
             page("/graphiql", portal.graphiql_handoff, ("POST",)),

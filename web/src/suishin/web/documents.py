@@ -16,6 +16,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from suishin.web import views
+from suishin.web.i18n import REPORT_STATE
 from suishin.web.views import fiscal_year_text
 
 STATUS_JA = {
@@ -35,6 +36,7 @@ MEASURE_STATUS_JA = {
     "ABOLISHED": "廃止",
     "MERGED": "統合",
 }
+REPORT_STATE_JA = {code: pair[0] for code, pair in REPORT_STATE.items()}
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 FAILING_FILL = PatternFill("solid", fgColor="FCE4D6")
 THIN = Side(style="thin", color="999999")
@@ -62,8 +64,9 @@ def _year(fy: int, style: str | None) -> str:
 
 
 def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes:
-    """One row per measure: plan, actual (indicator statuses) and grade per fiscal year; a
-    second sheet counts the grades per year (評価集計)."""
+    """One row per measure: plan, actual (indicator statuses) and grade per fiscal year, then
+    per fiscal year the progress report (実績, 課題, 方向性, schedule adherence; its state noted
+    when not yet published); a second sheet counts the grades per year (評価集計)."""
     years = list(range(plan["fiscalYearFrom"], plan["fiscalYearTo"] + 1))
     scale = [g["label"] for g in plan["gradeScale"]["grades"]]
     labels = {g["code"]: g["label"] for g in plan["gradeScale"]["grades"]}
@@ -81,6 +84,14 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
         y = _year(year, style)
         header += [f"{y} 計画", f"{y} 実績（指標）", f"{y} 評価"]
     header.append("国の計画との対応")
+    for year in years:  # progress reports (進捗報告), appended like `suishin export-xlsx`
+        y = _year(year, style)
+        header += [
+            f"{y} 進捗報告 実績",
+            f"{y} 課題",
+            f"{y} 方向性",
+            f"{y} スケジュール進捗",
+        ]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -127,6 +138,9 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
                 for f in m.get("frameworks") or []
             )
         )
+        reports = views.latest_reports(m.get("progressReports") or [])
+        for year in years:
+            row += _report_cells(reports.get(f"FY{year}"))
         ws.append(row)
         for column in failing_columns:
             ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
@@ -134,7 +148,7 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [30]
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [30] + [34, 28, 28, 28] * len(years)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
@@ -149,6 +163,21 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
     buffer = BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+def _report_cells(report: dict[str, Any] | None) -> list[str]:
+    """実績, 課題, 方向性 and the schedule adherence of a report (empty without one)."""
+    if report is None:
+        return ["", "", "", ""]
+    results = report["results"]
+    if report["state"] != "PUBLISHED":
+        results = f"（{REPORT_STATE_JA.get(report['state'], report['state'])}）{results}"
+    lines = []
+    for a in report.get("adherence") or []:
+        track = f"［{a['track']}］" if a["track"] else ""
+        note = f"：{a['note']}" if a.get("note") else ""
+        lines.append(f"{track}{a['label']}{note}")
+    return [results, report["issues"], report["direction"], "\n".join(lines)]
 
 
 def japanese_font() -> Path:
@@ -185,7 +214,11 @@ class Report(FPDF):
         self.multi_cell(0, 5.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
-def pdf_report(plan: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
+def pdf_report(
+    plan: dict[str, Any],
+    indicators: list[dict[str, Any]],
+    late_reports: list[dict[str, Any]] | None = None,
+) -> bytes:
     """The 本部会議 report: plan summary (page 1), grade counts, off-track indicators with
     their reasons, overdue reports (each section on its own page)."""
     years, labels, counts = views.grade_counts(plan)
@@ -254,5 +287,17 @@ def pdf_report(plan: dict[str, Any], indicators: list[dict[str, Any]]) -> bytes:
         pdf.para(
             f"■ {i['title']}　期間 {figures.get('overduePeriod') or '-'}　"
             f"期限 {figures.get('dueDate') or '-'}　所管課 {owners}"
+        )
+    pdf.ln(2)
+    pdf.heading("5. 期限を過ぎた進捗報告")
+    if not late_reports:
+        pdf.para("期限を過ぎた進捗報告はありません。")
+    for entry in late_reports or []:
+        measure = entry["measure"]
+        owners = "、".join(o["departmentName"] for o in measure.get("owners") or []) or "-"
+        state = REPORT_STATE_JA.get(entry["state"] or "", "未作成")
+        pdf.para(
+            f"■ {measure.get('code') or ''} {measure['title']}　期間 {entry['period']}　"
+            f"期限 {entry['dueOn']}　状態 {state}　所管課 {owners}"
         )
     return bytes(pdf.output())

@@ -67,6 +67,12 @@ query Measure($id: ID!) {
                target { value printed text }
                status { status statusLabel reason } }
     }
+    progressReports {
+      id period version state stateLabel results issues direction selfAssessedGrade gradeLabel
+      updatedAt publishedAt
+      adherence { track planned label note }
+      transitions { reportVersion fromState toState actor comment at }
+    }
   }
 }
 """
@@ -193,9 +199,147 @@ query Progress($planId: ID!, $after: String) {
       indicatorInputs { title fiscalYear status exceeded }
       grades { fiscalYear grade label isFailing machineGrade machineLabel overrideGrade
                publishedGrade }
+      progressReports { period version state results issues direction
+                        adherence { track label note } }
     } }
   }
 }
 """
 
 DEPARTMENTS = "query Departments { departments { code name kind } }"
+
+# --- progress reports (進捗報告) -------------------------------------------------------------
+
+REPORT_FIELDS = """
+fragment ReportFields on ProgressReport {
+  id period fiscalYear isInterim version state stateLabel revision results issues direction
+  selfAssessedGrade grade gradeLabel gradeReason createdBy createdAt updatedAt submittedAt
+  publishedAt
+  adherence { track planned adherence label note }
+  evidence { url title }
+  transitions { reportVersion fromState toState actor comment at }
+}
+"""
+
+# What a 所管課 reports: the measures its department owns, with their reports' states.
+MY_MEASURES = """
+query MyMeasures($planId: ID!, $department: String!) {
+  measures(planId: $planId, filter: { department: $department }, first: 200) {
+    edges { node {
+      id code title path
+      owners { departmentCode departmentName isLead }
+      progressReports { id period version state stateLabel updatedAt }
+    } }
+  }
+}
+"""
+
+REPORT_DEADLINES = "query Deadlines { reportDeadlines { period dueOn reminderDays } }"
+
+# The report page: the measure, its schedule, the period's report and every version.
+PROGRESS_REPORT = (
+    """
+query ProgressReportPage($id: ID!, $period: String!) {
+  measure(id: $id) {
+    id tenant code title path planId
+    plan { id key title fiscalYearFrom fiscalYearTo
+           gradeScale { code name grades { code label isFailing } } }
+    owners { departmentCode departmentName isLead }
+    schedule { fiscalYear label phase track }
+    currentReport(period: $period) { ...ReportFields }
+    progressReports(period: $period) { ...ReportFields }
+  }
+  reportDeadlines { period dueOn }
+}
+"""
+    + REPORT_FIELDS
+)
+
+REPORT_QUEUE = """
+query ReportQueue {
+  progressReportQueue(first: 200) {
+    id period version state stateLabel selfAssessedGrade submittedAt updatedAt
+    measure { id code title owners { departmentName isLead } }
+  }
+}
+"""
+
+# The public page: what the ward has published (no token).
+PUBLISHED_REPORTS = """
+query PublishedReports($tenant: String!) {
+  publishedProgressReports(tenant: $tenant) {
+    id period version results issues direction gradeLabel publishedAt
+    adherence { track planned label note }
+    evidence { url title }
+    measure { id code title path plan { key title } }
+  }
+}
+"""
+
+# The 本部 summary and the PDF: every measure's reports (states per period).
+REPORT_STATES = """
+query ReportStates($planId: ID!, $after: String) {
+  measures(planId: $planId, first: 200, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id code title
+      owners { departmentName isLead }
+      progressReports { period version state }
+    } }
+  }
+  reportDeadlines { period dueOn }
+}
+"""
+
+_STEP_RESULT = (
+    "report { id state stateLabel revision version } errors { code message messageEn field }"
+)
+
+SAVE_REPORT = f"""
+mutation SaveReport($input: SaveProgressReportInput!) {{
+  saveProgressReport(input: $input) {{ {_STEP_RESULT} }}
+}}
+"""
+
+SUBMIT_REPORT = f"""
+mutation SubmitReport($measureId: ID!, $period: String!, $revision: Int) {{
+  submitProgressReport(measureId: $measureId, period: $period, expectedRevision: $revision) {{
+    {_STEP_RESULT}
+  }}
+}}
+"""
+
+RETURN_REPORT = f"""
+mutation ReturnReport($measureId: ID!, $period: String!, $comment: String, $revision: Int) {{
+  returnProgressReport(
+    measureId: $measureId, period: $period, comment: $comment, expectedRevision: $revision
+  ) {{ {_STEP_RESULT} }}
+}}
+"""
+
+ACCEPT_REPORT = f"""
+mutation AcceptReport($measureId: ID!, $period: String!, $comment: String, $revision: Int) {{
+  acceptProgressReport(
+    measureId: $measureId, period: $period, comment: $comment, expectedRevision: $revision
+  ) {{ {_STEP_RESULT} }}
+}}
+"""
+
+APPROVE_REPORT = f"""
+mutation ApproveReport(
+  $measureId: ID!, $period: String!, $grade: String, $reason: String, $revision: Int
+) {{
+  approveProgressReport(
+    measureId: $measureId, period: $period, grade: $grade, reason: $reason,
+    expectedRevision: $revision
+  ) {{ {_STEP_RESULT} }}
+}}
+"""
+
+PUBLISH_REPORT = f"""
+mutation PublishReport($measureId: ID!, $period: String!, $revision: Int) {{
+  publishProgressReport(measureId: $measureId, period: $period, expectedRevision: $revision) {{
+    {_STEP_RESULT}
+  }}
+}}
+"""

@@ -207,3 +207,169 @@ def fiscal_year_text(year: Any, style: str | None = None) -> str:
     if style == "short":
         return format_fiscal_year(fy, "short")
     return format_fiscal_year(fy)
+
+
+# --- progress reports (進捗報告) ---------------------------------------------------------------
+
+REPORT_STATES = ("DRAFT", "SUBMITTED", "RETURNED", "ACCEPTED", "APPROVED", "PUBLISHED")
+# What the 所管課 still owes for a period: nothing yet, a draft, or a returned report.
+OWED_STATES = (None, "DRAFT", "RETURNED")
+ADHERENCE = ("ON_SCHEDULE", "AHEAD", "DELAYED", "NOT_STARTED", "COMPLETED", "CANCELLED")
+
+
+def when(value: str | None) -> str:
+    """A timestamp of the API (ISO 8601) as people in the ward read it: JST, to the minute."""
+    if not value:
+        return "-"
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(JST)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def latest_reports(reports: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The current version of each period's report (the API lists newest version first)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        kept = latest.get(report["period"])
+        if kept is None or int(report.get("version") or 1) > int(kept.get("version") or 1):
+            latest[report["period"]] = report
+    return latest
+
+
+def report_periods(
+    fiscal_from: int,
+    fiscal_to: int,
+    deadlines: list[dict[str, Any]],
+    existing: list[str],
+    today: dt.date | None = None,
+) -> list[str]:
+    """The periods a 所管課 reports on for a plan: every period with a deadline or a report
+    within the plan's years, and the last finished fiscal year (clipped to the plan)."""
+    periods = set(existing)
+    for deadline in deadlines:
+        year = _period_year(deadline["period"])
+        if year is not None and fiscal_from <= year <= fiscal_to:
+            periods.add(deadline["period"])
+    last = min(current_fiscal_year(today) - 1, fiscal_to)
+    if last >= fiscal_from:
+        periods.add(f"FY{last}")
+    return sorted(periods, reverse=True)
+
+
+def _period_year(period: str) -> int | None:
+    text = period.strip().upper()
+    if not text.startswith("FY") or len(text) < 6 or not text[2:6].isdigit():
+        return None
+    return int(text[2:6])
+
+
+def due_of(period: str, deadlines: list[dict[str, Any]]) -> str | None:
+    return next((d["dueOn"] for d in deadlines if d["period"] == period), None)
+
+
+def is_overdue(
+    period: str, state: str | None, deadlines: list[dict[str, Any]], today: dt.date | None = None
+) -> bool:
+    """Past the 事務局's due date and not yet submitted (nothing, a draft or returned)."""
+    due = due_of(period, deadlines)
+    if due is None or state not in OWED_STATES:
+        return False
+    today = today or dt.datetime.now(JST).date()
+    return dt.date.fromisoformat(str(due)) < today
+
+
+def year_tracks(
+    schedule: list[dict[str, Any]], fiscal_year: int, report: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """The schedule tracks of the year as printed in the plan (and any the report names), with
+    the report's adherence and note."""
+    given = {a["track"]: a for a in (report or {}).get("adherence") or []}
+    tracks: list[dict[str, Any]] = []
+    for entry in schedule:
+        if entry["fiscalYear"] != fiscal_year:
+            continue
+        track = entry.get("track") or ""
+        if any(t["track"] == track for t in tracks):
+            continue
+        tracks.append({"track": track, "planned": entry.get("label"), "adherence": "", "note": ""})
+    for track, entry in given.items():
+        if not any(t["track"] == track for t in tracks):
+            tracks.append(
+                {"track": track, "planned": entry.get("planned"), "adherence": "", "note": ""}
+            )
+    for t in tracks:
+        reported = given.get(t["track"])
+        if reported:
+            t["adherence"] = reported.get("adherence") or ""
+            t["note"] = reported.get("note") or ""
+    return tracks
+
+
+def evidence_text(evidence: list[dict[str, Any]]) -> str:
+    """Evidence links as the form shows them: one per line, the URL then its title."""
+    return "\n".join(f"{e['url']} {e.get('title') or ''}".strip() for e in evidence)
+
+
+def parse_evidence(text: str) -> list[dict[str, str | None]]:
+    links: list[dict[str, str | None]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        url, _, title = line.partition(" ")
+        links.append({"url": url, "title": title.strip() or None})
+    return links
+
+
+def report_field(field: str | None) -> str:
+    """An API error's field (``input.adherence[1].note``) as the form's key (``adherence-1``)."""
+    text = (field or "").removeprefix("input.")
+    if text.startswith("adherence["):
+        index = text[len("adherence[") :].split("]", 1)[0]
+        return f"adherence-{index}"
+    if text.startswith("evidence"):
+        return "evidence"
+    return text.rsplit(".", 1)[-1] or "_form"
+
+
+def report_state_counts(
+    measures: list[dict[str, Any]],
+) -> tuple[list[str], dict[str, Counter[str]]]:
+    """Per period, how many measures' current reports are in each state."""
+    counts: dict[str, Counter[str]] = {}
+    for measure in measures:
+        for period, report in latest_reports(measure.get("progressReports") or []).items():
+            counts.setdefault(period, Counter())[report["state"]] += 1
+    return sorted(counts, reverse=True), counts
+
+
+def overdue_reports(
+    measures: list[dict[str, Any]],
+    deadlines: list[dict[str, Any]],
+    fiscal_from: int,
+    fiscal_to: int,
+    today: dt.date | None = None,
+) -> list[dict[str, Any]]:
+    """Measures whose report of a period is past its due date and not submitted."""
+    late = []
+    for deadline in deadlines:
+        year = _period_year(deadline["period"])
+        if year is None or not fiscal_from <= year <= fiscal_to:
+            continue
+        for measure in measures:
+            report = latest_reports(measure.get("progressReports") or []).get(deadline["period"])
+            state = report["state"] if report else None
+            if is_overdue(deadline["period"], state, deadlines, today):
+                late.append(
+                    {
+                        "measure": measure,
+                        "period": deadline["period"],
+                        "dueOn": deadline["dueOn"],
+                        "state": state,
+                    }
+                )
+    return late

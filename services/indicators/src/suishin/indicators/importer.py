@@ -36,6 +36,7 @@ from suishin.indicators.domain.definitions import (
     PastTarget,
     TargetInput,
 )
+from suishin.indicators.domain.evaluation import NO_TARGET_TEXT
 from suishin.indicators.domain.model import Cadence, Granularity, sub_series_key
 from suishin.indicators.domain.reimport import TargetConflict
 
@@ -171,8 +172,8 @@ def _targets(
                 from_fiscal_year=t.from_fiscal_year,
                 value=_dec(t.value),
                 comparator=t.comparator,
-                text=t.text,
-                printed=t.printed,
+                text=NO_TARGET_TEXT if t.none else t.text,
+                printed=t.printed or (NO_TARGET_TEXT if t.none else None),
                 history=history,
             )
         )

@@ -49,6 +49,9 @@ async def apply_signals(
     )
     batch = Batch(now)
     subjects = Batch.subjects(signals)
+    settleable = Batch.settleable(signals)
+    if settleable:
+        batch.add_settled(await storage.alerts.settled(conn, settleable))
     if subjects:
         batch.add_open(await storage.alerts.lock_open(conn, subjects))
         recoverable = batch.recoverable(signals)
@@ -65,15 +68,24 @@ async def _write(conn: asyncpg.Connection, batch: Batch) -> None:
     await storage.alerts.update_many(conn, batch.changed_alerts())
     await storage.alerts.insert_many(conn, batch.opened_alerts())
     await storage.alerts.insert_outcomes(conn, batch.outcomes)
-    if not batch.planned:
-        return
-    rows = batch.notification_rows([name for name, _ in storage.inbox.COLUMNS])
-    deliveries, announced = batch.inserted(await storage.inbox.insert_many(conn, rows))
-    await storage.deliveries.insert_many(conn, deliveries)
-    events: list[Envelope[Any]] = [
-        delivered_event(n, channel="inbox", status="delivered", attempts=1) for n in announced
-    ]
-    await enqueue_many(conn, events)
+    await storage.alerts.settle_many(conn, batch.newly_settled, batch.now)
+    if batch.planned:
+        rows = batch.notification_rows([name for name, _ in storage.inbox.COLUMNS])
+        deliveries, announced = batch.inserted(await storage.inbox.insert_many(conn, rows))
+        await storage.deliveries.insert_many(conn, deliveries)
+        events: list[Envelope[Any]] = [
+            delivered_event(n, channel="inbox", status="delivered", attempts=1) for n in announced
+        ]
+        await enqueue_many(conn, events)
+    # last: an alert opened and resolved within the batch has its e-mails written by now
+    resolved = batch.resolved_ids()
+    if resolved:
+        dropped = await storage.deliveries.drop_for_resolved(conn, resolved, batch.now)
+        if dropped:
+            log.info(
+                "held e-mails of resolved alerts dropped",
+                extra={"alerts": [str(a) for a in resolved], "dropped": dropped},
+            )
 
 
 async def escalate_alert(

@@ -20,6 +20,8 @@ from suishin.contracts.events import (
     MeasureEvaluated,
     MeasureStatusChanged,
     Payload,
+    PlanMilestoneDue,
+    ProgressReportEvent,
 )
 from suishin.kit.handlers import InboxHandler, Outcome
 from suishin.notifications import commands
@@ -31,15 +33,23 @@ from suishin.notifications.runtime import NotificationsRuntime
 def event_handler(
     runtime: NotificationsRuntime,
     consumer: str,
-    to_signal: Callable[[Envelope[Any]], Signal],
+    to_signal: Callable[[Envelope[Any]], Signal | list[Signal]],
 ) -> InboxHandler[Any]:
-    """Applies a batch of one event type; duplicates (same event id) change nothing."""
+    """Applies a batch of one topic's events (an event may give several signals, e.g. a
+    recovery and a notice); duplicates (same event id) change nothing."""
+
+    def signals(events: list[Envelope[Any]]) -> list[Signal]:
+        out: list[Signal] = []
+        for e in events:
+            made = to_signal(e)
+            out.extend(made if isinstance(made, list) else [made])
+        return out
 
     async def apply(conn: Connection, events: list[Envelope[Any]]) -> Outcome:
         outcomes = await commands.apply_signals(
             conn,
             runtime.router,
-            [to_signal(e) for e in events],
+            signals(events),
             runtime.clock.now(),
             runtime.digest_schedule,
         )
@@ -74,5 +84,19 @@ def consumers(
             event_handler(
                 runtime, "notifications:measure.evaluated", triggers.from_measure_evaluation
             ),
+        ),
+        (
+            # one ordered topic, several event types: parsed against their common base and
+            # dispatched by type in triggers.from_progress_report
+            topics.PROGRESS_REPORT_WORKFLOW,
+            ProgressReportEvent,
+            event_handler(
+                runtime, "notifications:progress_report.workflow", triggers.from_progress_report
+            ),
+        ),
+        (
+            topics.PLAN_MILESTONE_DUE,
+            PlanMilestoneDue,
+            event_handler(runtime, "notifications:plan.milestone_due", triggers.from_milestone),
         ),
     ]

@@ -22,6 +22,8 @@ from jinja2 import (
     TemplateError,
 )
 
+from suishin.contracts.calendar import CalendarError, format_fiscal_year
+
 log = logging.getLogger(__name__)
 
 LANGUAGES = ("ja", "en")
@@ -77,6 +79,11 @@ class Renderer:
         self.env.filters["status"] = _status_label
         self.env.filters["severity"] = _severity_label
         self.env.filters["num"] = _number
+        self.env.filters["fy"] = fiscal_year_label
+        self.env.filters["level"] = level_label
+        self.env.filters["owner"] = owner_line
+        # What the router passes per tenant; these defaults serve callers that do not.
+        self.env.globals["year_style"] = "wareki"
         # E-mails link to the ward portal: its inbox and its notification settings page.
         self.env.globals["settings_url"] = f"{portal_url.rstrip('/')}/settings"
         self.env.globals["inbox_url"] = f"{portal_url.rstrip('/')}/inbox"
@@ -119,6 +126,51 @@ def fallback(kind: str, language: str, facts: Mapping[str, Any]) -> tuple[str, s
     if reason:
         body += f"\n{reason}"
     return head, body
+
+
+YEAR_STYLES = ("wareki", "fiscal")
+"""How a tenant prints fiscal years: 令和3年度 (wareki, the default) or FY2021 (fiscal)."""
+
+_LEVELS_EN = {"施策": "measure", "取組": "initiative", "事業": "project", "目標": "goal"}
+
+
+def fiscal_year_label(value: Any, lang: str = "ja", style: str = "wareki") -> str:
+    """A fiscal year (2021 or FY2021) in the tenant's style: 令和3年度 (ja, wareki), FY2021
+    (fiscal, and always in English)."""
+    text = str(value)
+    digits = text[2:6] if text.startswith("FY") else text
+    try:
+        fy = int(digits)
+    except ValueError:
+        return text
+    suffix = "（上半期）" if text.endswith("-H1") and lang == "ja" else ""
+    suffix = " (first half)" if text.endswith("-H1") and lang != "ja" else suffix
+    if lang != "ja" or style == "fiscal":
+        return f"FY{fy}{suffix}"
+    try:
+        return format_fiscal_year(fy, "wareki") + suffix
+    except CalendarError:
+        return f"FY{fy}{suffix}"
+
+
+def level_label(value: str | None, lang: str = "ja") -> str:
+    """The plan's word for a measure's level (取組, 施策, ...); 施策 when the event has none."""
+    label = value or "施策"
+    if lang == "ja":
+        return label
+    return _LEVELS_EN.get(label, label)
+
+
+def owner_line(departments: Sequence[str] | None, lang: str = "ja") -> str:
+    """Who owns the subject: the owning departments, or (when the plan names none) the
+    plan's default owner, the 事務局, who receives what the owner would."""
+    if departments:
+        if lang == "ja":
+            return "所管課: " + "、".join(departments)
+        return "Owning departments: " + ", ".join(departments)
+    if lang == "ja":
+        return "所管: 事務局（計画に所管課の記載がないため、計画の既定の所管として）"
+    return "Owner: the secretariat (the plan names no owning department; its default owner)"
 
 
 def _status_label(value: str | None, lang: str = "ja") -> str:

@@ -7,11 +7,13 @@ from starlette.applications import Starlette
 from suishin.contracts import topics
 from suishin.contracts.events import IndicatorStatusChanged
 from suishin.kit.clock import Clock
+from suishin.kit.handlers import relay_waker
 from suishin.plans.graphql import schema
 from suishin.plans.handlers import indicator_status_handler
 from suishin.plans.milestones import run_milestone_sweeper
 from suishin.plans.runtime import PlansRuntime
 from suishin.plans.settings import PlansSettings
+from suishin.plans.sweep import run_deadline_sweeper
 
 
 def build(
@@ -24,6 +26,17 @@ def build(
         IndicatorStatusChanged,
         indicator_status_handler(runtime),
     )
+    if settings.report_sweep_enabled:
+
+        async def sweeper() -> None:
+            await run_deadline_sweeper(
+                lambda: runtime.pool,
+                runtime.clock,
+                interval=settings.report_sweep_interval,
+                on_events=relay_waker(runtime),
+            )
+
+        runtime.add_background(sweeper)
     if settings.milestone_sweep_enabled:
 
         async def milestone_sweeper() -> None:
@@ -31,7 +44,7 @@ def build(
                 lambda: runtime.pool,
                 runtime.clock,
                 interval=settings.milestone_sweep_interval,
-                on_changes=runtime.wake_relay,
+                on_changes=relay_waker(runtime),
             )
 
         runtime.add_background(milestone_sweeper)

@@ -20,21 +20,36 @@ import json
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
 from suishin.contracts import ids
 from suishin.contracts.calendar import JST
-from suishin.contracts.enums import IndicatorStatus, MeasureStatus
+from suishin.contracts.enums import (
+    IndicatorStatus,
+    MeasureStatus,
+    ProgressReportState,
+    ScheduleAdherence,
+)
 from suishin.contracts.events import (
     Envelope,
     IndicatorStatusChanged,
     MeasureEvaluated,
     MeasureStatusChanged,
     PlanMilestoneDue,
+    ProgressReportAccepted,
+    ProgressReportApproved,
+    ProgressReportDueSoon,
+    ProgressReportEvent,
+    ProgressReportOverdue,
+    ProgressReportPublished,
+    ProgressReportReturned,
+    ProgressReportSubmitted,
+    ProgressReportTransitioned,
+    ScheduleSlipped,
     new_event,
 )
 from suishin.contracts.planfile import Milestone
@@ -44,6 +59,7 @@ from suishin.kit.consumer import Rejection
 from suishin.kit.errors import DomainError, NotFound
 from suishin.kit.handlers import Outcome
 from suishin.plans import storage
+from suishin.plans.domain import reports
 from suishin.plans.domain.grading import (
     GradeScale,
     IndicatorResult,
@@ -117,7 +133,7 @@ async def change_measure_status(
     current = MeasureStatus(measure["status"]) if measure["status"] else None
     check_transition(current, to, actor=actor)
     why = require_reason(reason)
-    return await apply_status(
+    event = await apply_status(
         conn,
         measure,
         current,
@@ -127,6 +143,11 @@ async def change_measure_status(
         source="api",
         departments=owners,
     )
+    if MeasureStatus.COMPLETED in (current, to):
+        # 達成 also means "completed as a measure" (板橋区): completion (or reopening) regrades
+        years = await storage.grades.measure_years(conn, measure)
+        await regrade(conn, [(measure_id, y) for y in years], changed_by=actor.subject)
+    return event
 
 
 async def apply_status(
@@ -491,7 +512,7 @@ async def record_indicator_statuses(
     rows = []
     for (node_id, indicator_id, year), event in newest.items():
         p = event.payload
-        result = result_from_event(indicator_id, p.to_status, p.figures)
+        result = result_from_event(indicator_id, p.to_status, p.figures, rule=p.rule)
         rows.append(
             (
                 node_id,
@@ -507,6 +528,7 @@ async def record_indicator_statuses(
                 event.event_id,
                 event.aggregate_version,
                 event.occurred_at,
+                result.bar,
             )
         )
     applied = await storage.grades.upsert_indicator_statuses(conn, rows)
@@ -519,7 +541,12 @@ async def _indicator_results(
 ) -> list[IndicatorResult]:
     return [
         IndicatorResult(
-            r["indicator_id"], IndicatorStatus(r["status"]), r["quantitative"], r["exceeded"]
+            r["indicator_id"],
+            IndicatorStatus(r["status"]),
+            r["quantitative"],
+            r["exceeded"],
+            bar=r["exceeded_bar"],
+            title=r["title"],
         )
         for r in await storage.grades.latest_indicator_statuses(conn, measure, year)
     ]
@@ -540,7 +567,12 @@ async def regrade(
             conn, measure["plan_id"]
         )
         scales[measure["plan_id"]] = scale
-        decision = machine_grade(scale, await _indicator_results(conn, measure, year))
+        completed_since = await storage.history.completed_since(conn, measure_id)
+        decision = machine_grade(
+            scale,
+            await _indicator_results(conn, measure, year),
+            completed=completed_since is not None and year >= completed_since,
+        )
         current = await storage.grades.grade_for_update(conn, measure_id, year)
         if current is None and decision.grade is None:
             continue
@@ -744,3 +776,536 @@ async def sweep_milestones(conn: Conn, now: datetime) -> list[Envelope[PlanMiles
                 await outbox.enqueue(conn, event)
                 events.append(event)
     return events
+
+
+# --- progress reports (進捗報告) -----------------------------------------------------------------
+# The workflow's rules are in domain/reports.py; every step below runs in the caller's
+# transaction, records a transition row and enqueues its event on progress_report.workflow.
+
+
+@dataclass(frozen=True)
+class ReportContent:
+    """What the 所管課 writes; ``adherence`` per schedule track of the year, ``evidence`` as
+    (url, title)."""
+
+    results: str = ""
+    issues: str = ""
+    direction: str = ""
+    self_grade: str | None = None
+    adherence: Sequence[reports.AdherenceEntry] = ()
+    evidence: Sequence[tuple[str, str | None]] = ()
+
+
+@dataclass(frozen=True)
+class _ReportTarget:
+    measure: asyncpg.Record
+    period: reports.ReportPeriod
+    owners: list[str]
+
+    @property
+    def level_label(self) -> str:
+        labels = self.measure["level_labels"]
+        level = self.measure["level"]
+        return str(labels[level]) if level < len(labels) else "施策"
+
+
+async def _report_target(
+    conn: Conn, actor: Principal, measure_id: UUID, period: str
+) -> _ReportTarget:
+    measure = await storage.reports.measure_for_report(conn, measure_id)
+    if measure is None or measure["tenant"] != actor.tenant:
+        raise NotFound("施策", "Measure", str(measure_id))
+    parsed = reports.parse_period(period)
+    reports.check_period_in_plan(parsed, measure["fy_from"], measure["fy_to"])
+    leads = await storage.nodes.owner_leads(conn, measure_id)  # printed order
+    owners = [r["department_code"] for r in sorted(leads, key=lambda r: not r["is_lead"])]
+    return _ReportTarget(measure, parsed, owners)
+
+
+async def _current_report(conn: Conn, target: _ReportTarget) -> asyncpg.Record:
+    row = await storage.reports.current_report_for_update(
+        conn, target.measure["id"], target.period.text
+    )
+    if row is None:
+        raise NotFound(
+            "進捗報告", "Progress report", f"{target.measure['code']} {target.period.text}"
+        )
+    return row
+
+
+async def _check_content(
+    conn: Conn, target: _ReportTarget, content: ReportContent
+) -> list[tuple[str, str | None, str, str | None]]:
+    """Validate what the 所管課 wrote; return the adherence rows with the planned labels."""
+    for name, text in (
+        ("results", content.results),
+        ("issues", content.issues),
+        ("direction", content.direction),
+    ):
+        reports.check_text(text, name)
+    if content.self_grade is not None:
+        scale = await storage.tenants.plan_scale(conn, target.measure["plan_id"])
+        scale.grade(content.self_grade)
+    schedule = await storage.nodes.schedule_of(conn, [target.measure["id"]])
+    tracks = reports.planned_tracks(schedule)
+    year = target.period.fiscal_year
+    reports.check_adherence(content.adherence, tracks, year)
+    for i, (url, _title) in enumerate(content.evidence):
+        if not url.strip() or len(url) > 2000:
+            raise DomainError(
+                "REPORT_INVALID_EVIDENCE",
+                "根拠資料のリンク（URL）を1〜2000文字で入力してください",
+                "An evidence link needs a URL of 1 to 2000 characters",
+                field=f"evidence[{i}].url",
+            )
+    return [
+        (e.track, tracks[e.track].years.get(year), e.adherence.value, e.note)
+        for e in content.adherence
+    ]
+
+
+async def _self_grade_code(conn: Conn, plan_id: UUID, grade: str | None) -> str | None:
+    if grade is None:
+        return None
+    scale = await storage.tenants.plan_scale(conn, plan_id)
+    return scale.grade(grade).code
+
+
+async def _transition(
+    conn: Conn,
+    target: _ReportTarget,
+    report: asyncpg.Record,
+    event_type: type[ProgressReportTransitioned],
+    *,
+    to: ProgressReportState,
+    actor: Principal,
+    now: datetime,
+    comment: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    set_grade: tuple[str | None, str | None] | None = None,
+) -> asyncpg.Record:
+    """Move ``report`` to ``to`` (rules already checked): the row, a transition row and the
+    event, in the caller's transaction."""
+    previous = ProgressReportState(report["state"])
+    row = await storage.reports.set_state(
+        conn,
+        report["id"],
+        to.value,
+        actor=actor.subject,
+        now=now,
+        grade=set_grade[0] if set_grade else None,
+        grade_reason=set_grade[1] if set_grade else None,
+        set_grade=set_grade is not None,
+    )
+    await storage.reports.add_transition(
+        conn,
+        row,
+        from_state=previous.value,
+        to_state=to.value,
+        actor=actor.subject,
+        comment=comment,
+        now=now,
+    )
+    grade = row["grade"] or row["self_grade"]
+    scale = await storage.tenants.plan_scale(conn, target.measure["plan_id"])
+    found = scale.find(grade)
+    await _enqueue_report_event(
+        conn,
+        target,
+        event_type(
+            **_report_event_base(target),
+            report_id=row["id"],
+            report_version=row["version"],
+            from_state=previous,
+            to_state=to,
+            actor=actor.subject,
+            comment=comment,
+            grade=grade,
+            grade_label=found.label if found else grade,
+            **(extra or {}),
+        ),
+        now,
+    )
+    return row
+
+
+def _report_event_base(target: _ReportTarget) -> dict[str, Any]:
+    return {
+        "measure_id": target.measure["id"],
+        "plan_id": target.measure["plan_id"],
+        "code": target.measure["code"],
+        "title": target.measure["title"],
+        "level_label": target.level_label,
+        "period": target.period.text,
+        "fiscal_year": target.period.fiscal_year,
+        "department_codes": target.owners,
+    }
+
+
+async def _enqueue_report_event(
+    conn: Conn, target: _ReportTarget, payload: ProgressReportEvent, now: datetime
+) -> None:
+    event = new_event(
+        payload,
+        tenant=target.measure["tenant"],
+        aggregate_id=f"{target.measure['id']}:{target.period.text}",
+        producer=PRODUCER,
+        occurred_at=now,
+    )
+    await outbox.enqueue(conn, event)
+
+
+async def save_progress_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    content: ReportContent,
+    expected_revision: int | None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """Create (``expected_revision`` None) or edit the draft / returned report of a period."""
+    target = await _report_target(conn, actor, measure_id, period)
+    reports.check_may_report(actor, target.owners)
+    current = await storage.reports.current_report_for_update(conn, measure_id, target.period.text)
+    if current is None:
+        reports.check_new_report(expected_revision)
+    else:
+        reports.check_editable(ProgressReportState(current["state"]))
+        reports.check_revision(expected_revision, current["revision"])
+    adherence = await _check_content(conn, target, content)
+    self_grade = await _self_grade_code(conn, target.measure["plan_id"], content.self_grade)
+    texts = {
+        "results": content.results.strip(),
+        "issues": content.issues.strip(),
+        "direction": content.direction.strip(),
+    }
+    if current is None:
+        row = await storage.reports.insert_report(
+            conn,
+            report_id=uuid4(),
+            measure=target.measure,
+            period=target.period.text,
+            fiscal_year=target.period.fiscal_year,
+            version=1,
+            self_grade=self_grade,
+            actor=actor.subject,
+            now=now,
+            **texts,
+        )
+        await storage.reports.add_transition(
+            conn,
+            row,
+            from_state=None,
+            to_state="draft",
+            actor=actor.subject,
+            comment=None,
+            now=now,
+        )
+    else:
+        row = await storage.reports.update_content(
+            conn, current["id"], self_grade=self_grade, actor=actor.subject, now=now, **texts
+        )
+    await storage.reports.replace_adherence(conn, row["id"], adherence)
+    await storage.reports.replace_evidence(
+        conn, row["id"], [(u.strip(), (t or "").strip() or None) for u, t in content.evidence]
+    )
+    return row
+
+
+async def submit_progress_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    expected_revision: int | None = None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """The 所管課 submits (or resubmits) its report; tracks 遅延/未着手 at or after their
+    planned year also emit one ``ScheduleSlipped``."""
+    target = await _report_target(conn, actor, measure_id, period)
+    reports.check_may_report(actor, target.owners)
+    current = await _current_report(conn, target)
+    if expected_revision is not None:
+        reports.check_revision(expected_revision, current["revision"])
+    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.SUBMITTED)
+    reports.check_results(current["results"])
+    row = await _transition(
+        conn,
+        target,
+        current,
+        ProgressReportSubmitted,
+        to=ProgressReportState.SUBMITTED,
+        actor=actor,
+        now=now,
+    )
+    entries = [
+        reports.AdherenceEntry(r["track"], ScheduleAdherence(r["adherence"]), r["note"])
+        for r in await storage.reports.adherence_of(conn, [row["id"]])
+    ]
+    tracks = reports.planned_tracks(await storage.nodes.schedule_of(conn, [measure_id]))
+    slipped = reports.slipped(entries, tracks, target.period.fiscal_year)
+    if slipped:
+        await _enqueue_report_event(
+            conn,
+            target,
+            ScheduleSlipped(
+                **_report_event_base(target),
+                report_id=row["id"],
+                report_version=row["version"],
+                tracks=slipped,
+                reported_by=actor.subject,
+            ),
+            now,
+        )
+    return row
+
+
+async def return_progress_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    comment: str | None,
+    expected_revision: int | None = None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """The 事務局 returns a submitted report to its 所管課 with a comment."""
+    reports.check_may_review(actor)
+    target = await _report_target(conn, actor, measure_id, period)
+    current = await _current_report(conn, target)
+    if expected_revision is not None:
+        reports.check_revision(expected_revision, current["revision"])
+    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.RETURNED)
+    text = reports.require_comment(comment)
+    return await _transition(
+        conn,
+        target,
+        current,
+        ProgressReportReturned,
+        to=ProgressReportState.RETURNED,
+        actor=actor,
+        now=now,
+        comment=text,
+    )
+
+
+async def accept_progress_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    comment: str | None = None,
+    expected_revision: int | None = None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """The 事務局 accepts a submitted report; it then waits for the 本部."""
+    reports.check_may_review(actor)
+    target = await _report_target(conn, actor, measure_id, period)
+    current = await _current_report(conn, target)
+    if expected_revision is not None:
+        reports.check_revision(expected_revision, current["revision"])
+    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.ACCEPTED)
+    return await _transition(
+        conn,
+        target,
+        current,
+        ProgressReportAccepted,
+        to=ProgressReportState.ACCEPTED,
+        actor=actor,
+        now=now,
+        comment=(comment or "").strip() or None,
+    )
+
+
+async def approve_progress_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    grade: str | None = None,
+    reason: str | None = None,
+    expected_revision: int | None = None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """The 本部 / CIO approves an accepted report; ``grade`` (with a reason when it differs from
+    the self-assessment) overrides the 所管課's grade."""
+    reports.check_may_approve(actor)
+    target = await _report_target(conn, actor, measure_id, period)
+    current = await _current_report(conn, target)
+    if expected_revision is not None:
+        reports.check_revision(expected_revision, current["revision"])
+    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.APPROVED)
+    code = await _self_grade_code(conn, target.measure["plan_id"], grade)
+    why = reports.check_override(current["self_grade"], code, reason)
+    final = code if code is not None else current["self_grade"]
+    overridden = code is not None and code != current["self_grade"]
+    return await _transition(
+        conn,
+        target,
+        current,
+        ProgressReportApproved,
+        to=ProgressReportState.APPROVED,
+        actor=actor,
+        now=now,
+        comment=why,
+        set_grade=(final, why if overridden else None),
+        extra={"is_grade_override": overridden, "self_assessed_grade": current["self_grade"]},
+    )
+
+
+async def publish_progress_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    expected_revision: int | None = None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """The 事務局 or the 本部 publishes an approved report; a published correction supersedes
+    the version before it (kept, readable in the history)."""
+    reports.check_may_publish(actor)
+    target = await _report_target(conn, actor, measure_id, period)
+    current = await _current_report(conn, target)
+    if expected_revision is not None:
+        reports.check_revision(expected_revision, current["revision"])
+    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.PUBLISHED)
+    for older in await storage.reports.published_versions_for_update(
+        conn, measure_id, target.period.text
+    ):
+        superseded = await storage.reports.set_state(
+            conn, older["id"], ProgressReportState.SUPERSEDED.value, actor=actor.subject, now=now
+        )
+        await storage.reports.add_transition(
+            conn,
+            superseded,
+            from_state="published",
+            to_state="superseded",
+            actor=actor.subject,
+            comment=f"第{current['version']}版で訂正",
+            now=now,
+        )
+    return await _transition(
+        conn,
+        target,
+        current,
+        ProgressReportPublished,
+        to=ProgressReportState.PUBLISHED,
+        actor=actor,
+        now=now,
+    )
+
+
+async def correct_published_report(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    reason: str | None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """Start a corrected version (draft, a copy of the published one); the published version
+    stays public until the correction is published."""
+    target = await _report_target(conn, actor, measure_id, period)
+    reports.check_may_correct(actor, target.owners)
+    why = require_reason(reason)
+    current = await _current_report(conn, target)
+    if current["state"] != ProgressReportState.PUBLISHED:
+        raise DomainError(
+            "REPORT_NOT_PUBLISHED",
+            "訂正版を作成できるのは公表済みの進捗報告のみです",
+            "Only a published progress report can be corrected",
+        )
+    row = await storage.reports.insert_report(
+        conn,
+        report_id=uuid4(),
+        measure=target.measure,
+        period=target.period.text,
+        fiscal_year=target.period.fiscal_year,
+        version=current["version"] + 1,
+        results=current["results"],
+        issues=current["issues"],
+        direction=current["direction"],
+        self_grade=current["self_grade"],
+        actor=actor.subject,
+        now=now,
+    )
+    await storage.reports.copy_details(conn, current["id"], row["id"])
+    await storage.reports.add_transition(
+        conn, row, from_state=None, to_state="draft", actor=actor.subject, comment=why, now=now
+    )
+    return row
+
+
+async def set_report_deadline(
+    conn: Conn,
+    actor: Principal,
+    period: str,
+    due_on: date,
+    reminder_days: Sequence[int] | None,
+    *,
+    now: datetime,
+) -> asyncpg.Record:
+    """The 事務局 sets (or moves) the due date of a period's reports for its ward."""
+    reports.check_may_set_deadline(actor)
+    assert actor.tenant is not None
+    parsed = reports.parse_period(period)
+    days = reports.check_reminder_days(
+        list(reminder_days) if reminder_days is not None else list(reports.DEFAULT_REMINDER_DAYS)
+    )
+    return await storage.reports.upsert_deadline(
+        conn, actor.tenant, parsed.text, due_on, days, actor.subject, now
+    )
+
+
+async def sweep_report_deadline(conn: Conn, deadline: Mapping[str, Any], now: datetime) -> int:
+    """Signal one ward's period: a ``ProgressReportDueSoon`` at each reminder step and one
+    ``ProgressReportOverdue`` once the date passed, per measure without a submitted report;
+    each (measure, period, step, due date) exactly once. Returns the events enqueued."""
+    today = now.astimezone(JST).date()
+    reached, announce = reports.due_steps(deadline["due_on"], deadline["reminder_days"], today)
+    if announce is None:
+        return 0
+    period = reports.parse_period(deadline["period"])
+    measures = await storage.reports.unsubmitted_measures(conn, deadline["tenant"], period.text)
+    if not measures:
+        return 0
+    for step in reached:
+        if step != announce:
+            await storage.reports.claim_signals(
+                conn,
+                [
+                    (m["id"], period.text, step.step, deadline["due_on"], m["tenant"])
+                    for m in measures
+                ],
+                now,
+            )
+    fresh = await storage.reports.claim_signals(
+        conn,
+        [(m["id"], period.text, announce.step, deadline["due_on"], m["tenant"]) for m in measures],
+        now,
+    )
+    count = 0
+    for m in measures:
+        if m["id"] not in fresh:
+            continue
+        target = _ReportTarget(m, period, list(m["owners"]))
+        payload: ProgressReportEvent
+        if announce.step == "overdue":
+            payload = ProgressReportOverdue(
+                **_report_event_base(target), due_on=deadline["due_on"], days_overdue=announce.days
+            )
+        else:
+            payload = ProgressReportDueSoon(
+                **_report_event_base(target), due_on=deadline["due_on"], days_left=announce.days
+            )
+        await _enqueue_report_event(conn, target, payload, now)
+        count += 1
+    return count

@@ -65,7 +65,30 @@ async def export_plan_data(db: Executor, tenant: str, plan_key: str) -> dict[str
             }
             for g in grades
         ]
+    reports = await storage.reports.published_reports_of_plan(db, plan["id"])
+    if reports:
+        data["progress_reports"] = [_progress_report(r) for r in reports]
     return data
+
+
+def _progress_report(r: asyncpg.Record) -> dict[str, Any]:
+    """A published progress report as plan-file data (absent fields left out)."""
+    adherence = [
+        {k: v for k, v in a.items() if v is not None and not (k == "track" and v == "")}
+        for a in r["adherence"]
+    ]
+    out: dict[str, Any] = {
+        "path": r["path"],
+        "period": r["period"],
+        "results": r["results"],
+        "issues": r["issues"] or None,
+        "direction": r["direction"] or None,
+        "grade": r["grade"],
+        "adherence": adherence or None,
+        "source": (r["extra"] or {}).get("source"),
+        "notes": (r["extra"] or {}).get("notes"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
 
 
 async def export_plan_file(db: Executor, tenant: str, plan_key: str) -> PlanFile:

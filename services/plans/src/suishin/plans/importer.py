@@ -16,17 +16,18 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from pydantic import BaseModel
 
 from suishin.contracts import ids
 from suishin.contracts.enums import MeasureStatus
-from suishin.contracts.planfile import Node, PlanFile, plan_file_data
+from suishin.contracts.planfile import Node, PlanFile, PublishedProgressReport, plan_file_data
+from suishin.kit.clock import SystemClock
 from suishin.kit.errors import DomainError
 from suishin.plans import commands, storage
-from suishin.plans.domain.grading import build_scale
+from suishin.plans.domain.grading import scale_from_plan_file
 from suishin.plans.domain.reimport import (
     ImportConflict,
     ImportConflicts,
@@ -90,6 +91,7 @@ class ImportReport:
     history_rows: int = 0
     events: int = 0
     published_grades_written: int = 0
+    progress_reports_written: int = 0
     details: list[str] = field(default_factory=list)
     conflicts: list[ImportConflict] = field(default_factory=list)
     """Values changed in the system since the last import that the file overwrote (only with
@@ -105,6 +107,7 @@ class ImportReport:
             or self.nodes_updated
             or self.nodes_deleted
             or self.published_grades_written
+            or self.progress_reports_written
             or self.events
         )
 
@@ -119,7 +122,8 @@ class ImportReport:
             f"{self.nodes_updated} updated, {self.nodes_deleted} deleted, "
             f"{self.nodes_unchanged} unchanged; status changes {self.status_changes}, "
             f"events {self.events}, departments {self.departments_written}, "
-            f"published grades {self.published_grades_written}{overwritten}"
+            f"published grades {self.published_grades_written}, "
+            f"progress reports {self.progress_reports_written}{overwritten}"
         )
 
 
@@ -277,6 +281,7 @@ def _document(plan_file: PlanFile) -> dict[str, Any]:
     evaluations = data.get("published_evaluations")
     if isinstance(evaluations, dict):
         evaluations.pop("grades", None)
+    data.pop("progress_reports", None)  # stored as published progress reports
     return data
 
 
@@ -284,11 +289,8 @@ def _scale_json(plan_file: PlanFile) -> dict[str, Any] | None:
     scale = plan_file.grading_scale
     if scale is None:
         return None
-    return build_scale(
-        plan_file.tenant.slug,
-        scale.description or f"{plan_file.tenant.name} 評価",
-        [(g.code, g.label, g.label_variants, g.description or "", g.failing) for g in scale.grades],
-        scale.rule,
+    return scale_from_plan_file(
+        plan_file.tenant.slug, scale.description or f"{plan_file.tenant.name} 評価", scale
     ).to_json()
 
 
@@ -419,6 +421,7 @@ async def _import(
         await _write_children(conn, plan_file, desired, report)
         say("grades", total, total)
         await _write_published_grades(conn, plan_file, report)
+        await _write_progress_reports(conn, plan_file, report, reason)
         regraded = await commands.regrade(conn, await _graded_pairs(conn, report.plan_id))
         report.events += len(regraded)
         if report.changed:
@@ -748,3 +751,109 @@ async def _graded_pairs(conn: Conn, plan_id: UUID) -> Sequence[tuple[UUID, int]]
         conn, await storage.grades.graded_node_years(conn, plan_id)
     )
     return sorted(pairs, key=lambda p: (str(p[0]), p[1]))
+
+
+# --- published progress reports (進捗報告) ------------------------------------------------------
+
+
+def _report_extra(r: PublishedProgressReport) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if r.source:
+        extra["source"] = r.source
+    if r.notes:
+        extra["notes"] = [n.model_dump(mode="json", exclude_defaults=True) for n in r.notes]
+    return extra
+
+
+async def _write_progress_reports(
+    conn: Conn, plan_file: PlanFile, report: ImportReport, reason: str
+) -> None:
+    """The file's published progress reports become published reports (source ``import``):
+    new ones are inserted, changed ones updated, ones no longer in the file deleted; a period
+    that already has a report made through the API keeps it. No events (the ward announced
+    them already). Re-importing the same file changes nothing."""
+    tenant, key = plan_file.tenant.slug, plan_file.plan.key
+    have = {
+        (r["measure_id"], r["period"]): r
+        for r in await storage.reports.imported_reports_of_plan(conn, report.plan_id)
+    }
+    taken = await storage.reports.periods_with_reports(conn, report.plan_id)
+    wanted: set[tuple[UUID, str]] = set()
+    now = SystemClock().now()
+    for r in plan_file.progress_reports:
+        measure_id = ids.node_id(tenant, key, r.path)
+        pair = (measure_id, r.period)
+        wanted.add(pair)
+        adherence = [[a.track, a.adherence.value, a.note] for a in r.adherence]
+        extra = _report_extra(r)
+        texts = {"results": r.results, "issues": r.issues or "", "direction": r.direction or ""}
+        existing = have.get(pair)
+        if existing is not None:
+            same = (
+                existing["results"],
+                existing["issues"],
+                existing["direction"],
+                existing["grade"],
+                existing["extra"],
+                existing["adherence"],
+            ) == (*texts.values(), r.grade, extra, adherence)
+            if same:
+                continue
+            await storage.reports.set_imported_content(
+                conn, existing["id"], grade=r.grade, extra=extra, now=now, **texts
+            )
+            report_id = existing["id"]
+        elif pair in taken:
+            continue  # the ward's staff wrote this period's report through the API
+        else:
+            measure = await storage.reports.measure_for_report(conn, measure_id)
+            assert measure is not None  # checked: the path is a measure of the file
+            row = await storage.reports.insert_report(
+                conn,
+                report_id=uuid4(),
+                measure=measure,
+                period=r.period,
+                fiscal_year=int(r.period[2:6]),
+                version=1,
+                self_grade=r.grade,
+                grade=r.grade,
+                actor="import",
+                now=now,
+                state="published",
+                source="import",
+                **texts,
+            )
+            await storage.reports.set_extra(conn, row["id"], extra)
+            await storage.reports.add_transition(
+                conn,
+                row,
+                from_state=None,
+                to_state="published",
+                actor="import",
+                comment=reason,
+                now=now,
+            )
+            report_id = row["id"]
+        planned = {
+            (s.track or ""): s.label
+            for n in [_node_at(plan_file, r.path)]
+            for s in n.schedule
+            if s.fiscal_year == int(r.period[2:6])
+        }
+        await storage.reports.replace_adherence(
+            conn,
+            report_id,
+            [(a.track, planned.get(a.track), a.adherence.value, a.note) for a in r.adherence],
+        )
+        report.progress_reports_written += 1
+    gone = [row["id"] for pair, row in have.items() if pair not in wanted]
+    if gone:
+        await storage.reports.delete_reports(conn, gone)
+        report.progress_reports_written += len(gone)
+
+
+def _node_at(plan_file: PlanFile, path: str) -> Node:
+    for node_path, _parent, node in plan_file.iter_nodes():
+        if node_path == path:
+            return node
+    raise KeyError(path)

@@ -12,7 +12,9 @@ without its own 所管課 shows the one it answers to: the nearest ancestor's, o
 owner marked （計画の既定の所管）. A third sheet, 目標の指標, lists the goals that have
 indicators of their own with the goal's yearly status. The last column of the main sheet
 gives the national frameworks (自治体DX推進計画, 官民データ活用推進基本法) the plan maps each
-measure to.
+measure to. After those, per fiscal year, the measure's progress report (進捗報告) of the
+year: 実績, 課題, 方向性 and the schedule adherence per track (the latest version; its state is
+noted when it is not yet published).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from suishin.contracts.calendar import format_fiscal_year
-from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.enums import IndicatorStatus, ProgressReportState, ScheduleAdherence
 from suishin.kit.errors import NotFound
 from suishin.plans import storage
 from suishin.plans.domain.goals import goal_years
@@ -41,6 +43,7 @@ from suishin.plans.domain.ownership import (
     owners_for_reporting,
     owners_shown,
 )
+from suishin.plans.domain.reports import ADHERENCE_LABELS, STATE_LABELS
 from suishin.plans.storage import Executor
 
 STATUS_JA = {
@@ -158,6 +161,11 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
     measure_word = Counter(x for x in labels if x).most_common(1)
     title_header = f"{measure_word[0][0]}名" if measure_word else "施策名"
 
+    reports = _latest_reports(await storage.reports.reports_of_measures(db, measure_ids))
+    adherence = _group(
+        await storage.reports.adherence_of(db, [r["id"] for r in reports.values()]), "report_id"
+    )
+
     def label(code: str | None) -> str:
         grade = scale.find(code)
         return grade.label if grade else (code or "")
@@ -177,6 +185,15 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         y = year_text(year)
         header += [f"{y} 計画", f"{y} 実績（指標）", f"{y} 評価"]
     header.append("国の計画との対応")
+    # progress reports (進捗報告): appended after the columns above
+    for year in years:
+        y = year_text(year)
+        header += [
+            f"{y} 進捗報告 実績",
+            f"{y} 課題",
+            f"{y} 方向性",
+            f"{y} スケジュール進捗",
+        ]
     ws.append(header)
     for cell in ws[2]:
         cell.font = Font(bold=True)
@@ -223,6 +240,9 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
                     failing_columns.append(len(row) + 3)
             row += ["\n".join(plan_lines), _actual_text(actual_rows), grade_text]
         row.append(_frameworks_text(m))
+        for year in years:
+            report = reports.get((m["id"], f"FY{year}"))
+            row += _report_cells(report, adherence.get(report["id"], []) if report else [])
         ws.append(row)
         for column in failing_columns:
             ws.cell(row=ws.max_row, column=column).fill = FAILING_FILL
@@ -230,7 +250,7 @@ async def progress_workbook(db: Executor, tenant: str, plan_key: str) -> Workboo
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [30]
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [30] + [34, 28, 28, 28] * len(years)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
@@ -314,3 +334,27 @@ def _group(rows: list[asyncpg.Record], key: str) -> dict[Any, list[asyncpg.Recor
     for r in rows:
         out[r[key]].append(r)
     return out
+
+
+def _latest_reports(rows: list[asyncpg.Record]) -> dict[tuple[Any, str], asyncpg.Record]:
+    """The latest version of each (measure, period) (rows come newest version first)."""
+    out: dict[tuple[Any, str], asyncpg.Record] = {}
+    for r in rows:
+        out.setdefault((r["measure_id"], r["period"]), r)
+    return out
+
+
+def _report_cells(report: asyncpg.Record | None, adherence: list[asyncpg.Record]) -> list[str]:
+    """実績, 課題, 方向性 and the schedule adherence of a report (empty without one)."""
+    if report is None:
+        return ["", "", "", ""]
+    state = ProgressReportState(report["state"])
+    results = report["results"]
+    if state != ProgressReportState.PUBLISHED:
+        results = f"（{STATE_LABELS[state]}）{results}"
+    lines = []
+    for a in adherence:
+        track = f"［{a['track']}］" if a["track"] else ""
+        note = f"：{a['note']}" if a["note"] else ""
+        lines.append(f"{track}{ADHERENCE_LABELS[ScheduleAdherence(a['adherence'])]}{note}")
+    return [results, report["issues"], report["direction"], "\n".join(lines)]

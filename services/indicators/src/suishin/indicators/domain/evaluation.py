@@ -64,6 +64,9 @@ from suishin.indicators.domain.model import (
     months_into_fiscal_year,
 )
 
+NO_TARGET_TEXT = "―"
+NO_TARGET_TEXTS = frozenset({"―", "-", "－", "—", "‐", "ー", "目標なし"})
+
 STATUS_LABELS_JA: dict[IndicatorStatus, str] = {
     IndicatorStatus.ACHIEVED: "達成",
     IndicatorStatus.ON_TRACK: "順調",
@@ -196,7 +199,10 @@ def evaluate(
     """Status of ``spec`` for ``fiscal_year`` from the current observations, as of ``now``."""
     years = year_figures(spec, observations)
     target = select_target(spec, fiscal_year)
-    if spec.is_text_only or target is None or target.is_text:
+    if target is None and any(not t.is_text or is_no_target(t) for t in spec.targets):
+        # The plan sets targets, but none for this year (「―」): no target, nothing carried.
+        base = _no_target_this_year(spec, fiscal_year, years)
+    elif spec.is_text_only or target is None or target.is_text:
         base = _evaluate_text(spec, fiscal_year, years, target)
     else:
         base = _evaluate_numeric(spec, fiscal_year, years, target)
@@ -299,10 +305,35 @@ def _basis_of_level(period: ReportingPeriod) -> str:
 # --- targets ----------------------------------------------------------------------------------
 
 
+def is_no_target(target: TargetSpec) -> bool:
+    """A year the plan prints as 「―」 (plan file ``none: true``): it has no target."""
+    return target.value is None and (target.text or "").strip() in NO_TARGET_TEXTS
+
+
+def _no_target_this_year(spec: IndicatorSpec, fy: int, years: dict[int, YearFigure]) -> Evaluation:
+    year = years.get(fy, NO_FIGURE)
+    figures = EvaluationFigures(
+        actual=year.actual, unit=spec.unit, target_text=NO_TARGET_TEXT, basis=year.basis or None
+    )
+    reported = "実績の報告はありますが、" if year.has_data else ""
+    return Evaluation(
+        fy,
+        IndicatorStatus.NO_DATA,
+        "no_target_this_year",
+        f"計画は{format_fiscal_year(fy)}の目標を示していません（―）。{reported}"
+        "目標のない年度は評価しません（他の年度の目標は当てはめません）。",
+        figures,
+    )
+
+
 def select_target(spec: IndicatorSpec, fiscal_year: int) -> TargetSpec | None:
+    """The target of the year: its own, else a multi-year target covering it, else (levels and
+    cumulative flows) the next later target, reached along a straight line. A year the plan
+    prints as 「―」 and a per-year flow's year without a target have none: an earlier year's
+    target is never carried forward."""
     year = [t for t in spec.targets if not t.is_span and t.fiscal_year == fiscal_year]
     if year:
-        return year[0]
+        return None if is_no_target(year[0]) else year[0]
     spans = sorted(
         (
             t
@@ -314,14 +345,14 @@ def select_target(spec: IndicatorSpec, fiscal_year: int) -> TargetSpec | None:
     )
     if spans:
         return spans[0]
-    singles = sorted((t for t in spec.targets if not t.is_span), key=lambda t: t.fiscal_year)
-    earlier = [t for t in singles if t.fiscal_year < fiscal_year]
+    singles = sorted(
+        (t for t in spec.targets if not t.is_span and not is_no_target(t)),
+        key=lambda t: t.fiscal_year,
+    )
     later = [t for t in singles if t.fiscal_year > fiscal_year]
     if spec.aggregation is Aggregation.PER_YEAR and not spec.is_level:
-        return earlier[-1] if earlier else None
-    if later:
-        return later[0]
-    return earlier[-1] if earlier else None
+        return None
+    return later[0] if later else None
 
 
 def default_comparator(polarity: Polarity) -> Comparator:
@@ -607,11 +638,19 @@ def _cumulative(
             figures,
         )
     if met_total and _is_up(comparator, spec):
+        # The year's own figure reaching the whole multi-year total is a bar the plan prints
+        # (3か年事業量 done within the year); grades name it (``cumulative_reached_in_year``).
+        in_year = target.is_span and satisfies(year.actual, t, comparator, spec.polarity, tol)
         return Evaluation(
             fy,
             IndicatorStatus.ACHIEVED,
-            "cumulative_reached",
-            summary + "累計目標に既に達しています。",
+            "cumulative_reached_in_year" if in_year else "cumulative_reached",
+            summary
+            + (
+                f"{format_fiscal_year(fy)}の実績だけで累計目標に達しました。"
+                if in_year
+                else "累計目標に既に達しています。"
+            ),
             figures,
         )
     status = judge(total, expected, comparator, spec.polarity, tol, spec.margin)

@@ -122,6 +122,8 @@ class Batch:
         self.outcomes: list[tuple[Any, ...]] = []
         self.planned: list[Planned] = []
         self.keys: set[tuple[str, str, str]] = set()
+        self.settled: set[tuple[str, str]] = set()  # (tenant, alert_key) settled for good
+        self.newly_settled: list[tuple[str, str, UUID | None]] = []
 
     def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)
@@ -150,6 +152,26 @@ class Batch:
                     escalate_at=r["escalate_at"],
                 )
             )
+
+    @staticmethod
+    def settleable(signals: Iterable[Signal]) -> list[tuple[str, str]]:
+        """The (tenant, alert_key) pairs whose settlement the batch needs to know."""
+        return sorted({(s.tenant, s.alert_key) for s in signals if s.settleable})
+
+    def add_settled(self, keys: Iterable[tuple[str, str]]) -> None:
+        self.settled.update(keys)
+
+    def settle(self, signal: Signal) -> None:
+        """Remember for good that ``signal`` settled its kinds on its subject and period."""
+        for kind in signal.settles:
+            key = (signal.tenant, signal.key_of(kind))
+            if key not in self.settled:
+                self.settled.add(key)
+                self.newly_settled.append((*key, signal.source_event_id))
+
+    def resolved_ids(self) -> list[UUID]:
+        """The alerts the batch resolved (their pending e-mails are not sent any more)."""
+        return [a.id for a in self.alerts if a.state == "resolved" and a.changed]
 
     def recoverable(self, signals: Iterable[Signal]) -> list[UUID]:
         """The alerts a recovery in the batch may end (whose recipients it needs to know)."""
@@ -246,6 +268,17 @@ class Batch:
         return deliveries, announced
 
 
+def _period_ends(alert_period: str | None, signal: Signal) -> bool:
+    """Whether a signal of ``signal.period`` ends an alert of ``alert_period``: the same
+    period, or (a measure graded again) an earlier fiscal year."""
+    if (alert_period or "") == (signal.period or ""):
+        return True
+    if not (signal.resolves_earlier_periods and alert_period and signal.period):
+        return False
+    fiscal = alert_period.startswith("FY") and signal.period.startswith("FY")
+    return fiscal and alert_period[2:6] < signal.period[2:6]
+
+
 def log_outcome(signal: Signal, what: str, detail: str) -> None:
     level = logging.WARNING if what in ("no_recipients", "unknown_tenant") else logging.INFO
     log.log(
@@ -301,6 +334,16 @@ class Router:
                 outcome,
             )
             return outcome
+        if signal.settleable and (signal.tenant, signal.alert_key) in batch.settled:
+            batch.record(
+                signal,
+                "already_settled",
+                None,
+                f"{signal.alert_key} was settled before this event arrived: nothing opens",
+                outcome,
+            )
+            return outcome
+        batch.settle(signal)
         if unknown:
             log.warning(
                 "event names departments missing from the directory",
@@ -315,7 +358,7 @@ class Router:
         if signal.resolves:
             alerted = self._resolve_alerts(batch, signal, snap, outcome)
             if signal.announce_recovery:
-                if not alerted:
+                if not alerted and not signal.quiet_without_alert:
                     batch.record(
                         signal,
                         "no_open_alert",
@@ -335,7 +378,7 @@ class Router:
             for rule in rules:
                 found: list[Recipient] = []
                 for target in rule.targets:
-                    for person in snap.holders(target, departments, today):
+                    for person in snap.reached(target, departments, signal, today):
                         found.append(Recipient(person=person, rule_id=rule.id))
                 for hook_id in rule.webhook_ids:
                     hook = snap.webhooks.get(hook_id)
@@ -358,17 +401,20 @@ class Router:
                 batch.record(
                     signal, "no_rule", None, f"no routing rule matches {signal.kind}", outcome
                 )
+        # a companion recovery (beside the event's own notice) reaches only those alerted
         subscribers = [
             s.person_id
             for s in snap.subscriptions
-            if subscription_matches(s, signal, departments) and s.person_id not in recipients
+            if not signal.quiet_without_alert
+            and subscription_matches(s, signal, departments)
+            and s.person_id not in recipients
         ]
         for person in snap.people_by_id(subscribers):
             if person.active:
                 recipients.setdefault(person.id, Recipient(person=person))
 
         if not recipients:
-            if signal.is_alert or signal.announce_recovery:
+            if signal.is_alert or (signal.announce_recovery and not signal.quiet_without_alert):
                 log.warning(
                     "signal reached nobody",
                     extra={
@@ -385,7 +431,11 @@ class Router:
             if alert_id is None:
                 return outcome
 
-        context = {"f": signal.facts, "severity": signal.severity.value}
+        context = {
+            "f": signal.facts,
+            "severity": signal.severity.value,
+            "year_style": snap.year_style,
+        }
         rendered: dict[str, tuple[str, str, str | None]] = {}
         for recipient in recipients.values():
             if recipient.person is not None:
@@ -496,7 +546,7 @@ class Router:
             for a in batch.by_subject.get((signal.tenant, signal.subject), [])
             if a.state != "resolved"
             and a.kind in signal.resolves
-            and (a.period or "") == (signal.period or "")
+            and _period_ends(a.period, signal)
         ]
         if not resolved:
             return []

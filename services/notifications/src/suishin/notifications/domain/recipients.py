@@ -18,6 +18,7 @@ from suishin.notifications.domain.routing import (
     SubscriptionView,
 )
 from suishin.notifications.domain.shaping import Cadence, DigestSchedule, parse_hhmm
+from suishin.notifications.domain.triggers import Signal
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class TenantSnapshot:
     digest: DigestSchedule
     people: dict[str, Person] = field(default_factory=dict)
     assignments: list[AssignmentView] = field(default_factory=list)
+    year_style: str = "wareki"
+    default_owner: list[Target] = field(default_factory=lambda: [Target(post="事務局")])
     _holders: dict[tuple[Target, tuple[str, ...], date], list[Person]] = field(
         default_factory=dict, repr=False
     )
@@ -109,6 +112,20 @@ class TenantSnapshot:
         """The known people among ``ids``, ordered by id."""
         found = {self.people[i] for i in ids if i in self.people}
         return sorted(found, key=lambda p: p.id)
+
+    def reached(
+        self, target: Target, owner_departments: Sequence[str], signal: Signal, on: date
+    ) -> list[Person]:
+        """Who a rule's target reaches for ``signal``: its holders; for ``$owner`` when the
+        event names no owning department (a plan that names none), the tenant's default owner
+        (the 事務局 unless the directory says otherwise)."""
+        if target.department == OWNER and not signal.department_codes:
+            found: dict[str, Person] = {}
+            for owner in self.default_owner:
+                for person in self.holders(owner, owner_departments, on):
+                    found.setdefault(person.id, person)
+            return list(found.values())
+        return self.holders(target, owner_departments, on)
 
     def holders(self, target: Target, owner_departments: Sequence[str], on: date) -> list[Person]:
         """Active people who, on day ``on``, hold an assignment matching every field of
@@ -196,6 +213,10 @@ def snapshot(
             for h in rows.get("webhooks", [])
         },
         digest=digest,
+        year_style=settings.get("year_style", "wareki"),
+        default_owner=targets_from_json(settings["default_owner"])
+        if settings.get("default_owner")
+        else [Target(post="事務局")],
         people={r["id"]: person_of(r) for r in rows.get("people", [])},
         assignments=[
             AssignmentView(

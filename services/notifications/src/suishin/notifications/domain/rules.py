@@ -10,16 +10,10 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from suishin.contracts import topics
 from suishin.kit.errors import DomainError
 from suishin.notifications.domain.directory import OWNER, Target
-from suishin.notifications.domain.triggers import KINDS
+from suishin.notifications.domain.triggers import EVENT_TYPES, KINDS
 
-EVENT_TYPES = (
-    topics.INDICATOR_STATUS_CHANGED,
-    topics.MEASURE_STATUS_CHANGED,
-    topics.MEASURE_EVALUATED,
-)
 MAX_SILENCE = timedelta(days=90)
 MAX_COMMENT = 2000
 LANGUAGES = ("ja", "en")

@@ -147,3 +147,33 @@ async def insert_outcomes(conn: asyncpg.Connection, rows: Sequence[Sequence[Any]
     """Routing outcomes (values in :data:`OUTCOME_COLUMNS` order), in one statement."""
     if rows:
         await conn.execute(_INSERT_OUTCOMES, *columns(rows, len(OUTCOME_COLUMNS)))
+
+
+async def settled(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The (tenant, alert_key) pairs among ``keys`` that were settled for good."""
+    rows = await conn.fetch(
+        """select tenant, alert_key from settled_alerts
+           where (tenant, alert_key) in (select * from unnest($1::text[], $2::text[]))""",
+        [t for t, _ in keys],
+        [k for _, k in keys],
+    )
+    return [(r["tenant"], r["alert_key"]) for r in rows]
+
+
+async def settle_many(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, str, UUID | None]], now: datetime
+) -> None:
+    """Remember (tenant, alert_key, source event) as settled, in one statement."""
+    if not rows:
+        return
+    await conn.execute(
+        """insert into settled_alerts (tenant, alert_key, source_event_id, settled_at)
+           select t, k, e, $4 from unnest($1::text[], $2::text[], $3::uuid[]) as u(t, k, e)
+           on conflict (tenant, alert_key) do nothing""",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        now,
+    )

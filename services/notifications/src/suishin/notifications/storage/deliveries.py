@@ -173,3 +173,25 @@ async def finish_carried(
         error,
         finished,
     )
+
+
+async def drop_for_resolved(
+    conn: asyncpg.Connection, alert_ids: Sequence[UUID], now: datetime
+) -> int:
+    """E-mails of these (resolved) alerts still held for quiet hours, grouping or a digest
+    are dropped instead of sent; the number dropped."""
+    if not alert_ids:
+        return 0
+    rows = await conn.fetch(
+        """update deliveries d set status = 'dropped', finished_at = $2,
+               next_attempt_at = null, digest_due_at = null,
+               last_error = 'alert resolved before sending'
+           from notifications n
+           where n.id = d.notification_id and n.alert_id = any($1::uuid[])
+             and d.channel = 'email' and d.status in ('pending', 'digest')
+             and d.attempts = 0
+           returning d.id""",
+        list(alert_ids),
+        now,
+    )
+    return len(rows)

@@ -36,7 +36,11 @@ async def replace(conn: asyncpg.Connection, d: Directory, secrets: Mapping[str, 
                imported_at = now()""",
         t,
         d.name,
-        d.digest.model_dump(exclude_none=True),
+        {
+            **d.digest.model_dump(exclude_none=True),
+            "year_style": d.year_style,
+            "default_owner": [o.model_dump(exclude_none=True) for o in d.default_owner],
+        },
         [e.model_dump(exclude_none=True) for e in d.escalation],
     )
     for table in ("assignments", "departments", "bodies", "posts", "webhooks"):

@@ -17,31 +17,38 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
-from suishin.contracts.enums import Aggregation, Comparator, IndicatorStatus
+from suishin.contracts.enums import Comparator, IndicatorStatus
 from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged
-from suishin.contracts.planfile import Indicator, NodeKind, PlanFile
+from suishin.contracts.planfile import (
+    NAMED_GRADING_RULES,
+    NO_GRADING_RULE,
+    GradeCondition,
+    GradingScale,
+)
 from suishin.kit.errors import DomainError
 
 MET = frozenset({IndicatorStatus.ACHIEVED, IndicatorStatus.ON_TRACK})
 NOT_EVALUABLE = frozenset({IndicatorStatus.NO_DATA, IndicatorStatus.STALE})
 
-Exceeded = Literal["all", "any"]
-
 
 @dataclass(frozen=True)
 class GradeDef:
-    """One grade of a scale and the conditions it needs."""
+    """One grade of a scale and what it asks of the measure's year.
+
+    ``when``: conditions (:class:`~suishin.contracts.planfile.GradeCondition`) of which one must
+    hold; ``provided``: conditions that must all hold as well. The last grade of a scale is the
+    fallback and needs nothing.
+    """
 
     code: str
     label: str
     meaning: str = ""
     failing: bool = False
-    min_met_ratio: float = 0.0
-    min_met: int = 0
-    exceeded: Exceeded | None = None
+    when: tuple[str, ...] = ()
+    provided: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 
     def names(self) -> set[str]:
@@ -50,9 +57,13 @@ class GradeDef:
 
 @dataclass(frozen=True)
 class GradeScale:
+    """A scale; ``machine`` False = the plan has no scale (rule ``none``): no machine grade, no
+    failing grade, statuses only (its grades, if any, serve published grades and overrides)."""
+
     code: str
     name: str
     grades: tuple[GradeDef, ...]
+    machine: bool = True
 
     def grade(self, code_or_label: str) -> GradeDef:
         wanted = _fold(code_or_label)
@@ -83,15 +94,15 @@ class GradeScale:
         return {
             "code": self.code,
             "name": self.name,
+            "machine": self.machine,
             "grades": [
                 {
                     "code": g.code,
                     "label": g.label,
                     "meaning": g.meaning,
                     "failing": g.failing,
-                    "min_met_ratio": g.min_met_ratio,
-                    "min_met": g.min_met,
-                    "exceeded": g.exceeded,
+                    "when": list(g.when),
+                    "provided": list(g.provided),
                     "aliases": list(g.aliases),
                 }
                 for g in self.grades
@@ -106,51 +117,76 @@ class GradeScale:
                 label=str(g["label"]),
                 meaning=str(g.get("meaning") or ""),
                 failing=bool(g.get("failing", False)),
-                min_met_ratio=float(g.get("min_met_ratio") or 0.0),
-                min_met=int(g.get("min_met") or 0),
-                exceeded=g.get("exceeded"),
+                when=tuple(g.get("when") or _legacy_when(g)),
+                provided=tuple(g.get("provided") or ()),
                 aliases=tuple(g.get("aliases") or ()),
             )
             for g in data["grades"]
         )
-        if not grades:
+        machine = bool(data.get("machine", True))
+        if not grades and machine:
             raise ValueError("a grade scale needs at least one grade")
         name = str(data.get("name") or data["code"])
-        return cls(code=str(data["code"]), name=name, grades=grades)
+        return cls(code=str(data["code"]), name=name, grades=grades, machine=machine)
+
+
+def _legacy_when(g: Mapping[str, Any]) -> tuple[str, ...]:
+    """Conditions of a scale stored before grades stated them (share/count of met)."""
+    if g.get("exceeded"):
+        return (GradeCondition.EXCEEDED_PRINTED_BAR.value,)
+    if float(g.get("min_met_ratio") or 0) >= 1:
+        return (GradeCondition.ALL_MET.value,)
+    if float(g.get("min_met_ratio") or 0) > 0:
+        return (GradeCondition.ALL_OR_MOST_MET.value,)
+    if int(g.get("min_met") or 0) > 0:
+        return (GradeCondition.SOME_MET.value,)
+    return ()
 
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower()
 
 
-# 板橋区 (DX推進計画2025 第6章 and 資料編): 達成＋ = the year's planned workload was exceeded,
-# provided numeric workloads are set and every one of them is achieved; 達成 = all or most (大部分)
-# of the workload achieved, or the measure completed; 未達成 = all or most not achieved.
+def _rule(name: str) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+    return NAMED_GRADING_RULES[name]
+
+
+def _grades_of(
+    rule: str, grades: Sequence[tuple[str, str, str, bool, tuple[str, ...]]]
+) -> tuple[GradeDef, ...]:
+    conditions = _rule(rule)
+    out = []
+    for i, (code, label, meaning, failing, aliases) in enumerate(grades):
+        when, provided = conditions[i] if i < len(grades) - 1 else ((), ())
+        out.append(GradeDef(code, label, meaning, failing, when, provided, aliases))
+    return tuple(out)
+
+
+# 板橋区 (DX推進計画2025 資料編): 達成＋ = the year's planned workload was exceeded; 達成 = all or
+# most (大部分) of the workload achieved, or the measure completed; 未達成 = otherwise. The 後期
+# adds that numeric workloads are set and every one of them is achieved (plan files say which).
 ITABASHI_SCALE = GradeScale(
     code="itabashi",
     name="板橋区 評語（達成＋／達成／未達成）",
-    grades=(
-        GradeDef(
-            "achieved_plus",
-            "達成＋",
-            "計画の事業量を上回る実績（定量事業量が設定され、その全てが達成）",
-            min_met_ratio=1.0,
-            exceeded="all",
-            aliases=("達成+",),
-        ),
-        GradeDef(
-            "achieved",
-            "達成",
-            "計画の事業量の全部若しくは大部分を達成、又は施策として完了",
-            min_met_ratio=0.5,
-            min_met=1,
-        ),
-        GradeDef(
-            "not_achieved",
-            "未達成",
-            "施策の遅延等により、事業量の全部若しくは大部分が未達成",
-            failing=True,
-        ),
+    grades=_grades_of(
+        "itabashi-dx2025-early",
+        [
+            ("achieved_plus", "達成＋", "計画の事業量を上回る実績", False, ("達成+",)),
+            (
+                "achieved",
+                "達成",
+                "計画の事業量の全部若しくは大部分を達成、又は施策として完了",
+                False,
+                (),
+            ),
+            (
+                "not_achieved",
+                "未達成",
+                "施策の遅延等により、事業量の全部若しくは大部分が未達成",
+                True,
+                (),
+            ),
+        ],
     ),
 )
 
@@ -159,20 +195,26 @@ ITABASHI_SCALE = GradeScale(
 NERIMA_SCALE = GradeScale(
     code="nerima",
     name="練馬区 取組結果（A 達成／B 一部達成）",
-    grades=(
-        GradeDef("A", "A 達成", "取組を達成", min_met_ratio=1.0, aliases=("達成",)),
-        GradeDef("B", "B 一部達成", "取組を一部達成", min_met=1, aliases=("一部達成",)),
-        GradeDef("C", "C 未達成", "取組を達成していない", failing=True, aliases=("未達成",)),
+    grades=_grades_of(
+        "nerima-ab",
+        [
+            ("A", "A 達成", "取組を達成", False, ("達成",)),
+            ("B", "B 一部達成", "取組を一部達成", False, ("一部達成",)),
+            ("C", "C 未達成", "取組を達成していない", True, ("未達成",)),
+        ],
     ),
 )
 
 DEFAULT_SCALE = GradeScale(
     code="default",
     name="標準（達成／一部達成／未達成）",
-    grades=(
-        GradeDef("achieved", "達成", "全ての指標を達成", min_met_ratio=1.0),
-        GradeDef("partly_achieved", "一部達成", "一部の指標を達成", min_met=1),
-        GradeDef("not_achieved", "未達成", "指標を達成していない", failing=True),
+    grades=_grades_of(
+        "all_some",
+        [
+            ("achieved", "達成", "全ての指標を達成", False, ()),
+            ("partly_achieved", "一部達成", "一部の指標を達成", False, ()),
+            ("not_achieved", "未達成", "指標を達成していない", True, ()),
+        ],
     ),
 )
 
@@ -181,63 +223,28 @@ BUILT_IN_SCALES: dict[str, GradeScale] = {
 }
 
 
-@dataclass(frozen=True)
-class Condition:
-    min_met_ratio: float = 0.0
-    min_met: int = 0
-    exceeded: Exceeded | None = None
+def scale_from_plan_file(code: str, name: str, scale: GradingScale) -> GradeScale:
+    """A plan file's scale with the conditions of each grade (its own ``when`` or its rule's).
 
-
-# Rules a plan file may name for its grading scale: the conditions of the grades, best first
-# (the last grade of a scale is the fallback and needs no condition).
-RULES: dict[str, tuple[Condition, ...]] = {
-    # 板橋区: 達成＋ all met and every quantitative workload exceeded; 達成 most met.
-    "exceeded_all_most": (
-        Condition(min_met_ratio=1.0, exceeded="all"),
-        Condition(min_met_ratio=0.5, min_met=1),
-    ),
-    # 練馬区 and the default: all met; some met.
-    "all_some": (Condition(min_met_ratio=1.0), Condition(min_met=1)),
-}
-RULES["itabashi-dx2025-early"] = RULES["itabashi-dx2025-late"] = RULES["exceeded_all_most"]
-RULES["nerima-ab"] = RULES["all_some"]
-
-
-def rule_conditions(rule: str) -> tuple[Condition, ...]:
-    """Conditions of a named rule; ward-named rules (itabashi…, nerima…) map to their kind."""
-    if rule in RULES:
-        return RULES[rule]
-    if rule.startswith("itabashi") or "exceed" in rule:
-        return RULES["exceeded_all_most"]
-    return RULES["all_some"]
-
-
-def build_scale(
-    code: str,
-    name: str,
-    grades: Sequence[tuple[str, str, Sequence[str], str, bool]],
-    rule: str,
-) -> GradeScale:
-    """A scale from (code, label, label variants, meaning, failing) tuples, best first, and
-    the rule that gives each grade but the last its conditions."""
-    conditions = rule_conditions(rule)
-    defs = []
-    for i, (gcode, label, variants, meaning, failing) in enumerate(grades):
-        last = i == len(grades) - 1
-        cond = Condition() if last else conditions[min(i, len(conditions) - 1)]
-        defs.append(
+    The plan file has been validated: its rule is known or every grade states ``when``."""
+    conditions = scale.conditions()
+    return GradeScale(
+        code=code,
+        name=name,
+        machine=scale.rule != NO_GRADING_RULE,
+        grades=tuple(
             GradeDef(
-                gcode,
-                label,
-                meaning,
-                failing=failing,
-                min_met_ratio=cond.min_met_ratio,
-                min_met=cond.min_met,
-                exceeded=cond.exceeded,
-                aliases=tuple(variants),
+                g.code,
+                g.label,
+                g.description or "",
+                failing=g.failing,
+                when=when,
+                provided=provided,
+                aliases=tuple(g.label_variants),
             )
-        )
-    return GradeScale(code=code, name=name, grades=tuple(defs))
+            for g, (when, provided) in zip(scale.grades, conditions, strict=True)
+        ),
+    )
 
 
 def default_scale_for(tenant: str) -> GradeScale:
@@ -250,12 +257,17 @@ def default_scale_for(tenant: str) -> GradeScale:
 
 @dataclass(frozen=True)
 class IndicatorResult:
-    """One indicator's status for the year, as the grade needs it."""
+    """One indicator's status for the year, as the grade needs it.
+
+    ``bar`` names the printed bar the actual beat in the year (None: none); ``exceeded`` is
+    ``bar is not None``, kept for the readers of the stored statuses."""
 
     indicator_id: UUID | str
     status: IndicatorStatus
     quantitative: bool = False
     exceeded: bool = False
+    bar: str | None = None
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -269,61 +281,127 @@ class GradeDecision:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def machine_grade(scale: GradeScale, results: Sequence[IndicatorResult]) -> GradeDecision:
-    """The grade the indicator results earn on ``scale`` (None when nothing is evaluable)."""
+CONDITION_TEXT: dict[str, tuple[str, str]] = {
+    GradeCondition.EXCEEDED_PRINTED_BAR: ("計画に印字された水準を上回る実績", "beat a printed bar"),
+    GradeCondition.ALL_OR_MOST_MET: ("事業量の全部若しくは大部分を達成", "all or most met"),
+    GradeCondition.ALL_MET: ("全ての事業量を達成", "all met"),
+    GradeCondition.SOME_MET: ("一部の事業量を達成", "some met"),
+    GradeCondition.COMPLETED: ("施策として完了", "measure completed"),
+    GradeCondition.EVERY_QUANTITATIVE_MET: (
+        "定量の事業量が設定され、その全てを達成",
+        "every quantitative workload met",
+    ),
+}
+
+
+def _holds(
+    kind: str, met: list[IndicatorResult], evaluated: list[IndicatorResult], completed: bool
+) -> bool:
+    quantitative = [r for r in evaluated if r.quantitative]
+    if kind == GradeCondition.EXCEEDED_PRINTED_BAR:
+        return any(r.bar for r in met)
+    if kind == GradeCondition.ALL_OR_MOST_MET:
+        return bool(met) and 2 * len(met) >= len(evaluated)
+    if kind == GradeCondition.ALL_MET:
+        return bool(evaluated) and len(met) == len(evaluated)
+    if kind == GradeCondition.SOME_MET:
+        return bool(met)
+    if kind == GradeCondition.COMPLETED:
+        return completed
+    if kind == GradeCondition.EVERY_QUANTITATIVE_MET:
+        return bool(quantitative) and all(r.status in MET for r in quantitative)
+    raise ValueError(f"unknown grading condition {kind!r}")  # the plan file check refuses it
+
+
+def machine_grade(
+    scale: GradeScale, results: Sequence[IndicatorResult], *, completed: bool = False
+) -> GradeDecision:
+    """The grade the year's indicator results (and completion) earn on ``scale``; None when
+    nothing is evaluable and the measure is not completed. The reason names what decided it:
+    the printed bar that was beaten, the share met, or completion."""
+    if not scale.machine:
+        return GradeDecision(
+            None, "この計画には評価尺度がありません（no grading scale: statuses only）"
+        )
     evaluated = [r for r in results if r.status not in NOT_EVALUABLE]
-    if not evaluated:
-        return GradeDecision(None, "評価できる指標の実績がありません（no evaluable indicator)")
+    if not evaluated and not completed:
+        return GradeDecision(None, "評価できる指標の実績がありません（no evaluable indicator）")
     met = [r for r in evaluated if r.status in MET]
     quantitative = [r for r in evaluated if r.quantitative]
-    exceeded = [r for r in quantitative if r.exceeded and r.status in MET]
-    ratio = len(met) / len(evaluated)
-    counts = f"達成 {len(met)}/{len(evaluated)}、定量 {len(quantitative)}、上回り {len(exceeded)}"
-    for grade in scale.grades[:-1]:
-        if ratio + 1e-9 < grade.min_met_ratio or len(met) < grade.min_met:
-            continue
-        if grade.exceeded is not None:
-            if not quantitative:
-                continue
-            if grade.exceeded == "all" and len(exceeded) < len(quantitative):
-                continue
-            if grade.exceeded == "any" and not exceeded:
-                continue
+    beaten = [r for r in met if r.bar]
+    counts = f"達成 {len(met)}/{len(evaluated)}"
+
+    def decision(grade: GradeDef, why: str) -> GradeDecision:
         return GradeDecision(
             grade.code,
-            f"{grade.label}: {counts}",
+            f"{grade.label}: {why}（{counts}）",
             len(met),
             len(evaluated),
-            len(exceeded),
+            len(beaten),
             len(quantitative),
         )
+
+    for grade in scale.grades[:-1]:
+        if not grade.when:
+            continue
+        if not all(_holds(k, met, evaluated, completed) for k in grade.provided):
+            continue
+        for kind in grade.when:
+            if not _holds(kind, met, evaluated, completed):
+                continue
+            ja, en = CONDITION_TEXT.get(kind, (kind, kind))
+            if kind == GradeCondition.EXCEEDED_PRINTED_BAR:
+                bars = "、".join(f"{r.title or r.indicator_id}: {r.bar}" for r in beaten)
+                why = f"{ja}（{bars}）"
+            else:
+                why = f"{ja} / {en}"
+            return decision(grade, why)
     fallback = scale.grades[-1]
-    return GradeDecision(
-        fallback.code,
-        f"{fallback.label}: {counts}",
-        len(met),
-        len(evaluated),
-        len(exceeded),
-        len(quantitative),
-    )
+    return decision(fallback, "上位の評語の条件を満たしません / no better grade's condition holds")
+
+
+# Rules of the indicators service whose figures compare the year's actual with a bar the plan
+# prints for that year (a yearly target, or the plan period's total in its last year).
+_YEAR_BAR_RULES = frozenset({"per_year_final", "per_year_reached", "level_final"})
+_FINAL_TOTAL_RULES = frozenset({"cumulative_final"})
 
 
 def result_from_event(
-    indicator_id: UUID | str, status: IndicatorStatus, figures: Figures | Mapping[str, Any]
+    indicator_id: UUID | str,
+    status: IndicatorStatus,
+    figures: Figures | Mapping[str, Any],
+    *,
+    rule: str | None = None,
 ) -> IndicatorResult:
-    """Read quantitative/exceeded from the figures an ``indicator.status_changed`` carries."""
+    """What the grade needs from an ``indicator.status_changed``: whether the indicator is
+    quantitative, and which printed bar its actual beat in the year (if any).
+
+    Printed bars only: a yearly target the plan prints (strictly beaten: ``per_year_final``,
+    ``per_year_reached``, ``level_final``), a multi-year total reached by the year's own actual
+    (``cumulative_reached_in_year``) or beaten in its last year (``cumulative_final``), a
+    printed increment (a numeric target of a 拡大 text, ``text_expansion`` against it). A year
+    share of a multi-year total (``…_year_share``, ``…_prorated``) is not printed and is never a
+    bar; neither is a total reached by adding earlier years, nor a number printed only in the
+    actual (「55手続き拡大」 against a target of 拡大)."""
     data = figures.model_dump() if isinstance(figures, Figures) else dict(figures)
     actual = _decimal(data.get("actual"))
     target = _decimal(data.get("target"))
-    expected = _decimal(data.get("expected_to_date"))
     comparator = data.get("comparator")
-    quantitative = target is not None or expected is not None
-    bar = expected if expected is not None else target
+    unit = data.get("unit") or ""
+    printed = data.get("target_text") or (f"{target}{unit}" if target is not None else "")
+    quantitative = target is not None
+    bar: str | None = None
+    if status in MET:
+        if rule in _YEAR_BAR_RULES and exceeds(actual, target, comparator):
+            bar = f"年度目標「{printed}」を上回る実績 {actual}{unit}"
+        elif rule in _FINAL_TOTAL_RULES and exceeds(actual, target, comparator):
+            bar = f"計画期間の目標「{printed}」を上回る累計 {actual}{unit}"
+        elif rule == "cumulative_reached_in_year":
+            bar = f"複数年度の目標「{printed}」に年度内の実績だけで到達（累計 {actual}{unit}）"
+        elif rule == "text_expansion" and target is not None and exceeds(actual, target, None):
+            bar = f"印字された拡大「{printed}」を上回る {actual}{unit}"
     return IndicatorResult(
-        indicator_id,
-        status,
-        quantitative=quantitative,
-        exceeded=status in MET and exceeds(actual, bar, comparator),
+        indicator_id, status, quantitative=quantitative, exceeded=bar is not None, bar=bar
     )
 
 
@@ -347,34 +425,6 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def yearly_indicator_status(
-    *,
-    actual: Decimal | None,
-    target: Decimal | None,
-    comparator: str | None = Comparator.AT_LEAST,
-    tolerance: Decimal = Decimal("0.05"),
-) -> IndicatorStatus:
-    """Status of an indicator for a closed fiscal year with a numeric yearly target.
-
-    This is the rule the indicators service applies to a yearly target: 以上 is met when the
-    actual reaches the target, 以下 when it stays at or under it, = when equal, 約 when within
-    ``tolerance`` (5 %) of it. No actual is ``no_data``.
-    """
-    if actual is None:
-        return IndicatorStatus.NO_DATA
-    if target is None:
-        return IndicatorStatus.ACHIEVED
-    if comparator in (None, Comparator.AT_LEAST, Comparator.AT_LEAST.value):
-        met = actual >= target
-    elif comparator in (Comparator.AT_MOST, Comparator.AT_MOST.value):
-        met = actual <= target
-    elif comparator in (Comparator.EQUAL, Comparator.EQUAL.value):
-        met = actual == target
-    else:
-        met = abs(actual - target) <= abs(target) * tolerance
-    return IndicatorStatus.ACHIEVED if met else IndicatorStatus.OFF_TRACK
-
-
 def consecutive_failing_years(
     scale: GradeScale, effective_by_year: Mapping[int, str | None], fiscal_year: int
 ) -> int:
@@ -385,107 +435,6 @@ def consecutive_failing_years(
         count += 1
         year -= 1
     return count
-
-
-# --- the published-actuals check (plan files with targets and actuals) -----------------------
-
-
-def _fy_of(period: str) -> int | None:
-    return int(period[2:6]) if period.startswith("FY") else None
-
-
-def indicator_result_for_year(indicator: Indicator, fiscal_year: int) -> IndicatorResult | None:
-    """The status of a plan file's indicator for a closed fiscal year, from its yearly target
-    and its published actual (None when the year has no actual).
-
-    This is the rule the indicators service applies to a yearly target:
-    - a numeric yearly target is compared with the actual by its comparator
-      (:func:`yearly_indicator_status`); for a cumulative (計/延べ) indicator the running total
-      of actuals is compared with the running total of the yearly targets since the plan start;
-    - a numeric target whose actual is printed only as text counts as met but not exceeded;
-    - a text target (実施, 拡大, 検討) is met when the ward printed an actual for the year; it
-      is not quantitative, so it neither earns nor blocks 達成＋.
-    Sub-series are left out (their targets cover the whole period, not a year).
-    """
-    yearly = {
-        t.fiscal_year: t
-        for t in indicator.targets
-        if t.from_fiscal_year is None and t.sub_series is None
-    }
-    actuals = {
-        fy: a
-        for a in indicator.actuals
-        if a.sub_series is None and (fy := _fy_of(a.period)) is not None
-    }
-    actual = actuals.get(fiscal_year)
-    if actual is None:
-        return None
-    target = yearly.get(fiscal_year)
-    key = indicator.key
-    if target is None or target.value is None:
-        return IndicatorResult(key, IndicatorStatus.ACHIEVED)
-    if actual.value is None:
-        return IndicatorResult(key, IndicatorStatus.ACHIEVED, quantitative=True)
-    comparator = target.comparator.value if target.comparator else None
-    if indicator.aggregation == Aggregation.CUMULATIVE:
-        bar = sum(
-            (Decimal(str(t.value)) for y, t in yearly.items() if y <= fiscal_year and t.value),
-            Decimal(0),
-        )
-        value = sum(
-            (
-                Decimal(str(a.value))
-                for y, a in actuals.items()
-                if y <= fiscal_year and a.value is not None
-            ),
-            Decimal(0),
-        )
-    else:
-        bar, value = Decimal(str(target.value)), Decimal(str(actual.value))
-    status = yearly_indicator_status(actual=value, target=bar, comparator=comparator)
-    return IndicatorResult(
-        key,
-        status,
-        quantitative=True,
-        exceeded=status in MET and exceeds(value, bar, comparator),
-    )
-
-
-@dataclass(frozen=True)
-class GradeComparison:
-    path: str
-    fiscal_year: int
-    machine: str | None
-    published: str | None
-    reason: str
-
-
-def compare_with_published(
-    plan_file: PlanFile, scale: GradeScale, years: Sequence[int]
-) -> list[GradeComparison]:
-    """Machine grades from the file's actuals next to the grades the ward published."""
-    published = {
-        (g.path, g.fiscal_year): g.grade
-        for g in (plan_file.published_evaluations.grades if plan_file.published_evaluations else [])
-    }
-    out: list[GradeComparison] = []
-    for path, _parent, node in plan_file.iter_nodes():
-        if node.kind != NodeKind.MEASURE:
-            continue
-        linked = [
-            i
-            for i in plan_file.indicators
-            if any(n == path or n.startswith(path + "/") for n in i.nodes)
-        ]
-        for year in years:
-            results = [r for i in linked if (r := indicator_result_for_year(i, year)) is not None]
-            decision = machine_grade(scale, results)
-            out.append(
-                GradeComparison(
-                    path, year, decision.grade, published.get((path, year)), decision.reason
-                )
-            )
-    return out
 
 
 # --- the yearly grade of a measure: which status counts, which grade counts -------------------

@@ -21,6 +21,9 @@ from strawberry.dataloader import DataLoader
 from suishin.kit.graphql import ServiceContext
 from suishin.kit.loading import AnyInfo, names_below
 from suishin.plans import storage
+from suishin.plans.domain.reports import COUNTING
+
+REPORT_COUNTING = sorted(s.value for s in COUNTING)
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -39,6 +42,16 @@ READS: dict[str, tuple[str, ...]] = {
     "indicatorInputs": ("indicator_statuses",),
     "goalStatuses": ("indicator_statuses",),
     "reportingOwners": ("ownership",),
+    "progressReports": ("reports",),
+    "currentReport": ("reports",),
+    "yearlyStatus": ("grades", "report_status"),
+}
+
+# What the fields of a progress report read (prefetched for the reports of a tree).
+REPORT_READS: dict[str, tuple[str, ...]] = {
+    "adherence": ("report_adherence",),
+    "evidence": ("report_evidence",),
+    "transitions": ("report_transitions",),
 }
 
 
@@ -85,6 +98,12 @@ class Loaders:
         self.published_grades = self._many(storage.grades.published_grades_of, "measure_id")
         self.grade_history = self._many(storage.history.grade_history_of, "measure_id")
         self.indicator_statuses = self._many(storage.grades.indicator_statuses_of, "node_id")
+        # Progress reports: every version per measure; details per report version.
+        self.reports = self._many(storage.reports.reports_of_measures, "measure_id")
+        self.report_adherence = self._many(storage.reports.adherence_of, "report_id")
+        self.report_evidence = self._many(storage.reports.evidence_of, "report_id")
+        self.report_transitions = self._many(storage.reports.transitions_of, "report_id")
+        self.report_status = self._many(self._report_status, "measure_id")
         self.scale = DataLoader(self._scales)
         self.plan_scale = DataLoader(self._plan_scales)
         self.measure_count = DataLoader(self._measure_counts)
@@ -108,10 +127,21 @@ class Loaders:
         wanted = sorted({name for field_name in names for name in READS.get(field_name, ())})
         ids = [row["id"] for row in tree.nodes]
         loads: list[Awaitable[Any]] = [getattr(self, name).load_many(ids) for name in wanted]
-        if "grades" in names and tree.nodes:
+        if ("grades" in names or "yearlyStatus" in names or "gradeLabel" in names) and tree.nodes:
             loads.append(self.plan_scale.load(tree.nodes[0]["plan_id"]))
         if loads:
             await asyncio.gather(*loads)
+        # The reports' own lists (adherence, evidence, transitions), for every report loaded.
+        details = sorted(
+            {name for field_name in names for name in REPORT_READS.get(field_name, ())}
+        )
+        if details and "reports" in wanted:
+            report_ids = [r["id"] for rows in await self.reports.load_many(ids) for r in rows]
+            await asyncio.gather(*(getattr(self, n).load_many(report_ids) for n in details))
+
+    @staticmethod
+    async def _report_status(db: Any, ids: Sequence[UUID]) -> list[asyncpg.Record]:
+        return await storage.reports.counting_adherence(db, ids, REPORT_COUNTING)
 
     async def _plans(self, ids: list[UUID]) -> list[asyncpg.Record | None]:
         rows = {r["id"]: r for r in await storage.plans.plans_by_ids(self.pool, ids)}

@@ -17,6 +17,7 @@ from suishin.kit.errors import DomainError, Forbidden, UserError
 from suishin.kit.graphql import context_of
 from suishin.plans import commands, storage
 from suishin.plans.commands import MeasureEdit, MultipleErrors, OwnerInput
+from suishin.plans.graphql.reports import ReportMutation
 from suishin.plans.graphql.types import (
     ChangeMeasureStatusPayload,
     Measure,
@@ -62,8 +63,8 @@ async def _fresh_measure(info: Info[Any, Any], measure_id: UUID) -> Measure | No
     return Measure.of(rows[0]) if rows else None
 
 
-@strawberry.type(description="Lifecycle, grades and plan edits.")
-class Mutation:
+@strawberry.type(description="Lifecycle, grades and plan edits; the progress-report workflow.")
+class Mutation(ReportMutation):
     @strawberry.mutation(
         description="Move a measure to another lifecycle status, with a reason. 完了/廃止/統合 "
         "are final unless the 事務局 reopens the measure."

@@ -15,6 +15,7 @@ from suishin.kit.errors import DomainError, NotFound
 from suishin.kit.graphql import context_of
 from suishin.kit.paging import CursorCodec, page
 from suishin.plans import storage
+from suishin.plans.graphql.reports import ReportQuery
 from suishin.plans.graphql.types import (
     Department,
     GradeScaleType,
@@ -93,8 +94,8 @@ async def _measure_page(
     )
 
 
-@strawberry.type(description="Plans, their trees and measures.")
-class Query:
+@strawberry.type(description="Plans, their trees and measures; progress reports.")
+class Query(ReportQuery):
     @strawberry.field(
         description="Plans of a ward (default: the caller's). Drafts only for the ward's staff."
     )

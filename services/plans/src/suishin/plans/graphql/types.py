@@ -27,6 +27,12 @@ from suishin.plans.domain.grading import GradeScale
 from suishin.plans.domain.ownership import owners_for_reporting, owners_shown
 from suishin.plans.domain.tree import BEFORE_ADOPTION, resolve_path
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
+from suishin.plans.graphql.reports import (
+    MeasureYearStatus,
+    ProgressReport,
+    visible_reports,
+    year_status_view,
+)
 from suishin.plans.runtime import PlansRuntime
 
 
@@ -957,6 +963,47 @@ class Measure:
             ],
             (loaders(info).grade_history, self.row["id"]),
         )
+
+    @strawberry.field(
+        description="The measure's status for a fiscal year, also without numbers: 完了 in the "
+        "plan → COMPLETE; else the schedule adherence of its reviewed progress report; else its "
+        "grade; else NO_DATA (never a grade)."
+    )
+    def yearly_status(self, info: Info[Any, Any], fiscal_year: int) -> MeasureYearStatus:
+        return when_loaded(
+            lambda grades, reported, scale: year_status_view(
+                fiscal_year, self.row["status"], grades, reported, scale
+            ),
+            (loaders(info).grades, self.row["id"]),
+            (loaders(info).report_status, self.row["id"]),
+            (loaders(info).plan_scale, self.row["plan_id"]),
+        )
+
+    @strawberry.field(
+        description="Progress reports (進捗報告) of the measure, every version, newest period and "
+        "version first; only published ones for callers outside the ward's staff."
+    )
+    def progress_reports(
+        self, info: Info[Any, Any], period: str | None = None
+    ) -> list[ProgressReport]:
+        internal = is_internal(principal_of(info), self.row["tenant"])
+        return when_loaded(
+            lambda rows: [ProgressReport.of(r) for r in visible_reports(rows, internal, period)],
+            (loaders(info).reports, self.row["id"]),
+        )
+
+    @strawberry.field(
+        description="The current report of a period (the latest version; for callers outside "
+        "the ward's staff the published one). Select `indicators` beside it for the actuals."
+    )
+    def current_report(self, info: Info[Any, Any], period: str) -> ProgressReport | None:
+        internal = is_internal(principal_of(info), self.row["tenant"])
+
+        def current(rows: list[asyncpg.Record]) -> ProgressReport | None:
+            seen = visible_reports(rows, internal, period)
+            return ProgressReport.of(seen[0]) if seen else None
+
+        return when_loaded(current, (loaders(info).reports, self.row["id"]))
 
     @strawberry.field(
         description="Indicator statuses consumed for the machine grade (per indicator and year)."

@@ -2,12 +2,23 @@
 
 One module per aggregate: ``tenants`` (wards, departments, grade scales), ``plans`` (plans and
 their history), ``nodes`` (the tree, owners, measure search), ``history`` (node history),
-``grades`` (indicator statuses, machine/override/effective grades, published grades) and
-``imports`` (the writes of a plan-file import). Functions take a connection (or a pool for
+``grades`` (indicator statuses, machine/override/effective grades, published grades),
+``imports`` (the writes of a plan-file import) and ``reports`` (progress reports, their
+workflow, deadlines and the deadline sweep's signals). Functions take a connection (or a pool for
 reads) and return records.
 """
 
-from suishin.plans.storage import grades, history, imports, nodes, plans, tenants
+from suishin.plans.storage import grades, history, imports, nodes, plans, reports, tenants
 from suishin.plans.storage.db import Conn, Executor
 
-__all__ = ["Conn", "Executor", "grades", "history", "imports", "nodes", "plans", "tenants"]
+__all__ = [
+    "Conn",
+    "Executor",
+    "grades",
+    "history",
+    "imports",
+    "nodes",
+    "plans",
+    "reports",
+    "tenants",
+]

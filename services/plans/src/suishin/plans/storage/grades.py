@@ -44,25 +44,29 @@ async def upsert_indicator_statuses(
     or of another tenant changes nothing. Returns the (node, year) pairs actually written.
 
     A row is (node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
-    quantitative, exceeded, figures JSON text, event_id, aggregate_version, occurred_at)."""
+    quantitative, exceeded, figures JSON text, event_id, aggregate_version, occurred_at,
+    exceeded_bar)."""
     if not rows:
         return []
     columns = list(zip(*rows, strict=True))
     applied = await conn.fetch(
         """insert into indicator_statuses as s
                (node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
-                quantitative, exceeded, figures, event_id, aggregate_version, occurred_at)
+                quantitative, exceeded, figures, event_id, aggregate_version, occurred_at,
+                exceeded_bar)
            select node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
                   quantitative, exceeded, figures::jsonb, event_id, aggregate_version,
-                  occurred_at
+                  occurred_at, exceeded_bar
            from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::bool[], $9::bool[], $10::text[], $11::uuid[],
-                       $12::int[], $13::timestamptz[])
+                       $12::int[], $13::timestamptz[], $14::text[])
                 as t(node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
-                     quantitative, exceeded, figures, event_id, aggregate_version, occurred_at)
+                     quantitative, exceeded, figures, event_id, aggregate_version, occurred_at,
+                     exceeded_bar)
            on conflict (node_id, indicator_id, fiscal_year) do update set
                status = excluded.status, quantitative = excluded.quantitative,
                exceeded = excluded.exceeded, figures = excluded.figures,
+               exceeded_bar = excluded.exceeded_bar,
                indicator_key = excluded.indicator_key, title = excluded.title,
                event_id = excluded.event_id, aggregate_version = excluded.aggregate_version,
                occurred_at = excluded.occurred_at, updated_at = now()
@@ -113,7 +117,7 @@ async def latest_indicator_statuses(
     """The latest status of every indicator linked to the measure or one of its sub-items."""
     return await conn.fetch(
         """select distinct on (s.indicator_id) s.indicator_id, s.status, s.quantitative,
-                  s.exceeded
+                  s.exceeded, s.exceeded_bar, s.title
            from indicator_statuses s join nodes n on n.id = s.node_id
            where n.plan_id = $1 and (n.id = $2 or starts_with(n.path, $3 || '/'))
                  and s.fiscal_year = $4
@@ -282,3 +286,22 @@ async def replace_published_grades(
            values ($1, $2, $3, $4, $5, $6, $7)""",
         rows,
     )
+
+
+async def measure_years(conn: Conn, measure: asyncpg.Record) -> set[int]:
+    """The years a measure has a grade or an indicator status for, and the current fiscal year
+    (Japan time; at the latest the plan's last year)."""
+    rows = await conn.fetch(
+        """select fiscal_year from grades where measure_id = $1
+           union
+           select s.fiscal_year from indicator_statuses s join nodes n on n.id = s.node_id
+           where n.plan_id = $2 and (n.id = $1 or starts_with(n.path, $3 || '/'))
+           union
+           select least(extract(year from (now() at time zone 'Asia/Tokyo')
+                                          - interval '3 months')::int, p.fiscal_year_to)
+           from plans p where p.id = $2""",
+        measure["id"],
+        measure["plan_id"],
+        measure["path"],
+    )
+    return {r["fiscal_year"] for r in rows}

@@ -80,3 +80,18 @@ async def add_grade_history(
         reason,
         changed_by,
     )
+
+
+async def completed_since(db: Executor, measure_id: UUID) -> int | None:
+    """The fiscal year (Japan time, April to March) in which the measure became 完了, at the
+    latest the plan's last year, when it is 完了 now; None otherwise. An imported 完了 counts
+    from its import."""
+    return await db.fetchval(
+        """select least(extract(year from (h.changed_at at time zone 'Asia/Tokyo')
+                                           - interval '3 months')::int, p.fiscal_year_to)
+           from node_history h join nodes n on n.id = h.node_id join plans p on p.id = n.plan_id
+           where h.node_id = $1 and h.field = 'status' and n.status = '完了'
+                 and h.value #>> '{}' = '完了'
+           order by h.id desc limit 1""",
+        measure_id,
+    )
