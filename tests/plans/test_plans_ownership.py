@@ -228,3 +228,108 @@ async def test_the_workbook_lists_the_goals_indicators_and_status(plans_db: Plan
     assert row[:3] == ("基本方針Ⅱ", "区民サービスの向上", f"{SECRETARIAT}（計画の既定の所管）")
     assert "区民満足度: 40/60% 未達" in row[3] and row[4] == "未達成（0/2指標）"
     assert sheet.cell(row=2, column=5).fill.fgColor.rgb.endswith("FCE4D6")  # failing
+
+
+# --- progress reports of a plan that names no 所管課 ----------------------------------------------
+
+
+async def _outbox(plans_db: PlansDb) -> list[dict[str, Any]]:
+    return [
+        json.loads(r["body"])
+        for r in await plans_db.pool.fetch("select body from outbox order by id")
+    ]
+
+
+def _without_any_owner(nodes: list[dict[str, Any]]) -> None:
+    for node in nodes:
+        node["owners"] = []
+        node.pop("lead", None)
+        _without_any_owner(node.get("children") or [])
+
+
+def test_a_report_refusal_names_the_level_label_and_never_an_empty_owner() -> None:
+    from suishin.kit.errors import DomainError
+    from suishin.plans.domain import reports
+
+    stranger = Principal("x", "sampleku", frozenset({Role.REPORTER}), frozenset({"税務課"}))
+    default = owners_for_reporting([], [[]], SECRETARIAT)
+    with pytest.raises(DomainError) as refused:
+        reports.check_may_report(stranger, default, "取組")
+    assert refused.value.code == "REPORT_NOT_OWNER"
+    assert refused.value.message_ja == (
+        f"この取組の進捗報告を作成・提出できるのは計画の既定の所管（{SECRETARIAT}）の報告者のみです"
+    )
+    assert "default owner" in refused.value.message_en
+    with pytest.raises(DomainError) as nobody:
+        reports.check_may_report(stranger, owners_for_reporting([], [], None), "取組")
+    assert nobody.value.message_ja.startswith("この取組には所管課も計画の既定の所管もない")
+    assert "未設定" not in nobody.value.message_ja
+
+
+@pytest.mark.integration
+async def test_the_default_owner_writes_and_submits_the_progress_reports(
+    plans_db: PlansDb,
+) -> None:
+    from suishin.kit.errors import DomainError
+
+    data = plan_without_owners("own5").model_dump(mode="json", exclude_none=True)
+    _without_any_owner(data["nodes"])
+    await import_plan_file(plans_db.pool, PlanFile.model_validate(data))
+    measure = ids.node_id("sampleku", "own5", "基本方針Ⅰ/1")
+    other = ids.node_id("sampleku", "own5", "基本方針Ⅱ/1")
+    now = datetime(2022, 5, 10, tzinfo=UTC)
+    content = commands.ReportContent(results="研修を3回実施した")
+    stranger = Principal("it", "sampleku", frozenset({Role.REPORTER}), frozenset({"IT推進課"}))
+    reporter = Principal("dx", "sampleku", frozenset({Role.REPORTER}), frozenset({SECRETARIAT}))
+
+    async with plans_db.pool.acquire() as conn:
+        with pytest.raises(DomainError) as refused:
+            async with conn.transaction():
+                await commands.save_progress_report(
+                    conn, stranger, measure, "FY2021", content, None, now=now
+                )
+    assert refused.value.code == "REPORT_NOT_OWNER"
+    assert "この取組の進捗報告" in refused.value.message_ja
+    assert f"計画の既定の所管（{SECRETARIAT}）" in refused.value.message_ja
+    assert "未設定" not in refused.value.message_ja
+    assert (
+        await plans_db.pool.fetchval(
+            "select count(*) from progress_reports where measure_id = $1", measure
+        )
+        == 0
+    )
+
+    async with plans_db.pool.acquire() as conn, conn.transaction():
+        saved = await commands.save_progress_report(
+            conn, reporter, measure, "FY2021", content, None, now=now
+        )
+        submitted = await commands.submit_progress_report(
+            conn, reporter, measure, "FY2021", saved["revision"], now=now
+        )
+    assert submitted["state"] == "submitted"
+    [body] = [
+        b
+        for b in await _outbox(plans_db)
+        if b["event_type"] == "progress_report.submitted"
+        and b["payload"]["measure_id"] == str(measure)
+    ]
+    assert body["payload"]["department_codes"] == [SECRETARIAT]
+    assert body["payload"]["level_label"] == "取組"
+
+    # the deadline sweep routes the overdue signal of an unowned measure to the default owner
+    admin = Principal("admin", "sampleku", frozenset({Role.ADMIN}))
+    late = datetime(2023, 7, 5, tzinfo=UTC)
+    async with plans_db.pool.acquire() as conn, conn.transaction():
+        deadline = await commands.set_report_deadline(
+            conn, admin, "FY2022", datetime(2023, 6, 30).date(), [7], now=late
+        )
+        assert await commands.sweep_report_deadline(conn, deadline, late) > 0
+    overdue = [
+        b["payload"]
+        for b in await _outbox(plans_db)
+        if b["event_type"] == "progress_report.overdue"
+    ]
+    mine = {p["measure_id"]: p for p in overdue if p["measure_id"] in (str(measure), str(other))}
+    assert set(mine) == {str(measure), str(other)}
+    assert {tuple(p["department_codes"]) for p in mine.values()} == {(SECRETARIAT,)}
+    assert {p["level_label"] for p in mine.values()} == {"取組"}

@@ -79,7 +79,7 @@ from suishin.plans.domain.lifecycle import (
     check_transition,
 )
 from suishin.plans.domain.milestones import MilestoneSpec, reminders_due
-from suishin.plans.domain.ownership import ReportingOwners, level_label
+from suishin.plans.domain.ownership import OwnerSource, ReportingOwners, level_label
 from suishin.plans.domain.ownership import owners_for_reporting as _owners_for_reporting
 from suishin.plans.domain.tree import BEFORE_ADOPTION, PlanState, require_reason
 from suishin.plans.storage import Conn
@@ -800,13 +800,24 @@ class ReportContent:
 class _ReportTarget:
     measure: asyncpg.Record
     period: reports.ReportPeriod
-    owners: list[str]
+    answer: ReportingOwners
+    """Who answers for the measure (:func:`owners_for_reporting`): reporting rights and the
+    events' ``department_codes`` (the measure's own 所管課 lead first)."""
+
+    @property
+    def owners(self) -> list[str]:
+        return list(self.answer.codes)
 
     @property
     def level_label(self) -> str:
-        labels = self.measure["level_labels"]
-        level = self.measure["level"]
-        return str(labels[level]) if level < len(labels) else "施策"
+        return level_label(self.measure["level_labels"], self.measure["level"]) or "施策"
+
+
+def _lead_first(answer: ReportingOwners, own_lead_first: Sequence[str]) -> ReportingOwners:
+    """The measure's own owners in the events' order (lead first, then as printed)."""
+    if answer.source is OwnerSource.NODE and own_lead_first:
+        return ReportingOwners(tuple(own_lead_first), answer.source)
+    return answer
 
 
 async def _report_target(
@@ -818,8 +829,9 @@ async def _report_target(
     parsed = reports.parse_period(period)
     reports.check_period_in_plan(parsed, measure["fy_from"], measure["fy_to"])
     leads = await storage.nodes.owner_leads(conn, measure_id)  # printed order
-    owners = [r["department_code"] for r in sorted(leads, key=lambda r: not r["is_lead"])]
-    return _ReportTarget(measure, parsed, owners)
+    own = [r["department_code"] for r in sorted(leads, key=lambda r: not r["is_lead"])]
+    answer = _lead_first(await owners_for_reporting(conn, measure_id), own)
+    return _ReportTarget(measure, parsed, answer)
 
 
 async def _current_report(conn: Conn, target: _ReportTarget) -> asyncpg.Record:
@@ -967,7 +979,7 @@ async def save_progress_report(
 ) -> asyncpg.Record:
     """Create (``expected_revision`` None) or edit the draft / returned report of a period."""
     target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_report(actor, target.owners)
+    reports.check_may_report(actor, target.answer, target.level_label)
     current = await storage.reports.current_report_for_update(conn, measure_id, target.period.text)
     if current is None:
         reports.check_new_report(expected_revision)
@@ -1026,7 +1038,7 @@ async def submit_progress_report(
     """The 所管課 submits (or resubmits) its report; tracks 遅延/未着手 at or after their
     planned year also emit one ``ScheduleSlipped``."""
     target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_report(actor, target.owners)
+    reports.check_may_report(actor, target.answer, target.level_label)
     current = await _current_report(conn, target)
     if expected_revision is not None:
         reports.check_revision(expected_revision, current["revision"])
@@ -1214,7 +1226,7 @@ async def correct_published_report(
     """Start a corrected version (draft, a copy of the published one); the published version
     stays public until the correction is published."""
     target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_correct(actor, target.owners)
+    reports.check_may_correct(actor, target.answer, target.level_label)
     why = require_reason(reason)
     current = await _current_report(conn, target)
     if current["state"] != ProgressReportState.PUBLISHED:
@@ -1292,11 +1304,16 @@ async def sweep_report_deadline(conn: Conn, deadline: Mapping[str, Any], now: da
         [(m["id"], period.text, announce.step, deadline["due_on"], m["tenant"]) for m in measures],
         now,
     )
+    contexts = await storage.nodes.ownership_contexts(
+        conn, [m["id"] for m in measures if m["id"] in fresh]
+    )
     count = 0
     for m in measures:
         if m["id"] not in fresh:
             continue
-        target = _ReportTarget(m, period, list(m["owners"]))
+        ctx = contexts[m["id"]]
+        answer = _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+        target = _ReportTarget(m, period, _lead_first(answer, list(m["owners"])))
         payload: ProgressReportEvent
         if announce.step == "overdue":
             payload = ProgressReportOverdue(
