@@ -24,11 +24,6 @@ class PlansRuntime(ServiceRuntime):
         super().__init__(SERVICE_NAME, settings, migrations=MIGRATIONS)
         self.clock: Clock = clock or SystemClock()
 
-    def wake_relay(self) -> None:
-        """Publish what a background job just wrote to the outbox without waiting."""
-        if self.relay is not None:
-            self.relay.wake()
-
 
 async def open_pool(settings: PlatformSettings, *, max_size: int = 4) -> asyncpg.Pool:
     """A pool on the plans schema with migrations applied (for the CLI and tools)."""
