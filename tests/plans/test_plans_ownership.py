@@ -333,3 +333,16 @@ async def test_the_default_owner_writes_and_submits_the_progress_reports(
     assert set(mine) == {str(measure), str(other)}
     assert {tuple(p["department_codes"]) for p in mine.values()} == {(SECRETARIAT,)}
     assert {p["level_label"] for p in mine.values()} == {"取組"}
+
+    # a completed 取組 is graded 達成 with the plan's word in the machine reason
+    async with plans_db.pool.acquire() as conn, conn.transaction():
+        await commands.change_measure_status(
+            conn, admin, other, MeasureStatus.COMPLETED, "事業完了"
+        )
+    reasons = [
+        r["machine_reason"]
+        for r in await plans_db.pool.fetch(
+            "select machine_reason from grades where measure_id = $1", other
+        )
+    ]
+    assert reasons and all("取組として完了" in r and "施策" not in r for r in reasons)

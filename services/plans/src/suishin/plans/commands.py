@@ -558,6 +558,7 @@ async def regrade(
     """Recompute the machine grade of each (measure, year); enqueue and return the events."""
     events: list[Envelope[MeasureEvaluated]] = []
     scales: dict[UUID, GradeScale] = {}
+    labels: dict[UUID, list[str]] = {}
     for measure_id, year in sorted(pairs, key=lambda p: (str(p[0]), p[1])):
         measure = await storage.nodes.measure(conn, measure_id)
         if measure is None:
@@ -567,11 +568,15 @@ async def regrade(
             conn, measure["plan_id"]
         )
         scales[measure["plan_id"]] = scale
+        if measure["plan_id"] not in labels:
+            plan = await storage.plans.plan(conn, measure["plan_id"])
+            labels[measure["plan_id"]] = list(plan["level_labels"]) if plan else []
         completed_since = await storage.history.completed_since(conn, measure_id)
         decision = machine_grade(
             scale,
             await _indicator_results(conn, measure, year),
             completed=completed_since is not None and year >= completed_since,
+            level_label=level_label(labels[measure["plan_id"]], measure["level"]),
         )
         current = await storage.grades.grade_for_update(conn, measure_id, year)
         if current is None and decision.grade is None:
