@@ -382,15 +382,17 @@ def test_the_progress_list_appends_each_years_report() -> None:
     }
     sheet = load_workbook(io.BytesIO(progress_xlsx(plan, [measure])))["進捗状況一覧"]
     header = [c.value for c in sheet[2]]
+    # in the ward's year style (和暦 by default), after the national frameworks' column
+    assert header[-9] == "国の計画との対応"
     assert header[-8:] == [
-        "2023年度 進捗報告 実績",
-        "2023年度 課題",
-        "2023年度 方向性",
-        "2023年度 スケジュール進捗",
-        "2024年度 進捗報告 実績",
-        "2024年度 課題",
-        "2024年度 方向性",
-        "2024年度 スケジュール進捗",
+        "令和5年度 進捗報告 実績",
+        "令和5年度 課題",
+        "令和5年度 方向性",
+        "令和5年度 スケジュール進捗",
+        "令和6年度 進捗報告 実績",
+        "令和6年度 課題",
+        "令和6年度 方向性",
+        "令和6年度 スケジュール進捗",
     ]
     row = [c.value for c in sheet[3]]
     assert row[-8:-4] == [None, None, None, None]
