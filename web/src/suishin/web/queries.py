@@ -245,6 +245,7 @@ query ProgressReportPage($id: ID!, $period: String!) {
     plan { id key title fiscalYearFrom fiscalYearTo
            gradeScale { code name grades { code label isFailing } } }
     owners { departmentCode departmentName isLead }
+    reportingOwners { departmentCodes isPlanDefault shown }
     schedule { fiscalYear label phase track }
     currentReport(period: $period) { ...ReportFields }
     progressReports(period: $period) { ...ReportFields }
