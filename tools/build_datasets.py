@@ -1212,6 +1212,7 @@ def build_itabashi_addendum(src: Data) -> Data:
             "tracks": tracks,
             "status": ADDENDUM_STATUS[m["status_label"]],
             "status_label": m["status_label"] if m["status_label"].startswith("官デ") else None,
+            "frameworks": [_kande_framework(k, h) for k in m.get("kande_policy", [])],
             "lineage": lineage,
             "source": m.get("detail_section"),
             "notes": notes,
@@ -1328,6 +1329,7 @@ def build_itabashi_addendum(src: Data) -> Data:
         "source": f"{doc['plan_name']} reference/sources/itabashi-ict-2020-addendum.txt",
         "description": doc["kind_detail"],
         "tags": tags,
+        "milestones": _addendum_milestones(src, measure_path),
         "notes": [
             note("remark", doc["scope_of_revision"]),
             note("inferred", doc["period"]["note"], "predecessor"),
@@ -1351,6 +1353,39 @@ def build_itabashi_addendum(src: Data) -> Data:
         "nodes": nodes,
         "indicators": indicators,
     }
+
+
+def _kande_framework(printed: str, h: Data) -> Data:
+    """The 官民データ活用推進基本法 基本的施策 a measure's 施策の方向性 names, as the law's item
+    printed in 第1章 (matched by its letter (ア)–(キ)); the measure's own wording is the label."""
+    items = h["kande_law_frameworks"]["基本的施策"]
+    letter = re.match(r"^(\([ア-キ]\))", printed)
+    item = next((i for i in items if letter and i.startswith(letter.group(1))), None)
+    return {
+        "framework": "kanmin_data",
+        "item": item or "基本的施策の考え方",
+        "label": printed,
+    }
+
+
+def _addendum_milestones(src: Data, measure_path: dict[str, str]) -> list[Data]:
+    """The dated events the 施策詳細 print (開始予定, 開館予定, 切り替え) as plan milestones."""
+    out: list[Data] = []
+    for m in src["measures"]:
+        for i, ms in enumerate(m.get("milestones") or [], start=1):
+            entry: Data = {
+                "key": f"no{m['code']}-{i}",
+                "title": ms["event"],
+                "kind": "other",
+                "node": measure_path[m["code"]],
+                "source": f"No.{m['code']} 施策詳細（{ms['date']}）",
+            }
+            if ms.get("date_iso"):
+                entry["due_on"] = ms["date_iso"]
+            else:
+                entry["fiscal_year"] = ms["fiscal_year_ad"]
+            out.append(entry)
+    return out
 
 
 def _addendum_schedule(m: Data, notes: list[Data]) -> tuple[list[Data], list[Data]]:
@@ -1859,9 +1894,31 @@ def build_nerima_current(src: Data) -> Data:
         for i in h["items"]
     }
     indicators = []
+    milestones: list[Data] = []
     for ind in src["indicators"]:
         if ind["plan"] is not None and not ind["plan"].startswith(CURRENT):
             continue
+        if ind["id"] in ("X1", "X2") and ind["measure_code"]:
+            # a deadline the state / Tokyo prints, past the plan period (calendar 2025)
+            target = next(t for t in ind["targets"] if t.get("calendar_year"))
+            milestones.append(
+                {
+                    "key": f"deadline-{ind['id'].lower()}",
+                    "title": f"{ind['name']}：{target['as_printed']}",
+                    "kind": "national_deadline" if "国" in ind["indicator_type"] else "other",
+                    "due_on": f"{target['calendar_year']}-12",
+                    "node": paths[ind["measure_code"]],
+                    "source": ind.get("source_section"),
+                    "notes": [
+                        note(
+                            "inferred",
+                            f"「{target['as_printed']}」（暦年）を{target['calendar_year']}年12月末"
+                            "の期日とした。",
+                            "due_on",
+                        )
+                    ],
+                }
+            )
         notes_extra: list[Data] = []
         if ind["measure_code"]:
             linked = [paths[ind["measure_code"]]]
@@ -1910,6 +1967,7 @@ def build_nerima_current(src: Data) -> Data:
         "state": "published",
         "level_labels": ["目標", "取組項目", "取組"],
         "published_on": doc["published"]["date"],
+        "milestones": milestones,
         "source": f"{doc['plan_name']}（{doc['published']['as_printed']}） "
         "reference/sources/nerima-ict-2020.txt",
         "description": f"基本理念：{doc['basic_philosophy']}。{doc['kind']}",
@@ -2140,6 +2198,7 @@ def build_bunkyo(src: Data) -> Data:
             "owners": owners,
             "others_text": others,
             "status": status_of(m.get("status_inferred")),
+            "expected_effects": list(m.get("expected_effects") or []),
             "source": f"{m['path_code']}" + (f" p.{m['page']}" if m.get("page") else ""),
             "notes": _bunkyo_notes(m),
             "children": [],
@@ -2262,8 +2321,9 @@ def build_bunkyo(src: Data) -> Data:
         "kind": "ビジョン",
         "period": {"start": "平成31年度", "end": "平成33年度"},
         "edition": "案",
-        "state": "draft",
+        "state": "proposal",
         "level_labels": ["目的", "施策", "実施概要"],
+        "default_owner": jo,
         "published_on": doc["published"]["planned_adoption"]["date_ad"],
         "source": f"{doc['document_title_as_printed']} reference/sources/bunkyo-ict-vision-2019.txt"
         "",
@@ -2282,6 +2342,12 @@ def build_bunkyo(src: Data) -> Data:
                 "施策ごとの所管課・年度別スケジュール・評語は本文書に記載がない。",
                 "nodes",
             ),
+            note(
+                "inferred",
+                "所管課の記載がない施策は、事務局（情報政策課）が所管する（default_owner）。",
+                "default_owner",
+            ),
+            note("remark", "案（パブリックコメント前の版）：state は proposal。", "state"),
             *[note("uncertain", t) for t in src["data_model_notes"]],
         ],
     }

@@ -238,6 +238,45 @@ def test_counts_match_the_extraction_or_the_readme_says_why(path: Path) -> None:
         )
 
 
+def test_the_printed_plan_features_are_used_where_the_sources_print_them(
+    plans: dict[str, PlanFile],
+) -> None:
+    # 文京区: the vision names no 所管課 per 施策 → the 事務局 answers; 案 is a state; 目指す効果
+    bunkyo = plans["bunkyo-ict-vision-2019"]
+    assert bunkyo.plan.default_owner == "情報政策課" and bunkyo.plan.state.value == "proposal"
+    measures = [n for _, _, n in bunkyo.iter_nodes() if n.kind is NodeKind.MEASURE]
+    with_effects = [m for m in measures if m.expected_effects]
+    assert len(with_effects) >= 8
+    unowned = [p for p, _, n in bunkyo.iter_nodes() if n.kind is NodeKind.MEASURE and not n.owners]
+    assert unowned and all(bunkyo.effective_owners(p) == ["情報政策課"] for p in unowned)
+    # 板橋区 追録版: 施策 whose 施策の方向性 name a 官デ法 基本的施策 carry it as a framework tag
+    addendum = plans["itabashi-ict2020-addendum"]
+    tagged = {
+        n.normalized_code: [f.item[:3] for f in n.frameworks]
+        for _, _, n in addendum.iter_nodes()
+        if n.frameworks
+    }
+    assert tagged == {
+        "No.1": ["(イ)"],
+        "No.3": ["(イ)"],
+        "No.6": ["(カ)"],
+        "No.7": ["(カ)"],
+        "No.8": ["(カ)"],
+        "No.9": ["(カ)"],
+        "No.10": ["(オ)"],
+        "No.13": ["(オ)"],
+        "No.14": ["(オ)"],
+        "No.31": ["基本的"],
+    }
+    # dated events the 施策詳細 print, and the national deadline past 練馬区's plan period
+    assert [m.key for m in addendum.plan.milestones] == ["no9-1", "no36-1", "no37-1", "no39-1"]
+    nerima = plans["nerima-ict2020"]
+    [national, tokyo] = nerima.plan.milestones
+    assert national.kind.value == "national_deadline" and str(national.due_date()) == "2025-12-31"
+    assert national.due_date().year > nerima.plan.period.end
+    assert tokyo.kind.value == "other"
+
+
 def test_no_yearly_target_is_derived_from_a_multi_year_total(plans: dict[str, PlanFile]) -> None:
     """Grades use only bars the plan prints: every yearly target of the 前期 years is printed."""
     early = plans["itabashi-dx2025-early"]

@@ -102,6 +102,24 @@ def synthetic_plan(
     }
 
 
+def with_goal_indicator(data: dict[str, Any]) -> None:
+    """An indicator attached to the goal 目標1 itself; the plan names no owner for the goal,
+    so its default owner (区民課) answers for it."""
+    data["plan"]["default_owner"] = "区民課"
+    for group in data["nodes"]:
+        for child in group["children"]:
+            child["owners"] = []
+    data["indicators"].append(
+        {
+            "key": "goals.g1",
+            "title": "区民満足度",
+            "nodes": ["目標1"],
+            "unit": "%",
+            "targets": [{"fiscal_year": 2025, "comparator": "gte", "value": 60}],
+        }
+    )
+
+
 @dataclass
 class Platform:
     client: httpx.AsyncClient
@@ -153,9 +171,13 @@ async def platform(
             ("itabashi", "big", 200, "published"),
             ("bunkyo", "public", 3, "published"),
             ("bunkyo", "draft", 3, "draft"),
+            ("setagaya", "goals", 3, "published"),
         ):
             path = Path(folder) / f"{tenant}-{key}.json"
-            path.write_text(json.dumps(synthetic_plan(tenant, key, size, state=state)), "utf-8")
+            data = synthetic_plan(tenant, key, size, state=state)
+            if key == "goals":
+                with_goal_indicator(data)
+            path.write_text(json.dumps(data), "utf-8")
             plan_file = load_plan_file(path)
             await import_plan_file(plans_rt.pool, plan_file)
             await import_indicator_definitions(ind_rt.pool, plan_file)
@@ -326,3 +348,41 @@ async def test_the_durable_ingest_endpoint_is_forwarded_to_the_indicators_servic
     anonymous = await platform.client.post("/ingest/indicator-reports", json=[item])
     assert anonymous.status_code == 401
     assert anonymous.json()["error"]["code"] == "UNAUTHENTICATED"
+
+
+GOALS = """
+query Goals($tenant: String!) {
+  planByKey(tenant: $tenant, key: "goals") {
+    defaultOwner
+    nodes {
+      code kind
+      indicators { key title targets { fiscalYear value } }
+      goalStatuses { fiscalYear status }
+      children { measure { code reportingOwners { shown } indicators { key } } }
+    }
+  }
+}
+"""
+
+
+async def test_indicators_attached_to_a_goal_appear_under_the_goal(platform: Platform) -> None:
+    platform.calls.clear()
+    result = await platform.query(GOALS, {"tenant": "setagaya"}, platform.token("setagaya"))
+    assert "errors" not in result, result
+    plan = result["data"]["planByKey"]
+    assert plan["defaultOwner"] == "区民課"
+    [goal] = plan["nodes"]
+    assert goal["indicators"] == [
+        {"key": "goals.g1", "title": "区民満足度", "targets": [{"fiscalYear": 2025, "value": "60"}]}
+    ]
+    assert goal["goalStatuses"] == []  # nothing reported yet
+    measures = [c["measure"] for c in goal["children"]]
+    # the measures keep their own indicators; the goal's is not counted under them
+    assert [[i["key"] for i in m["indicators"]] for m in measures] == [
+        ["goals.i1"],
+        ["goals.i2"],
+        ["goals.i3"],
+    ]
+    assert {m["reportingOwners"]["shown"] for m in measures} == {"区民課（計画の既定の所管）"}
+    # one call per subgraph and position: plans, then the goals' and the measures' indicators
+    assert [c["subgraph"] for c in platform.calls] == ["plans", "indicators", "indicators"]

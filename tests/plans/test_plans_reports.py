@@ -580,14 +580,15 @@ async def test_progress_list_carries_the_reports(service: Service) -> None:
     sheet = (await progress_workbook(service.runtime.pool, TENANT, "p1"))["進捗状況一覧"]
     header = [c.value for c in sheet[2]]
     assert header[:4] == ["No.", "施策名", "所管課", "ステータス"]
+    # appended after the yearly columns and the national frameworks, years in the ward's style
     assert header[-4:] == [
-        "2023年度 進捗報告 実績",
-        "2023年度 課題",
-        "2023年度 方向性",
-        "2023年度 スケジュール進捗",
+        "令和5年度 進捗報告 実績",
+        "令和5年度 課題",
+        "令和5年度 方向性",
+        "令和5年度 スケジュール進捗",
     ]
     rows = {r[1]: r for r in sheet.iter_rows(min_row=3, values_only=True)}
-    start = header.index("2022年度 進捗報告 実績")
+    start = header.index("令和4年度 進捗報告 実績")
     assert rows["Web会議の推進"][start : start + 4] == (
         "基盤の構築に着手した（設計完了）",
         "調達が2か月遅れた",

@@ -157,6 +157,9 @@ def test_the_reason_names_the_printed_bar_that_decided() -> None:
     assert "年度目標「10件以上」を上回る実績 13件" in plus.reason
     done = machine_grade(ITABASHI_SCALE, [r(OFF)], completed=True)
     assert done.grade == "achieved" and "施策として完了" in done.reason
+    # the reason names the level in the plan's own word
+    worded = machine_grade(ITABASHI_SCALE, [r(OFF)], completed=True, level_label="取組")
+    assert "取組として完了" in worded.reason and "施策" not in worded.reason
 
 
 def test_nerima_scale_and_failing_streaks() -> None:

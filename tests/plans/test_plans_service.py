@@ -727,3 +727,67 @@ async def test_lineage_across_editions(service: Service) -> None:
     )
     edges = failing["data"]["measures"]["edges"]
     assert [e["node"]["title"] for e in edges] == ["マイナンバーカードの交付率向上及び普及促進"]
+
+
+async def test_a_plan_without_owners_shows_its_default_owner_as_such(service: Service) -> None:
+    data = sample_plan_data()
+    data["tenant"] = {"slug": "ownerku", "name": "所管区", "year_style": "fy"}
+    data["plan"]["default_owner"] = "DX推進本部事務局"
+    data["departments"].append({"code": "DX推進本部事務局", "name": "DX推進本部事務局"})
+    data["nodes"][0]["children"][1]["owners"] = []
+    await import_plan_file(service.runtime.pool, PlanFile.model_validate(data))
+    answer = await service.gql(
+        """query { planByKey(tenant: "ownerku", key: "p1") { defaultOwner yearStyle
+             nodes { children { measure { code
+               reportingOwners { departmentCodes source isPlanDefault shown } } } } } }"""
+    )
+    plan = answer["data"]["planByKey"]
+    assert (plan["defaultOwner"], plan["yearStyle"]) == ("DX推進本部事務局", "fy")
+    owners = {
+        c["measure"]["code"]: c["measure"]["reportingOwners"]
+        for n in plan["nodes"]
+        for c in n["children"]
+    }
+    assert owners["№ 2"] == {
+        "departmentCodes": ["DX推進本部事務局"],
+        "source": "plan_default",
+        "isPlanDefault": True,
+        "shown": "DX推進本部事務局（計画の既定の所管）",
+    }
+    assert owners["№ 1"]["source"] == "node" and not owners["№ 1"]["isPlanDefault"]
+
+
+async def test_a_goal_gets_a_yearly_status_from_its_own_indicators(service: Service) -> None:
+    goal = node_id("基本方針Ⅱ")
+    met = status_event([goal], 2022, IndicatorStatus.ACHIEVED, indicator="goal-1", version=1)
+    missed = status_event([goal], 2022, IndicatorStatus.OFF_TRACK, indicator="goal-2", version=1)
+    await produce(
+        service.infra.kafka_bootstrap,
+        service.runtime.topic(topics.INDICATOR_STATUS_CHANGED),
+        [(met.key, met.to_bytes()), (missed.key, missed.to_bytes())],
+    )
+    query = """query($t: String!) { planByKey(tenant: $t, key: "p1") { nodes { code
+        goalStatuses { fiscalYear status label met evaluated isFailing }
+        indicatorInputs { indicatorKey status } } } }"""
+
+    async def goal_status() -> list[Any]:
+        answer = await service.gql(query, t=TENANT)
+        nodes = {n["code"]: n for n in answer["data"]["planByKey"]["nodes"]}
+        statuses: list[Any] = nodes["基本方針Ⅱ"]["goalStatuses"]
+        return statuses if statuses and statuses[0]["evaluated"] == 2 else []
+
+    statuses = await wait_until(goal_status, timeout=60, message="goal status")
+    assert statuses == [
+        {
+            "fiscalYear": 2022,
+            "status": "some_met",
+            "label": "一部達成（1/2指標）",
+            "met": 1,
+            "evaluated": 2,
+            "isFailing": False,
+        }
+    ]
+    # a goal is not a measure: no grade, no measure.evaluated for it
+    assert not await service.runtime.pool.fetchval(
+        "select count(*) from grades where measure_id = $1", goal
+    )

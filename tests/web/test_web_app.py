@@ -302,3 +302,12 @@ def test_what_a_department_reports_next_and_by_when() -> None:
     assert views.next_due(stale, today) == ("FY2023", dt.date(2024, 5, 31))
     monthly = {"cadence": "MONTHLY", "reportLagDays": 10, "measurements": []}
     assert views.next_due(monthly, today) == ("2025-05", dt.date(2025, 6, 10))
+
+
+def test_years_are_shown_in_the_wards_style() -> None:
+    from suishin.web.views import fiscal_year_text
+
+    assert fiscal_year_text(2021) == "令和3年度"  # 和暦 by default
+    assert fiscal_year_text(2021, "fy") == "FY2021"
+    assert fiscal_year_text(2021, "western") == "2021年度"
+    assert fiscal_year_text("x", "fy") == "x"

@@ -66,6 +66,10 @@ class ReportGateway(httpx.AsyncBaseTransport):
         self.current: dict[str, Any] | None = report()
         self.save_errors: list[dict[str, Any]] = []
         self.submit_errors: list[dict[str, Any]] = []
+        self.owners: list[dict[str, Any]] = [
+            {"departmentCode": "健康推進課", "departmentName": "健康推進課", "isLead": True}
+        ]
+        self.reporting: dict[str, Any] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -97,13 +101,8 @@ class ReportGateway(httpx.AsyncBaseTransport):
                             ],
                         },
                     },
-                    "owners": [
-                        {
-                            "departmentCode": "健康推進課",
-                            "departmentName": "健康推進課",
-                            "isLead": True,
-                        }
-                    ],
+                    "owners": self.owners,
+                    "reportingOwners": self.reporting,
                     "schedule": [
                         {"fiscalYear": 2024, "label": "運用", "phase": "RUNNING", "track": "構築"},
                         {"fiscalYear": 2024, "label": "運用", "phase": "RUNNING", "track": "提供"},
@@ -178,6 +177,26 @@ async def test_the_form_lists_the_years_tracks_and_the_due_date() -> None:
     assert 'name="adherence-1-track" value="提供"' in page.text
     assert 'name="adherenceCount" value="2"' in page.text  # 2023's row is not this year's
     assert "2025-06-30" in page.text
+
+
+async def test_the_plans_default_owner_reports_a_measure_that_names_no_owner() -> None:
+    gateway = ReportGateway()
+    gateway.owners = []
+    gateway.reporting = {
+        "departmentCodes": ["健康推進課"],
+        "isPlanDefault": True,
+        "shown": "健康推進課（計画の既定の所管）",
+    }
+    async with signed_in(gateway) as c:
+        page = await c.get(f"/progress/{MEASURE_ID}/FY2024")
+    assert page.status_code == 200
+    assert "健康推進課（計画の既定の所管）" in page.text and "未設定" not in page.text
+    assert 'name="editable" value="1"' in page.text
+    # a reporter of another department gets no form
+    gateway.reporting = {"departmentCodes": ["情報政策課"], "isPlanDefault": True, "shown": "x"}
+    async with signed_in(gateway) as c:
+        page = await c.get(f"/progress/{MEASURE_ID}/FY2024")
+    assert page.status_code == 200 and 'name="editable" value="1"' not in page.text
 
 
 async def test_an_empty_result_on_submit_is_shown_next_to_the_field_and_nothing_typed_is_lost() -> (
@@ -382,15 +401,17 @@ def test_the_progress_list_appends_each_years_report() -> None:
     }
     sheet = load_workbook(io.BytesIO(progress_xlsx(plan, [measure])))["進捗状況一覧"]
     header = [c.value for c in sheet[2]]
+    # in the ward's year style (和暦 by default), after the national frameworks' column
+    assert header[-9] == "国の計画との対応"
     assert header[-8:] == [
-        "2023年度 進捗報告 実績",
-        "2023年度 課題",
-        "2023年度 方向性",
-        "2023年度 スケジュール進捗",
-        "2024年度 進捗報告 実績",
-        "2024年度 課題",
-        "2024年度 方向性",
-        "2024年度 スケジュール進捗",
+        "令和5年度 進捗報告 実績",
+        "令和5年度 課題",
+        "令和5年度 方向性",
+        "令和5年度 スケジュール進捗",
+        "令和6年度 進捗報告 実績",
+        "令和6年度 課題",
+        "令和6年度 方向性",
+        "令和6年度 スケジュール進捗",
     ]
     row = [c.value for c in sheet[3]]
     assert row[-8:-4] == [None, None, None, None]

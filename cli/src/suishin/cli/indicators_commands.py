@@ -29,20 +29,30 @@ from suishin.cli.plans_commands import (
 )
 from suishin.contracts.planfile import PlanFile
 from suishin.indicators.exporter import export_indicator_data
-from suishin.indicators.importer import ImportReport, import_indicator_definitions
+from suishin.indicators.importer import (
+    ImportReport,
+    find_import_conflicts,
+    import_indicator_definitions,
+)
 from suishin.indicators.importer import Progress as ImportProgress
 from suishin.indicators.runtime import open_pool
+from suishin.kit.errors import DomainError
 from suishin.kit.settings import PlatformSettings
 
 console = Console(stderr=True)
 
 
 async def import_indicators(
-    plan_file: PlanFile, settings: PlatformSettings, progress: ImportProgress | None = None
+    plan_file: PlanFile,
+    settings: PlatformSettings,
+    progress: ImportProgress | None = None,
+    overwrite: bool = False,
 ) -> ImportReport:
     pool = await open_pool(settings)
     try:
-        return await import_indicator_definitions(pool, plan_file, progress=progress)
+        return await import_indicator_definitions(
+            pool, plan_file, progress=progress, overwrite=overwrite
+        )
     finally:
         await pool.close()
 
@@ -52,11 +62,20 @@ async def _import_step(ctx: ImportContext) -> str:
         ctx.plan_file,
         ctx.settings,
         progress=lambda done, total: ctx.progress("indicators", done, total),
+        overwrite=ctx.overwrite,
     )
     return report.summary()
 
 
-IMPORT_STEP = ImportStep("indicators", _import_step)
+async def _conflicts_step(ctx: ImportContext) -> list[DomainError]:
+    pool = await open_pool(ctx.settings)
+    try:
+        return [c.error() for c in await find_import_conflicts(pool, ctx.plan_file)]
+    finally:
+        await pool.close()
+
+
+IMPORT_STEP = ImportStep("indicators", _import_step, _conflicts_step)
 
 
 async def _export_step(ctx: ExportContext) -> None:
@@ -74,6 +93,12 @@ def import_indicators_command(
     plan_file: Path = typer.Argument(..., help="Plan file (YAML or JSON)."),
     database_url: str | None = typer.Option(
         None, help="PostgreSQL URL (default: SUISHIN_DATABASE_URL or the embedded one)."
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Let the file's targets replace those revised in the system since the last "
+        "import. Without it such conflicts are listed and nothing is imported.",
     ),
 ) -> None:
     """Import only the indicator definitions of a plan file (atomic, idempotent)."""
@@ -93,6 +118,7 @@ def import_indicators_command(
                 loaded,
                 settings,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
+                overwrite=overwrite,
             )
 
     report = run_or_exit(run())

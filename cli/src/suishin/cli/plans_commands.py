@@ -30,7 +30,7 @@ from suishin.kit.errors import DomainError
 from suishin.kit.settings import PlatformSettings
 from suishin.plans.commands import set_report_deadline
 from suishin.plans.exporter import export_plan_data
-from suishin.plans.importer import ImportRefused, import_plan_file
+from suishin.plans.importer import find_import_conflicts, import_plan_file
 from suishin.plans.runtime import open_pool
 from suishin.plans.xlsx import write_progress_xlsx
 
@@ -47,15 +47,21 @@ class ImportContext:
     source: str
     settings: PlatformSettings
     progress: StepProgress
+    overwrite: bool = False
+    """The user confirmed that the file's values replace those changed in the system."""
 
 
 @dataclass(frozen=True)
 class ImportStep:
     """One service's part of an import; returns a one-line summary. Raise DomainError (or
-    ImportRefused) to refuse; a step's writes are atomic in its own schema."""
+    ImportRefused) to refuse; a step's writes are atomic in its own schema. ``conflicts``
+    (reads only) lists, as bilingual ``IMPORT_CONFLICT`` errors, the values changed in the
+    system since the last import that the file would overwrite: every step's conflicts are
+    listed before any step writes, and without ``--overwrite`` nothing is imported."""
 
     name: str
     run: Callable[[ImportContext], Awaitable[str]]
+    conflicts: Callable[[ImportContext], Awaitable[list[DomainError]]] | None = None
 
 
 @dataclass
@@ -78,11 +84,19 @@ async def _import_plans(ctx: ImportContext) -> str:
     pool = await open_pool(ctx.settings)
     try:
         report = await import_plan_file(
-            pool, ctx.plan_file, progress=ctx.progress, source=ctx.source
+            pool, ctx.plan_file, progress=ctx.progress, source=ctx.source, overwrite=ctx.overwrite
         )
     finally:
         await pool.close()
     return report.summary()
+
+
+async def _plans_conflicts(ctx: ImportContext) -> list[DomainError]:
+    pool = await open_pool(ctx.settings)
+    try:
+        return [c.error() for c in await find_import_conflicts(pool, ctx.plan_file)]
+    finally:
+        await pool.close()
 
 
 async def _export_plans(ctx: ExportContext) -> None:
@@ -93,7 +107,7 @@ async def _export_plans(ctx: ExportContext) -> None:
         await pool.close()
 
 
-IMPORT_STEPS: list[ImportStep] = [ImportStep("plans", _import_plans)]
+IMPORT_STEPS: list[ImportStep] = [ImportStep("plans", _import_plans, _plans_conflicts)]
 EXPORT_STEPS: list[ExportStep] = [ExportStep("plans", _export_plans)]
 
 
@@ -141,14 +155,43 @@ def _settings(database_url: str | None) -> PlatformSettings:
 
 
 def _fail_domain(exc: DomainError) -> None:
-    errors = exc.errors if isinstance(exc, ImportRefused) else [exc]
+    errors: list[DomainError] = list(getattr(exc, "errors", None) or [exc])
     console.print(f"[red]{exc.message_ja} / {exc.message_en}[/red]", highlight=False)
     for e in errors:
         where = f"{e.field}: " if e.field else ""
         console.print(f"  {where}{e.message_ja} / {e.message_en} [{e.code}]", highlight=False)
 
 
-async def _run_import(plan_file: PlanFile, source: str, settings: PlatformSettings) -> None:
+async def _check_conflicts(plan_file: PlanFile, source: str, settings: PlatformSettings) -> None:
+    """List the conflicts of every step before any step writes; refuse when there are any."""
+    found: list[DomainError] = []
+    for step in list(IMPORT_STEPS):
+        if step.conflicts is not None:
+            ctx = ImportContext(plan_file, source, settings, lambda *_: None)
+            found += await step.conflicts(ctx)
+    if found:
+        raise ImportConflictsFound(found)
+
+
+class ImportConflictsFound(DomainError):
+    """Conflicts gathered over every import step (each a bilingual ``IMPORT_CONFLICT``)."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        super().__init__(
+            "IMPORT_CONFLICTS",
+            f"システムで変更された{len(errors)}件の値を計画ファイルが上書きするため、"
+            "何も取り込みませんでした（ファイルの値で上書きするには --overwrite を指定）",
+            f"the plan file would overwrite {len(errors)} value(s) changed in the system; "
+            "nothing was imported (to let the file's values win, add --overwrite)",
+        )
+        self.errors = errors
+
+
+async def _run_import(
+    plan_file: PlanFile, source: str, settings: PlatformSettings, overwrite: bool = False
+) -> None:
+    if not overwrite:
+        await _check_conflicts(plan_file, source, settings)
     with Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),
@@ -163,7 +206,9 @@ async def _run_import(plan_file: PlanFile, source: str, settings: PlatformSettin
             def advance(what: str, done: int, total: int, task: Any = task) -> None:
                 progress.update(task, completed=done, total=total or None, what=what)
 
-            summary = await step.run(ImportContext(plan_file, source, settings, advance))
+            summary = await step.run(
+                ImportContext(plan_file, source, settings, advance, overwrite=overwrite)
+            )
             progress.update(task, what="done")
             progress.console.print(f"{step.name}: {summary}", highlight=False)
 
@@ -173,10 +218,17 @@ def import_command(
     database_url: str | None = typer.Option(
         None, help="PostgreSQL URL (default: SUISHIN_DATABASE_URL or the embedded one)."
     ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Let the file's values replace those changed in the system since the last import "
+        "(statuses, edits, revised targets). Without it such conflicts are listed and nothing "
+        "is imported.",
+    ),
 ) -> None:
     """Validate a plan file completely, then import it (atomically per service)."""
     loaded = load_or_exit(plan_file)
-    run_or_exit(_run_import(loaded, str(plan_file), _settings(database_url)))
+    run_or_exit(_run_import(loaded, str(plan_file), _settings(database_url), overwrite))
 
 
 async def _run_export(ctx: ExportContext) -> PlanFile:

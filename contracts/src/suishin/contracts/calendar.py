@@ -164,8 +164,10 @@ def parse_fiscal_year_range(text: str) -> tuple[int, int]:
     return first, last
 
 
-def format_fiscal_year(fy: int, style: Literal["wareki", "western", "short"] = "wareki") -> str:
-    """Print a fiscal year: 令和3年度 (wareki), 2021年度 (western) or R3 (short).
+def format_fiscal_year(
+    fy: int, style: Literal["wareki", "western", "short", "fy"] = "wareki"
+) -> str:
+    """Print a fiscal year: 令和3年度 (wareki), 2021年度 (western), R3 (short) or FY2021 (fy).
 
     The era is the latest one that began in or before the fiscal year's calendar year, as
     official usage does (FY2019 is 令和元年度 although April 2019 was still 平成).
@@ -173,6 +175,8 @@ def format_fiscal_year(fy: int, style: Literal["wareki", "western", "short"] = "
     _check_year(fy)
     if style == "western":
         return f"{fy}年度"
+    if style == "fy":
+        return f"FY{fy}"
     era = _era_for_fiscal_year(fy)
     era_year = fy - era.start.year + 1
     if style == "short":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -228,6 +228,14 @@ class PlanKind(StrEnum):
     IMPLEMENTATION = "実施計画"
     ADDENDUM = "追録版"
     VISION = "ビジョン"
+    # what other wards call their plans
+    PROMOTION = "推進計画"  # 〜DX推進計画
+    STRATEGY = "戦略"  # 〜DX戦略
+    POLICY = "方針"  # 〜推進方針, 基本方針
+    ACTION_PLAN = "アクションプラン"
+    ROADMAP = "ロードマップ"
+    GUIDELINE = "指針"
+    OTHER = "その他"
 
 
 class PlanPhase(StrEnum):
@@ -237,8 +245,36 @@ class PlanPhase(StrEnum):
 
 class PlanState(StrEnum):
     DRAFT = "draft"
+    OUTLINE = "outline"  # 素案: the first edition shown for comment
+    PROPOSAL = "proposal"  # 案: the edition before adoption (パブリックコメント案)
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
+
+    @property
+    def is_edition_before_adoption(self) -> bool:
+        """下書き, 素案 and 案: not (yet) the plan in force."""
+        return self in (PlanState.DRAFT, PlanState.OUTLINE, PlanState.PROPOSAL)
+
+
+class Tentative(StrEnum):
+    """A schedule cell printed as a dotted line (点線) instead of a solid bar."""
+
+    CONTINUE = "continue"  # continues, as planned, beyond what is decided (継続見込み)
+    UNDECIDED = "undecided"  # not decided yet for that year (未定・検討による)
+
+
+class MilestoneKind(StrEnum):
+    MID_TERM_REVIEW = "mid_term_review"  # 中間見直し
+    NATIONAL_DEADLINE = "national_deadline"  # a deadline the state sets (e.g. 標準化 R7年度末)
+    REVISION = "revision"  # 改定, the next edition
+    OTHER = "other"
+
+
+class NationalFramework(StrEnum):
+    """National plans a ward maps its measures to."""
+
+    JICHITAI_DX = "jichitai_dx"  # 自治体DX推進計画 重点取組事項
+    KANMIN_DATA = "kanmin_data"  # 官民データ活用推進基本法 基本的施策（第10〜19条）
 
 
 class DepartmentKind(StrEnum):
@@ -301,10 +337,20 @@ class Note(_Model):
 Notes = list[Note]
 
 
+class YearStyle(StrEnum):
+    """How the ward prints a fiscal year (``calendar.format_fiscal_year``)."""
+
+    WAREKI = "wareki"  # 令和3年度 (the default)
+    WESTERN = "western"  # 2021年度
+    FY = "fy"  # FY2021
+
+
 class Tenant(_Model):
     slug: Slug
     name: Text
     name_en: str | None = None
+    year_style: YearStyle = YearStyle.WAREKI
+    """How years are printed in reasons, workbooks and the public view (和暦 by default)."""
 
 
 GradeCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_+-]{0,62}$")]
@@ -486,11 +532,17 @@ class Plan(_Model):
     """Where the plan comes from (document title, file, URL)."""
     description: str | None = None
     tags: list[TagDefinition] = Field(default_factory=list)
+    default_owner: str | None = None
+    """Department (code in ``departments``) that answers for every node the plan assigns to
+    nobody, e.g. the 事務局 of a plan that names no 所管課: reporting rights and alert routing."""
+    milestones: list[Milestone] = Field(default_factory=list)
     notes: Notes = Field(default_factory=list)
 
 
 class ScheduleEntry(_Model):
     fiscal_year: FiscalYear
+    tentative: Tentative | None = None
+    """Printed as a dotted line: continues beyond what is decided, or not decided yet."""
     label: str
     """As printed: 検討 / 構築 / 実施 / 拡大 / 運用 / "-" / free text."""
     phase: SchedulePhase
@@ -517,6 +569,52 @@ class Lineage(_Model):
     note: str | None = None
 
 
+class FrameworkTag(_Model):
+    """The measure's place in a national framework, as the plan maps it."""
+
+    framework: NationalFramework
+    item: Text
+    """The framework's item as printed, e.g. 「(1) 自治体フロントヤード改革」 or 「第11条」."""
+    label: str | None = None
+    notes: Notes = Field(default_factory=list)
+
+
+class Milestone(_Model):
+    """A dated milestone the plan prints: a mid-term review year, a national deadline (even past
+    the plan period), the next revision. Reminders go out ``remind_days`` before it."""
+
+    key: Slug
+    title: Text
+    kind: MilestoneKind = MilestoneKind.OTHER
+    due_on: DateText | None = None
+    """The date as printed (``2026-03-31``; a month ``2026-03`` means its last day, a year its
+    fiscal year's last day)."""
+    fiscal_year: FiscalYear | None = None
+    """A milestone printed as a year only (令和5年度に中間見直し): due on its first day."""
+    node: str | None = None
+    """Path of the node it belongs to (a measure or goal), if not the whole plan."""
+    remind_days: list[Annotated[int, Field(ge=0, le=3650)]] = Field(
+        default_factory=lambda: [90, 30, 7, 0]
+    )
+    description: str | None = None
+    source: str | None = None
+    notes: Notes = Field(default_factory=list)
+
+    def due_date(self) -> date | None:
+        """The day the milestone falls on (see ``due_on`` and ``fiscal_year``)."""
+        if self.due_on is not None:
+            parts = [int(p) for p in self.due_on.split("-")]
+            if len(parts) == 3:
+                return date(parts[0], parts[1], parts[2])
+            if len(parts) == 2:
+                following = date(parts[0] + parts[1] // 12, parts[1] % 12 + 1, 1)
+                return following - timedelta(days=1)
+            return date(parts[0] + 1, 3, 31)
+        if self.fiscal_year is not None:
+            return date(self.fiscal_year, 4, 1)
+        return None
+
+
 class Node(_Model):
     code: Text
     """The code as printed (№ 1, 1-1, ①, 施策8)."""
@@ -527,7 +625,13 @@ class Node(_Model):
     """Index into the plan's ``level_labels``."""
     title: Text
     title_variants: list[str] = Field(default_factory=list)
+    code_variants: list[str] = Field(default_factory=list)
+    """Other printings of the code that name this node (「取組 10」 vs 「取組Ⅹ」)."""
     description: str | None = None
+    expected_effects: list[Text] = Field(default_factory=list)
+    """期待される効果, as printed."""
+    frameworks: list[FrameworkTag] = Field(default_factory=list)
+    """National frameworks the plan maps this node to."""
     owners: list[str] = Field(default_factory=list)
     """Department codes."""
     lead: str | None = None
@@ -809,14 +913,15 @@ class PlanFile(_Model):
         return next((d for d in self.departments if d.code == code), None)
 
     def effective_owners(self, path: str) -> list[str]:
-        """The node's owners, or those of its nearest ancestor that has owners."""
+        """The node's owners, or those of its nearest ancestor that has owners, or the plan's
+        ``default_owner``."""
         index = {p: n for p, _, n in self.iter_nodes()}
         parts = path.split("/")
         for n in range(len(parts), 0, -1):
             node = index.get("/".join(parts[:n]))
             if node is not None and node.owners:
                 return list(node.owners)
-        return []
+        return [self.plan.default_owner] if self.plan.default_owner else []
 
     def indicator_owners(self, indicator: Indicator) -> list[str]:
         """The indicator's reporting departments: its own, else the (effective) owners of its
@@ -850,6 +955,7 @@ class PlanFile(_Model):
         self._check_evaluations(out, paths)
         self._check_progress_reports(out, paths)
         self._check_grading(out)
+        self._check_milestones(out, paths)
         return out.items
 
     def _check_grading(self, out: _Problems) -> None:
@@ -885,6 +991,33 @@ class PlanFile(_Model):
                 f"unknown grading rule '{scale.rule}' (known: {rules}; or give every grade "
                 "but the last its own 'when')",
             )
+
+    def _check_milestones(self, out: _Problems, paths: dict[str, Loc]) -> None:
+        keys: dict[str, int] = {}
+        for i, m in enumerate(self.plan.milestones):
+            loc: Loc = ("plan", "milestones", i)
+            if m.key in keys:
+                out.add(
+                    (*loc, "key"),
+                    "duplicate_milestone",
+                    f"マイルストーン「{m.key}」が重複しています（milestones[{keys[m.key]}]）",
+                    f"duplicate milestone key '{m.key}' (milestones[{keys[m.key]}])",
+                )
+            keys.setdefault(m.key, i)
+            if m.due_on is None and m.fiscal_year is None:
+                out.add(
+                    loc,
+                    "milestone_without_date",
+                    f"マイルストーン「{m.key}」に期日（due_on）も年度（fiscal_year）もありません",
+                    f"milestone '{m.key}' has neither due_on nor fiscal_year",
+                )
+            if m.node is not None and m.node not in paths:
+                out.add(
+                    (*loc, "node"),
+                    "unknown_node",
+                    f"ノード「{m.node}」がこの計画にありません",
+                    f"unknown node path '{m.node}' in this plan",
+                )
 
     def _in_period(self, fy: int) -> bool:
         return self.plan.period.start <= fy <= self.plan.period.end
@@ -967,6 +1100,9 @@ class PlanFile(_Model):
         for i, p in enumerate(self.posts):
             if p.department is not None and p.department not in seen:
                 self._unknown_department(out, ("posts", i, "department"), p.department)
+        default_owner = self.plan.default_owner
+        if default_owner is not None and default_owner not in seen:
+            self._unknown_department(out, ("plan", "default_owner"), default_owner)
 
     def _unknown_department(self, out: _Problems, loc: Loc, code: str) -> None:
         out.add(

@@ -21,8 +21,8 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "7f9ddfe35e9f2efd",
-    "indicators": "352b628e87b04a9a",
+    "plans": "13c086028ef638f9",
+    "indicators": "b7840e7083d0824b",
     "notifications": "ec1d44d1b536e39d",
 }
 
@@ -103,9 +103,14 @@ class PeriodGranularity(enum.Enum):
     AS_OF = "AS_OF"
 
 
-@strawberry.enum(name="PlanState", description="Publication state of a plan.")
+@strawberry.enum(
+    name="PlanState",
+    description="Publication state of a plan (素案 and 案 are editions before adoption).",
+)
 class PlanState(enum.Enum):
     DRAFT = "DRAFT"
+    OUTLINE = "OUTLINE"
+    PROPOSAL = "PROPOSAL"
     PUBLISHED = "PUBLISHED"
     SUPERSEDED = "SUPERSEDED"
 
@@ -387,6 +392,11 @@ class MeasureFilter:
     )
     text: str | None = strawberry.field(
         name="text", description="Substring of title or code.", default=None
+    )
+    framework: str | None = strawberry.field(
+        name="framework",
+        description="A national framework the plan maps the measure to (jichitai_dx: 自治体DX推進計画 重点取組事項, kanmin_data: 官民データ活用推進基本法 基本的施策), or one of its items as printed: jichitai_dx:(1) 自治体フロントヤード改革.",
+        default=None,
     )
 
 
@@ -716,11 +726,34 @@ class EvidenceLink:
     title: str | None = remote("Title.", name="title")
 
 
+@remote_type(
+    description="A national framework item the plan maps a measure to.", name="FrameworkTag"
+)
+class FrameworkTag:
+    framework: str = remote("jichitai_dx or kanmin_data.", name="framework")
+    item: str = remote("The framework's item as printed.", name="item")
+    label: str | None = remote("Label, when the plan gives one.", name="label")
+
+
 @remote_type(description="A goal a measure serves: primary (◎) or related (○).", name="GoalLink")
 class GoalLink:
     goal_id: strawberry.ID = remote("Id of the goal node.", name="goalId")
     is_primary: bool = remote("True for the primary goal (◎).", name="isPrimary")
     goal: PlanNode | None = remote("The goal node.", name="goal")
+
+
+@remote_type(
+    description="A goal's status for one fiscal year from the indicators attached to it: all, some or none met, or no data.",
+    name="GoalYearStatus",
+)
+class GoalYearStatus:
+    fiscal_year: int = remote("Fiscal year.", name="fiscalYear")
+    status: str = remote("all_met, some_met, none_met or no_data.", name="status")
+    label: str = remote("As shown, e.g. 一部達成（1/2指標）.", name="label")
+    met: int = remote("Indicators that met their target.", name="met")
+    evaluated: int = remote("Indicators that could be evaluated.", name="evaluated")
+    indicators: int = remote("Indicators with a status that year.", name="indicators")
+    is_failing: bool = remote("True when none met.", name="isFailing")
 
 
 @remote_type(description="A grade of the tenant's evaluation scale.", name="GradeDefinition")
@@ -1049,6 +1082,17 @@ class Measure:
     others_text: str | None = remote(
         "Open-ended owners as printed: ほか / 関係課.", name="othersText"
     )
+    expected_effects: list[str] = remote("期待される効果, as printed.", name="expectedEffects")
+    code_variants: list[str] = remote(
+        "Other printings of the code (取組 10 vs 取組Ⅹ).", name="codeVariants"
+    )
+    frameworks: list[FrameworkTag] = remote(
+        "National frameworks the plan maps the measure to.", name="frameworks"
+    )
+    reporting_owners: ReportingOwners = remote(
+        "Who answers for the measure: its 所管課, an ancestor's, or the plan's default owner, shown as such.",
+        name="reportingOwners",
+    )
     tags: list[str] = remote(
         "Cross-cutting tags (codes of the plan's tag definitions).", name="tags"
     )
@@ -1339,6 +1383,17 @@ class Plan:
     )
     description: str | None = remote("Description of the plan.", name="description")
     source: str | None = remote("Where the plan comes from (document, file, URL).", name="source")
+    default_owner: str | None = remote(
+        "Department answering for every node the plan assigns to nobody (e.g. the 事務局), as the plan file names it.",
+        name="defaultOwner",
+    )
+    milestones: list[PlanMilestone] = remote(
+        "Dated milestones the plan prints (中間見直し, national deadlines).", name="milestones"
+    )
+    year_style: str = remote(
+        "How the ward prints fiscal years: wareki (令和3年度, the default), western (2021年度) or fy (FY2021).",
+        name="yearStyle",
+    )
     predecessor_key: str | None = remote(
         "Key of the previous plan (edition lineage).", name="predecessorKey"
     )
@@ -1372,10 +1427,40 @@ class PlanLevel:
 
 
 @remote_type(
-    description="A node of a plan's tree: a goal/group, a measure or a sub-item.", name="PlanNode"
+    description="A dated milestone the plan prints (reminders are sent before it).",
+    name="PlanMilestone",
+)
+class PlanMilestone:
+    key: str = remote("Key within the plan.", name="key")
+    title: str = remote("As printed, e.g. 中間見直し.", name="title")
+    kind: str = remote("mid_term_review, national_deadline, revision or other.", name="kind")
+    due_on: str | None = remote("The day it falls on (ISO date).", name="dueOn")
+    node_path: str | None = remote("Node it belongs to, if any.", name="nodePath")
+    remind_days: list[int] = remote("Reminder steps, days before it.", name="remindDays")
+
+
+@remote_type(
+    description="A node of a plan's tree: a goal/group, a measure or a sub-item. An entity: the indicators subgraph adds the indicators attached to the node itself (a goal's).",
+    name="PlanNode",
 )
 class PlanNode:
     id: strawberry.ID = remote("Node id (UUID from tenant, plan, path).", name="id")
+    indicator_inputs: list[IndicatorInput] = remote(
+        "Statuses of the indicators attached to this node itself (a goal's), as consumed from the indicators service.",
+        name="indicatorInputs",
+    )
+
+    @remote_method(
+        "The goal's yearly status from the indicators attached to it (empty when none are): all, some or none met.",
+        name="goalStatuses",
+    )
+    def goal_statuses(
+        self,
+        info: Info[Any, Any],
+        *,
+        fiscal_year: Annotated[int | None, strawberry.argument(name="fiscalYear")] = None,
+    ) -> list[GoalYearStatus]: ...
+
     plan_id: strawberry.ID = remote("Id of the plan.", name="planId")
     path: str = remote("Path of normalised codes from the top, joined by '/'.", name="path")
     code: str = remote("Code as printed (№ 1, 1-1, ①, 施策8).", name="code")
@@ -1397,6 +1482,11 @@ class PlanNode:
     children: list[PlanNode] = remote("Child nodes in printed order.", name="children")
     owners: list[MeasureOwner] = remote("Owner departments (with the lead).", name="owners")
     measure: Measure | None = remote("The measure, when this node is one.", name="measure")
+    indicators: list[Indicator] = remote(
+        "Indicators attached to this node itself (not those of the measures below it; for a measure's, see Measure.indicators).",
+        subgraph="indicators",
+        name="indicators",
+    )
 
 
 @remote_type(description="Result of updateMyPreferences.", name="PreferencesPayload")
@@ -1515,6 +1605,23 @@ class ReportTransition:
     at: datetime.datetime = remote("When.", name="at")
 
 
+@remote_type(
+    description="Who answers for a measure (reporting rights, alerts): its own 所管課, else the nearest ancestor's, else the plan's default owner (e.g. the 事務局).",
+    name="ReportingOwners",
+)
+class ReportingOwners:
+    department_codes: list[str] = remote("Department codes, lead first.", name="departmentCodes")
+    source: str = remote(
+        "node, ancestor, plan_default (the plan's default owner) or none.", name="source"
+    )
+    is_plan_default: bool = remote(
+        "True when the plan's default owner answers (no 所管課 printed).", name="isPlanDefault"
+    )
+    shown: str = remote(
+        "As printed, e.g. 情報政策課 or DX推進本部事務局（計画の既定の所管）.", name="shown"
+    )
+
+
 @remote_type(description="Result of reviseTarget.", name="ReviseTargetPayload")
 class ReviseTargetPayload:
     indicator: Indicator | None = remote("The indicator.", name="indicator")
@@ -1586,6 +1693,10 @@ class ScheduleEntry:
     )
     track: str | None = remote(
         "Schedule row when the measure has several (練馬区 スケジュール区分).", name="track"
+    )
+    tentative: str | None = remote(
+        "Printed as a dotted line: continue (continues beyond what is decided) or undecided (not decided yet for that year); null for a solid cell.",
+        name="tentative",
     )
 
 

@@ -73,6 +73,7 @@ class Portal:
             lstrip_blocks=True,
         )
         self.templates.filters["num"] = _num
+        self.templates.filters["fy"] = views.fiscal_year_text
         self.templates.filters["when"] = views.when
         self.oauth: Any = None
         if settings.oidc_enabled:

@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 
 from suishin.web import views
 from suishin.web.i18n import REPORT_STATE
+from suishin.web.views import fiscal_year_text
 
 STATUS_JA = {
     "achieved": "達成",
@@ -47,9 +48,19 @@ def _owners(measure: dict[str, Any]) -> str:
         f"{o['departmentName']}（主）" if o["isLead"] else o["departmentName"]
         for o in measure["owners"]
     ]
+    if not names and (measure.get("reportingOwners") or {}).get("shown"):
+        # no 所管課 printed: the ancestor's or the plan's default owner, shown as such
+        names.append(measure["reportingOwners"]["shown"])
     if measure.get("othersText"):
         names.append(measure["othersText"])
     return "、".join(names)
+
+
+FRAMEWORKS_JA = {"jichitai_dx": "自治体DX推進計画", "kanmin_data": "官民データ活用推進基本法"}
+
+
+def _year(fy: int, style: str | None) -> str:
+    return fiscal_year_text(fy, style)
 
 
 def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes:
@@ -65,15 +76,21 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
     ws.title = "進捗状況一覧"
     ws.append([f"{plan['title']}　進捗状況一覧"])
     ws["A1"].font = Font(bold=True, size=13)
-    header = ["No.", "施策名", "所管課", "ステータス"]
+    style = plan.get("yearStyle")
+    words = Counter(m["levelLabel"] for m in measures if m.get("levelLabel"))
+    title_header = f"{words.most_common(1)[0][0]}名" if words else "施策名"
+    header = ["No.", title_header, "所管課", "ステータス"]
     for year in years:
-        header += [f"{year}年度 計画", f"{year}年度 実績（指標）", f"{year}年度 評価"]
+        y = _year(year, style)
+        header += [f"{y} 計画", f"{y} 実績（指標）", f"{y} 評価"]
+    header.append("国の計画との対応")
     for year in years:  # progress reports (進捗報告), appended like `suishin export-xlsx`
+        y = _year(year, style)
         header += [
-            f"{year}年度 進捗報告 実績",
-            f"{year}年度 課題",
-            f"{year}年度 方向性",
-            f"{year}年度 スケジュール進捗",
+            f"{y} 進捗報告 実績",
+            f"{y} 課題",
+            f"{y} 方向性",
+            f"{y} スケジュール進捗",
         ]
     ws.append(header)
     for cell in ws[2]:
@@ -115,6 +132,12 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
                 if g["isFailing"]:
                     failing_columns.append(len(row) + 3)
             row += ["\n".join(plan_lines), "\n".join(actual), grade_text]
+        row.append(
+            "\n".join(
+                f"{FRAMEWORKS_JA.get(f['framework'], f['framework'])} {f['item']}"
+                for f in m.get("frameworks") or []
+            )
+        )
         reports = views.latest_reports(m.get("progressReports") or [])
         for year in years:
             row += _report_cells(reports.get(f"FY{year}"))
@@ -125,7 +148,7 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
         for cell in row_cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
             cell.border = BORDER
-    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [34, 28, 28, 28] * len(years)
+    widths = [8, 36, 24, 10] + [28, 34, 12] * len(years) + [30] + [34, 28, 28, 28] * len(years)
     for i, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     ws.freeze_panes = "C3"
@@ -136,7 +159,7 @@ def progress_xlsx(plan: dict[str, Any], measures: list[dict[str, Any]]) -> bytes
         cell.fill = HEADER_FILL
     for year in years:
         values = [counts[year].get(label, 0) for label in scale]
-        summary.append([f"{year}年度", *values, sum(values)])
+        summary.append([_year(year, style), *values, sum(values)])
     buffer = BytesIO()
     wb.save(buffer)
     return buffer.getvalue()

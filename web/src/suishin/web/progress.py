@@ -141,7 +141,11 @@ class ProgressPages:
         user = current_user(request)
         assert user is not None
         state = report["state"] if report else None
-        owner = {o["departmentCode"] for o in measure["owners"]} & set(user.departments)
+        # who answers for the measure: its own 所管課, else an ancestor's, else the plan's default
+        answering = (measure.get("reportingOwners") or {}).get("departmentCodes") or [
+            o["departmentCode"] for o in measure["owners"]
+        ]
+        owner = set(answering) & set(user.departments)
         can = {
             "edit": state in views.OWED_STATES and (bool(owner) or user.is_admin),
             "review": state == "SUBMITTED" and user.is_admin,

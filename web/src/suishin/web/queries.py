@@ -9,7 +9,7 @@ PLAN_TREE = """
 query PlanTree($id: ID!, $after: String) {
   plan(id: $id) {
     id tenant key title kind state fiscalYearFrom fiscalYearTo phase levelLabels measureCount
-    publishedOn
+    publishedOn yearStyle defaultOwner
     tags { code label }
     gradeScale { code name grades { code label isFailing } }
     nodes { __NODE__ children { __NODE__ children { __NODE__ } } }
@@ -191,8 +191,10 @@ query Progress($planId: ID!, $after: String) {
   measures(planId: $planId, first: 200, after: $after) {
     pageInfo { hasNextPage endCursor }
     edges { node {
-      id code title status othersText path
+      id code title status othersText path levelLabel
       owners { departmentName isLead }
+      reportingOwners { shown isPlanDefault }
+      frameworks { framework item }
       schedule { fiscalYear label track }
       indicatorInputs { title fiscalYear status exceeded }
       grades { fiscalYear grade label isFailing machineGrade machineLabel overrideGrade
@@ -243,6 +245,7 @@ query ProgressReportPage($id: ID!, $period: String!) {
     plan { id key title fiscalYearFrom fiscalYearTo
            gradeScale { code name grades { code label isFailing } } }
     owners { departmentCode departmentName isLead }
+    reportingOwners { departmentCodes isPlanDefault shown }
     schedule { fiscalYear label phase track }
     currentReport(period: $period) { ...ReportFields }
     progressReports(period: $period) { ...ReportFields }

@@ -6,6 +6,8 @@ import datetime as dt
 from collections import Counter, defaultdict
 from typing import Any
 
+from suishin.contracts.calendar import format_fiscal_year
+
 JST = dt.timezone(dt.timedelta(hours=9))
 
 
@@ -189,6 +191,22 @@ def published_only(plan: dict[str, Any]) -> dict[str, Any]:
             if g.get("publishedLabel")
         ]
     return plan
+
+
+def fiscal_year_text(year: Any, style: str | None = None) -> str:
+    """A fiscal year in the ward's year style (``Plan.yearStyle``): 令和3年度 by default,
+    FY2021 (fy), 2021年度 (western) or R3 (short)."""
+    try:
+        fy = int(year)
+    except (TypeError, ValueError):
+        return str(year)
+    if style == "fy":
+        return format_fiscal_year(fy, "fy")
+    if style == "western":
+        return format_fiscal_year(fy, "western")
+    if style == "short":
+        return format_fiscal_year(fy, "short")
+    return format_fiscal_year(fy)
 
 
 # --- progress reports (進捗報告) ---------------------------------------------------------------

@@ -43,6 +43,12 @@ from suishin.indicators.domain.model import (
     TargetSpec,
     check_report,
 )
+from suishin.indicators.domain.reimport import (
+    CurrentTarget,
+    TargetConflict,
+    TargetConflicts,
+    target_conflicts,
+)
 from suishin.indicators.domain.reports import (
     Report,
     key_reused,
@@ -377,6 +383,8 @@ class DefinitionReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     target_revisions: int = 0
+    """Targets that changed (a new value, new wording or closed); new slots are not counted."""
+    targets_created: int = 0
     changes: list[StatusChange] = field(default_factory=list)
 
 
@@ -400,10 +408,12 @@ async def apply_definitions(
     for d in ordered:
         written = await storage.indicators.upsert(conn, d, now)
         links_changed = await _apply_links(conn, d)
-        revisions = await _apply_targets(
+        created, revisions = await _apply_targets(
             conn, d, current.get(d.id, []), now=now, reason=reason, revised_by=revised_by
         )
+        report.targets_created += created
         report.target_revisions += revisions
+        revisions += created
         if written:
             report.created.append(d.key)
             touched.add(d.id)
@@ -429,13 +439,23 @@ async def import_definitions(
     revised_by: str | None,
     applied: Callable[[DefinitionReport, int], None] | None = None,
     chunk: int = 50,
+    overwrite: bool = False,
+    conflicts: list[TargetConflict] | None = None,
 ) -> list[str]:
     """Apply a plan file's definitions, ``chunk`` at a time (``applied`` sees each part's report
     and size); return the keys of the plan's stored indicators the file no longer lists (kept).
 
     Every stored indicator of the file is locked up front, in id order like the consumer does,
-    so an import running next to a stream of reports cannot deadlock with it."""
+    so an import running next to a stream of reports cannot deadlock with it. Targets revised
+    in the system since (see :mod:`.domain.reimport`) that the file would change refuse the
+    whole import with :class:`TargetConflicts` unless ``overwrite``; the conflicts overwritten
+    are appended to ``conflicts``."""
     await storage.indicators.lock(conn, [d.id for d in definitions])
+    found = await find_target_conflicts(conn, definitions, importer=revised_by)
+    if found and not overwrite:
+        raise TargetConflicts(found)
+    if conflicts is not None:
+        conflicts.extend(found)
     for i in range(0, len(definitions), chunk):
         part = definitions[i : i + chunk]
         result = await apply_definitions(conn, part, now=now, reason=reason, revised_by=revised_by)
@@ -444,6 +464,24 @@ async def import_definitions(
     return await storage.indicators.keys_of_plan_except(
         conn, tenant, plan_id, [d.key for d in definitions]
     )
+
+
+async def find_target_conflicts(
+    conn: asyncpg.Connection, definitions: Sequence[IndicatorDefinition], *, importer: str | None
+) -> list[TargetConflict]:
+    """The targets of these definitions revised outside an import that the file would change
+    (reads only)."""
+    current = await storage.targets.current_with_authors(conn, [d.id for d in definitions])
+    out: list[TargetConflict] = []
+    for d in definitions:
+        stored = {
+            (spec.fiscal_year, spec.from_fiscal_year): CurrentTarget(spec, by, since)
+            for spec, by, since in current.get(d.id, [])
+        }
+        if stored:
+            wanted = {t.slot: t.spec() for t in d.targets}
+            out += target_conflicts(d.key, wanted, stored, (importer, None))
+    return out
 
 
 async def define_indicator(
@@ -479,16 +517,17 @@ async def _apply_targets(
     now: datetime,
     reason: str,
     revised_by: str | None,
-) -> int:
-    """Bring the current targets in line with ``d.targets``; return how many rows changed."""
+) -> tuple[int, int]:
+    """Bring the current targets in line with ``d.targets``; return how many slots were
+    created and how many existing ones changed."""
     by_slot = {(t.fiscal_year, t.from_fiscal_year): t for t in existing}
     wanted = {t.slot: t for t in d.targets}
-    changes = 0
+    created = changes = 0
     for slot, target in wanted.items():
         before = by_slot.get(slot)
         if before is None:
             await storage.targets.insert_history(conn, d.id, target, now=now, revised_by=revised_by)
-            changes += 1
+            created += 1
         elif not before.same_value(target.spec()) or before.printed != target.printed:
             if before.same_value(target.spec()):
                 # Only the printed wording changed: not a revision of the target itself.
@@ -506,7 +545,7 @@ async def _apply_targets(
     for slot in by_slot.keys() - wanted.keys():
         await storage.targets.close(conn, d.id, slot, now)
         changes += 1
-    return changes
+    return created, changes
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,11 @@ import asyncpg
 from suishin.contracts.calendar import fiscal_year_of_period
 from suishin.contracts.planfile import Baseline, PlanFile, Target, TargetRevision, TargetValue
 from suishin.contracts.planfile import Indicator as PlanIndicator
-from suishin.indicators.commands import DefinitionReport, import_definitions
+from suishin.indicators.commands import (
+    DefinitionReport,
+    find_target_conflicts,
+    import_definitions,
+)
 from suishin.indicators.domain.definitions import (
     IndicatorDefinition,
     LinkInput,
@@ -34,8 +38,10 @@ from suishin.indicators.domain.definitions import (
 )
 from suishin.indicators.domain.evaluation import NO_TARGET_TEXT
 from suishin.indicators.domain.model import Cadence, Granularity, sub_series_key
+from suishin.indicators.domain.reimport import TargetConflict
 
 REIMPORT_REASON = "plan file re-import"
+IMPORTER = "plan-file-import"
 
 Progress = Callable[[int, int], None]
 """Called with (done, total) as indicators are prepared and written."""
@@ -49,19 +55,27 @@ class ImportReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     target_revisions: int = 0
+    """Existing targets the import changed (value, wording, or closed)."""
+    targets_created: int = 0
     status_changes: int = 0
     not_in_file: list[str] = field(default_factory=list)
     """Indicators of this plan stored before but absent from the file (kept, not deleted)."""
+    conflicts: list[TargetConflict] = field(default_factory=list)
+    """Targets revised in the system that the file overwrote (only with ``overwrite``)."""
 
     @property
     def total(self) -> int:
         return len(self.created) + len(self.updated) + len(self.unchanged)
 
     def summary(self) -> str:
+        overwritten = (
+            f", {len(self.conflicts)} system revision(s) overwritten" if self.conflicts else ""
+        )
         return (
             f"indicators: {len(self.created)} created, {len(self.updated)} updated, "
-            f"{len(self.unchanged)} unchanged, {self.target_revisions} target revision(s), "
-            f"{self.status_changes} status change(s)"
+            f"{len(self.unchanged)} unchanged; targets: {self.targets_created} created, "
+            f"{self.target_revisions} updated; {self.status_changes} status change(s)"
+            f"{overwritten}"
         )
 
 
@@ -227,18 +241,42 @@ async def import_indicator_definitions(
     *,
     progress: Progress | None = None,
     now: datetime | None = None,
-    revised_by: str | None = "plan-file-import",
+    revised_by: str | None = IMPORTER,
+    overwrite: bool = False,
 ) -> ImportReport:
-    """Create or change the indicators of ``plan_file`` atomically (see the module doc)."""
+    """Create or change the indicators of ``plan_file`` atomically (see the module doc).
+
+    Targets revised in the system since the last import (by anyone but ``revised_by``) that the
+    file prints differently refuse the import with ``TargetConflicts`` (nothing written), each
+    listed with both values, unless ``overwrite`` confirms that the file wins."""
     definitions = definitions_from_plan_file(plan_file)
     report = ImportReport(tenant=plan_file.tenant.slug, plan_key=plan_file.plan.key)
     moment = now or datetime.now(UTC)
     if isinstance(pool_or_conn, asyncpg.Pool):
         async with pool_or_conn.acquire() as conn:
-            await _import(conn, plan_file, definitions, report, moment, revised_by, progress)
+            await _import(
+                conn, plan_file, definitions, report, moment, revised_by, progress, overwrite
+            )
     else:
-        await _import(pool_or_conn, plan_file, definitions, report, moment, revised_by, progress)
+        await _import(
+            pool_or_conn, plan_file, definitions, report, moment, revised_by, progress, overwrite
+        )
     return report
+
+
+async def find_import_conflicts(
+    pool_or_conn: asyncpg.Pool | asyncpg.Connection,
+    plan_file: PlanFile,
+    *,
+    revised_by: str | None = IMPORTER,
+) -> list[TargetConflict]:
+    """The targets of ``plan_file`` revised in the system that importing it would overwrite
+    (reads only)."""
+    definitions = definitions_from_plan_file(plan_file)
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            return await find_target_conflicts(conn, definitions, importer=revised_by)
+    return await find_target_conflicts(pool_or_conn, definitions, importer=revised_by)
 
 
 async def _import(
@@ -249,6 +287,7 @@ async def _import(
     now: datetime,
     revised_by: str | None,
     progress: Progress | None,
+    overwrite: bool = False,
 ) -> None:
     total = len(definitions)
     done = 0
@@ -259,6 +298,7 @@ async def _import(
         report.updated += part.updated
         report.unchanged += part.unchanged
         report.target_revisions += part.target_revisions
+        report.targets_created += part.targets_created
         report.status_changes += len(part.changes)
         done += count
         if progress is not None:
@@ -274,4 +314,6 @@ async def _import(
             reason=REIMPORT_REASON,
             revised_by=revised_by,
             applied=applied,
+            overwrite=overwrite,
+            conflicts=report.conflicts,
         )

@@ -1,4 +1,4 @@
-"""Wiring of the plans service: runtime, consumers, subgraph."""
+"""Wiring of the plans service: runtime, consumers, the milestone sweep, subgraph."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from suishin.kit.clock import Clock
 from suishin.kit.handlers import relay_waker
 from suishin.plans.graphql import schema
 from suishin.plans.handlers import indicator_status_handler
+from suishin.plans.milestones import run_milestone_sweeper
 from suishin.plans.runtime import PlansRuntime
 from suishin.plans.settings import PlansSettings
 from suishin.plans.sweep import run_deadline_sweeper
@@ -36,4 +37,15 @@ def build(
             )
 
         runtime.add_background(sweeper)
+    if settings.milestone_sweep_enabled:
+
+        async def milestone_sweeper() -> None:
+            await run_milestone_sweeper(
+                lambda: runtime.pool,
+                runtime.clock,
+                interval=settings.milestone_sweep_interval,
+                on_changes=relay_waker(runtime),
+            )
+
+        runtime.add_background(milestone_sweeper)
     return runtime, runtime.http_app(schema)

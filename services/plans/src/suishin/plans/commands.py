@@ -26,6 +26,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from suishin.contracts import ids
 from suishin.contracts.calendar import JST
 from suishin.contracts.enums import (
     IndicatorStatus,
@@ -38,6 +39,7 @@ from suishin.contracts.events import (
     IndicatorStatusChanged,
     MeasureEvaluated,
     MeasureStatusChanged,
+    PlanMilestoneDue,
     ProgressReportAccepted,
     ProgressReportApproved,
     ProgressReportDueSoon,
@@ -50,6 +52,7 @@ from suishin.contracts.events import (
     ScheduleSlipped,
     new_event,
 )
+from suishin.contracts.planfile import Milestone
 from suishin.kit import outbox
 from suishin.kit.auth import Principal
 from suishin.kit.consumer import Rejection
@@ -75,10 +78,32 @@ from suishin.plans.domain.lifecycle import (
     check_may_override,
     check_transition,
 )
-from suishin.plans.domain.tree import PlanState, require_reason
+from suishin.plans.domain.milestones import MilestoneSpec, reminders_due
+from suishin.plans.domain.ownership import OwnerSource, ReportingOwners, level_label
+from suishin.plans.domain.ownership import owners_for_reporting as _owners_for_reporting
+from suishin.plans.domain.tree import BEFORE_ADOPTION, PlanState, require_reason
 from suishin.plans.storage import Conn
 
 PRODUCER = "plans"
+
+
+async def owners_for_reporting(db: storage.Executor, node_id: UUID) -> ReportingOwners:
+    """Who answers for the node (reporting rights, alert routing): its own 所管課, else the
+    nearest ancestor's, else the plan's default owner (``plan.default_owner``, e.g. the 事務局);
+    ``ReportingOwners.is_plan_default`` says when it is the plan's default."""
+    ctx = await storage.nodes.ownership_context(db, node_id)
+    if ctx is None:
+        raise NotFound("ノード", "Node", str(node_id))
+    return _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+
+
+async def _event_context(db: storage.Executor, node_id: UUID) -> tuple[list[str], str | None]:
+    """A measure event's ``department_codes`` (who answers for it) and ``level_label``."""
+    ctx = await storage.nodes.ownership_context(db, node_id)
+    if ctx is None:
+        return [], None
+    owners = _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+    return list(owners.codes), level_label(ctx.level_labels, ctx.level)
 
 
 async def _measure_for_update(conn: Conn, actor: Principal, measure_id: UUID) -> asyncpg.Record:
@@ -103,7 +128,7 @@ async def change_measure_status(
 ) -> Envelope[MeasureStatusChanged]:
     """Move a measure to ``to`` if the lifecycle and the actor's rights allow it."""
     measure = await _measure_for_update(conn, actor, measure_id)
-    owners = await storage.nodes.owner_codes(conn, measure_id)
+    owners = list((await owners_for_reporting(conn, measure_id)).codes)
     check_may_edit(actor, owners)
     current = MeasureStatus(measure["status"]) if measure["status"] else None
     check_transition(current, to, actor=actor)
@@ -136,7 +161,9 @@ async def apply_status(
     source: str,
     departments: Sequence[str],
 ) -> Envelope[MeasureStatusChanged]:
-    """Write the status change, its history row and its event (rules already checked)."""
+    """Write the status change, its history row and its event (rules already checked);
+    ``departments`` = :func:`owners_for_reporting` of the measure."""
+    _, label = await _event_context(conn, measure["id"])
     await storage.nodes.set_status(conn, measure["id"], to.value)
     await storage.history.add_history(
         conn,
@@ -161,6 +188,7 @@ async def apply_status(
             changed_by=changed_by,
             reason=reason,
             department_codes=list(departments),
+            level_label=label,
         ),
         tenant=measure["tenant"],
         aggregate_id=str(measure["id"]),
@@ -198,7 +226,7 @@ async def update_measure(
     """Apply title/description/owners/tags edits; return the fields that changed."""
     measure = await _measure_for_update(conn, actor, measure_id)
     owners_before = await storage.nodes.owner_leads(conn, measure_id)
-    check_may_edit(actor, [r["department_code"] for r in owners_before])
+    check_may_edit(actor, list((await owners_for_reporting(conn, measure_id)).codes))
     why = require_reason(reason)
     errors: list[DomainError] = []
     changes: dict[str, tuple[object, object]] = {}
@@ -373,11 +401,12 @@ async def _plan_history(
 
 async def publish_plan(conn: Conn, actor: Principal, plan_id: UUID, reason: str | None) -> None:
     plan = await _plan_for_update(conn, actor, plan_id)
-    if plan["state"] != PlanState.DRAFT:
+    if plan["state"] not in BEFORE_ADOPTION:
         raise DomainError(
             "INVALID_PLAN_STATE",
-            f"公開できるのは下書きの計画のみです（現在: {plan['state']}）",
-            f"Only a draft plan can be published (it is {plan['state']})",
+            f"公開できるのは下書き・素案・案の計画のみです（現在: {plan['state']}）",
+            f"Only a draft, outline (素案) or proposal (案) can be published "
+            f"(it is {plan['state']})",
         )
     why = (reason or "").strip() or "公開"
     await storage.plans.set_published(conn, plan_id)
@@ -529,6 +558,7 @@ async def regrade(
     """Recompute the machine grade of each (measure, year); enqueue and return the events."""
     events: list[Envelope[MeasureEvaluated]] = []
     scales: dict[UUID, GradeScale] = {}
+    labels: dict[UUID, list[str]] = {}
     for measure_id, year in sorted(pairs, key=lambda p: (str(p[0]), p[1])):
         measure = await storage.nodes.measure(conn, measure_id)
         if measure is None:
@@ -538,11 +568,15 @@ async def regrade(
             conn, measure["plan_id"]
         )
         scales[measure["plan_id"]] = scale
+        if measure["plan_id"] not in labels:
+            plan = await storage.plans.plan(conn, measure["plan_id"])
+            labels[measure["plan_id"]] = list(plan["level_labels"]) if plan else []
         completed_since = await storage.history.completed_since(conn, measure_id)
         decision = machine_grade(
             scale,
             await _indicator_results(conn, measure, year),
             completed=completed_since is not None and year >= completed_since,
+            level_label=level_label(labels[measure["plan_id"]], measure["level"]),
         )
         current = await storage.grades.grade_for_update(conn, measure_id, year)
         if current is None and decision.grade is None:
@@ -592,7 +626,7 @@ async def _settle(
         return None
     by_year = await storage.grades.effective_grades_by_year(conn, measure["id"])
     grade = scale.find(effective)
-    departments = await storage.nodes.owner_codes(conn, measure["id"])
+    departments, label = await _event_context(conn, measure["id"])
     version = await storage.nodes.bump_version(conn, measure["id"])
     event = new_event(
         MeasureEvaluated(
@@ -610,6 +644,7 @@ async def _settle(
             consecutive_failing_years=consecutive_failing_years(scale, by_year, year),
             reason=reason,
             department_codes=departments,
+            level_label=label,
         ),
         tenant=measure["tenant"],
         aggregate_id=str(measure["id"]),
@@ -668,6 +703,86 @@ async def settle_published(conn: Conn, pairs: Iterable[tuple[UUID, int]]) -> Non
         await storage.grades.resettle_effective(conn, measure_id, year)
 
 
+# --- milestones ---------------------------------------------------------------------------------
+
+
+def _milestone_specs(document: Mapping[str, Any]) -> list[MilestoneSpec]:
+    specs = []
+    for raw in (document.get("plan") or {}).get("milestones") or []:
+        milestone = Milestone.model_validate(raw)
+        due = milestone.due_date()
+        if due is not None:
+            specs.append(
+                MilestoneSpec(
+                    milestone.key,
+                    milestone.title,
+                    due,
+                    tuple(milestone.remind_days),
+                    milestone.node,
+                )
+            )
+    return specs
+
+
+async def sweep_milestones(conn: Conn, now: datetime) -> list[Envelope[PlanMilestoneDue]]:
+    """Announce the milestone reminders due on ``now``'s day in Japan (``plan.milestone_due``),
+    each (milestone, step) once: the reminder rows and the events are written together."""
+    today = now.astimezone(JST).date()
+    events: list[Envelope[PlanMilestoneDue]] = []
+    for plan in await storage.plans.plans_with_milestones(conn):
+        sent = {
+            (r["milestone_key"], r["remind_days"], r["due_on"])
+            for r in await storage.plans.milestone_reminders_of(conn, plan["id"])
+        }
+        default_owner = ((plan["document"] or {}).get("plan") or {}).get("default_owner")
+        for reminder in reminders_due(_milestone_specs(plan["document"] or {}), sent, today):
+            m = reminder.milestone
+            event: Envelope[PlanMilestoneDue] | None = None
+            if not reminder.skipped:
+                node_id = code = label = None
+                departments = [default_owner] if default_owner else []
+                if m.node_path is not None:
+                    node_id = ids.node_id(plan["tenant"], plan["key"], m.node_path)
+                    found = await storage.nodes.nodes_by_ids(conn, [node_id])
+                    node = found[0] if found else None
+                    if node is not None:
+                        code = node["code"]
+                        departments, label = await _event_context(conn, node_id)
+                    else:
+                        node_id = None
+                event = new_event(
+                    PlanMilestoneDue(
+                        plan_id=plan["id"],
+                        plan_title=plan["title"],
+                        milestone_key=m.key,
+                        title=m.title,
+                        due_on=m.due_on,
+                        days_left=reminder.days_left,
+                        node_id=node_id,
+                        code=code,
+                        level_label=label,
+                        department_codes=departments,
+                    ),
+                    tenant=plan["tenant"],
+                    aggregate_id=f"{plan['id']}:{m.key}",
+                    producer=PRODUCER,
+                )
+            written = await storage.plans.add_milestone_reminder(
+                conn,
+                plan["id"],
+                m.key,
+                reminder.remind_days,
+                m.due_on,
+                skipped=reminder.skipped,
+                event_id=event.event_id if event else None,
+                sent_at=now,
+            )
+            if written and event is not None:
+                await outbox.enqueue(conn, event)
+                events.append(event)
+    return events
+
+
 # --- progress reports (進捗報告) -----------------------------------------------------------------
 # The workflow's rules are in domain/reports.py; every step below runs in the caller's
 # transaction, records a transition row and enqueues its event on progress_report.workflow.
@@ -690,13 +805,24 @@ class ReportContent:
 class _ReportTarget:
     measure: asyncpg.Record
     period: reports.ReportPeriod
-    owners: list[str]
+    answer: ReportingOwners
+    """Who answers for the measure (:func:`owners_for_reporting`): reporting rights and the
+    events' ``department_codes`` (the measure's own 所管課 lead first)."""
+
+    @property
+    def owners(self) -> list[str]:
+        return list(self.answer.codes)
 
     @property
     def level_label(self) -> str:
-        labels = self.measure["level_labels"]
-        level = self.measure["level"]
-        return str(labels[level]) if level < len(labels) else "施策"
+        return level_label(self.measure["level_labels"], self.measure["level"]) or "施策"
+
+
+def _lead_first(answer: ReportingOwners, own_lead_first: Sequence[str]) -> ReportingOwners:
+    """The measure's own owners in the events' order (lead first, then as printed)."""
+    if answer.source is OwnerSource.NODE and own_lead_first:
+        return ReportingOwners(tuple(own_lead_first), answer.source)
+    return answer
 
 
 async def _report_target(
@@ -708,8 +834,9 @@ async def _report_target(
     parsed = reports.parse_period(period)
     reports.check_period_in_plan(parsed, measure["fy_from"], measure["fy_to"])
     leads = await storage.nodes.owner_leads(conn, measure_id)  # printed order
-    owners = [r["department_code"] for r in sorted(leads, key=lambda r: not r["is_lead"])]
-    return _ReportTarget(measure, parsed, owners)
+    own = [r["department_code"] for r in sorted(leads, key=lambda r: not r["is_lead"])]
+    answer = _lead_first(await owners_for_reporting(conn, measure_id), own)
+    return _ReportTarget(measure, parsed, answer)
 
 
 async def _current_report(conn: Conn, target: _ReportTarget) -> asyncpg.Record:
@@ -857,7 +984,7 @@ async def save_progress_report(
 ) -> asyncpg.Record:
     """Create (``expected_revision`` None) or edit the draft / returned report of a period."""
     target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_report(actor, target.owners)
+    reports.check_may_report(actor, target.answer, target.level_label)
     current = await storage.reports.current_report_for_update(conn, measure_id, target.period.text)
     if current is None:
         reports.check_new_report(expected_revision)
@@ -916,7 +1043,7 @@ async def submit_progress_report(
     """The 所管課 submits (or resubmits) its report; tracks 遅延/未着手 at or after their
     planned year also emit one ``ScheduleSlipped``."""
     target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_report(actor, target.owners)
+    reports.check_may_report(actor, target.answer, target.level_label)
     current = await _current_report(conn, target)
     if expected_revision is not None:
         reports.check_revision(expected_revision, current["revision"])
@@ -1104,7 +1231,7 @@ async def correct_published_report(
     """Start a corrected version (draft, a copy of the published one); the published version
     stays public until the correction is published."""
     target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_correct(actor, target.owners)
+    reports.check_may_correct(actor, target.answer, target.level_label)
     why = require_reason(reason)
     current = await _current_report(conn, target)
     if current["state"] != ProgressReportState.PUBLISHED:
@@ -1182,11 +1309,16 @@ async def sweep_report_deadline(conn: Conn, deadline: Mapping[str, Any], now: da
         [(m["id"], period.text, announce.step, deadline["due_on"], m["tenant"]) for m in measures],
         now,
     )
+    contexts = await storage.nodes.ownership_contexts(
+        conn, [m["id"] for m in measures if m["id"] in fresh]
+    )
     count = 0
     for m in measures:
         if m["id"] not in fresh:
             continue
-        target = _ReportTarget(m, period, list(m["owners"]))
+        ctx = contexts[m["id"]]
+        answer = _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+        target = _ReportTarget(m, period, _lead_first(answer, list(m["owners"])))
         payload: ProgressReportEvent
         if announce.step == "overdue":
             payload = ProgressReportOverdue(

@@ -28,6 +28,12 @@ from suishin.kit.clock import SystemClock
 from suishin.kit.errors import DomainError
 from suishin.plans import commands, storage
 from suishin.plans.domain.grading import scale_from_plan_file
+from suishin.plans.domain.reimport import (
+    ImportConflict,
+    ImportConflicts,
+    SystemChange,
+    conflicts_for,
+)
 from suishin.plans.domain.tree import NodeSpec, validate_tree
 from suishin.plans.storage import Conn
 
@@ -87,6 +93,9 @@ class ImportReport:
     published_grades_written: int = 0
     progress_reports_written: int = 0
     details: list[str] = field(default_factory=list)
+    conflicts: list[ImportConflict] = field(default_factory=list)
+    """Values changed in the system since the last import that the file overwrote (only with
+    ``overwrite=True``; without it, conflicts refuse the import)."""
 
     @property
     def changed(self) -> bool:
@@ -105,13 +114,16 @@ class ImportReport:
     def summary(self) -> str:
         if not self.changed:
             return f"{self.tenant}/{self.plan_key}: 変更なし (unchanged)"
+        overwritten = (
+            f", {len(self.conflicts)} system change(s) overwritten" if self.conflicts else ""
+        )
         return (
-            f"{self.tenant}/{self.plan_key}: nodes +{self.nodes_created} "
-            f"~{self.nodes_updated} -{self.nodes_deleted} ={self.nodes_unchanged}, "
-            f"status changes {self.status_changes}, events {self.events}, "
-            f"departments {self.departments_written}, "
+            f"{self.tenant}/{self.plan_key}: nodes {self.nodes_created} created, "
+            f"{self.nodes_updated} updated, {self.nodes_deleted} deleted, "
+            f"{self.nodes_unchanged} unchanged; status changes {self.status_changes}, "
+            f"events {self.events}, departments {self.departments_written}, "
             f"published grades {self.published_grades_written}, "
-            f"progress reports {self.progress_reports_written}"
+            f"progress reports {self.progress_reports_written}{overwritten}"
         )
 
 
@@ -291,17 +303,99 @@ async def import_plan_file(
     *,
     progress: Progress | None = None,
     source: str | None = None,
+    overwrite: bool = False,
 ) -> ImportReport:
     """Import ``plan_file`` atomically; raise :class:`ImportRefused` (nothing written) when it
-    breaks a rule. ``source`` names the file in history reasons."""
+    breaks a rule, and :class:`ImportConflicts` (nothing written) when it would overwrite values
+    changed in the system since the last import, unless ``overwrite`` confirms that the file
+    wins. ``source`` names the file in history reasons."""
     if isinstance(pool_or_conn, asyncpg.Pool):
         async with pool_or_conn.acquire() as conn:
-            return await _import(conn, plan_file, progress, source)
-    return await _import(pool_or_conn, plan_file, progress, source)
+            return await _import(conn, plan_file, progress, source, overwrite)
+    return await _import(pool_or_conn, plan_file, progress, source, overwrite)
+
+
+async def find_import_conflicts(
+    pool_or_conn: asyncpg.Pool | Conn, plan_file: PlanFile
+) -> list[ImportConflict]:
+    """What importing ``plan_file`` would overwrite of the work done in the system (reads
+    only)."""
+    if isinstance(pool_or_conn, asyncpg.Pool):
+        async with pool_or_conn.acquire() as conn:
+            return await find_import_conflicts(conn, plan_file)
+    async with pool_or_conn.transaction(readonly=True):
+        return await _conflicts(pool_or_conn, plan_file, _desired_nodes(plan_file))
+
+
+async def _conflicts(
+    conn: Conn, plan_file: PlanFile, desired: list[tuple[_NodeRow, Node]]
+) -> list[ImportConflict]:
+    plan_id = plan_file.plan_id()
+    out: list[ImportConflict] = []
+    existing_plan = await storage.plans.plan_state(conn, plan_id)
+    if existing_plan is None:
+        return out
+    plan_changes = [
+        SystemChange(r["field"], r["changed_by"], r["changed_at"])
+        for r in await storage.imports.plan_system_changes(conn, plan_id)
+    ]
+    out += conflicts_for(
+        "", {"state": plan_file.plan.state.value}, {"state": existing_plan["state"]}, plan_changes
+    )
+    changed = await storage.imports.system_changes(conn, plan_id)
+    if not changed:
+        return out
+    existing = await storage.imports.plan_nodes(conn, plan_id)
+    owners = await storage.imports.owners_of_plan(conn, plan_id)
+    wanted = {row.id for row, _ in desired}
+    for row, node in desired:
+        old = existing.get(row.id)
+        if old is None or row.id not in changed:
+            continue
+        file_values = {
+            "status": row.status,
+            "title": row.title,
+            "description": row.description,
+            "others_text": row.others_text,
+            "tags": row.tags,
+            "owners": [{"department": c, "lead": c == node.lead} for c in node.owners],
+        }
+        system_values = {
+            "status": old["status"],
+            "title": old["title"],
+            "description": old["description"],
+            "others_text": old["others_text"],
+            "tags": list(old["tags"]),
+            "owners": owners.get(row.id, []),
+        }
+        out += conflicts_for(
+            row.path,
+            file_values,
+            system_values,
+            [SystemChange(r["field"], r["changed_by"], r["changed_at"]) for r in changed[row.id]],
+        )
+    for node_id, rows in changed.items():
+        if node_id not in wanted and node_id in existing:
+            last = max(rows, key=lambda r: r["changed_at"])
+            out.append(
+                ImportConflict(
+                    existing[node_id]["path"],
+                    "node",
+                    None,
+                    None,
+                    last["changed_by"],
+                    last["changed_at"],
+                )
+            )
+    return out
 
 
 async def _import(
-    conn: Conn, plan_file: PlanFile, progress: Progress | None, source: str | None
+    conn: Conn,
+    plan_file: PlanFile,
+    progress: Progress | None,
+    source: str | None,
+    overwrite: bool = False,
 ) -> ImportReport:
     tenant, key = plan_file.tenant.slug, plan_file.plan.key
     report = ImportReport(tenant, key, ids.plan_id(tenant, key))
@@ -314,6 +408,10 @@ async def _import(
         if errors:
             raise ImportRefused(errors)
         desired = _desired_nodes(plan_file)
+        conflicts = await _conflicts(conn, plan_file, desired)
+        if conflicts and not overwrite:
+            raise ImportConflicts(conflicts)
+        report.conflicts = conflicts
         total = len(desired)
         say("tenant", 0, total)
         await _upsert_tenant(conn, plan_file, report)
@@ -417,6 +515,19 @@ async def _upsert_plan(conn: Conn, plan_file: PlanFile, report: ImportReport) ->
         return
     await storage.plans.update_plan(conn, values)
     report.plan_updated = True
+    if existing["state"] != p.state.value:
+        # The file's state is now the plan's: a later import compares against it.
+        await storage.plans.add_plan_history(
+            conn,
+            plan_id=report.plan_id,
+            tenant=plan_file.tenant.slug,
+            field="state",
+            previous=existing["state"],
+            value=p.state.value,
+            changed_by=IMPORTER,
+            reason=f"計画ファイル取込（{p.key}）",
+            source="import",
+        )
 
 
 async def _write_nodes(
@@ -516,7 +627,7 @@ async def _import_status(
         await _history(conn, row.id, old["tenant"], "status", old["status"], None, reason)
         report.history_rows += 1
         return
-    owners = await storage.nodes.owner_codes(conn, row.id)
+    owners = (await commands.owners_for_reporting(conn, row.id)).codes
     measure = dict(old) | {"code": row.code, "title": row.title}
     await commands.apply_status(
         conn,

@@ -13,3 +13,9 @@ class PlansSettings(ServiceSettings):
     report_sweep_interval: float = Field(
         default=60.0, gt=0, description="Seconds between two deadline sweeps."
     )
+    milestone_sweep_enabled: bool = Field(
+        default=True, description="Run the milestone sweep (plan.milestone_due reminders)."
+    )
+    milestone_sweep_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between two milestone sweeps."
+    )

@@ -16,7 +16,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 
 from suishin.indicators.graphql.mutation import Mutation
 from suishin.indicators.graphql.query import Query
-from suishin.indicators.graphql.types import Indicator, Measure
+from suishin.indicators.graphql.types import Indicator, Measure, PlanNode
 from suishin.kit.enums import IndicatorStatus
 from suishin.kit.graphql_exec import QuickExecutionContext, graphql_schema, quick_schema
 
@@ -33,13 +33,18 @@ def _entities_prefetch(schema: strawberry.Schema) -> strawberry.Schema:
 
     def resolve_entities(root: Any, info: GraphQLResolveInfo, **kwargs: Any) -> Any:
         result = resolve(root, info, **kwargs)
-        measures = [e for e in result if isinstance(e, Measure)] if isinstance(result, list) else []
-        if not measures:
+        listed = result if isinstance(result, list) else []
+        measures = [e for e in listed if isinstance(e, Measure)]
+        nodes = [e for e in listed if isinstance(e, PlanNode)]
+        if not measures and not nodes:
             return result
 
         async def prefetched() -> Any:
-            with contextlib.suppress(Exception):  # errors surface on each measure's field
-                await Measure.prefetch(info, measures)
+            with contextlib.suppress(Exception):  # errors surface on each entity's field
+                if measures:
+                    await Measure.prefetch(info, measures)
+                if nodes:
+                    await PlanNode.prefetch(info, nodes)
             return result
 
         return prefetched()
@@ -55,7 +60,7 @@ schema = _entities_prefetch(
         strawberry.federation.Schema(
             query=Query,
             mutation=Mutation,
-            types=[Indicator, Measure],
+            types=[Indicator, Measure, PlanNode],
             federation_version="2.7",
             extensions=[ParserCache, ValidationCache],
             execution_context_class=QuickExecutionContext,

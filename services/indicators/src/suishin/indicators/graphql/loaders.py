@@ -106,12 +106,25 @@ class Loaders:
 
     @property
     def by_measure(self) -> DataLoader[UUID, list[IndicatorRecord]]:
+        """Linked to the node itself, or to a node below it (a measure's workload items)."""
+        return self._get("by_measure", lambda: self._by_nodes(storage.indicators.rows_of_nodes))
+
+    @property
+    def by_node(self) -> DataLoader[UUID, list[IndicatorRecord]]:
+        """Attached to the node itself only (a goal's own indicators)."""
+        return self._get("by_node", lambda: self._by_nodes(storage.indicators.rows_linked_to))
+
+    def _by_nodes(
+        self,
+        rows_of: Callable[
+            [asyncpg.Connection, Sequence[UUID], str], Awaitable[list[asyncpg.Record]]
+        ],
+    ) -> DataLoader[UUID, list[IndicatorRecord]]:
         async def fetch(
             conn: asyncpg.Connection, node_ids: list[UUID]
         ) -> dict[UUID, list[IndicatorRecord]]:
-            # Linked to the node itself, or to a node below it (a measure's workload items).
-            rows = await storage.indicators.rows_of_nodes(conn, node_ids, self.tenant)
-            # The indicators of every measure of the request at once: prefetch what their
+            rows = await rows_of(conn, node_ids, self.tenant)
+            # The indicators of every node of the request at once: prefetch what their
             # selections read (Measure.indicators noted it), one batch per kind of data, while
             # their targets are read.
             records, _ = await asyncio.gather(
@@ -128,7 +141,7 @@ class Loaders:
                 found = await fetch(conn, node_ids)
             return [found.get(n, []) for n in node_ids]
 
-        return self._get("by_measure", lambda: DataLoader(load_fn=load))
+        return DataLoader(load_fn=load)
 
     @property
     def children(self) -> DataLoader[UUID, list[IndicatorRecord]]:

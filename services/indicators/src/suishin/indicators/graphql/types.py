@@ -707,6 +707,41 @@ class Measure:
         await loaders.by_measure.load_many(ids)
 
 
+@strawberry.federation.type(
+    keys=["id"],
+    description="A node of a plan's tree (plans subgraph), with the indicators attached to the "
+    "node itself: a goal's (目標) own indicators.",
+)
+class PlanNode:
+    id: strawberry.ID = strawberry.field(description="Node id (plans-service node id).")
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> PlanNode:
+        return cls(id=id)
+
+    @strawberry.field(
+        description="Indicators attached to this node itself (not those of the measures below "
+        "it; for a measure's, see Measure.indicators)."
+    )
+    def indicators(self, info: Info[Any, Any]) -> list[Indicator]:
+        node_id = to_uuid(self.id)
+        if node_id is None:
+            return []
+        loaders = loaders_of(info)
+        loaders.want(info)
+        return when_loaded(
+            lambda records: [Indicator.of(r) for r in records], (loaders.by_node, node_id)
+        )
+
+    @staticmethod
+    async def prefetch(info: GraphQLResolveInfo, nodes: list[PlanNode]) -> None:
+        """Load the indicators of ``nodes`` at once (see :meth:`Measure.prefetch`)."""
+        loaders = loaders_of(cast(Info[Any, Any], info))
+        loaders.want(info, ("indicators",))
+        ids = [i for i in (to_uuid(n.id) for n in nodes) if i is not None]
+        await loaders.by_node.load_many(ids)
+
+
 # --- pages -------------------------------------------------------------------------------------
 
 

@@ -291,6 +291,23 @@ async def rows_of_nodes(
     return rows
 
 
+async def rows_linked_to(
+    conn: asyncpg.Connection, node_ids: Sequence[UUID], tenant: str
+) -> list[asyncpg.Record]:
+    """Like :func:`rows_of_nodes`, but only the indicators attached to each node itself (a
+    goal's own indicators, not those of the measures below it)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""select l.node_id, {INDICATOR_COLUMNS}
+            from indicator_links l
+            join indicators i on i.id = l.indicator_id
+            where l.node_id = any($1::uuid[]) and l.tenant = $2 and i.tenant = $2
+            order by l.node_id, i.key""",
+        list(node_ids),
+        tenant,
+    )
+    return rows
+
+
 async def sub_series(
     conn: asyncpg.Connection, parent_ids: Sequence[UUID], tenant: str
 ) -> dict[UUID, list[IndicatorRecord]]:

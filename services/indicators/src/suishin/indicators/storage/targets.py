@@ -41,6 +41,25 @@ async def current_targets(
     return out
 
 
+async def current_with_authors(
+    conn: asyncpg.Connection, indicator_ids: Sequence[UUID]
+) -> dict[UUID, list[tuple[TargetSpec, str | None, datetime]]]:
+    """The current targets with who wrote each revision and since when."""
+    rows = await conn.fetch(
+        """select indicator_id, fiscal_year, from_fiscal_year, value, comparator, text, printed,
+                  revised_by, valid_from
+           from targets where indicator_id = any($1::uuid[]) and superseded_at is null
+           order by indicator_id, fiscal_year, from_fiscal_year nulls first""",
+        list(indicator_ids),
+    )
+    out: dict[UUID, list[tuple[TargetSpec, str | None, datetime]]] = {}
+    for r in rows:
+        out.setdefault(r["indicator_id"], []).append(
+            (target_of(r), r["revised_by"], r["valid_from"])
+        )
+    return out
+
+
 async def target_history(
     conn: asyncpg.Connection, indicator_ids: Sequence[UUID]
 ) -> dict[UUID, list[asyncpg.Record]]:

@@ -314,11 +314,16 @@ def _holds(
 
 
 def machine_grade(
-    scale: GradeScale, results: Sequence[IndicatorResult], *, completed: bool = False
+    scale: GradeScale,
+    results: Sequence[IndicatorResult],
+    *,
+    completed: bool = False,
+    level_label: str | None = None,
 ) -> GradeDecision:
     """The grade the year's indicator results (and completion) earn on ``scale``; None when
     nothing is evaluable and the measure is not completed. The reason names what decided it:
-    the printed bar that was beaten, the share met, or completion."""
+    the printed bar that was beaten, the share met, or completion (「取組として完了」 in the
+    plan's word for the level, ``level_label``; 施策 when the plan gives none)."""
     if not scale.machine:
         return GradeDecision(
             None, "この計画には評価尺度がありません（no grading scale: statuses only）"
@@ -350,6 +355,8 @@ def machine_grade(
             if not _holds(kind, met, evaluated, completed):
                 continue
             ja, en = CONDITION_TEXT.get(kind, (kind, kind))
+            if kind == GradeCondition.COMPLETED and level_label:
+                ja = f"{level_label}として完了"
             if kind == GradeCondition.EXCEEDED_PRINTED_BAR:
                 bars = "、".join(f"{r.title or r.indicator_id}: {r.bar}" for r in beaten)
                 why = f"{ja}（{bars}）"

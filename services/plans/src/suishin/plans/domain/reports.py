@@ -9,7 +9,8 @@ Workflow (one report per measure and period; a period is ``FY2024`` or the inter
 
 Who (``kit.auth.Principal``):
 
-- the 所管課 (REPORTER whose departments own the measure, :func:`may_report`) writes, edits and
+- the 所管課 (REPORTER of a department answering for the measure: its own 所管課, else the
+  nearest ancestor's, else the plan's default owner; :func:`may_report`) writes, edits and
   submits (draft or returned reports only) and asks for a correction of a published report;
 - the 事務局 (ADMIN) returns or accepts submitted reports and sets deadlines;
 - the 本部 / CIO (EXECUTIVE) approves accepted reports and may override the self-assessed grade
@@ -30,6 +31,7 @@ from suishin.contracts.enums import Role, ScheduleAdherence
 from suishin.contracts.events import SlippedTrack
 from suishin.kit.auth import Principal
 from suishin.kit.errors import DomainError, Forbidden
+from suishin.plans.domain.ownership import OwnerSource, ReportingOwners, owners_for_reporting
 
 TRANSITIONS: dict[State, frozenset[State]] = {
     State.DRAFT: frozenset({State.SUBMITTED}),
@@ -73,22 +75,49 @@ _PERIOD = re.compile(r"^FY(\d{4})(-H1)?$")
 
 
 def may_report(principal: Principal, owners: Iterable[str]) -> bool:
-    """Is ``principal`` a reporter (所管課) of a department owning the measure?
+    """Is ``principal`` a reporter (所管課) of a department answering for the measure?
 
-    ``owners`` are the measure's owner departments (``node_owners``; a plan-level default owner
-    can be passed here too when the plan names one)."""
+    ``owners`` are the departments :func:`suishin.plans.domain.ownership.owners_for_reporting`
+    names: the measure's own 所管課, else the nearest ancestor's, else the plan's default owner."""
     return principal.has(Role.REPORTER) and bool(principal.departments.intersection(owners))
 
 
-def check_may_report(principal: Principal, owners: Sequence[str]) -> None:
-    if not may_report(principal, owners):
-        shown = "・".join(owners) or "（未設定）"
+def check_may_report(
+    principal: Principal,
+    owners: Sequence[str] | ReportingOwners,
+    level_label: str | None = None,
+) -> None:
+    """Refuse unless ``principal`` may write or submit the report; the message names the node
+    by the plan's level label (この取組 …) and the plan's default owner as such, never an empty
+    「（未設定）」."""
+    answer = (
+        owners
+        if isinstance(owners, ReportingOwners)
+        else owners_for_reporting(list(owners), [], None)
+    )
+    if may_report(principal, answer.codes):
+        return
+    label = level_label or "施策"
+    if answer.source is OwnerSource.NONE:
         raise DomainError(
             "REPORT_NOT_OWNER",
-            f"この施策の進捗報告を作成・提出できるのは所管課（{shown}）の報告者のみです",
-            f"Only a reporter of an owning department ({', '.join(owners) or 'none'}) can "
-            "write or submit this measure's progress report",
+            f"この{label}には所管課も計画の既定の所管もないため、進捗報告を作成・提出できる"
+            "報告者がいません（計画ファイルに所管課または default_owner を記載してください）",
+            "This measure names no owning department and its plan no default owner, so "
+            "nobody can write or submit its progress report (give the plan file an owner or a "
+            "default_owner)",
         )
+    if answer.is_plan_default:
+        ja_owner = f"計画の既定の所管（{answer.codes[0]}）"
+        en_owner = f"the plan's default owner ({answer.codes[0]})"
+    else:
+        ja_owner = f"所管課（{'・'.join(answer.codes)}）"
+        en_owner = f"an owning department ({', '.join(answer.codes)})"
+    raise DomainError(
+        "REPORT_NOT_OWNER",
+        f"この{label}の進捗報告を作成・提出できるのは{ja_owner}の報告者のみです",
+        f"Only a reporter of {en_owner} can write or submit this measure's progress report",
+    )
 
 
 def check_may_review(principal: Principal) -> None:
@@ -123,10 +152,14 @@ def check_may_set_deadline(principal: Principal) -> None:
         )
 
 
-def check_may_correct(principal: Principal, owners: Sequence[str]) -> None:
+def check_may_correct(
+    principal: Principal,
+    owners: Sequence[str] | ReportingOwners,
+    level_label: str | None = None,
+) -> None:
     if principal.has(Role.ADMIN):
         return
-    check_may_report(principal, owners)
+    check_may_report(principal, owners, level_label)
 
 
 # --- periods -----------------------------------------------------------------------------------

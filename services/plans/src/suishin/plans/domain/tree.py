@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -17,8 +17,14 @@ from suishin.kit.errors import DomainError
 
 class PlanState(StrEnum):
     DRAFT = "draft"
+    OUTLINE = "outline"  # 素案
+    PROPOSAL = "proposal"  # 案
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
+
+
+BEFORE_ADOPTION = frozenset({PlanState.DRAFT, PlanState.OUTLINE, PlanState.PROPOSAL})
+"""Editions that are not (yet) the plan in force: internal, and the ones that may be published."""
 
 
 class LineageRelation(StrEnum):
@@ -48,6 +54,55 @@ def normalize_code(printed: str) -> str:
     if match:
         text = match.group(1)
     return text
+
+
+_ROMAN_RUN = re.compile(r"(?<![A-Za-z])[IVXLC]+(?![A-Za-z])")
+_ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
+
+
+def _roman(text: str) -> int | None:
+    total = 0
+    for i, ch in enumerate(text):
+        value = _ROMAN[ch]
+        following = _ROMAN[text[i + 1]] if i + 1 < len(text) else 0
+        total += -value if value < following else value
+    return total if total > 0 else None
+
+
+def code_key(printed: str) -> str:
+    """The form printed code variants share: :func:`normalize_code` with Roman numerals as
+    digits, so 「取組 10」, 「取組１０」 and 「取組Ⅹ」 all give ``取組10`` (Ⅲ-2 gives ``3-2``)."""
+    text = normalize_code(printed)
+    return _ROMAN_RUN.sub(lambda m: str(_roman(m.group(0)) or m.group(0)), text)
+
+
+def resolve_path(
+    path: str,
+    children: Callable[[str | None], Sequence[tuple[str, str, Sequence[str]]]],
+) -> str | None:
+    """The stored path a printed path names: each segment matches a child's normalised code
+    exactly, else by :func:`code_key` against its code, normalised code or code variants.
+    ``children(parent_path)`` lists (path, code, variants) of the children (None = the roots)."""
+    parent: str | None = None
+    for segment in path.split("/"):
+        found = None
+        options = children(parent)
+        for child_path, _code, _variants in options:
+            if child_path.rsplit("/", 1)[-1] == segment:
+                found = child_path
+                break
+        if found is None:
+            key = code_key(segment)
+            for child_path, code, variants in options:
+                keys = {code_key(child_path.rsplit("/", 1)[-1]), code_key(code)}
+                keys |= {code_key(v) for v in variants}
+                if key in keys:
+                    found = child_path
+                    break
+        if found is None:
+            return None
+        parent = found
+    return parent
 
 
 # --- schedule phases ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from suishin.kit.graphql_exec import QuickExecutionContext, quick_schema
 from suishin.plans.graphql.mutation import Mutation
 from suishin.plans.graphql.query import Query
-from suishin.plans.graphql.types import Measure, Plan
+from suishin.plans.graphql.types import Measure, Plan, PlanNode
 
 __all__ = ["schema"]
 
@@ -16,7 +16,7 @@ schema = quick_schema(
     strawberry.federation.Schema(
         query=Query,
         mutation=Mutation,
-        types=[Plan, Measure],
+        types=[Plan, Measure, PlanNode],
         federation_version="2.7",
         extensions=[ParserCache, ValidationCache],
         execution_context_class=QuickExecutionContext,

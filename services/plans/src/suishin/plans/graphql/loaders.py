@@ -40,6 +40,8 @@ READS: dict[str, tuple[str, ...]] = {
     "history": ("history",),
     "gradeHistory": ("grade_history",),
     "indicatorInputs": ("indicator_statuses",),
+    "goalStatuses": ("indicator_statuses",),
+    "reportingOwners": ("ownership",),
     "progressReports": ("reports",),
     "currentReport": ("reports",),
     "yearlyStatus": ("grades", "report_status"),
@@ -105,6 +107,7 @@ class Loaders:
         self.scale = DataLoader(self._scales)
         self.plan_scale = DataLoader(self._plan_scales)
         self.measure_count = DataLoader(self._measure_counts)
+        self.ownership = DataLoader(self._ownership)
 
     def _many(
         self,
@@ -163,6 +166,10 @@ class Loaders:
 
     async def _plan_scales(self, plan_ids: list[UUID]) -> list[Any]:
         return [await storage.tenants.plan_scale(self.pool, p) for p in plan_ids]
+
+    async def _ownership(self, ids: list[UUID]) -> list[Any]:
+        rows = await storage.nodes.ownership_contexts(self.pool, ids)
+        return [rows.get(i) for i in ids]
 
     async def _measure_counts(self, plan_ids: list[UUID]) -> list[int]:
         counts = await storage.plans.measure_counts(self.pool, plan_ids)

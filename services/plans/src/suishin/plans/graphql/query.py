@@ -78,6 +78,7 @@ async def _measure_page(
             grade=grade,
             fiscal_year=f.fiscal_year,
             text=f.text,
+            framework=f.framework,
         ),
         first=first,
         after=cursor,

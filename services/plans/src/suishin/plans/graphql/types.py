@@ -13,6 +13,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from suishin.contracts.enums import IndicatorStatus
+from suishin.contracts.planfile import Milestone
 from suishin.kit.auth import Principal
 from suishin.kit.clock import Clock
 from suishin.kit.enums import MeasureStatus
@@ -20,7 +22,10 @@ from suishin.kit.errors import DomainError, NotFound, UserError
 from suishin.kit.graphql import context_of
 from suishin.kit.loading import when_loaded
 from suishin.kit.paging import Connection
+from suishin.plans.domain.goals import goal_years
 from suishin.plans.domain.grading import GradeScale
+from suishin.plans.domain.ownership import owners_for_reporting, owners_shown
+from suishin.plans.domain.tree import BEFORE_ADOPTION, resolve_path
 from suishin.plans.graphql.loaders import Loaders, PlanTree, loaders_of
 from suishin.plans.graphql.reports import (
     MeasureYearStatus,
@@ -31,9 +36,13 @@ from suishin.plans.graphql.reports import (
 from suishin.plans.runtime import PlansRuntime
 
 
-@strawberry.enum(description="Publication state of a plan.")
+@strawberry.enum(
+    description="Publication state of a plan (素案 and 案 are editions before adoption)."
+)
 class PlanState(Enum):
     DRAFT = "draft"
+    OUTLINE = "outline"
+    PROPOSAL = "proposal"
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
 
@@ -71,8 +80,9 @@ def loaders(info: Info[Any, Any]) -> Loaders:
 
 
 def can_see_plan(principal: Principal, plan: asyncpg.Record) -> bool:
-    """Published (and superseded, once published) plans are public; drafts are internal."""
-    if plan["state"] != "draft":
+    """Published (and superseded, once published) plans are public; drafts, 素案 and 案 are
+    internal."""
+    if plan["state"] not in BEFORE_ADOPTION:
         return True
     return is_internal(principal, plan["tenant"])
 
@@ -131,6 +141,42 @@ class MeasureOwner:
     is_lead: bool = strawberry.field(description="True for the lead (主担当) department.")
 
 
+@strawberry.type(
+    description="Who answers for a measure (reporting rights, alerts): its own 所管課, else the "
+    "nearest ancestor's, else the plan's default owner (e.g. the 事務局)."
+)
+class ReportingOwners:
+    department_codes: list[str] = strawberry.field(description="Department codes, lead first.")
+    source: str = strawberry.field(
+        description="node, ancestor, plan_default (the plan's default owner) or none."
+    )
+    is_plan_default: bool = strawberry.field(
+        description="True when the plan's default owner answers (no 所管課 printed)."
+    )
+    shown: str = strawberry.field(
+        description="As printed, e.g. 情報政策課 or DX推進本部事務局（計画の既定の所管）."
+    )
+
+
+@strawberry.type(description="A national framework item the plan maps a measure to.")
+class FrameworkTag:
+    framework: str = strawberry.field(description="jichitai_dx or kanmin_data.")
+    item: str = strawberry.field(description="The framework's item as printed.")
+    label: str | None = strawberry.field(description="Label, when the plan gives one.")
+
+
+@strawberry.type(description="A dated milestone the plan prints (reminders are sent before it).")
+class PlanMilestone:
+    key: str = strawberry.field(description="Key within the plan.")
+    title: str = strawberry.field(description="As printed, e.g. 中間見直し.")
+    kind: str = strawberry.field(
+        description="mid_term_review, national_deadline, revision or other."
+    )
+    due_on: str | None = strawberry.field(description="The day it falls on (ISO date).")
+    node_path: str | None = strawberry.field(description="Node it belongs to, if any.")
+    remind_days: list[int] = strawberry.field(description="Reminder steps, days before it.")
+
+
 @strawberry.type(description="The plan for one fiscal year (年度別計画).")
 class ScheduleEntry:
     fiscal_year: int = strawberry.field(description="Fiscal year (April–March), e.g. 2024.")
@@ -141,6 +187,11 @@ class ScheduleEntry:
     )
     track: str | None = strawberry.field(
         description="Schedule row when the measure has several (練馬区 スケジュール区分)."
+    )
+    tentative: str | None = strawberry.field(
+        default=None,
+        description="Printed as a dotted line: continue (continues beyond what is decided) or "
+        "undecided (not decided yet for that year); null for a solid cell.",
     )
 
 
@@ -269,6 +320,40 @@ class Plan:
     def source(self) -> str | None:
         return (self.row["document"].get("plan") or {}).get("source")
 
+    @strawberry.field(
+        description="Department answering for every node the plan assigns to nobody (e.g. the "
+        "事務局), as the plan file names it."
+    )
+    def default_owner(self) -> str | None:
+        return (self.row["document"].get("plan") or {}).get("default_owner")
+
+    @strawberry.field(
+        description="Dated milestones the plan prints (中間見直し, national deadlines)."
+    )
+    def milestones(self) -> list[PlanMilestone]:
+        out = []
+        for raw in (self.row["document"].get("plan") or {}).get("milestones") or []:
+            m = Milestone.model_validate(raw)
+            due = m.due_date()
+            out.append(
+                PlanMilestone(
+                    key=m.key,
+                    title=m.title,
+                    kind=m.kind.value,
+                    due_on=due.isoformat() if due else None,
+                    node_path=m.node,
+                    remind_days=list(m.remind_days),
+                )
+            )
+        return out
+
+    @strawberry.field(
+        description="How the ward prints fiscal years: wareki (令和3年度, the default), western "
+        "(2021年度) or fy (FY2021)."
+    )
+    def year_style(self) -> str:
+        return str((self.row["document"].get("tenant") or {}).get("year_style") or "wareki")
+
     @strawberry.field(description="Key of the previous plan (edition lineage).")
     def predecessor_key(self) -> str | None:
         return self.row["predecessor_key"]
@@ -315,6 +400,19 @@ class Plan:
     async def node(self, info: Info[Any, Any], path: str) -> PlanNode | None:
         tree = await loaders(info).tree.load(self.row["id"])
         row = tree.by_path.get(path)
+        if row is None:  # a printed variant of the codes: 取組 10 / 取組Ⅹ
+            found = resolve_path(
+                path,
+                lambda parent: [
+                    (
+                        r["path"],
+                        r["code"],
+                        (r["attributes"] or {}).get("code_variants") or [],
+                    )
+                    for r in tree.children.get(tree.by_path[parent]["id"] if parent else None, [])
+                ],
+            )
+            row = tree.by_path.get(found) if found else None
         return PlanNode(id=strawberry.ID(str(row["id"])), row=row) if row else None
 
     @strawberry.field(description="Number of measures in the plan.")
@@ -325,10 +423,80 @@ class Plan:
 # --- tree nodes ---------------------------------------------------------------------------------
 
 
-@strawberry.type(description="A node of a plan's tree: a goal/group, a measure or a sub-item.")
+@strawberry.type(
+    description="A goal's status for one fiscal year from the indicators attached to it: all, "
+    "some or none met, or no data."
+)
+class GoalYearStatus:
+    fiscal_year: int = strawberry.field(description="Fiscal year.")
+    status: str = strawberry.field(description="all_met, some_met, none_met or no_data.")
+    label: str = strawberry.field(description="As shown, e.g. 一部達成（1/2指標）.")
+    met: int = strawberry.field(description="Indicators that met their target.")
+    evaluated: int = strawberry.field(description="Indicators that could be evaluated.")
+    indicators: int = strawberry.field(description="Indicators with a status that year.")
+    is_failing: bool = strawberry.field(description="True when none met.")
+
+
+@strawberry.federation.type(
+    keys=["id"],
+    description="A node of a plan's tree: a goal/group, a measure or a sub-item. An entity: "
+    "the indicators subgraph adds the indicators attached to the node itself (a goal's).",
+)
 class PlanNode:
     id: strawberry.ID = strawberry.field(description="Node id (UUID from tenant, plan, path).")
     row: strawberry.Private[asyncpg.Record]
+
+    @classmethod
+    async def resolve_reference(cls, info: Info[Any, Any], id: strawberry.ID) -> PlanNode | None:
+        try:
+            node_id = UUID(str(id))
+        except ValueError:
+            return None
+        row = await loaders(info).node.load(node_id)
+        if row is None:
+            return None
+        plan = await loaders(info).plan.load(row["plan_id"])
+        if plan is None or not can_see_plan(principal_of(info), plan):
+            return None
+        return cls(id=id, row=row)
+
+    @strawberry.field(
+        description="Statuses of the indicators attached to this node itself (a goal's), as "
+        "consumed from the indicators service."
+    )
+    def indicator_inputs(self, info: Info[Any, Any]) -> list[IndicatorInput]:
+        return when_loaded(
+            lambda rows: [_indicator_input(r) for r in rows],
+            (loaders(info).indicator_statuses, self.row["id"]),
+        )
+
+    @strawberry.field(
+        description="The goal's yearly status from the indicators attached to it (empty when "
+        "none are): all, some or none met."
+    )
+    def goal_statuses(
+        self, info: Info[Any, Any], fiscal_year: int | None = None
+    ) -> list[GoalYearStatus]:
+        def shape(rows: list[asyncpg.Record]) -> list[GoalYearStatus]:
+            years = goal_years(
+                (r["fiscal_year"], IndicatorStatus(r["status"]))
+                for r in rows
+                if fiscal_year is None or r["fiscal_year"] == fiscal_year
+            )
+            return [
+                GoalYearStatus(
+                    fiscal_year=y.fiscal_year,
+                    status=y.status.value,
+                    label=y.label,
+                    met=y.met,
+                    evaluated=y.evaluated,
+                    indicators=y.indicators,
+                    is_failing=y.is_failing,
+                )
+                for y in years
+            ]
+
+        return when_loaded(shape, (loaders(info).indicator_statuses, self.row["id"]))
 
     @strawberry.field(description="Id of the plan.")
     def plan_id(self) -> strawberry.ID:
@@ -620,6 +788,40 @@ class Measure:
     def others_text(self) -> str | None:
         return self.row["others_text"]
 
+    @strawberry.field(description="期待される効果, as printed.")
+    def expected_effects(self) -> list[str]:
+        return list((self.row["attributes"] or {}).get("expected_effects") or [])
+
+    @strawberry.field(description="Other printings of the code (取組 10 vs 取組Ⅹ).")
+    def code_variants(self) -> list[str]:
+        return list((self.row["attributes"] or {}).get("code_variants") or [])
+
+    @strawberry.field(description="National frameworks the plan maps the measure to.")
+    def frameworks(self) -> list[FrameworkTag]:
+        return [
+            FrameworkTag(framework=f["framework"], item=f["item"], label=f.get("label"))
+            for f in (self.row["attributes"] or {}).get("frameworks") or []
+        ]
+
+    @strawberry.field(
+        description="Who answers for the measure: its 所管課, an ancestor's, or the plan's "
+        "default owner, shown as such."
+    )
+    def reporting_owners(self, info: Info[Any, Any]) -> ReportingOwners:
+        def shape(ctx: Any) -> ReportingOwners:
+            if ctx is None:
+                answer = owners_for_reporting([], [], None)
+            else:
+                answer = owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
+            return ReportingOwners(
+                department_codes=list(answer.codes),
+                source=answer.source.value,
+                is_plan_default=answer.is_plan_default,
+                shown=owners_shown(answer),
+            )
+
+        return when_loaded(shape, (loaders(info).ownership, self.row["id"]))
+
     @strawberry.field(description="Cross-cutting tags (codes of the plan's tag definitions).")
     def tags(self) -> list[str]:
         return list(self.row["tags"])
@@ -633,6 +835,7 @@ class Measure:
                     label=r["label"],
                     phase=r["phase"],
                     track=r["track"] or None,
+                    tentative=(r["extra"] or {}).get("tentative"),
                 )
                 for r in rows
             ],
@@ -807,19 +1010,20 @@ class Measure:
     )
     def indicator_inputs(self, info: Info[Any, Any]) -> list[IndicatorInput]:
         return when_loaded(
-            lambda rows: [
-                IndicatorInput(
-                    indicator_id=strawberry.ID(str(r["indicator_id"])),
-                    indicator_key=r["indicator_key"],
-                    title=r["title"],
-                    fiscal_year=r["fiscal_year"],
-                    status=r["status"],
-                    exceeded=r["exceeded"],
-                )
-                for r in rows
-            ],
+            lambda rows: [_indicator_input(r) for r in rows],
             (loaders(info).indicator_statuses, self.row["id"]),
         )
+
+
+def _indicator_input(r: asyncpg.Record) -> IndicatorInput:
+    return IndicatorInput(
+        indicator_id=strawberry.ID(str(r["indicator_id"])),
+        indicator_key=r["indicator_key"],
+        title=r["title"],
+        fiscal_year=r["fiscal_year"],
+        status=r["status"],
+        exceeded=r["exceeded"],
+    )
 
 
 def grades_view(
@@ -912,6 +1116,12 @@ class MeasureFilter:
         "that year.",
     )
     text: str | None = strawberry.field(default=None, description="Substring of title or code.")
+    framework: str | None = strawberry.field(
+        default=None,
+        description="A national framework the plan maps the measure to (jichitai_dx: "
+        "自治体DX推進計画 重点取組事項, kanmin_data: 官民データ活用推進基本法 基本的施策), or one "
+        "of its items as printed: jichitai_dx:(1) 自治体フロントヤード改革.",
+    )
 
 
 # --- mutation payloads and inputs -----------------------------------------------------------------

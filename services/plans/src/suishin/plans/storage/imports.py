@@ -135,3 +135,50 @@ async def rewrite_children(
     ]
     if rows:
         await conn.executemany(insert_sql, rows)
+
+
+async def system_changes(conn: Conn, plan_id: UUID) -> dict[UUID, list[asyncpg.Record]]:
+    """Per node of the plan: the fields whose latest history row came from the API (changed in
+    the system since the last import), with who and when."""
+    rows = await conn.fetch(
+        """select node_id, field, changed_by, changed_at from (
+               select distinct on (h.node_id, h.field) h.node_id, h.field, h.changed_by,
+                      h.changed_at, h.source
+               from node_history h join nodes n on n.id = h.node_id
+               where n.plan_id = $1
+               order by h.node_id, h.field, h.id desc) latest
+           where source <> 'import'
+           order by node_id, field""",
+        plan_id,
+    )
+    out: dict[UUID, list[asyncpg.Record]] = defaultdict(list)
+    for r in rows:
+        out[r["node_id"]].append(r)
+    return out
+
+
+async def plan_system_changes(conn: Conn, plan_id: UUID) -> list[asyncpg.Record]:
+    """The plan fields whose latest history row came from the API (e.g. ``state`` after a
+    publish or supersede)."""
+    return await conn.fetch(
+        """select field, changed_by, changed_at from (
+               select distinct on (field) field, changed_by, changed_at, source
+               from plan_history where plan_id = $1 and field <> 'import'
+               order by field, id desc) latest
+           where source <> 'import'
+           order by field""",
+        plan_id,
+    )
+
+
+async def owners_of_plan(conn: Conn, plan_id: UUID) -> dict[UUID, list[dict[str, Any]]]:
+    """The owners of every node of the plan, in order, as ``{"department", "lead"}``."""
+    out: dict[UUID, list[dict[str, Any]]] = defaultdict(list)
+    for r in await conn.fetch(
+        """select o.node_id, o.department_code, o.is_lead from node_owners o
+           join nodes n on n.id = o.node_id where n.plan_id = $1
+           order by o.node_id, o.position""",
+        plan_id,
+    ):
+        out[r["node_id"]].append({"department": r["department_code"], "lead": r["is_lead"]})
+    return out

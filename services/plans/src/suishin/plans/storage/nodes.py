@@ -190,6 +190,8 @@ class MeasureFilter:
     grade: str | None = None
     fiscal_year: int | None = None
     text: str | None = None
+    framework: str | None = None
+    """A national framework (``jichitai_dx``), or one of its items (``jichitai_dx:(1) …``)."""
 
 
 async def search_measures(
@@ -217,6 +219,12 @@ async def search_measures(
         where.append(f"n.status = {arg(flt.status)}")
     if flt.tag:
         where.append(f"{arg(flt.tag)} = any(n.tags)")
+    if flt.framework:
+        framework, _, item = flt.framework.partition(":")
+        wanted: dict[str, str] = {"framework": framework}
+        if item:
+            wanted["item"] = item
+        where.append(f"n.attributes -> 'frameworks' @> {arg([wanted])}::jsonb")
     if flt.text:
         pattern = contains_pattern(flt.text)
         where.append(f"(n.title ilike {arg(pattern)} or n.code ilike ${len(args)})")
@@ -246,3 +254,56 @@ async def search_measures(
         *args,
     )
     return rows, total
+
+
+@dataclass(frozen=True)
+class OwnershipRow:
+    level: int
+    level_labels: list[str]
+    default_owner: str | None
+    own: list[str]
+    ancestors: list[list[str]]
+    """Each ancestor's owners, nearest first (empty lists for ancestors without owners)."""
+
+
+async def ownership_context(db: Executor, node_id: UUID) -> OwnershipRow | None:
+    """What decides who answers for a node: its own owners, each ancestor's owners (nearest
+    first), the plan's default owner and level labels, and the node's level."""
+    return (await ownership_contexts(db, [node_id])).get(node_id)
+
+
+async def ownership_contexts(db: Executor, node_ids: Sequence[UUID]) -> dict[UUID, OwnershipRow]:
+    """:func:`ownership_context` of many nodes in two queries."""
+    heads = await db.fetch(
+        """select n.id, n.level, p.level_labels, p.document -> 'plan' ->> 'default_owner' as d
+           from nodes n join plans p on p.id = n.plan_id where n.id = any($1::uuid[])""",
+        node_ids,
+    )
+    rows = await db.fetch(
+        """with recursive up (start, id, parent_id, hops) as (
+               select id, id, parent_id, 0 from nodes where id = any($1::uuid[])
+               union all
+               select up.start, n.id, n.parent_id, up.hops + 1
+               from nodes n join up on n.id = up.parent_id
+           )
+           select up.start, up.hops, o.department_code from up
+           left join node_owners o on o.node_id = up.id
+           order by up.start, up.hops, o.position""",
+        node_ids,
+    )
+    chains: dict[UUID, dict[int, list[str]]] = {}
+    for r in rows:
+        codes = chains.setdefault(r["start"], {}).setdefault(r["hops"], [])
+        if r["department_code"] is not None:
+            codes.append(r["department_code"])
+    out: dict[UUID, OwnershipRow] = {}
+    for head in heads:
+        by_hops = chains.get(head["id"], {})
+        out[head["id"]] = OwnershipRow(
+            level=head["level"],
+            level_labels=list(head["level_labels"]),
+            default_owner=head["d"],
+            own=by_hops.get(0, []),
+            ancestors=[by_hops[h] for h in sorted(by_hops) if h > 0],
+        )
+    return out

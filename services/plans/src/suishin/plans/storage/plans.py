@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -131,7 +132,7 @@ async def insert_plan(conn: Conn, values: Sequence[Any]) -> None:
                               level_labels, published_on, document, grade_scale,
                               published_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                   case when $12 = 'draft' then null else now() end)""",
+                   case when $12 in ('draft', 'outline', 'proposal') then null else now() end)""",
         *values,
     )
 
@@ -143,8 +144,54 @@ async def update_plan(conn: Conn, values: Sequence[Any]) -> None:
                phase = $8, edition = $9, predecessor_key = $10, parent_plan_key = $11,
                state = $12, level_labels = $13, published_on = $14, document = $15,
                grade_scale = $16,
-               published_at = case when $12 <> 'draft' then coalesce(published_at, now()) end,
+               published_at = case when $12 not in ('draft', 'outline', 'proposal')
+                                   then coalesce(published_at, now()) end,
                updated_at = now()
            where id = $1 and tenant = $2 and key = $3""",
         *values,
     )
+
+
+async def plans_with_milestones(conn: Conn) -> list[asyncpg.Record]:
+    """Plans in force that print milestones (id, tenant, key, title, level labels, document)."""
+    return await conn.fetch(
+        """select id, tenant, key, title, level_labels, document from plans
+           where state = 'published'
+             and jsonb_array_length(coalesce(document -> 'plan' -> 'milestones', '[]')) > 0
+           order by id"""
+    )
+
+
+async def milestone_reminders_of(conn: Conn, plan_id: UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "select milestone_key, remind_days, due_on from milestone_reminders where plan_id = $1",
+        plan_id,
+    )
+
+
+async def add_milestone_reminder(
+    conn: Conn,
+    plan_id: UUID,
+    key: str,
+    remind_days: int,
+    due_on: date,
+    *,
+    skipped: bool,
+    event_id: UUID | None,
+    sent_at: datetime,
+) -> bool:
+    """Record a reminder step; False when it was recorded already (another sweep won)."""
+    written = await conn.fetchval(
+        """insert into milestone_reminders
+               (plan_id, milestone_key, remind_days, due_on, skipped, event_id, sent_at)
+           values ($1, $2, $3, $4, $5, $6, $7)
+           on conflict do nothing returning true""",
+        plan_id,
+        key,
+        remind_days,
+        due_on,
+        skipped,
+        event_id,
+        sent_at,
+    )
+    return bool(written)
