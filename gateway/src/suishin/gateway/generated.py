@@ -23,7 +23,7 @@ __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 SOURCES = {
     "plans": "13c086028ef638f9",
     "indicators": "b7840e7083d0824b",
-    "notifications": "ec1d44d1b536e39d",
+    "notifications": "45f77ac2c81c69bf",
 }
 
 
@@ -1636,7 +1636,7 @@ class RoutingOutcome:
     source_event_id: strawberry.ID | None = remote("The event.", name="sourceEventId")
     event_type: str = remote("Its type.", name="eventType")
     outcome: str = remote(
-        "no_rule, no_recipients, unknown_tenant, deduplicated, silenced, muted, alert_resolved or no_open_alert.",
+        "no_rule, no_recipients, escalated_unreached, unknown_tenant, deduplicated, silenced, muted, alert_resolved, no_open_alert or already_settled.",
         name="outcome",
     )
     rule_id: strawberry.ID | None = remote("The rule concerned.", name="ruleId")

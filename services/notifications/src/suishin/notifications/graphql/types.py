@@ -286,8 +286,8 @@ class RoutingOutcome:
     source_event_id: strawberry.ID | None = strawberry.field(description="The event.")
     event_type: str = strawberry.field(description="Its type.")
     outcome: str = strawberry.field(
-        description="no_rule, no_recipients, unknown_tenant, deduplicated, silenced, muted, "
-        "alert_resolved or no_open_alert."
+        description="no_rule, no_recipients, escalated_unreached, unknown_tenant, deduplicated, "
+        "silenced, muted, alert_resolved, no_open_alert or already_settled."
     )
     rule_id: strawberry.ID | None = strawberry.field(description="The rule concerned.")
     detail: str = strawberry.field(description="Explanation.")
