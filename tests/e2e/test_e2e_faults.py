@@ -120,8 +120,12 @@ async def test_broker_restart_is_recovered_by_the_platform_itself(
     below = [ward.reported(i.key, 0, "FY2024", key=f"before-{i.key}") for i in workloads]
     await ward.publish(below)
 
+    async def cio_notices(kind: str) -> list[dict[str, Any]]:
+        inbox = await ward.inbox(ward.cio)
+        return [n for n in inbox if n["link"] == measure_link and n["kind"] == kind]
+
     async def failing_in_inbox() -> list[dict[str, Any]]:
-        return [n for n in await ward.inbox(ward.cio) if n["link"] == measure_link]
+        return await cio_notices("measure_failing")
 
     await wait_until(failing_in_inbox, timeout=90, message="the CIO's alert before the restart")
     status_ids = await outbox_event_ids(ward, "indicators", topics.INDICATOR_STATUS_CHANGED)
@@ -175,8 +179,14 @@ async def test_broker_restart_is_recovered_by_the_platform_itself(
         return notes if len(notes) >= len(workloads) else []
 
     await wait_until(recovered, timeout=180, message="recovered notices after the restart")
-    # ... and the replayed events, applied a second time, changed nothing.
+    # ... and the replayed events, applied a second time, changed nothing: one failing alert,
+    # and the CIO who got it hears of the recovery once.
     assert len(await failing_in_inbox()) == 1
+
+    async def recovery_told() -> list[dict[str, Any]]:
+        return await cio_notices("measure_recovered")
+
+    assert len(await wait_until(recovery_told, timeout=60, message="the CIO's recovery")) == 1
 
 
 async def test_broker_restart_mid_stream_leaves_every_current_value_right(
