@@ -43,6 +43,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from suishin.contracts.events import Envelope, EventRejected, Payload, parse_event
 from suishin.kit import tracing
 from suishin.kit.deadletter import send_to_dead_letter
+from suishin.kit.fetchwait import IDLE_MS, FetchWait
 from suishin.kit.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_RECORDS
 
 log = logging.getLogger(__name__)
@@ -104,10 +105,14 @@ class BatchConsumer(Generic[P]):
         self.failing_since: float | None = None  # batches fail (redelivered) since
         self._behind_since: float | None = None  # lag first seen without a batch started
         self._failures = 0
+        # short fetch waits while records flow, long ones when the topic is quiet (fetchwait.py)
+        self.fetch_wait = FetchWait(lambda: getattr(self.subscriber, "consumer", None))
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         self.busy_since = time.monotonic()
         self._behind_since = None
+        if records:
+            self.fetch_wait.saw_records()
         topic = records[0].topic if records else ""
         try:
             with CONSUMER_BATCH_SECONDS.labels(self.service, self.name, topic).time():
@@ -314,8 +319,9 @@ def subscribe(
         ack_policy=AckPolicy.NACK_ON_ERROR,
         heartbeat_interval_ms=500,
         rebalance_timeout_ms=1000,
-        # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline).
-        fetch_max_wait_ms=100,
+        # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline):
+        # the wait starts long (idle) and is shortened while records flow (kit.fetchwait).
+        fetch_max_wait_ms=IDLE_MS,
         title=f"{consumer.name}:{topic}",
         parser=_parse_batch,
         decoder=_no_decoding,

@@ -145,10 +145,18 @@ class ServiceRuntime:
         )
         await self._start_brokerwatch()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        self._tasks.append(asyncio.create_task(self._pace_fetches(), name=f"{self.name}-fetch"))
         for job in self._background:
             self._tasks.append(asyncio.create_task(_forever(job), name=f"{self.name}-job"))
         self.started = True
         log.info("service started", extra={"service": self.name, "schema": self.schema})
+
+    async def _pace_fetches(self) -> None:
+        """Once a second: consumers whose topic went quiet switch to the long fetch wait."""
+        while True:
+            for consumer in self.consumers:
+                consumer.fetch_wait.tick()
+            await asyncio.sleep(1.0)
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(
