@@ -327,12 +327,15 @@ async def test_fetch_wait_is_short_while_records_flow_and_long_when_quiet(
         return current_wait_ms(consumer.subscriber.consumer)
 
     async def quick() -> bool:
-        return consumer.processed >= 1 and wait_ms() == QUICK_MS
+        return consumer.processed >= 1 and wait_ms() == QUICK_MS and poll_ms() == 10
 
     async def idle() -> bool:
-        return wait_ms() == IDLE_MS
+        return wait_ms() == IDLE_MS and poll_ms() == IDLE_MS
 
-    assert wait_ms() == IDLE_MS  # nothing received yet: long polls
+    def poll_ms() -> int:  # FastStream polls the buffer, then sleeps as long when it is empty
+        return int(consumer.subscriber.batch_timeout_ms)
+
+    assert await idle()  # nothing received yet: long polls
     flowing = event("kpi-flow")
     topic = service.topic(topics.INDICATOR_REPORTED)
     await produce(infra.kafka_bootstrap, topic, [(flowing.key, flowing.to_bytes())])

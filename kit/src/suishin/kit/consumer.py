@@ -300,9 +300,15 @@ def subscribe(
     topic: str,
     group_id: str,
     max_records: int = 1000,
-    batch_timeout_ms: int = 50,
+    batch_timeout_ms: int = 10,
+    idle_batch_timeout_ms: int = IDLE_MS,
 ) -> None:
-    """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``."""
+    """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``.
+
+    FastStream polls the consumer's buffer for ``batch_timeout_ms`` and, when it found nothing,
+    sleeps as long again: a record arriving meanwhile waits. So the poll is short while records
+    flow and ``idle_batch_timeout_ms`` once the topic is quiet, together with the fetch wait
+    (:class:`~suishin.kit.fetchwait.FetchWait`)."""
 
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -314,7 +320,7 @@ def subscribe(
         group_id=group_id,
         batch=True,
         max_records=max_records,
-        batch_timeout_ms=batch_timeout_ms,
+        batch_timeout_ms=idle_batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         heartbeat_interval_ms=500,
@@ -328,3 +334,8 @@ def subscribe(
     )
     subscriber(handle)
     consumer.subscriber = subscriber
+
+    def poll(quick: bool) -> None:
+        subscriber.batch_timeout_ms = batch_timeout_ms if quick else idle_batch_timeout_ms
+
+    consumer.fetch_wait = FetchWait(lambda: getattr(subscriber, "consumer", None), on_apply=poll)

@@ -8,7 +8,9 @@ consumer fetch many times a second (the broker and every service burn CPU with n
 
 So each consumer fetches with a short wait (``quick_ms``) while it is receiving records, and
 with a long one (``idle_ms``) once nothing came for ``quiet_after`` seconds. The first record
-after a quiet spell may wait up to ``idle_ms``; the ones behind it are quick again.
+after a quiet spell may wait up to ``idle_ms``; the ones behind it are quick again. The same
+switch sets how long a FastStream batch subscriber polls its buffer and then sleeps when it
+found nothing (``batch_timeout_ms``, see kit.consumer.subscribe), its other idle cost.
 
 aiokafka reads the wait from its fetcher for every fetch request it builds; it has no public
 setter, so :meth:`FetchWait.apply` sets the fetcher's attribute, and does nothing (the wait
@@ -40,8 +42,10 @@ class FetchWait:
         quick_ms: int = QUICK_MS,
         idle_ms: int = IDLE_MS,
         quiet_after: float = QUIET_AFTER,
+        on_apply: Callable[[bool], None] | None = None,
     ) -> None:
         self._consumer = consumer
+        self._on_apply = on_apply  # called with ``quick`` whenever a wait is applied
         self.quick_ms = quick_ms
         self.idle_ms = idle_ms
         self.quiet_after = quiet_after
@@ -69,6 +73,8 @@ class FetchWait:
             return False
         fetcher._fetch_max_wait_ms = wait_ms
         self.current, self._applied_to = wait_ms, id(consumer)
+        if self._on_apply is not None:
+            self._on_apply(wait_ms == self.quick_ms)
         return True
 
     def _stale(self) -> bool:
