@@ -161,8 +161,11 @@ class BatchConsumer(Generic[P]):
         partitions: list[TopicPartition] = sorted(kafka.assignment())
         if not partitions:
             return 0
-        ends = await kafka.end_offsets(partitions)
-        committed = {tp: await kafka.committed(tp) for tp in partitions}
+        ends, offsets = await asyncio.gather(
+            kafka.end_offsets(partitions),
+            asyncio.gather(*(kafka.committed(tp) for tp in partitions)),
+        )
+        committed = dict(zip(partitions, offsets, strict=True))
         never = [tp for tp, offset in committed.items() if offset is None]
         # nothing committed yet: the group starts from the beginning (auto_offset_reset)
         starts = await kafka.beginning_offsets(never) if never else {}

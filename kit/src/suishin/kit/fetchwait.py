@@ -25,8 +25,9 @@ from typing import Any
 
 QUICK_MS = 20
 """Fetch wait while records flow (tansu answers at this deadline when the topic is empty)."""
-IDLE_MS = 500
-"""Fetch wait on a topic that has been quiet for ``QUIET_AFTER`` seconds."""
+IDLE_MS = 250
+"""Fetch wait on a topic that has been quiet for ``QUIET_AFTER`` seconds. Not longer: the
+consumer's other requests to the broker (offsets for lag and readiness) queue behind it."""
 QUIET_AFTER = 10.0
 """Seconds without a record after which a consumer is idle."""
 
