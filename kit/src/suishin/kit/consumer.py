@@ -304,14 +304,16 @@ def subscribe(
     group_id: str,
     max_records: int = 1000,
     batch_timeout_ms: int = 10,
-    idle_batch_timeout_ms: int = IDLE_MS,
+    idle_batch_timeout_ms: int = 50,
 ) -> None:
     """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``.
 
     FastStream polls the consumer's buffer for ``batch_timeout_ms`` and, when it found nothing,
     sleeps as long again: a record arriving meanwhile waits. So the poll is short while records
     flow and ``idle_batch_timeout_ms`` once the topic is quiet, together with the fetch wait
-    (:class:`~suishin.kit.fetchwait.FetchWait`)."""
+    (:class:`~suishin.kit.fetchwait.FetchWait`). The idle poll stays short: it costs the
+    service a little CPU, but a long one would add its sleep to the first record after a quiet
+    spell on top of the fetch wait."""
 
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message

@@ -10,7 +10,7 @@ So each consumer fetches with a short wait (``quick_ms``) while it is receiving 
 with a long one (``idle_ms``) once nothing came for ``quiet_after`` seconds. The first record
 after a quiet spell may wait up to ``idle_ms``; the ones behind it are quick again. The same
 switch sets how long a FastStream batch subscriber polls its buffer and then sleeps when it
-found nothing (``batch_timeout_ms``, see kit.consumer.subscribe), its other idle cost.
+found nothing (``batch_timeout_ms``: 10 ms, 50 ms when idle; see kit.consumer.subscribe).
 
 aiokafka reads the wait from its fetcher for every fetch request it builds; it has no public
 setter, so :meth:`FetchWait.apply` sets the fetcher's attribute, and does nothing (the wait
