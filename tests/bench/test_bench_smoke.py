@@ -56,3 +56,20 @@ def test_e2e_benchmark_runs_and_reports_every_figure(infra: Infrastructure, tmp_
     for name in ("plans", "indicators", "notifications", "gateway"):
         assert end[name]["rss_mib"] > 0 and end[name]["hwm_mib"] >= end[name]["rss_mib"]
     assert "throughput" in bench.report(result)
+
+
+def test_idle_cpu_benchmark_runs_and_reports_every_service(infra: Infrastructure) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "suishin_bench_idle", SCRIPT.parent / "idle_cpu.py"
+    )
+    assert spec is not None and spec.loader is not None
+    idle = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = idle
+    spec.loader.exec_module(idle)
+    env = dict(os.environ)
+    env.update(isolated_env(infra))
+    result = idle.run(0.5, 1.0, env=env)
+    cpu = result["cpu_percent_of_one_core"]
+    for name in ("plans", "indicators", "notifications", "gateway"):
+        assert cpu[name] >= 0
+    assert result["total_percent"] == round(sum(cpu.values()), 2)

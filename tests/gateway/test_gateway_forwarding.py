@@ -9,6 +9,7 @@ rules and the per-app cache of forwarded documents.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
 from collections.abc import AsyncIterator
@@ -27,8 +28,8 @@ from suishin.gateway.context import GatewayContext
 from suishin.gateway.forwarding import document_key
 from suishin.gateway.loaders import EntityLoaders
 from suishin.gateway.settings import GatewaySettings
-from suishin.gateway.subgraphs import Subgraphs
-from suishin.kit.auth import Principal, Role
+from suishin.gateway.subgraphs import SubgraphClient, Subgraphs
+from suishin.kit.auth import Principal, Role, issue_token
 
 # --- two stand-in subgraphs ---------------------------------------------------------------------
 
@@ -467,3 +468,136 @@ async def test_subscription_events_load_entities_and_carry_figures_through_the_a
     assert call["variables"]["_gw_representations"] == [
         {"__typename": "Indicator", "id": str(indicator)}
     ]
+
+
+# --- identical subgraph calls in flight are sent once per caller ---------------------------------
+
+
+class Gate(httpx.AsyncBaseTransport):
+    """Holds every call until opened, so that concurrent requests overlap."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.opened = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await self.opened.wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def until(condition: Any, timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` holds (the calls of other tasks have got that far)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        if condition():
+            return
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+def bearer(subject: str) -> dict[str, str]:
+    token = issue_token(GatewaySettings(), subject=subject, tenant=TENANT, roles=["viewer"])
+    return {"authorization": f"Bearer {token}"}
+
+
+async def test_identical_calls_in_flight_are_merged_per_caller_only(recording: Any) -> None:
+    gates = {
+        "plans": Gate(httpx.ASGITransport(app=GraphQL(plans_subgraph))),
+        "indicators": Gate(httpx.ASGITransport(app=GraphQL(indicators_subgraph))),
+        "notifications": Gate(httpx.ASGITransport(app=GraphQL(indicators_subgraph))),
+    }
+    transports, sent = recording(gates)
+    app = build(GatewaySettings(live_enabled=False), transports=transports)
+    plans: SubgraphClient = app.state.subgraphs["plans"]
+    indicators: SubgraphClient = app.state.subgraphs["indicators"]
+    variables = {"plan": "p12", "fy": 2024}
+    body = {"query": WHOLE_PLAN, "variables": variables}
+    callers = [bearer("a@itabashi")] * 3 + [bearer("b@itabashi")] * 2
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gw"
+    ) as client:
+        requests = [
+            asyncio.create_task(client.post("/graphql", json=body, headers=h)) for h in callers
+        ]
+        # every request has reached the plans subgraph call: 2 sent (one per caller), 3 merged
+        await until(lambda: plans.calls + plans.merged == len(callers))
+        gates["plans"].opened.set()
+        await until(lambda: indicators.calls + indicators.merged == len(callers))
+        gates["indicators"].opened.set()
+        answers = [(await r).json() for r in requests]
+    assert all("errors" not in a for a in answers), answers
+    assert all(a == answers[0] for a in answers)
+    assert len(measures(answers[0]["data"])) == 12
+    assert (plans.calls, plans.merged) == (2, 3)
+    assert (indicators.calls, indicators.merged) == (2, 3)
+    by_subgraph: dict[str, list[str | None]] = {}
+    for call in sent:
+        by_subgraph.setdefault(call["subgraph"], []).append(call["authorization"])
+    # each caller's own token went to each subgraph once; no caller was answered with another's
+    assert sorted(by_subgraph["plans"]) == sorted({h["authorization"] for h in callers})
+    assert sorted(by_subgraph["indicators"]) == sorted({h["authorization"] for h in callers})
+
+    # once the calls are answered nothing is shared any more: the next request is sent again
+    gates_open = len(sent)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://gw"
+    ) as client:
+        again = await client.post(
+            "/graphql", json={"query": WHOLE_PLAN, "variables": variables}, headers=callers[0]
+        )
+    assert again.json() == answers[0]
+    assert len(sent) == gates_open + 2
+
+
+class Counting(httpx.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.bodies: list[bytes] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(await request.aread())
+        await self.opened.wait()
+        return httpx.Response(200, json={"data": {"x": [{"n": len(self.bodies)}]}})
+
+
+async def test_merging_needs_the_same_document_variables_and_token_and_is_asked_for() -> None:
+    transport = Counting()
+    client = SubgraphClient("plans", "http://plans/graphql", transport=transport)
+    same = ("{ x { n } }", {"a": 1, "b": [1, 2]})
+    calls = [
+        client.execute(*same, authorization="Bearer A", dedupe=True),
+        client.execute("{ x { n } }", {"b": [1, 2], "a": 1}, authorization="Bearer A", dedupe=True),
+        client.execute(*same, authorization="Bearer B", dedupe=True),  # another caller
+        client.execute("{ x { n } }", {"a": 2, "b": [1, 2]}, authorization="Bearer A", dedupe=True),
+        client.execute("{ x { m: n } }", same[1], authorization="Bearer A", dedupe=True),
+        client.execute(*same, authorization=None, dedupe=True),  # anonymous is a caller too
+        client.execute(*same, authorization="Bearer A"),  # not asked for (e.g. a mutation)
+    ]
+    tasks = [asyncio.create_task(c) for c in calls]
+    await until(lambda: client.calls + client.merged == len(calls))
+    transport.opened.set()
+    results = await asyncio.gather(*tasks)
+    assert (client.calls, client.merged) == (6, 1)
+    assert len(transport.bodies) == 6
+    first, merged = results[0], results[1]
+    assert first.data == merged.data
+    assert first.data is not merged.data  # each caller completes its own copy
+    first.data["x"][0]["n"] = "changed"
+    assert merged.data["x"][0]["n"] != "changed"
+    await client.aclose()
+
+
+async def test_a_merged_call_survives_the_caller_that_started_it() -> None:
+    transport = Counting()
+    client = SubgraphClient("plans", "http://plans/graphql", transport=transport)
+    leader = asyncio.create_task(client.execute("{ x { n } }", authorization="A", dedupe=True))
+    await until(lambda: client.calls == 1 and len(transport.bodies) == 1)
+    follower = asyncio.create_task(client.execute("{ x { n } }", authorization="A", dedupe=True))
+    await until(lambda: client.merged == 1)
+    leader.cancel()  # e.g. the first client disconnected
+    transport.opened.set()
+    result = await follower
+    assert result.data == {"x": [{"n": 1}]}
+    assert leader.cancelled()
+    await client.aclose()

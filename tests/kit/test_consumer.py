@@ -22,6 +22,7 @@ from suishin.devstack.testing import (
 )
 from suishin.kit.consumer import Rejection
 from suishin.kit.deadletter import MAX_DEAD_LETTER_BODY
+from suishin.kit.fetchwait import IDLE_MS, QUICK_MS, current_wait_ms
 from suishin.kit.inbox import claim_many
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import ServiceSettings
@@ -315,3 +316,29 @@ async def test_a_batch_that_keeps_failing_is_retried_paced_never_dropped(
         database_down = False
         await wait_until(lambda: _true(applied == ["waiting"]), timeout=60)
     assert runtime.consumers[0].dead_lettered == 0
+
+
+async def test_fetch_wait_is_short_while_records_flow_and_long_when_quiet(
+    service: ServiceRuntime, infra: Infrastructure
+) -> None:
+    consumer = service.consumers[0]
+
+    def wait_ms() -> int | None:  # what the live AIOKafkaConsumer's next fetch asks for
+        return current_wait_ms(consumer.subscriber.consumer)
+
+    async def quick() -> bool:
+        return consumer.processed >= 1 and wait_ms() == QUICK_MS and poll_ms() == 10
+
+    async def idle() -> bool:
+        return wait_ms() == IDLE_MS and poll_ms() == 50
+
+    def poll_ms() -> int:  # FastStream polls the buffer, then sleeps as long when it is empty
+        return int(consumer.subscriber.batch_timeout_ms)
+
+    assert await idle()  # nothing received yet: long polls
+    flowing = event("kpi-flow")
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    await produce(infra.kafka_bootstrap, topic, [(flowing.key, flowing.to_bytes())])
+    await wait_until(quick, message="short fetch wait once records arrive")
+    consumer.fetch_wait.quiet_after = 0.2  # the runtime ticks once a second
+    await wait_until(idle, timeout=10, message="long fetch wait again once the topic is quiet")

@@ -1,5 +1,7 @@
 """The outbox publishes exactly what was committed, in order, and can replay."""
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -130,3 +132,49 @@ async def test_published_rows_are_kept_for_the_retention_window(env) -> None:
     await relay.drain()
     assert await relay.purge_published() == 0
     assert await relay.purge_published(now=datetime.now(UTC) + timedelta(days=8)) == 1
+
+
+async def test_running_relay_publishes_on_notify_and_listens_again_after_losing_it(env) -> None:
+    """The poll is a slow fallback (60 s here): only NOTIFY can publish within the wait."""
+    settings, pool, _, _ = env
+    broker = make_broker(settings)
+    await broker.start()
+    relay = OutboxRelay(
+        pool,
+        settings.schema_name("outboxtest"),
+        BrokerPublisher(broker),
+        topic_prefix=settings.topic_prefix,
+        poll_interval=60,
+        listen_poll_interval=60,
+        listen_dsn=settings.database_url,
+    )
+    task = asyncio.create_task(relay.run())
+
+    async def until(condition, timeout: float = 10.0) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not task.done():
+            if condition():
+                return
+            assert loop.time() < deadline, "not reached before the fallback poll"
+            await asyncio.sleep(0.01)
+        task.result()
+
+    try:
+        await until(lambda: relay.listener_pid is not None)
+        base = relay.published_total
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, reported(1, "woken"))
+        await until(lambda: relay.published_total == base + 1)
+
+        first = relay.listener_pid
+        await pool.execute("select pg_terminate_backend($1)", first)  # e.g. a PostgreSQL restart
+        await until(lambda: relay.listener_pid not in (None, first))
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, reported(2, "woken"))
+        await until(lambda: relay.published_total == base + 2)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()

@@ -187,7 +187,10 @@ class Assembly:
         document, key, used = self.documents.get(self._cache_key("root"), build)
         variables = {k: v for k, v in ctx.raw_variables.items() if k in used}
         result = await ctx.subgraphs[self.source].execute(
-            document, variables, authorization=ctx.authorization
+            document,
+            variables,
+            authorization=ctx.authorization,
+            dedupe=operation is OperationType.QUERY,  # never merge two mutations
         )
         if result.errors:
             raise result.errors[0]

@@ -39,6 +39,7 @@ from suishin.gateway.settings import GatewaySettings
 from suishin.kit import tracing
 from suishin.kit.broker import ensure_topics, kafka_client_options
 from suishin.kit.brokerwatch import rewind_out_of_range
+from suishin.kit.fetchwait import IDLE_MS, FetchWait
 from suishin.kit.metrics import LIVE_PUSHES
 from suishin.kit.signing import record_is_signed
 
@@ -92,6 +93,12 @@ class LiveHub:
     _task: asyncio.Task[None] | None = None
     _recent: OrderedDict[UUID, None] = field(default_factory=OrderedDict)
     _rewound_at: datetime | None = None
+    fetch_wait: FetchWait = field(init=False)
+
+    def __post_init__(self) -> None:
+        # short fetch waits while events flow, long ones when quiet (kit.fetchwait): on the
+        # embedded broker the wait is the live push's latency
+        self.fetch_wait = FetchWait(lambda: self._consumer)
 
     @property
     def topic_names(self) -> dict[str, str]:
@@ -109,6 +116,7 @@ class LiveHub:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
+            fetch_max_wait_ms=IDLE_MS,
         )
         await consumer.start()
         self._consumer = consumer
@@ -155,14 +163,17 @@ class LiveHub:
                 with contextlib.suppress(Exception):
                     if await rewind_out_of_range(self._consumer):
                         self._rewound_at = datetime.now(UTC)
+            self.fetch_wait.tick()
             try:
-                batches = await self._consumer.getmany(timeout_ms=500, max_records=1000)
+                batches = await self._consumer.getmany(timeout_ms=1000, max_records=1000)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("live hub poll failed; retrying")
                 await asyncio.sleep(1)
                 continue
+            if batches:
+                self.fetch_wait.saw_records()
             for records in batches.values():
                 for record in records:
                     if record_is_signed(self.settings.internal_key, record.value, record.headers):

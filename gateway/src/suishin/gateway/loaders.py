@@ -63,6 +63,7 @@ class EntityLoaders:
             document,
             {**variables, REPRESENTATIONS_VAR: representations},
             authorization=self._authorization,
+            dedupe=True,
         )
         entities = (result.data or {}).get("_entities") or [None] * len(ids)
         out: list[dict[str, Any] | BaseException | None] = list(entities)

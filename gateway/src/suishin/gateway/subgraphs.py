@@ -5,11 +5,18 @@ tests inject an httpx transport per subgraph instead of a network. Every call is
 metrics endpoint and the benchmark can report subgraph calls per query, timed (a histogram per
 subgraph and outcome), logged at DEBUG, and carries the request's trace context (``traceparent``,
 when tracing is on) and correlation id.
+
+Identical queries in flight at the same time are sent once (``dedupe``): a dashboard opened by
+several people of one ward, or reloaded, costs the subgraphs one call per distinct query while
+the first is under way. The key is the document, the variables and the caller's
+``Authorization`` header, so the calls of two callers are never merged, and mutations never
+are. A merged call carries the first caller's correlation id and trace context.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -26,6 +33,8 @@ from suishin.kit.metrics import SUBGRAPH_CALL_SECONDS
 log = logging.getLogger(__name__)
 
 SUBGRAPHS = ("plans", "indicators", "notifications")
+
+Sent = tuple[str, int, bytes]  # outcome ("ok", "timeout", "unavailable"), HTTP status, body
 
 
 @dataclass
@@ -53,8 +62,12 @@ class SubgraphClient:
         self.name = name
         self.url = url
         self.timeout = timeout
-        self.calls = 0
+        self.calls = 0  # HTTP calls sent
+        self.merged = 0  # calls answered by an identical call already in flight
         self.failures = 0
+        self._inflight: dict[
+            tuple[str, str, str | None], asyncio.Future[tuple[str, int, bytes]]
+        ] = {}
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)),
@@ -80,8 +93,33 @@ class SubgraphClient:
         variables: Mapping[str, Any] | None = None,
         *,
         authorization: str | None = None,
+        dedupe: bool = False,
     ) -> SubgraphResult:
-        """Run one operation; transport failures raise a client-safe GraphQLError."""
+        """Run one operation; transport failures raise a client-safe GraphQLError.
+
+        With ``dedupe`` (queries only, never mutations) a call identical to one still in flight
+        (same document, same variables, same ``authorization``) shares that call instead of
+        sending another: both get the same answer, each parses its own copy. The caller's token
+        is part of the key, so calls of different callers are never merged."""
+        key: tuple[str, str, str | None] | None = None
+        if dedupe:
+            key = (query, _canonical(variables), authorization)
+            shared = self._inflight.get(key)
+            if shared is not None:
+                self.merged += 1
+                return self._result(await asyncio.shield(shared))
+        call = asyncio.ensure_future(self._send(query, variables, authorization))
+        if key is not None:
+            self._inflight[key] = call
+            call.add_done_callback(lambda _: self._inflight.pop(key, None))
+        # shielded: a caller that goes away does not cancel the call others may be sharing
+        return self._result(await asyncio.shield(call))
+
+    async def _send(
+        self, query: str, variables: Mapping[str, Any] | None, authorization: str | None
+    ) -> Sent:
+        """One HTTP call: ``("ok", status, body)``, or ``("timeout" | "unavailable", 0, b"")``
+        (each caller raises its own error from that)."""
         self.calls += 1
         headers = {"authorization": authorization} if authorization else {}
         correlation = tracing.correlation_id()
@@ -100,12 +138,12 @@ class SubgraphClient:
             self.failures += 1
             self._observe("timeout", start)
             log.warning("subgraph timeout", extra={"subgraph": self.name, "error": repr(exc)})
-            raise errors.subgraph_timeout(self.name) from None
+            return ("timeout", 0, b"")
         except httpx.HTTPError as exc:
             self.failures += 1
             self._observe("unavailable", start)
             log.warning("subgraph unreachable", extra={"subgraph": self.name, "error": repr(exc)})
-            raise errors.subgraph_unavailable(self.name) from None
+            return ("unavailable", 0, b"")
         elapsed = self._observe("ok" if response.status_code < 400 else "error", start)
         log.debug(
             "subgraph call",
@@ -115,15 +153,23 @@ class SubgraphClient:
                 "ms": round(elapsed * 1000, 1),
             },
         )
+        return ("ok", response.status_code, response.content)
+
+    def _result(self, sent: Sent) -> SubgraphResult:
+        outcome, status, content = sent
+        if outcome == "timeout":
+            raise errors.subgraph_timeout(self.name)
+        if outcome != "ok":
+            raise errors.subgraph_unavailable(self.name)
         try:
-            body = response.json()
+            body = json.loads(content)
         except ValueError:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
             self.failures += 1
             log.warning(
                 "subgraph answered without a GraphQL body",
-                extra={"subgraph": self.name, "status": response.status_code},
+                extra={"subgraph": self.name, "status": status},
             )
             raise errors.subgraph_unavailable(self.name)
         raw_errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
@@ -140,6 +186,10 @@ class SubgraphClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+def _canonical(variables: Mapping[str, Any] | None) -> str:
+    return json.dumps(variables or {}, sort_keys=True, separators=(",", ":"), default=str)
 
 
 class Subgraphs:
@@ -183,6 +233,10 @@ class Subgraphs:
     @property
     def total_calls(self) -> int:
         return sum(c.calls for c in self._clients.values())
+
+    @property
+    def total_merged(self) -> int:
+        return sum(c.merged for c in self._clients.values())
 
     async def aclose(self) -> None:
         for client in self._clients.values():

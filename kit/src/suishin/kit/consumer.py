@@ -43,6 +43,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from suishin.contracts.events import Envelope, EventRejected, Payload, parse_event
 from suishin.kit import tracing
 from suishin.kit.deadletter import send_to_dead_letter
+from suishin.kit.fetchwait import IDLE_MS, FetchWait
 from suishin.kit.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_RECORDS
 
 log = logging.getLogger(__name__)
@@ -104,10 +105,14 @@ class BatchConsumer(Generic[P]):
         self.failing_since: float | None = None  # batches fail (redelivered) since
         self._behind_since: float | None = None  # lag first seen without a batch started
         self._failures = 0
+        # short fetch waits while records flow, long ones when the topic is quiet (fetchwait.py)
+        self.fetch_wait = FetchWait(lambda: getattr(self.subscriber, "consumer", None))
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         self.busy_since = time.monotonic()
         self._behind_since = None
+        if records:
+            self.fetch_wait.saw_records()
         topic = records[0].topic if records else ""
         try:
             with CONSUMER_BATCH_SECONDS.labels(self.service, self.name, topic).time():
@@ -156,8 +161,11 @@ class BatchConsumer(Generic[P]):
         partitions: list[TopicPartition] = sorted(kafka.assignment())
         if not partitions:
             return 0
-        ends = await kafka.end_offsets(partitions)
-        committed = {tp: await kafka.committed(tp) for tp in partitions}
+        ends, offsets = await asyncio.gather(
+            kafka.end_offsets(partitions),
+            asyncio.gather(*(kafka.committed(tp) for tp in partitions)),
+        )
+        committed = dict(zip(partitions, offsets, strict=True))
         never = [tp for tp, offset in committed.items() if offset is None]
         # nothing committed yet: the group starts from the beginning (auto_offset_reset)
         starts = await kafka.beginning_offsets(never) if never else {}
@@ -295,9 +303,17 @@ def subscribe(
     topic: str,
     group_id: str,
     max_records: int = 1000,
-    batch_timeout_ms: int = 50,
+    batch_timeout_ms: int = 10,
+    idle_batch_timeout_ms: int = 50,
 ) -> None:
-    """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``."""
+    """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``.
+
+    FastStream polls the consumer's buffer for ``batch_timeout_ms`` and, when it found nothing,
+    sleeps as long again: a record arriving meanwhile waits. So the poll is short while records
+    flow and ``idle_batch_timeout_ms`` once the topic is quiet, together with the fetch wait
+    (:class:`~suishin.kit.fetchwait.FetchWait`). The idle poll stays short: it costs the
+    service a little CPU, but a long one would add its sleep to the first record after a quiet
+    spell on top of the fetch wait."""
 
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -309,16 +325,22 @@ def subscribe(
         group_id=group_id,
         batch=True,
         max_records=max_records,
-        batch_timeout_ms=batch_timeout_ms,
+        batch_timeout_ms=idle_batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
         heartbeat_interval_ms=500,
         rebalance_timeout_ms=1000,
-        # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline).
-        fetch_max_wait_ms=100,
+        # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline):
+        # the wait starts long (idle) and is shortened while records flow (kit.fetchwait).
+        fetch_max_wait_ms=IDLE_MS,
         title=f"{consumer.name}:{topic}",
         parser=_parse_batch,
         decoder=_no_decoding,
     )
     subscriber(handle)
     consumer.subscriber = subscriber
+
+    def poll(quick: bool) -> None:
+        subscriber.batch_timeout_ms = batch_timeout_ms if quick else idle_batch_timeout_ms
+
+    consumer.fetch_wait = FetchWait(lambda: getattr(subscriber, "consumer", None), on_apply=poll)

@@ -92,6 +92,7 @@ class OutboxRelay:
         topic_prefix: str = "",
         batch_size: int = 500,
         poll_interval: float = 0.5,
+        listen_poll_interval: float = 5.0,
         retention: timedelta = timedelta(days=7),
         listen_dsn: str | None = None,
         on_failure: Callable[[], Awaitable[None]] | None = None,
@@ -104,6 +105,7 @@ class OutboxRelay:
         self._topic_prefix = topic_prefix
         self._batch_size = batch_size
         self._poll_interval = poll_interval
+        self._listen_poll_interval = max(poll_interval, listen_poll_interval)
         self._retention = retention
         self._wakeup = asyncio.Event()
         self._lock_key = int.from_bytes(
@@ -111,6 +113,7 @@ class OutboxRelay:
         )
         self.published_total = 0
         self.last_error: str | None = None
+        self.listener_pid: int | None = None  # the backend that LISTENs (tests, diagnostics)
 
     async def publish_pending(self) -> int:
         """Publish one batch; return how many rows were published (0 when idle or not leader)."""
@@ -170,13 +173,17 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Publish continuously: on NOTIFY from the outbox trigger, or every poll interval."""
+        """Publish continuously: on NOTIFY from the outbox trigger (or :meth:`wake`), and every
+        poll interval, which is only a fallback while LISTEN works (``listen_poll_interval``),
+        so an idle relay costs the database a query every few seconds, not twice a second."""
         listener = await self._listen()
         backoff = self._poll_interval
         last_purge = 0.0
         loop = asyncio.get_running_loop()
         try:
             while True:
+                # cleared before looking, so a NOTIFY that arrives while publishing is kept
+                self._wakeup.clear()
                 try:
                     n = await self.publish_pending()
                     self.last_error = None
@@ -198,9 +205,12 @@ class OutboxRelay:
                         with contextlib.suppress(Exception):
                             await self._on_failure()
                     continue
-                self._wakeup.clear()
+                if listener is not None and listener.is_closed():  # e.g. PostgreSQL restarted
+                    listener = await self._listen()
+                listening = listener is not None and not listener.is_closed()
+                interval = self._listen_poll_interval if listening else self._poll_interval
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                    await asyncio.wait_for(self._wakeup.wait(), interval)
         finally:
             if listener is not None:
                 with contextlib.suppress(Exception):
@@ -221,6 +231,9 @@ class OutboxRelay:
                 self._wakeup.set()
 
         await conn.add_listener("suishin_outbox", on_notify)
+        # a lost LISTEN connection wakes the loop, which listens again (or polls quickly)
+        conn.add_termination_listener(lambda _c: self._wakeup.set())
+        self.listener_pid = conn.get_server_pid()
         return conn
 
 

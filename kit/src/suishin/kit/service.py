@@ -145,10 +145,18 @@ class ServiceRuntime:
         )
         await self._start_brokerwatch()
         self._tasks.append(asyncio.create_task(self.relay.run(), name=f"{self.name}-relay"))
+        self._tasks.append(asyncio.create_task(self._pace_fetches(), name=f"{self.name}-fetch"))
         for job in self._background:
             self._tasks.append(asyncio.create_task(_forever(job), name=f"{self.name}-job"))
         self.started = True
         log.info("service started", extra={"service": self.name, "schema": self.schema})
+
+    async def _pace_fetches(self) -> None:
+        """Once a second: consumers whose topic went quiet switch to the long fetch wait."""
+        while True:
+            for consumer in self.consumers:
+                consumer.fetch_wait.tick()
+            await asyncio.sleep(1.0)
 
     async def _ensure_topics(self) -> None:
         await ensure_topics(
@@ -211,8 +219,10 @@ class ServiceRuntime:
             checks["broker"] = bool(await self.broker.ping(timeout=2.0))
         except Exception as exc:
             checks["broker"] = repr(exc)
-        for c in self.consumers:  # stalled: records wait and nothing moves (see kit.consumer)
-            health = await c.health()
+        # stalled: records wait and nothing moves (see kit.consumer); asked all at once, as
+        # each consumer's broker requests may queue behind its long poll (kit.fetchwait)
+        healths = await asyncio.gather(*(c.health() for c in self.consumers))
+        for c, health in zip(self.consumers, healths, strict=True):
             checks[f"consumer {c.name}"] = (
                 True
                 if health["stalled"] is None
@@ -224,8 +234,9 @@ class ServiceRuntime:
         """Read what a scrape reports but no counter holds: consumer lag and progress, the
         outbox's pending rows and the age of the oldest."""
         figures: dict[str, Any] = {"consumers": {}}
-        for c in self.consumers:
-            figures["consumers"][c.name] = await c.health()
+        healths = await asyncio.gather(*(c.health() for c in self.consumers))
+        for c, health in zip(self.consumers, healths, strict=True):
+            figures["consumers"][c.name] = health
         if self.relay is not None:
             with contextlib.suppress(Exception):
                 row = await self.pool.fetchrow(

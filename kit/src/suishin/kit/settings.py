@@ -169,7 +169,7 @@ class ServiceSettings(PlatformSettings):
     relay_poll_interval: float = 0.5
     outbox_retention_days: int = 7
     consumer_max_records: int = 1000
-    consumer_batch_timeout_ms: int = 50
+    consumer_batch_timeout_ms: int = 10  # while records flow; 50 when idle (kit.fetchwait)
     handler_max_retries: int = 5
     consumer_stall_seconds: float = Field(
         default=30.0, description="Records waiting and no progress this long: not ready."
