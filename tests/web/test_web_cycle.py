@@ -38,6 +38,15 @@ PEOPLE = {
         "name": "健康 推進",
     },
 }
+BUNKYO_MEASURE = {
+    "id": MEASURE_ID,
+    "code": "1-1",
+    "title": "区民サービスの向上",
+    "path": "1/1-1",
+    "owners": [],
+    "reportingOwners": {"shown": "情報政策課（計画の既定の所管）", "isPlanDefault": True},
+    "progressReports": [],
+}
 REMINDER_ERROR = {
     "code": "INVALID_REMINDER_DAYS",
     "message": "リマインダーは期限の1〜365日前を重複なく指定してください",
@@ -106,6 +115,26 @@ class CycleGateway(httpx.AsyncBaseTransport):
         data: dict[str, Any]
         if "query Me" in query:
             data = {"me": self.me}
+        elif "query Deadlines " in query:
+            data = {"reportDeadlines": self.deadlines}
+        elif "query Plans" in query:
+            data = {
+                "plans": [
+                    {
+                        "id": "p1",
+                        "key": "ict-vision-2019",
+                        "title": "文京区情報化ビジョン",
+                        "kind": "ビジョン",
+                        "state": "PUBLISHED",
+                        "fiscalYearFrom": 2020,
+                        "fiscalYearTo": 2024,
+                        "measureCount": 1,
+                    }
+                ]
+            }
+        elif "query MyMeasures" in query:
+            # what the plans subgraph answers for reportingDepartment (tests/plans check the rule)
+            data = {"measures": {"edges": [{"node": BUNKYO_MEASURE}]}}
         elif "query DeadlinesPage" in query:
             data = {"reportDeadlines": self.deadlines}
         elif "mutation SetDeadline" in query:
@@ -298,6 +327,29 @@ async def test_a_forged_deadline_form_and_a_reporter_reach_no_mutation() -> None
         )
     assert response.status_code == 403
     assert mutations(gateway) == [] and mutations(reporter) == []
+
+
+# -- what my department must report ----------------------------------------------------------
+
+
+async def test_my_department_reports_the_measures_it_answers_for_as_the_plans_default() -> None:
+    gateway = CycleGateway("reporter@nerima")
+    gateway.me = {**gateway.me, "tenant": "bunkyo", "departments": ["情報政策課"]}
+    async with signed_in(gateway) as c:
+        page = await c.get("/progress")
+    assert page.status_code == 200
+    sent = next(c for c in gateway.calls if "query MyMeasures" in c["query"])
+    assert "filter: { reportingDepartment: $department }" in sent["query"]
+    assert sent["variables"]["department"] == "情報政策課"
+    row = re.search(
+        rf'<tr class="[^"]*" data-measure="{MEASURE_ID}" data-period="FY2024">.*?</tr>',
+        page.text,
+        re.S,
+    )
+    assert row, page.text
+    assert "区民サービスの向上" in row.group(0)
+    assert "所管: 情報政策課（計画の既定の所管）" in row.group(0)
+    assert "2025-06-30" in row.group(0)
 
 
 # -- correcting a published report ------------------------------------------------------------

@@ -160,6 +160,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "overdue_reports": ("期限を過ぎた進捗報告", "Overdue progress reports"),
     "none": ("なし", "None"),
     "deadlines": ("報告期限", "Report deadlines"),
+    "answers_as": ("所管", "Answered for by"),
     "set_deadline": ("報告期限を設定", "Set a report deadline"),
     "due_on": ("期限日", "Due date"),
     "reminder_days": (

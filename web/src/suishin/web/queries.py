@@ -221,13 +221,15 @@ fragment ReportFields on ProgressReport {
 }
 """
 
-# What a 所管課 reports: the measures its department owns, with their reports' states.
+# What a 所管課 reports: the measures its department answers for (its own 所管課, an
+# ancestor's, or the plan's default owner: `reportingDepartment`), with their reports' states.
 MY_MEASURES = """
 query MyMeasures($planId: ID!, $department: String!) {
-  measures(planId: $planId, filter: { department: $department }, first: 200) {
+  measures(planId: $planId, filter: { reportingDepartment: $department }, first: 200) {
     edges { node {
       id code title path
       owners { departmentCode departmentName isLead }
+      reportingOwners { shown isPlanDefault }
       progressReports { id period version state stateLabel updatedAt }
     } }
   }
