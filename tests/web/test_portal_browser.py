@@ -9,8 +9,12 @@ and passes axe-core (no serious or critical violation). A 練馬区 progress rep
 its whole cycle in the browser: the reporter writes it (an empty 実績 and a stale version are
 refused next to the field, nothing typed lost) and submits, the 事務局 returns it with a comment,
 the reporter resubmits, the 事務局 accepts, the 本部 approves and publishes, and the public page
-shows it without a token (a draft beside it stays hidden) and passes axe-core. A screenshot of
-every page is kept in test-output/screenshots/."""
+shows it without a token (a draft beside it stays hidden) and passes axe-core. The 事務局 sets a
+deadline on its page (the API's refusal next to the field first); the reporter corrects the
+published report by a new version, which goes through review and replaces the published one on
+the public page while the measure page keeps the old one as superseded; axe-core passes on the
+report form and the review queue too. A screenshot of every page is kept in
+test-output/screenshots/."""
 
 from __future__ import annotations
 
