@@ -9,8 +9,12 @@ and passes axe-core (no serious or critical violation). A 練馬区 progress rep
 its whole cycle in the browser: the reporter writes it (an empty 実績 and a stale version are
 refused next to the field, nothing typed lost) and submits, the 事務局 returns it with a comment,
 the reporter resubmits, the 事務局 accepts, the 本部 approves and publishes, and the public page
-shows it without a token (a draft beside it stays hidden) and passes axe-core. A screenshot of
-every page is kept in test-output/screenshots/."""
+shows it without a token (a draft beside it stays hidden) and passes axe-core. The 事務局 sets a
+deadline on its page (the API's refusal next to the field first); the reporter corrects the
+published report by a new version, which goes through review and replaces the published one on
+the public page while the measure page keeps the old one as superseded; axe-core passes on the
+report form and the review queue too. A screenshot of every page is kept in
+test-output/screenshots/."""
 
 from __future__ import annotations
 
@@ -572,3 +576,152 @@ async def test_a_progress_report_goes_from_the_reporter_through_review_to_the_pu
         assert RESULTS not in await page.inner_text("main")
     finally:
         await context.close()
+
+
+# --- the 事務局's deadlines, a correction of the published report, axe on the staff pages ------
+
+CORRECTED_RESULTS = "電子母子手帳アプリによる情報提供を継続した（訂正版・ポータル試験）。"
+CORRECTION_REASON = "公表後に実績の記載漏れが見つかったため"
+
+
+async def staff_axe(portal: Portal, browser: Any, axe_script: str, subject: str, url: str) -> None:
+    """axe-core on a signed-in page (its own context: the CSP is bypassed to inject axe)."""
+    context = await browser.new_context(locale="ja-JP", bypass_csp=True)
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(20_000)
+        await page.goto(f"{portal.url}/signin")
+        await page.click(f"button[data-subject='{subject}']")
+        await page.wait_for_selector("header .who")
+        await page.goto(url)
+        await page.add_script_tag(content=axe_script)
+        result = await page.evaluate(
+            "axe.run(document, {runOnly: {type: 'tag', values: "
+            "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})"
+        )
+        bad = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert not bad, (url, bad)
+    finally:
+        await context.close()
+
+
+async def test_the_office_sets_a_deadline_on_its_page(portal: Portal, ward: Any) -> None:
+    office = await portal.page_of("jimukyoku@nerima")
+    await office.goto(portal.url + "/progress/queue")
+    await office.click("main a[href='/progress/deadlines']")
+    await office.wait_for_selector("form.deadline-form")
+    assert "報告期限" in await office.inner_text("header nav")
+    listed = office.locator("table.deadlines tr[data-period='FY2024']")
+    assert "2025-06-30" in await listed.inner_text()  # set through the API by the cycle above
+    # Reminders the API refuses: its typed error next to the field, everything typed kept.
+    await office.fill("#f-period", "FY2026")
+    await office.fill("#f-dueOn", "2027-06-30")
+    await office.fill("#f-reminderDays", "0, 400")
+    await office.click("form.deadline-form button[type=submit]")
+    error = await office.inner_text("#err-reminderDays")
+    assert "1〜365日前" in error, error
+    assert await office.get_attribute("#f-reminderDays", "aria-invalid") == "true"
+    assert await office.input_value("#f-period") == "FY2026"
+    assert await office.input_value("#f-dueOn") == "2027-06-30"
+    assert await office.input_value("#f-reminderDays") == "0, 400"
+    await portal.shot(office, "progress-deadlines-error")
+    await office.fill("#f-reminderDays", "21, 7")
+    await office.click("form.deadline-form button[type=submit]")
+    assert "報告期限を保存しました" in await office.inner_text("main .ok")
+    row = await office.inner_text("table.deadlines tr[data-period='FY2026']")
+    assert "2027-06-30" in row and "21, 7" in row and "jimukyoku@nerima" in row
+    await portal.shot(office, "progress-deadlines")
+    # A reporter has neither the link nor the page.
+    reporter = await portal.page_of("reporter@nerima")
+    await reporter.goto(portal.url + "/progress")
+    assert "報告期限" not in await reporter.inner_text("header nav")
+    refused = await reporter.goto(portal.url + "/progress/deadlines")
+    assert refused is not None and refused.status == 403
+    office_token = issue_token(
+        ward.settings, subject="jimukyoku@nerima", tenant="nerima", roles=["admin", "viewer"]
+    )
+    data = await ward.query(office_token, "{ reportDeadlines { period dueOn reminderDays } }")
+    assert {"period": "FY2026", "dueOn": "2027-06-30", "reminderDays": [21, 7]} in data[
+        "reportDeadlines"
+    ]
+
+
+async def test_a_published_report_is_corrected_by_a_new_version_and_the_staff_pages_pass_axe(
+    portal: Portal, browser: Any, axe_script: str
+) -> None:
+    measure_id = str(load_plan_file(NERIMA_PLAN).node_id(REPORTED))
+    form_url = f"{portal.url}/progress/{measure_id}/FY2024"
+    reporter = await portal.page_of("reporter@nerima")
+    await reporter.goto(form_url)
+    assert await state_of(reporter) == "公表"
+    assert await reporter.locator("form.report-form").count() == 0  # not edited in place
+    # A correction needs a reason: the API's error next to the field.
+    await reporter.click("button[value=correct]")
+    assert "理由" in await reporter.inner_text("#err-reason")
+    await portal.shot(reporter, "progress-correct-error")
+    await reporter.fill("#f-correct-reason", CORRECTION_REASON)
+    await reporter.click("button[value=correct]")
+    assert await state_of(reporter) == "作成中"
+    assert "訂正版を作成しました" in await reporter.inner_text("main .ok")
+    assert "版 2" in await reporter.inner_text("p.meta")
+    assert await reporter.input_value("#f-results") == RESULTS  # a copy of the published one
+    assert CORRECTION_REASON in await reporter.inner_text("table.transitions")
+    await reporter.fill("#f-results", CORRECTED_RESULTS)
+    await reporter.click("button[value=save]")
+    await portal.shot(reporter, "progress-correction-draft")
+    # axe-core on the staff report form (the draft with its form) ...
+    await staff_axe(portal, browser, axe_script, "reporter@nerima", form_url)
+
+    # Until the correction is published, the public page keeps the published version.
+    public = await browser.new_context(locale="ja-JP")
+    try:
+        page = await public.new_page()
+        await page.goto(f"{portal.url}/public/nerima")
+        main = await page.inner_text("main")
+        assert RESULTS in main and CORRECTED_RESULTS not in main
+    finally:
+        await public.close()
+
+    await reporter.click("button[value=submit]")
+    assert await state_of(reporter) == "提出済"
+    # ... and on the review queue with the corrected version waiting in it.
+    await staff_axe(portal, browser, axe_script, "jimukyoku@nerima", portal.url + "/progress/queue")
+    office = await portal.page_of("jimukyoku@nerima")
+    await office.goto(portal.url + "/progress/queue")
+    queued = office.locator(f"table.queue tr[data-measure='{measure_id}']")
+    assert "版 2" in await queued.inner_text()
+    await queued.locator("a").click()
+    await office.wait_for_selector("form.review-form")
+    await office.click("button[value=accept]")
+    assert await state_of(office) == "受理"
+    honbu = await portal.page_of("honbu@nerima")
+    await honbu.goto(form_url)
+    await honbu.click("button[value=approve]")
+    assert await state_of(honbu) == "承認"
+    await honbu.click("button[value=publish]")
+    assert await state_of(honbu) == "公表"
+
+    # The measure page shows the newest published version; the history keeps the old one.
+    cio = await portal.page_of("cio@nerima")
+    await cio.goto(f"{portal.url}/measures/{measure_id}")
+    sections = cio.locator("section.progress-report", has_text="FY2024")
+    assert await sections.count() == 2
+    newest = sections.nth(0)
+    assert CORRECTED_RESULTS in await newest.inner_text()
+    assert "公表中の版" in await newest.inner_text()
+    oldest = await sections.nth(1).inner_text()
+    assert RESULTS in oldest and "訂正により置換" in oldest and "公表中の版" not in oldest
+    await portal.shot(cio, "measure-corrected-report")
+    public = await browser.new_context(locale="ja-JP")
+    try:
+        page = await public.new_page()
+        await page.goto(f"{portal.url}/public/nerima")
+        main = await page.inner_text("main")
+        assert CORRECTED_RESULTS in main and RESULTS not in main
+        await portal.shot(page, "public-nerima-corrected")
+    finally:
+        await public.close()

@@ -21,7 +21,7 @@ from suishin.gateway.remote import forwarded, remote, remote_method, remote_type
 __all__ = ["JSON", "Any", "datetime", "decimal", "uuid"]
 
 SOURCES = {
-    "plans": "13c086028ef638f9",
+    "plans": "8582f16cac7cdaaf",
     "indicators": "b7840e7083d0824b",
     "notifications": "45f77ac2c81c69bf",
 }
@@ -396,6 +396,11 @@ class MeasureFilter:
     framework: str | None = strawberry.field(
         name="framework",
         description="A national framework the plan maps the measure to (jichitai_dx: 自治体DX推進計画 重点取組事項, kanmin_data: 官民データ活用推進基本法 基本的施策), or one of its items as printed: jichitai_dx:(1) 自治体フロントヤード改革.",
+        default=None,
+    )
+    reporting_department: str | None = strawberry.field(
+        name="reportingDepartment",
+        description="Department code among those who answer for the measure (reportingOwners): its own 所管課, else the nearest ancestor's, else the plan's default owner.",
         default=None,
     )
 

@@ -43,6 +43,7 @@ from suishin.web.i18n import (
     ADHERENCE_LABELS,
     LANGUAGES,
     MEASURE_STATUS,
+    MUTABLE_KINDS,
     REPORT_STATE,
     STATUS_LABELS,
     label,
@@ -116,6 +117,8 @@ class Portal:
             measure_status=lambda code: label(MEASURE_STATUS, code, lang),
             report_state=lambda code: label(REPORT_STATE, code, lang),
             adherence_label=lambda code: label(ADHERENCE_LABELS, code, lang),
+            kind_label=lambda code: label(MUTABLE_KINDS, code, lang),
+            muted_kinds=list(MUTABLE_KINDS),
             link_target=views.link_target,
             path=request.url.path,
             graphiql_url=self.settings.graphql_url.rsplit("/graphql", 1)[0] + "/graphiql",
@@ -281,7 +284,13 @@ class Portal:
         }
         for i in measure["indicators"]:
             i["focus"] = views.focus_status(i)
-        return self.render(request, "measure.html", measure=measure, charts=charts)
+        return self.render(
+            request,
+            "measure.html",
+            measure=measure,
+            charts=charts,
+            public_ids=views.newest_published(measure["progressReports"]),
+        )
 
     async def indicator(self, request: Request) -> Response:
         data = await self.ask(request, queries.INDICATOR, id=request.path_params["indicator_id"])
@@ -816,6 +825,8 @@ def build(
             page("/report", portal.submit_report, ("POST",)),
             page("/progress", progress.mine),
             page("/progress/queue", progress.queue),
+            page("/progress/deadlines", progress.deadlines),
+            page("/progress/deadlines", progress.set_deadline, ("POST",)),
             page("/progress/{measure_id}/{period}", progress.page),
             page("/progress/{measure_id}/{period}", progress.act, ("POST",)),
             page("/summary", portal.summary),

@@ -159,6 +159,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "report_counts": ("進捗報告の状態別件数", "Progress reports per state"),
     "overdue_reports": ("期限を過ぎた進捗報告", "Overdue progress reports"),
     "none": ("なし", "None"),
+    "deadlines": ("報告期限", "Report deadlines"),
+    "answers_as": ("所管", "Answered for by"),
+    "set_deadline": ("報告期限を設定", "Set a report deadline"),
+    "due_on": ("期限日", "Due date"),
+    "reminder_days": (
+        "リマインダー（期限の何日前、カンマ区切り）",
+        "Reminders (days before, comma-separated)",
+    ),
+    "reminder_days_hint": ("空欄なら14, 7, 1日前", "Empty: 14, 7 and 1 days before"),
+    "period_hint": ("例: FY2024 または FY2024-H1", "e.g. FY2024 or FY2024-H1"),
+    "set_by": ("設定者", "Set by"),
+    "no_deadlines": ("報告期限はまだありません。", "No report deadlines yet."),
+    "deadline_saved": ("報告期限を保存しました。", "The report deadline was saved."),
+    "bad_date": (
+        "期限日は YYYY-MM-DD の形の日付で入力してください",
+        "Enter the due date as a date (YYYY-MM-DD)",
+    ),
+    "bad_reminders": (
+        "リマインダーは日数（整数）をカンマ区切りで入力してください",
+        "Enter the reminders as whole numbers of days, comma-separated",
+    ),
+    "period_required": ("期間を入力してください", "Enter the period"),
+    "correct_published": ("訂正版を作成", "Create a corrected version"),
+    "correction_reason": ("訂正の理由", "Reason for the correction"),
+    "done_correct": (
+        "訂正版を作成しました（公表中の版は訂正版の公表まで公開されたままです）。",
+        "A corrected version was created (the published one stays public until it is published).",
+    ),
+    "newest_published": ("公表中の版", "Published version"),
     "open_Indicator": ("指標を開く", "Open the indicator"),
     "open_Measure": ("施策を開く", "Open the measure"),
     "open_Plan": ("計画を開く", "Open the plan"),
@@ -199,6 +228,26 @@ ADHERENCE_LABELS = {
     "NOT_STARTED": ("未着手", "Not started"),
     "COMPLETED": ("完了", "Completed"),
     "CANCELLED": ("中止", "Cancelled"),
+}
+# The notification kinds a person may mute on the settings page (the notifications subgraph's
+# kinds, suishin.notifications.domain.triggers.KINDS; a critical notice is delivered anyway).
+MUTABLE_KINDS = {
+    "indicator_at_risk": ("指標が注意水準", "Indicator at risk"),
+    "indicator_recovered": ("指標が回復", "Indicator recovered"),
+    "indicator_status_changed": ("指標の状態の変化", "Indicator status changed"),
+    "measure_status_changed": ("取組のステータス変更", "Measure status changed"),
+    "measure_evaluated": ("取組の年度評価", "Measure evaluated"),
+    "measure_recovered": ("取組の評価が回復", "Measure recovered"),
+    "report_submitted": ("進捗報告の提出", "Progress report submitted"),
+    "report_returned": ("進捗報告の差戻し", "Progress report returned"),
+    "report_accepted": ("進捗報告の受理", "Progress report accepted"),
+    "report_approved": ("進捗報告の承認", "Progress report approved"),
+    "report_published": ("進捗報告の公表", "Progress report published"),
+    "report_due_soon": ("進捗報告の期限が近い", "Progress report due soon"),
+    "report_overdue": ("進捗報告・実績の期限超過", "Report overdue"),
+    "report_recovered": ("期限超過の解消", "Overdue report resolved"),
+    "schedule_slipped": ("スケジュールの遅れ", "Schedule slipped"),
+    "milestone_due": ("マイルストーンの期日", "Milestone due"),
 }
 MEASURE_STATUS = {
     "NEW": ("新規", "New"),

@@ -29,7 +29,7 @@ STEPS = {
 }
 
 
-DONE = ("saved", *STEPS)
+DONE = ("saved", "correct", *STEPS)
 
 
 class ProgressPages:
@@ -151,6 +151,8 @@ class ProgressPages:
             "review": state == "SUBMITTED" and user.is_admin,
             "approve": state == "ACCEPTED" and "executive" in user.roles,
             "publish": state == "APPROVED" and (user.is_admin or "executive" in user.roles),
+            # a published report is corrected only by a new version (所管課 or 事務局)
+            "correct": state == "PUBLISHED" and (bool(owner) or user.is_admin),
         }
         return portal.render(
             request,
@@ -211,6 +213,20 @@ class ProgressPages:
                 entered["expectedRevision"] = str(revision)
                 if action == "save":
                     return _back(measure_id, period, "saved")
+            if action == "correct":
+                payload = (
+                    await portal.ask(
+                        request,
+                        queries.CORRECT_REPORT,
+                        measureId=measure_id,
+                        period=period,
+                        reason=entered["reason"].strip(),
+                    )
+                )["correctPublishedReport"]
+                errors = self.errors(request, payload["errors"])
+                if errors:
+                    return await self.refused(request, entered, errors)
+                return _back(measure_id, period, "correct")
             if action not in STEPS:
                 return await self.refused(request, entered, {"_form": t("not_found")})
             document, name = STEPS[action]
@@ -262,6 +278,89 @@ class ProgressPages:
             ],
             "evidence": views.parse_evidence(entered["evidence"]),
         }
+
+    # -- the 事務局's report deadlines ---------------------------------------------------------
+
+    async def deadlines(self, request: Request) -> Response:
+        user = current_user(request)
+        assert user is not None
+        if not user.is_admin:
+            return self.portal.error_page(request, 403, "forbidden")
+        done = request.query_params.get("done") == "1"
+        return await self.render_deadlines(request, entered={}, errors={}, saved=done)
+
+    async def render_deadlines(
+        self,
+        request: Request,
+        *,
+        entered: dict[str, str],
+        errors: dict[str, str],
+        saved: bool,
+        status_code: int = 200,
+    ) -> Response:
+        portal = self.portal
+        rows = (await portal.ask(request, queries.DEADLINES_PAGE))["reportDeadlines"]
+        rows = sorted(rows, key=lambda d: (d["period"], d["dueOn"]))
+        return portal.render(
+            request,
+            "progress_deadlines.html",
+            status_code=status_code,
+            deadlines=rows,
+            entered=entered,
+            errors=errors,
+            saved=saved,
+        )
+
+    async def set_deadline(self, request: Request) -> Response:
+        """Set (or move) a period's due date; the API's typed error goes next to its field."""
+        portal = self.portal
+        user = current_user(request)
+        assert user is not None
+        if not user.is_admin:
+            return portal.error_page(request, 403, "forbidden")
+        form = await request.form()
+        entered = {k: str(form.get(k, "")).strip() for k in ("period", "dueOn", "reminderDays")}
+        t = translator(portal.lang(request))
+        if not csrf_ok(request, form.get("csrf")):
+            return await self.render_deadlines(
+                request, entered=entered, errors={"_form": t("csrf")}, saved=False, status_code=400
+            )
+        # What the API types as Date / [Int!] is checked here, so that a typo comes back next
+        # to its field like the API's own errors instead of as a GraphQL validation failure.
+        errors: dict[str, str] = {}
+        if not entered["period"]:
+            errors["period"] = t("period_required")
+        due = views.iso_date(entered["dueOn"])
+        if due is None:
+            errors["dueOn"] = t("bad_date")
+        days: list[int] | None = None
+        try:
+            days = views.parse_days(entered["reminderDays"])
+        except ValueError:
+            errors["reminderDays"] = t("bad_reminders")
+        if errors:
+            return await self.render_deadlines(
+                request, entered=entered, errors=errors, saved=False, status_code=422
+            )
+        try:
+            payload = (
+                await portal.ask(
+                    request,
+                    queries.SET_DEADLINE,
+                    period=entered["period"],
+                    dueOn=due,
+                    reminderDays=days,
+                )
+            )["setReportDeadline"]
+        except GatewayError as exc:
+            errors = {"_form": str(exc)}
+        else:
+            errors = portal.field_errors(request, payload["errors"])
+        if errors:
+            return await self.render_deadlines(
+                request, entered=entered, errors=errors, saved=False, status_code=422
+            )
+        return RedirectResponse("/progress/deadlines?done=1", status_code=303)
 
     # -- the 事務局 / 本部 queue ---------------------------------------------------------------
 

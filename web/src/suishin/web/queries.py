@@ -221,13 +221,15 @@ fragment ReportFields on ProgressReport {
 }
 """
 
-# What a 所管課 reports: the measures its department owns, with their reports' states.
+# What a 所管課 reports: the measures its department answers for (its own 所管課, an
+# ancestor's, or the plan's default owner: `reportingDepartment`), with their reports' states.
 MY_MEASURES = """
 query MyMeasures($planId: ID!, $department: String!) {
-  measures(planId: $planId, filter: { department: $department }, first: 200) {
+  measures(planId: $planId, filter: { reportingDepartment: $department }, first: 200) {
     edges { node {
       id code title path
       owners { departmentCode departmentName isLead }
+      reportingOwners { shown isPlanDefault }
       progressReports { id period version state stateLabel updatedAt }
     } }
   }
@@ -235,6 +237,18 @@ query MyMeasures($planId: ID!, $department: String!) {
 """
 
 REPORT_DEADLINES = "query Deadlines { reportDeadlines { period dueOn reminderDays } }"
+
+# The 事務局's deadline page: every deadline of the ward, with who set it and when.
+DEADLINES_PAGE = "query DeadlinesPage { reportDeadlines { period dueOn reminderDays setBy setAt } }"
+
+SET_DEADLINE = """
+mutation SetDeadline($period: String!, $dueOn: Date!, $reminderDays: [Int!]) {
+  setReportDeadline(period: $period, dueOn: $dueOn, reminderDays: $reminderDays) {
+    deadline { period dueOn reminderDays }
+    errors { code message messageEn field }
+  }
+}
+"""
 
 # The report page: the measure, its schedule, the period's report and every version.
 PROGRESS_REPORT = (
@@ -334,6 +348,14 @@ mutation ApproveReport(
     measureId: $measureId, period: $period, grade: $grade, reason: $reason,
     expectedRevision: $revision
   ) {{ {_STEP_RESULT} }}
+}}
+"""
+
+CORRECT_REPORT = f"""
+mutation CorrectReport($measureId: ID!, $period: String!, $reason: String!) {{
+  correctPublishedReport(measureId: $measureId, period: $period, reason: $reason) {{
+    {_STEP_RESULT}
+  }}
 }}
 """
 

@@ -373,3 +373,31 @@ def overdue_reports(
                     }
                 )
     return late
+
+
+def iso_date(text: str) -> str | None:
+    """``text`` as an ISO date (YYYY-MM-DD), or None when it is not one."""
+    try:
+        return dt.date.fromisoformat(text.strip()).isoformat() if text.strip() else None
+    except ValueError:
+        return None
+
+
+def parse_days(text: str) -> list[int] | None:
+    """Reminder days typed as ``14, 7, 1`` (or 、 separated): the numbers; None when empty (the
+    API's default). Raises ValueError when something is not a whole number."""
+    parts = [p.strip() for p in text.replace("、", ",").replace(" ", ",").split(",") if p.strip()]
+    return [int(p) for p in parts] if parts else None
+
+
+def newest_published(reports: list[dict[str, Any]]) -> set[str]:
+    """The ids of the version the public sees per period: the newest published one (an older
+    published version is superseded once its correction is published)."""
+    newest: dict[str, dict[str, Any]] = {}
+    for report in reports:
+        if report["state"] != "PUBLISHED":
+            continue
+        seen = newest.get(report["period"])
+        if seen is None or report["version"] > seen["version"]:
+            newest[report["period"]] = report
+    return {r["id"] for r in newest.values()}

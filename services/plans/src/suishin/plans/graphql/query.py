@@ -79,6 +79,7 @@ async def _measure_page(
             fiscal_year=f.fiscal_year,
             text=f.text,
             framework=f.framework,
+            reporting_department=f.reporting_department,
         ),
         first=first,
         after=cursor,

@@ -1122,6 +1122,11 @@ class MeasureFilter:
         "自治体DX推進計画 重点取組事項, kanmin_data: 官民データ活用推進基本法 基本的施策), or one "
         "of its items as printed: jichitai_dx:(1) 自治体フロントヤード改革.",
     )
+    reporting_department: str | None = strawberry.field(
+        default=None,
+        description="Department code among those who answer for the measure (reportingOwners): "
+        "its own 所管課, else the nearest ancestor's, else the plan's default owner.",
+    )
 
 
 # --- mutation payloads and inputs -----------------------------------------------------------------

@@ -192,6 +192,8 @@ class MeasureFilter:
     text: str | None = None
     framework: str | None = None
     """A national framework (``jichitai_dx``), or one of its items (``jichitai_dx:(1) …``)."""
+    reporting_department: str | None = None
+    """A department among those who answer for the measure (``owners_for_reporting``)."""
 
 
 async def search_measures(
@@ -214,6 +216,26 @@ async def search_measures(
         where.append(
             f"""exists (select 1 from node_owners o where o.node_id = n.id
                         and o.department_code = {arg(flt.department)})"""
+        )
+    if flt.reporting_department:
+        # Who answers for the measure (domain.ownership.owners_for_reporting): the owners of
+        # the nearest node with owners, the measure itself first, then its ancestors; when no
+        # node of the chain names one, the plan's default owner.
+        where.append(
+            f"""{arg(flt.reporting_department)} = any(coalesce(
+                  (select array_agg(o.department_code) from node_owners o
+                   where o.node_id = (
+                     with recursive up (id, parent_id, hops) as (
+                         select n.id, n.parent_id, 0
+                         union all
+                         select a.id, a.parent_id, up.hops + 1
+                         from nodes a join up on a.id = up.parent_id
+                     )
+                     select up.id from up
+                     where exists (select 1 from node_owners w where w.node_id = up.id)
+                     order by up.hops limit 1)),
+                  array[(select p.document -> 'plan' ->> 'default_owner' from plans p
+                         where p.id = n.plan_id)]))"""
         )
     if flt.status:
         where.append(f"n.status = {arg(flt.status)}")
