@@ -246,8 +246,9 @@ async def test_bad_input_is_recorded_and_the_consumer_keeps_going(
 
     assert await wait_until(good_done, timeout=60) == ["jimukyoku@itabashi", "reporter@itabashi"]
     assert await outcome_of(svc, unknown_tenant.event_id) == ["unknown_tenant"]
-    # A rule that resolves to nobody: recorded as undeliverable, no alert opened.
-    assert await outcome_of(svc, nobody.event_id) == ["no_recipients"]
+    # An escalating rule that resolves to nobody: recorded as undeliverable, and the alert opens
+    # due for escalation at once (the next level of the chain hears of it), not dropped.
+    assert await outcome_of(svc, nobody.event_id) == ["no_recipients", "escalated_unreached"]
     assert await recipients_of(svc, nobody.event_id) == []
     # Unknown owning department: the secretariat still hears of it; the owner part is recorded.
     assert await recipients_of(svc, owners_unknown.event_id) == ["jimukyoku@itabashi"]
