@@ -1,6 +1,6 @@
 """End-to-end benchmark: the whole platform as processes, like ``suishin up``.
 
-    uv run python bench/e2e.py --rate 500 --duration 30 [--events 20000] [--json result.json]
+    uv run python bench/e2e.py --rate 500 --duration 30 [--burst 20000] [--json result.json]
 
 Starts PostgreSQL and the broker (embedded, on free ports below the ephemeral range, in a
 temporary data directory; or the ones SUISHIN_DATABASE_URL / SUISHIN_KAFKA_BOOTSTRAP name, then
@@ -21,13 +21,17 @@ with ``suishin.cli.stack.Stack``. Then:
    each consumer's processed count has reached its topic's end offsets and no outbox row is
    pending, twice in a row. Its time is the later of the last report stored and the last inbox
    notification announced (``notification.delivered`` published by the notifications outbox).
-   Sustained rate = events / (done - first publish).
+   Sustained rate = events / (done - first publish). Then, in the same run, on the same broker
+   and PostgreSQL, the minimal idempotent loop (consume a batch → parse → dedup insert in one
+   transaction → commit offsets) over as many reports of its own topic; the end-to-end rate is
+   printed as a ratio of the loop's (the issue 16 target: ≥ 30 %).
 3. Latency (``--rate`` events/s for ``--duration`` s, same mix): the 事務局 of every ward is
    connected to the gateway's ``notificationReceived`` subscription (graphql-transport-ws) like a
    portal would be. For every alert, latency = the push arriving at the 事務局's client minus
    the report's publish time; also the time the inbox entry was stored (notification row
    committed) and a breakdown per hop from the services' own timestamps.
-4. Memory: RSS (VmRSS) of each process after startup, after the run, and its peak (VmHWM);
+4. Memory: RSS (VmRSS) of each process after startup, after the burst, after the run, and its
+   peak (VmHWM);
    PostgreSQL as the PSS sum of its processes. CPU seconds per process per phase.
 
 Prints a table; ``--json PATH`` also writes every figure. Linux only (reads /proc).
@@ -61,6 +65,7 @@ import asyncpg
 import httpx
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from suishin.cli.demo import demo_settings, import_plans
 from suishin.cli.notifications_commands import load_directories
@@ -837,6 +842,86 @@ async def publish_steady(
     return start, time.time(), alerts, late
 
 
+async def minimal_loop(
+    settings: PlatformSettings, producer: AIOKafkaProducer, reports: Reports, count: int, run: str
+) -> dict[str, Any]:
+    """The ceiling of an idempotent consumer on this stack: ``count`` reports (the burst's
+    payloads) published as fast as possible to a topic of their own, then consume a batch →
+    parse every envelope → insert its event id into a dedup table (one ``unnest`` insert, one
+    transaction) → commit the offsets. Rate = count / (last offsets committed − first publish),
+    the same definition as the end-to-end figure."""
+    topic = settings.topic(f"bench.loop.{run}")
+    schema = f"{settings.schema_prefix}bench_loop_{run}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, num_partitions=settings.topic_partitions, replication_factor=1)]
+        )
+    finally:
+        await admin.close()
+    db = await asyncpg.connect(settings.database_url)
+    await db.execute(
+        f'CREATE SCHEMA "{schema}"; CREATE TABLE "{schema}".inbox '
+        "(consumer text, event_id uuid, PRIMARY KEY (consumer, event_id))"
+    )
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"bench-loop-{run}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=20,
+    )
+    await consumer.start()
+    try:
+        events = [
+            reports.on_target(reports.rng.choice(reports.slots), f"loop:{i}") for i in range(count)
+        ]
+        first = time.time()
+        await asyncio.gather(*[await producer.send(topic, value=v, key=k) for k, v, _ in events])
+        published = time.time()
+        done = 0
+        while done < count:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            ids_ = [
+                UUID(json.loads(record.value)["event_id"])
+                for records in batch.values()
+                for record in records
+                if record.value is not None
+            ]
+            if not ids_:
+                continue
+            async with db.transaction():
+                await db.execute(
+                    f'INSERT INTO "{schema}".inbox (consumer, event_id) '
+                    "SELECT 'loop', unnest($1::uuid[]) ON CONFLICT DO NOTHING",
+                    ids_,
+                )
+            await consumer.commit()
+            done += len(ids_)
+        last = time.time()
+        stored = await db.fetchval(f'SELECT count(*) FROM "{schema}".inbox')
+    finally:
+        await consumer.stop()
+        await db.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await db.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+        await admin.start()
+        try:  # an external Kafka keeps no benchmark topic
+            with contextlib.suppress(Exception):
+                await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+    return {
+        "events": count,
+        "stored": stored,
+        "publish_s": round(published - first, 3),
+        "done_s": round(last - first, 3),
+        "events_per_s": round(count / (last - first)),
+    }
+
+
 async def measure(stack: Stack, workload: Workload, config: Config, say: Say) -> dict[str, Any]:
     settings = demo_settings(stack)
     processes = Processes(stack)
@@ -911,6 +996,17 @@ async def measure(stack: Stack, workload: Workload, config: Config, say: Say) ->
                     f"  {result['throughput']['events_per_s']:,} events/s end to end "
                     f"({notes['inbox_entries']} inbox entries)"
                 )
+                say(f"minimal idempotent loop: {config.events} reports ...")
+                loop = await minimal_loop(settings, producer, reports, config.events, run)
+                loop["end_to_end_ratio"] = round(
+                    result["throughput"]["events_per_s"] / loop["events_per_s"], 3
+                )
+                result["minimal_loop"] = loop
+                say(
+                    f"  {loop['events_per_s']:,} events/s; end to end is "
+                    f"{loop['end_to_end_ratio']:.1%} of it"
+                )
+                memory["after loop"] = processes.sample()
 
             # 3. Latency at a steady rate.
             if config.duration > 0 and config.rate > 0:
@@ -1107,6 +1203,14 @@ def report(result: dict[str, Any]) -> str:
             f"  downstream         {t['status_changes']} status changes, {t['measure_grades']} "
             f"grades, {t['inbox_entries']} inbox entries {t['by_kind']}",
         ]
+    loop = result.get("minimal_loop")
+    if loop:
+        lines += [
+            f"  minimal idempotent loop (consume → parse → dedup insert → commit), same burst "
+            f"on the same broker and PostgreSQL: {loop['events_per_s']:,} events/s "
+            f"(done in {loop['done_s']:.2f} s)",
+            f"  END TO END / LOOP  {loop['end_to_end_ratio']:.1%}",
+        ]
     lat = result.get("latency")
     if lat:
         lines += [
@@ -1123,17 +1227,23 @@ def report(result: dict[str, Any]) -> str:
     memory = result["memory"]
     phases = list(memory)
     last = phases[-1]
-    lines += ["", f"{'process':<22} {'RSS startup':>12} {'RSS end':>9} {'peak':>9}  CPU s by phase"]
+    lines += [
+        "",
+        f"{'process':<22} {'RSS startup':>12} {'after burst':>12} {'RSS end':>9} {'peak':>9}  "
+        "CPU s by phase",
+    ]
     for name in memory["startup"]:
         start, end = memory["startup"][name], memory[last][name]
         peak = f"{end['hwm_mib']:.0f}" if end["hwm_mib"] is not None else "-"
+        burst = memory.get("after burst", {}).get(name)
+        after_burst = f"{burst['rss_mib']:>8.0f} MiB" if burst else f"{'-':>12}"
         cpu = []
         for before, after in itertools.pairwise(phases):
             used = memory[after][name]["cpu_s"] - memory[before][name]["cpu_s"]
             cpu.append(f"{after} {used:.1f}")
         lines.append(
-            f"{name:<22} {start['rss_mib']:>9.0f} MiB {end['rss_mib']:>5.0f} MiB {peak:>5} MiB  "
-            + ", ".join(cpu)
+            f"{name:<22} {start['rss_mib']:>9.0f} MiB {after_burst} {end['rss_mib']:>5.0f} MiB "
+            f"{peak:>5} MiB  " + ", ".join(cpu)
         )
     lines.append(f"dead-lettered: {result['dead_lettered']}")
     return "\n".join(lines)
@@ -1142,7 +1252,7 @@ def report(result: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     defaults = Config()
-    parser.add_argument("--events", type=int, default=defaults.events, help="burst size")
+    parser.add_argument("--events", "--burst", type=int, default=defaults.events, help="burst size")
     parser.add_argument("--rate", type=float, default=defaults.rate, help="reports/s, steady")
     parser.add_argument("--duration", type=float, default=defaults.duration, help="seconds")
     parser.add_argument("--alert-every", type=int, default=defaults.alert_every)

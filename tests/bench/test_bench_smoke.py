@@ -42,6 +42,9 @@ def test_e2e_benchmark_runs_and_reports_every_figure(infra: Infrastructure, tmp_
     assert throughput["status_changes"] >= 5
     assert throughput["by_kind"].get("indicator_off_track", 0) >= 5
     assert throughput["events_per_s"] > 0
+    loop = result["minimal_loop"]
+    assert loop["stored"] == loop["events"] == 50, "the loop stores every event once"
+    assert loop["end_to_end_ratio"] == round(throughput["events_per_s"] / loop["events_per_s"], 3)
 
     latency = result["latency"]
     assert latency["reports_stored"] == 150
@@ -56,6 +59,8 @@ def test_e2e_benchmark_runs_and_reports_every_figure(infra: Infrastructure, tmp_
     for name in ("plans", "indicators", "notifications", "gateway"):
         assert end[name]["rss_mib"] > 0 and end[name]["hwm_mib"] >= end[name]["rss_mib"]
     assert "throughput" in bench.report(result)
+    assert "END TO END / LOOP" in bench.report(result)
+    assert end["indicators"]["rss_mib"] > 0 and "after burst" in result["memory"]
 
 
 def test_idle_cpu_benchmark_runs_and_reports_every_service(infra: Infrastructure) -> None:

@@ -48,8 +48,13 @@ class Dispatcher:
         settings: NotificationsSettings,
         clock: Clock,
         renderer: Renderer,
+        *,
+        schema: str | None = None,
     ) -> None:
         self._pool_source = pool_source
+        self._schema = schema
+        self.notified = 0  # wake-ups by NOTIFY (tests, diagnostics)
+        self.listener_pid: int | None = None
         self.settings = settings
         self.clock = clock
         self.renderer = renderer
@@ -74,17 +79,61 @@ class Dispatcher:
         self._wakeup.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                while await self.run_once():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("dispatcher pass failed; continuing")
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.settings.dispatcher_poll_interval)
+        listener = await self._listen()
+        try:
+            while True:
+                self._wakeup.clear()
+                wait = self.settings.dispatcher_poll_interval
+                try:
+                    while await self.run_once():
+                        pass
+                    if listener is not None and listener.is_closed():  # e.g. PostgreSQL restarted
+                        listener = await self._listen()
+                    if listener is not None:
+                        wait = await self.seconds_until_due()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("dispatcher pass failed; continuing")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), wait)
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close()
+
+    async def seconds_until_due(self) -> float:
+        """Seconds to sleep while LISTEN works: until the earliest delivery is due, at least
+        ``dispatcher_poll_interval``, at most ``dispatcher_listen_poll_interval``."""
+        fallback = max(
+            self.settings.dispatcher_poll_interval, self.settings.dispatcher_listen_poll_interval
+        )
+        due = await storage.deliveries.next_due(self.pool)
+        if due is None:
+            return fallback
+        wait = (due - self.clock.now()).total_seconds()
+        return min(fallback, max(self.settings.dispatcher_poll_interval, wait))
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        """A dedicated connection that LISTENs for new deliveries (``None``: poll only)."""
+        if self._schema is None or not self.settings.database_url:
+            return None
+        try:
+            conn: asyncpg.Connection = await asyncpg.connect(self.settings.database_url)
+        except Exception as exc:
+            log.warning("dispatcher cannot LISTEN; polling only", extra={"error": repr(exc)})
+            return None
+
+        def on_notify(_c: Any, _pid: int, _channel: str, payload: str) -> None:
+            if payload == self._schema:
+                self.notified += 1
+                self._wakeup.set()
+
+        await conn.add_listener("suishin_deliveries", on_notify)
+        # a lost LISTEN connection wakes the loop, which listens again (or polls)
+        conn.add_termination_listener(lambda _c: self._wakeup.set())
+        self.listener_pid = conn.get_server_pid()
+        return conn
 
     async def run_once(self) -> int:
         """Claim and send what is due now; return how many deliveries were handled."""

@@ -72,7 +72,9 @@ class NotificationsRuntime(ServiceRuntime):
             weekly_weekday=settings.weekly_digest_weekday,
             weekly_at=parse_hhmm(settings.weekly_digest_time),
         )
-        self.dispatcher = Dispatcher(lambda: self.pool, settings, self.clock, self.renderer)
+        self.dispatcher = Dispatcher(
+            lambda: self.pool, settings, self.clock, self.renderer, schema=self.schema
+        )
         self.handlers: dict[str, InboxHandler[Any]] = {}
 
     def notice_text(

@@ -26,7 +26,14 @@ class NotificationsSettings(ServiceSettings):
     delivery_max_attempts: int = 5
     delivery_backoff_base: float = 30.0
     delivery_backoff_max: float = 3600.0
-    dispatcher_poll_interval: float = 1.0
+    dispatcher_poll_interval: float = Field(
+        default=1.0, description="Seconds between the dispatcher's passes when it cannot LISTEN."
+    )
+    dispatcher_listen_poll_interval: float = Field(
+        default=30.0,
+        description="Longest sleep of the dispatcher while LISTEN works (it wakes on new "
+        "deliveries and when the earliest one is due).",
+    )
     dispatcher_batch_size: int = 100
 
     # Shaping (all times are JST wall-clock).

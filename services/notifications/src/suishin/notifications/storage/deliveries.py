@@ -195,3 +195,18 @@ async def drop_for_resolved(
         now,
     )
     return len(rows)
+
+
+async def next_due(conn: Any) -> datetime | None:
+    """When the dispatcher next has something to do: the earliest pending e-mail or webhook
+    delivery's ``next_attempt_at`` or lease of a delivery being sent (``conn``: pool or
+    connection)."""
+    due: datetime | None = await conn.fetchval(
+        """select min(t) from (
+               select min(next_attempt_at) as t from deliveries
+               where channel in ('email', 'webhook') and status = 'pending'
+               union all
+               select min(lease_until) from deliveries
+               where channel in ('email', 'webhook') and status = 'sending') as due"""
+    )
+    return due
