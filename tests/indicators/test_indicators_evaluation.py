@@ -203,6 +203,10 @@ def test_a_multi_year_target_is_shared_out_over_its_years() -> None:
     y2 = run(s, 2022, done)
     assert (y2.status, y2.figures.actual, y2.figures.expected_to_date) == (ACHIEVED, 23, 20)
     assert (y2.figures.span_from, y2.figures.span_to) == (2021, 2023)
+    # the event carries the year's own figure beside the running total (the plans grader reads
+    # a year share against printed bars with it)
+    event = y2.figures.to_event()
+    assert (event.actual, event.year_actual) == (23, 10)
 
 
 def test_the_last_year_of_a_multi_year_target_is_judged_on_the_remainder() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from suishin.contracts.enums import IndicatorStatus, MeasureStatus, Role
@@ -195,3 +197,49 @@ def test_only_printed_bars_count_as_exceeded() -> None:
     assert result_from_event("i", A, printed, rule="text_expansion").bar
     text = result_from_event("i", A, {"target_text": "実施"}, rule="milestone_reported")
     assert not text.quantitative and text.bar is None
+
+
+def test_a_year_share_of_a_multi_year_total_is_re_read_against_printed_bars() -> None:
+    # 施策11 操作研修 「計10回以上 | 2回 3回」: the indicators service finds 2 of 10 behind the
+    # straight-line 3.33 (off_track); the plan prints no yearly target, and the ward graded 達成
+    total = {"target": 10, "comparator": "gte", "unit": "回", "target_text": "計10回以上"}
+    behind = {**total, "actual": 2, "year_actual": 2, "expected_to_date": "3.33"}
+    done = result_from_event("i", OFF, behind, rule="cumulative_year_share", fiscal_year=2021)
+    assert done.met is True and done.counts_as_met and done.bar is None
+    assert done.note == "複数年度の目標「計10回以上」に向けて実施（令和3年度 2回）"
+    # ahead of the share but nothing done in the year: not met (no printed bar reached)
+    idle = {**total, "actual": 4, "year_actual": 0, "expected_to_date": "3.33"}
+    none = result_from_event("i", A, idle, rule="cumulative_year_share", fiscal_year=2022)
+    assert none.met is False and not none.counts_as_met
+    assert none.note and "実績なし（令和4年度 0回）" in none.note
+    # mid-year (cumulative_prorated) reads the same way
+    running = result_from_event("i", OFF, behind, rule="cumulative_prorated", fiscal_year=2021)
+    assert running.met is True
+    # an upper limit over the period is met while the running total stays within it
+    cap = {
+        "target": 10,
+        "comparator": "lte",
+        "actual": 12,
+        "year_actual": 5,
+        "target_text": "計10件以下",
+    }
+    assert result_from_event("i", A, cap, rule="cumulative_year_share").met is False
+    # statuses decided against a printed bar, or events without the year's figure, keep their
+    # status
+    assert result_from_event("i", OFF, behind, rule="cumulative_final").met is None
+    old = {k: v for k, v in behind.items() if k != "year_actual"}
+    assert result_from_event("i", OFF, old, rule="cumulative_year_share").met is None
+    assert result_from_event("i", ND, behind, rule="cumulative_year_share").met is None
+
+    # the grade counts the re-read indicator and its reason names the printed bar
+    decision = machine_grade(ITABASHI_SCALE, [replace(done, title="操作研修"), r(OFF)])
+    assert decision.grade == "achieved" and decision.met == 1
+    assert "操作研修: 複数年度の目標「計10回以上」に向けて実施（令和3年度 2回）" in decision.reason
+    failing = machine_grade(ITABASHI_SCALE, [none, r(OFF)])
+    assert failing.grade == "not_achieved" and "実績なし" in failing.reason
+    # 後期: every quantitative workload met counts the re-read status as well
+    quantitative = replace(done, quantitative=True)
+    assert machine_grade(LATE, [quantitative, r(A, True, True)]).grade == "achieved_plus"
+    assert machine_grade(LATE, [replace(none, quantitative=True), r(A, True, True)]).grade == (
+        "achieved"
+    )

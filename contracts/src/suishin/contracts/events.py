@@ -173,6 +173,13 @@ class Figures(BaseModel):
     comparator: str | None = None
     unit: str | None = None
     target_text: str | None = None
+    year_actual: Decimal | None = Field(
+        default=None,
+        description=(
+            "The fiscal year's own figure when `actual` is a running total over a multi-year"
+            " target (cumulative rules); null otherwise."
+        ),
+    )
 
 
 class IndicatorStatusChanged(Payload):

@@ -512,7 +512,9 @@ async def record_indicator_statuses(
     rows = []
     for (node_id, indicator_id, year), event in newest.items():
         p = event.payload
-        result = result_from_event(indicator_id, p.to_status, p.figures, rule=p.rule)
+        result = result_from_event(
+            indicator_id, p.to_status, p.figures, rule=p.rule, fiscal_year=year
+        )
         rows.append(
             (
                 node_id,
@@ -529,6 +531,8 @@ async def record_indicator_statuses(
                 event.aggregate_version,
                 event.occurred_at,
                 result.bar,
+                result.met,
+                result.note,
             )
         )
     applied = await storage.grades.upsert_indicator_statuses(conn, rows)
@@ -547,6 +551,8 @@ async def _indicator_results(
             r["exceeded"],
             bar=r["exceeded_bar"],
             title=r["title"],
+            met=r["graded_met"],
+            note=r["graded_note"],
         )
         for r in await storage.grades.latest_indicator_statuses(conn, measure, year)
     ]

@@ -117,6 +117,7 @@ class EvaluationFigures:
     basis: str | None = None
     overdue_period: str | None = None
     due_date: date | None = None
+    year_actual: Decimal | None = None
 
     def to_event(self) -> Figures:
         return Figures(
@@ -126,6 +127,7 @@ class EvaluationFigures:
             comparator=self.comparator,
             unit=self.unit,
             target_text=self.target_text,
+            year_actual=self.year_actual,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -616,6 +618,7 @@ def _cumulative(
         expected_to_date=expected,
         coverage=year.coverage,
         basis=year.basis,
+        year_actual=year.actual,
     )
     remaining_now = t - total
     left = max(remaining_now, Decimal(0)) if _is_up(comparator, spec) else remaining_now

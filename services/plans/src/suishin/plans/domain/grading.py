@@ -8,7 +8,9 @@ the tenant (``tenants.grade_scale``); the built-in scales are below.
 
 Indicator statuses come from the indicators service (``indicator.status_changed``):
 ``achieved`` and ``on_track`` count as met, ``at_risk`` and ``off_track`` as not met, and
-``no_data`` / ``stale`` are left out (a measure with nothing evaluable gets no grade).
+``no_data`` / ``stale`` are left out (a measure with nothing evaluable gets no grade). A status
+decided against a straight-line share of a multi-year total (a bar the plan never prints) is
+re-read against printed bars only (:func:`result_from_event`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from suishin.contracts.calendar import format_fiscal_year
 from suishin.contracts.enums import Comparator, IndicatorStatus
 from suishin.contracts.events import Envelope, Figures, IndicatorStatusChanged
 from suishin.contracts.planfile import (
@@ -260,7 +263,9 @@ class IndicatorResult:
     """One indicator's status for the year, as the grade needs it.
 
     ``bar`` names the printed bar the actual beat in the year (None: none); ``exceeded`` is
-    ``bar is not None``, kept for the readers of the stored statuses."""
+    ``bar is not None``, kept for the readers of the stored statuses. ``met``: whether the
+    indicator counts as met for the grade when its status was decided against a year share of a
+    multi-year total (None: the status decides), ``note`` the printed bar that decided it."""
 
     indicator_id: UUID | str
     status: IndicatorStatus
@@ -268,6 +273,12 @@ class IndicatorResult:
     exceeded: bool = False
     bar: str | None = None
     title: str | None = None
+    met: bool | None = None
+    note: str | None = None
+
+    @property
+    def counts_as_met(self) -> bool:
+        return self.met if self.met is not None else self.status in MET
 
 
 @dataclass(frozen=True)
@@ -309,7 +320,7 @@ def _holds(
     if kind == GradeCondition.COMPLETED:
         return completed
     if kind == GradeCondition.EVERY_QUANTITATIVE_MET:
-        return bool(quantitative) and all(r.status in MET for r in quantitative)
+        return bool(quantitative) and all(r.counts_as_met for r in quantitative)
     raise ValueError(f"unknown grading condition {kind!r}")  # the plan file check refuses it
 
 
@@ -331,10 +342,15 @@ def machine_grade(
     evaluated = [r for r in results if r.status not in NOT_EVALUABLE]
     if not evaluated and not completed:
         return GradeDecision(None, "評価できる指標の実績がありません（no evaluable indicator）")
-    met = [r for r in evaluated if r.status in MET]
+    met = [r for r in evaluated if r.counts_as_met]
     quantitative = [r for r in evaluated if r.quantitative]
     beaten = [r for r in met if r.bar]
     counts = f"達成 {len(met)}/{len(evaluated)}"
+    # indicators whose status the indicators service decided against a year share: the printed
+    # bar the grade read them against instead
+    reread = "、".join(f"{r.title or r.indicator_id}: {r.note}" for r in evaluated if r.note)
+    if reread:
+        counts = f"{reread}／{counts}"
 
     def decision(grade: GradeDef, why: str) -> GradeDecision:
         return GradeDecision(
@@ -371,6 +387,9 @@ def machine_grade(
 # prints for that year (a yearly target, or the plan period's total in its last year).
 _YEAR_BAR_RULES = frozenset({"per_year_final", "per_year_reached", "level_final"})
 _FINAL_TOTAL_RULES = frozenset({"cumulative_final"})
+# Rules that compare a running total with a straight-line share of a multi-year total (yearly
+# thirds of a 3か年事業量): an early warning of the indicators service, not a printed bar.
+SHARE_OF_TOTAL_RULES = frozenset({"cumulative_year_share", "cumulative_prorated"})
 
 
 def result_from_event(
@@ -379,6 +398,7 @@ def result_from_event(
     figures: Figures | Mapping[str, Any],
     *,
     rule: str | None = None,
+    fiscal_year: int | None = None,
 ) -> IndicatorResult:
     """What the grade needs from an ``indicator.status_changed``: whether the indicator is
     quantitative, and which printed bar its actual beat in the year (if any).
@@ -389,7 +409,12 @@ def result_from_event(
     printed increment (a numeric target of a 拡大 text, ``text_expansion`` against it). A year
     share of a multi-year total (``…_year_share``, ``…_prorated``) is not printed and is never a
     bar; neither is a total reached by adding earlier years, nor a number printed only in the
-    actual (「55手続き拡大」 against a target of 拡大)."""
+    actual (「55手続き拡大」 against a target of 拡大).
+
+    A status decided against such a year share is re-read for the grade (板橋区 前期: 施策11
+    操作研修 「計10回以上 | 2回 3回」 graded 達成 both years): met when the printed total is
+    reached, or when the year's own actual shows work done toward it (more than 0; for an upper
+    limit 「計N以下」, when the running total is still within it); see :func:`_share_reading`."""
     data = figures.model_dump() if isinstance(figures, Figures) else dict(figures)
     actual = _decimal(data.get("actual"))
     target = _decimal(data.get("target"))
@@ -407,9 +432,53 @@ def result_from_event(
             bar = f"複数年度の目標「{printed}」に年度内の実績だけで到達（累計 {actual}{unit}）"
         elif rule == "text_expansion" and target is not None and exceeds(actual, target, None):
             bar = f"印字された拡大「{printed}」を上回る {actual}{unit}"
+    met: bool | None = None
+    note: str | None = None
+    if rule in SHARE_OF_TOTAL_RULES and status not in NOT_EVALUABLE:
+        year_actual = _decimal(data.get("year_actual"))
+        met, note = _share_reading(
+            actual, year_actual, target, comparator, printed, unit, fiscal_year
+        )
     return IndicatorResult(
-        indicator_id, status, quantitative=quantitative, exceeded=bar is not None, bar=bar
+        indicator_id,
+        status,
+        quantitative=quantitative,
+        exceeded=bar is not None,
+        bar=bar,
+        met=met,
+        note=note,
     )
+
+
+def _share_reading(
+    total: Decimal | None,
+    year_actual: Decimal | None,
+    target: Decimal | None,
+    comparator: str | None,
+    printed: str,
+    unit: str,
+    fiscal_year: int | None,
+) -> tuple[bool | None, str | None]:
+    """(met, note) of an indicator judged against a year share of its printed multi-year total:
+    met when the total is reached by the year, or the year's own actual is more than 0 (work done
+    toward it); an upper limit is met while the running total stays within it. (None, None)
+    when the event does not carry the figures (the status then decides)."""
+    year = f"{format_fiscal_year(fiscal_year)} " if fiscal_year is not None else ""
+    if total is None or target is None:
+        return None, None
+    if comparator in (Comparator.AT_MOST, Comparator.AT_MOST.value):
+        within = total <= target
+        verb = "の範囲内" if within else "を超過"
+        return within, f"複数年度の上限「{printed}」{verb}（累計 {total}{unit}）"
+    if comparator not in (None, Comparator.AT_LEAST, Comparator.AT_LEAST.value):
+        return None, None
+    if total >= target:
+        return True, f"複数年度の目標「{printed}」に到達（累計 {total}{unit}）"
+    if year_actual is None:
+        return None, None
+    if year_actual > 0:
+        return True, f"複数年度の目標「{printed}」に向けて実施（{year}{year_actual}{unit}）"
+    return False, f"複数年度の目標「{printed}」に向けた実績なし（{year}{year_actual}{unit}）"
 
 
 def exceeds(actual: Decimal | None, target: Decimal | None, comparator: str | None) -> bool:

@@ -45,7 +45,7 @@ async def upsert_indicator_statuses(
 
     A row is (node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
     quantitative, exceeded, figures JSON text, event_id, aggregate_version, occurred_at,
-    exceeded_bar)."""
+    exceeded_bar, graded_met, graded_note)."""
     if not rows:
         return []
     columns = list(zip(*rows, strict=True))
@@ -53,20 +53,21 @@ async def upsert_indicator_statuses(
         """insert into indicator_statuses as s
                (node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
                 quantitative, exceeded, figures, event_id, aggregate_version, occurred_at,
-                exceeded_bar)
+                exceeded_bar, graded_met, graded_note)
            select node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
                   quantitative, exceeded, figures::jsonb, event_id, aggregate_version,
-                  occurred_at, exceeded_bar
+                  occurred_at, exceeded_bar, graded_met, graded_note
            from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[],
                        $7::text[], $8::bool[], $9::bool[], $10::text[], $11::uuid[],
-                       $12::int[], $13::timestamptz[], $14::text[])
+                       $12::int[], $13::timestamptz[], $14::text[], $15::bool[], $16::text[])
                 as t(node_id, indicator_id, fiscal_year, tenant, indicator_key, title, status,
                      quantitative, exceeded, figures, event_id, aggregate_version, occurred_at,
-                     exceeded_bar)
+                     exceeded_bar, graded_met, graded_note)
            on conflict (node_id, indicator_id, fiscal_year) do update set
                status = excluded.status, quantitative = excluded.quantitative,
                exceeded = excluded.exceeded, figures = excluded.figures,
-               exceeded_bar = excluded.exceeded_bar,
+               exceeded_bar = excluded.exceeded_bar, graded_met = excluded.graded_met,
+               graded_note = excluded.graded_note,
                indicator_key = excluded.indicator_key, title = excluded.title,
                event_id = excluded.event_id, aggregate_version = excluded.aggregate_version,
                occurred_at = excluded.occurred_at, updated_at = now()
@@ -117,7 +118,7 @@ async def latest_indicator_statuses(
     """The latest status of every indicator linked to the measure or one of its sub-items."""
     return await conn.fetch(
         """select distinct on (s.indicator_id) s.indicator_id, s.status, s.quantitative,
-                  s.exceeded, s.exceeded_bar, s.title
+                  s.exceeded, s.exceeded_bar, s.title, s.graded_met, s.graded_note
            from indicator_statuses s join nodes n on n.id = s.node_id
            where n.plan_id = $1 and (n.id = $2 or starts_with(n.path, $3 || '/'))
                  and s.fiscal_year = $4
