@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -845,6 +845,28 @@ async def _report_target(
     return _ReportTarget(measure, parsed, answer)
 
 
+async def _report_for_step(
+    conn: Conn,
+    actor: Principal,
+    measure_id: UUID,
+    period: str,
+    expected_revision: int | None,
+    to: ProgressReportState,
+    *,
+    check: Callable[[_ReportTarget], None] | None = None,
+) -> tuple[_ReportTarget, asyncpg.Record]:
+    """The report a workflow step moves to ``to``, locked: the caller's ``check`` of the target
+    first, then the editor's revision and the step's order."""
+    target = await _report_target(conn, actor, measure_id, period)
+    if check is not None:
+        check(target)
+    current = await _current_report(conn, target)
+    if expected_revision is not None:
+        reports.check_revision(expected_revision, current["revision"])
+    reports.check_transition(ProgressReportState(current["state"]), to)
+    return target, current
+
+
 async def _current_report(conn: Conn, target: _ReportTarget) -> asyncpg.Record:
     row = await storage.reports.current_report_for_update(
         conn, target.measure["id"], target.period.text
@@ -1048,12 +1070,15 @@ async def submit_progress_report(
 ) -> asyncpg.Record:
     """The 所管課 submits (or resubmits) its report; tracks 遅延/未着手 at or after their
     planned year also emit one ``ScheduleSlipped``."""
-    target = await _report_target(conn, actor, measure_id, period)
-    reports.check_may_report(actor, target.answer, target.level_label)
-    current = await _current_report(conn, target)
-    if expected_revision is not None:
-        reports.check_revision(expected_revision, current["revision"])
-    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.SUBMITTED)
+    target, current = await _report_for_step(
+        conn,
+        actor,
+        measure_id,
+        period,
+        expected_revision,
+        ProgressReportState.SUBMITTED,
+        check=lambda t: reports.check_may_report(actor, t.answer, t.level_label),
+    )
     reports.check_results(current["results"])
     row = await _transition(
         conn,
@@ -1098,11 +1123,9 @@ async def return_progress_report(
 ) -> asyncpg.Record:
     """The 事務局 returns a submitted report to its 所管課 with a comment."""
     reports.check_may_review(actor)
-    target = await _report_target(conn, actor, measure_id, period)
-    current = await _current_report(conn, target)
-    if expected_revision is not None:
-        reports.check_revision(expected_revision, current["revision"])
-    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.RETURNED)
+    target, current = await _report_for_step(
+        conn, actor, measure_id, period, expected_revision, ProgressReportState.RETURNED
+    )
     text = reports.require_comment(comment)
     return await _transition(
         conn,
@@ -1128,11 +1151,9 @@ async def accept_progress_report(
 ) -> asyncpg.Record:
     """The 事務局 accepts a submitted report; it then waits for the 本部."""
     reports.check_may_review(actor)
-    target = await _report_target(conn, actor, measure_id, period)
-    current = await _current_report(conn, target)
-    if expected_revision is not None:
-        reports.check_revision(expected_revision, current["revision"])
-    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.ACCEPTED)
+    target, current = await _report_for_step(
+        conn, actor, measure_id, period, expected_revision, ProgressReportState.ACCEPTED
+    )
     return await _transition(
         conn,
         target,
@@ -1159,11 +1180,9 @@ async def approve_progress_report(
     """The 本部 / CIO approves an accepted report; ``grade`` (with a reason when it differs from
     the self-assessment) overrides the 所管課's grade."""
     reports.check_may_approve(actor)
-    target = await _report_target(conn, actor, measure_id, period)
-    current = await _current_report(conn, target)
-    if expected_revision is not None:
-        reports.check_revision(expected_revision, current["revision"])
-    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.APPROVED)
+    target, current = await _report_for_step(
+        conn, actor, measure_id, period, expected_revision, ProgressReportState.APPROVED
+    )
     code = await _self_grade_code(conn, target.measure["plan_id"], grade)
     why = reports.check_override(current["self_grade"], code, reason)
     final = code if code is not None else current["self_grade"]
@@ -1194,11 +1213,9 @@ async def publish_progress_report(
     """The 事務局 or the 本部 publishes an approved report; a published correction supersedes
     the version before it (kept, readable in the history)."""
     reports.check_may_publish(actor)
-    target = await _report_target(conn, actor, measure_id, period)
-    current = await _current_report(conn, target)
-    if expected_revision is not None:
-        reports.check_revision(expected_revision, current["revision"])
-    reports.check_transition(ProgressReportState(current["state"]), ProgressReportState.PUBLISHED)
+    target, current = await _report_for_step(
+        conn, actor, measure_id, period, expected_revision, ProgressReportState.PUBLISHED
+    )
     for older in await storage.reports.published_versions_for_update(
         conn, measure_id, target.period.text
     ):
