@@ -7,8 +7,10 @@ skipped on a developer machine that has no Chromium."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
@@ -83,3 +86,30 @@ def axe_script() -> str:
 def screenshots() -> Iterator[Path]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     yield SCREENSHOTS
+
+
+# --- the portal in-process against a fake gateway (the unit tests of web/) --------------------
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+@contextlib.asynccontextmanager
+async def portal_signed_in(
+    gateway: httpx.AsyncBaseTransport, subject: str
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the portal (built on ``gateway``), signed in as a demo user."""
+    from suishin.web.app import build
+    from suishin.web.settings import WebSettings
+
+    app = build(WebSettings(session_secret="s" * 32), transport=gateway)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://portal"
+    ) as c:
+        page = await c.get("/signin")
+        await c.post("/signin/dev", data={"csrf": csrf_of(page.text), "subject": subject})
+        yield c

@@ -21,6 +21,8 @@ from suishin.web.app import build
 from suishin.web.auth import safe_next
 from suishin.web.settings import WebSettings
 
+from .conftest import csrf_of
+
 ME = {
     "subject": "cio@itabashi",
     "tenant": "itabashi",
@@ -74,12 +76,6 @@ class FakeGateway(httpx.AsyncBaseTransport):
 def client(settings: WebSettings, gateway: FakeGateway, **kw: Any) -> httpx.AsyncClient:
     app = build(settings, transport=gateway, **kw)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://portal")
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
 
 
 async def sign_in(c: httpx.AsyncClient, subject: str = "cio@itabashi") -> None:

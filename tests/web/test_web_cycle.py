@@ -15,9 +15,9 @@ import pytest
 
 from suishin.notifications.domain.triggers import KINDS
 from suishin.web import views
-from suishin.web.app import build
 from suishin.web.i18n import MUTABLE_KINDS
-from suishin.web.settings import WebSettings
+
+from .conftest import csrf_of, portal_signed_in
 
 MEASURE_ID = "6f1d6a3e-0000-4000-8000-000000000001"
 PEOPLE = {
@@ -218,22 +218,9 @@ class CycleGateway(httpx.AsyncBaseTransport):
         return httpx.Response(200, json={"data": data})
 
 
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
 @contextlib.asynccontextmanager
 async def signed_in(gateway: CycleGateway) -> AsyncIterator[httpx.AsyncClient]:
-    app = build(WebSettings(session_secret="s" * 32), transport=gateway)
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://portal"
-    ) as c:
-        page = await c.get("/signin")
-        await c.post(
-            "/signin/dev", data={"csrf": csrf_of(page.text), "subject": gateway.me["subject"]}
-        )
+    async with portal_signed_in(gateway, str(gateway.me["subject"])) as c:
         yield c
 
 
