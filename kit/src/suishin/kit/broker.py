@@ -55,7 +55,10 @@ def make_broker(settings: PlatformSettings, *, client_id: str = "suishin") -> Ka
         client_id=client_id,
         enable_idempotence=False,
         acks=producer_acks(settings),
-        linger_ms=5,
+        # the relay hands the broker a whole batch at once and waits for its acknowledgement,
+        # so lingering only delays every hop of a live alert (dead letters are the only other
+        # records this producer sends)
+        linger_ms=0,
         max_batch_size=256 * 1024,
         logger=logging.getLogger(f"suishin.{client_id}.broker"),
         log_level=logging.DEBUG,
