@@ -55,10 +55,9 @@ def make_broker(settings: PlatformSettings, *, client_id: str = "suishin") -> Ka
         client_id=client_id,
         enable_idempotence=False,
         acks=producer_acks(settings),
-        # the relay hands the broker a whole batch at once and waits for its acknowledgement,
-        # so lingering only delays every hop of a live alert (dead letters are the only other
-        # records this producer sends)
-        linger_ms=0,
+        # 0 saves the relay's publish these 5 ms, but at 500 reports/s it made the indicators
+        # consumer's hop ~15 ms slower (docs/benchmarks.md, issue 16 third round): kept at 5
+        linger_ms=5,
         max_batch_size=256 * 1024,
         logger=logging.getLogger(f"suishin.{client_id}.broker"),
         log_level=logging.DEBUG,
