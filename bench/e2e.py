@@ -29,7 +29,10 @@ with ``suishin.cli.stack.Stack``. Then:
    connected to the gateway's ``notificationReceived`` subscription (graphql-transport-ws) like a
    portal would be. For every alert, latency = the push arriving at the 事務局's client minus
    the report's publish time; also the time the inbox entry was stored (notification row
-   committed) and a breakdown per hop from the services' own timestamps.
+   committed) and a breakdown per hop from the services' own timestamps (p50 / p95 / p99 of
+   each hop; "stored" is the measurement's insert time, "published" the relay's transaction
+   start for that outbox row, "notification stored" the notifications consumer's transaction
+   start, "pushed" the client's receive time).
 4. Memory: RSS (VmRSS) of each process after startup, after the burst, after the run, and its
    peak (VmHWM);
    PostgreSQL as the PSS sum of its processes. CPU seconds per process per phase.
@@ -1036,22 +1039,23 @@ async def measure(stack: Stack, workload: Workload, config: Config, say: Say) ->
                         "notification_stored",
                     ),
                 )
-                breakdown = {}
+                per_hop: dict[str, list[float]] = {}
                 for label, to, frm in steps:
-                    values = [
+                    per_hop[label] = [
                         h[to] - (h[frm] if frm else alerts[a])
                         for a, h in hops.items()
                         if to in h and (frm is None or frm in h)
                     ]
-                    breakdown[label] = round(percentile(values, 0.5) * 1000, 1) if values else None
-                pushed_after = [
+                per_hop["pushed to the client by the gateway"] = [
                     live.pushes[a] - h["notification_published"]
                     for a, h in hops.items()
                     if a in live.pushes and "notification_published" in h
                 ]
-                breakdown["pushed to the client by the gateway"] = (
-                    round(percentile(pushed_after, 0.5) * 1000, 1) if pushed_after else None
-                )
+                breakdown = {
+                    label: round(percentile(v, 0.5) * 1000, 1) if v else None
+                    for label, v in per_hop.items()
+                }
+                hop_spread = {label: spread(v) for label, v in per_hop.items()}
                 result["latency"] = {
                     "rate": config.rate,
                     "duration_s": config.duration,
@@ -1065,6 +1069,7 @@ async def measure(stack: Stack, workload: Workload, config: Config, say: Say) ->
                     "publish_to_live_push": spread(push),
                     "publish_to_inbox_stored": spread(inbox),
                     "median_hops_ms": breakdown,
+                    "hops": hop_spread,
                     **notes,
                 }
                 memory["after steady"] = processes.sample()
@@ -1224,6 +1229,7 @@ def report(result: dict[str, Any]) -> str:
             "  median per hop (ms): "
             + ", ".join(f"{k} {v}" for k, v in lat["median_hops_ms"].items()),
         ]
+        lines += [f"    {k:<34} {_ms(v)}" for k, v in lat.get("hops", {}).items() if v]
     memory = result["memory"]
     phases = list(memory)
     last = phases[-1]

@@ -53,6 +53,11 @@ def test_e2e_benchmark_runs_and_reports_every_figure(infra: Infrastructure, tmp_
     assert latency["publish_to_live_push"]["n"] == 15
     assert latency["publish_to_inbox_stored"]["n"] == 15
     assert all(v is not None for v in latency["median_hops_ms"].values())
+    assert set(latency["hops"]) == set(latency["median_hops_ms"])
+    for label, hop in latency["hops"].items():
+        assert hop["p50_ms"] == latency["median_hops_ms"][label]
+        assert hop["p50_ms"] <= hop["p99_ms"] <= hop["max_ms"]
+        assert f"{label:<34} p50" in bench.report(result)
 
     assert result["dead_lettered"] == 0
     end = result["memory"]["end"]

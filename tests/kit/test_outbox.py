@@ -178,3 +178,57 @@ async def test_running_relay_publishes_on_notify_and_listens_again_after_losing_
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await broker.stop()
+
+
+async def test_only_the_relay_holding_the_lock_claims_rows(env) -> None:
+    """The leader's lock and the claim are one statement: while another relay of the schema
+    holds the lock, nothing is claimed, published or marked."""
+    settings, pool, relay, topic = env
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, reported(1, "leader"))
+    other = await pool.acquire()
+    try:
+        async with other.transaction():
+            assert await other.fetchval("select pg_try_advisory_xact_lock($1)", relay._lock_key)
+            assert await relay.publish_pending() == 0
+            assert await pool.fetchval("select count(*) from outbox where published_at is null")
+        assert await relay.drain() == 1  # the lock ended with the other transaction
+    finally:
+        await pool.release(other)
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(1)
+    assert [json.loads(r.value)["aggregate_id"] for r in records] == ["leader"]
+
+
+async def test_rows_marked_during_a_failed_publish_stay_unpublished(env) -> None:
+    """Rows are marked while the broker acknowledges; a publish that fails after the mark
+    rolls the mark back, so the next pass publishes them (at least once, in order)."""
+    settings, pool, relay, topic = env
+    schema = settings.schema_name("outboxtest")
+    marked = asyncio.Event()
+
+    async def failing(records) -> None:
+        # fails only once the mark is done: the relay's connection then waits, in its open
+        # transaction, with the update as its last statement
+        for _ in range(500):
+            if await pool.fetchval(
+                """select count(*) from pg_stat_activity
+                   where state = 'idle in transaction' and query like 'update outbox set%'"""
+            ):
+                marked.set()
+                break
+            await asyncio.sleep(0.01)
+        raise ConnectionError("broker lost")
+
+    async with pool.acquire() as conn, conn.transaction():
+        for n in range(1, 4):
+            await enqueue(conn, reported(n, "retried"))
+    broken = OutboxRelay(pool, schema, failing, topic_prefix=settings.topic_prefix)
+    with pytest.raises(ConnectionError):
+        await broken.publish_pending()
+    assert marked.is_set()
+    assert await pool.fetchval("select count(*) from outbox where published_at is null") == 3
+    assert await relay.drain() == 3
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(3)
+    assert [json.loads(r.value)["aggregate_version"] for r in records] == [1, 2, 3]

@@ -116,17 +116,24 @@ class OutboxRelay:
         self.listener_pid: int | None = None  # the backend that LISTENs (tests, diagnostics)
 
     async def publish_pending(self) -> int:
-        """Publish one batch; return how many rows were published (0 when idle or not leader)."""
+        """Publish one batch; return how many rows were published (0 when idle or not leader).
+
+        Three round trips to PostgreSQL besides the publish: ``begin``, one statement that
+        takes the leader's lock and claims the rows, and ``commit``; the rows are marked while
+        the broker acknowledges them (same transaction: a failed publish rolls the mark back
+        and the rows are published again, never lost)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("select pg_try_advisory_xact_lock($1)", self._lock_key):
-                return 0
+            # the lock in a materialized CTE: taken once, before any row is claimed
             rows = await conn.fetch(
-                """select id, topic, key, body, headers, created_at from outbox
-                   where published_at is null
-                   order by id
+                """with leader as materialized (select pg_try_advisory_xact_lock($2) as ok)
+                   select o.id, o.topic, o.key, o.body, o.headers, o.created_at
+                   from outbox o, leader
+                   where leader.ok and o.published_at is null
+                   order by o.id
                    limit $1
-                   for update skip locked""",
+                   for update of o skip locked""",
                 self._batch_size,
+                self._lock_key,
             )
             if not rows:
                 return 0
@@ -145,11 +152,18 @@ class OutboxRelay:
                     for (topic, _, _, headers), r in zip(records, rows, strict=True)
                 ]
             ):
-                await self._publish(records)
-            await conn.execute(
-                "update outbox set published_at = now() where id = any($1::bigint[])",
-                [r["id"] for r in rows],
-            )
+                publishing = asyncio.ensure_future(self._publish(records))
+                try:
+                    await conn.execute(
+                        "update outbox set published_at = now() where id = any($1::bigint[])",
+                        [r["id"] for r in rows],
+                    )
+                except BaseException:
+                    publishing.cancel()
+                    with contextlib.suppress(BaseException):
+                        await publishing
+                    raise
+                await publishing  # commit (below) only once the broker acknowledged all
         self.published_total += len(rows)
         return len(rows)
 

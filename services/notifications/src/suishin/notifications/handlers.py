@@ -1,6 +1,7 @@
 """Kafka handlers of the notifications service, one shape (kit's InboxHandler): claim the
 batch's events, turn them into signals and apply them with ONE command
-(:func:`suishin.notifications.commands.apply_signals`), then wake the dispatcher.
+(:func:`suishin.notifications.commands.apply_signals`), then wake the dispatcher and the outbox
+relay.
 
 A batch costs a bounded number of statements whatever its size: one inbox claim for all its
 events, the snapshots of the tenants involved (one query per table), the open alerts of its
@@ -56,7 +57,14 @@ def event_handler(
         created = sum(len(o.notifications) for o in outcomes)
         return Outcome(changed=created > 0, applied=len(events))
 
-    return InboxHandler(consumer, lambda: runtime.pool, apply, wake=runtime.dispatcher.wake)
+    def wake() -> None:
+        # the batch's notification.delivered events are in the outbox: the relay publishes them
+        # now rather than on the NOTIFY that follows the commit (the live push waits on it)
+        runtime.dispatcher.wake()
+        if runtime.relay is not None:
+            runtime.relay.wake()
+
+    return InboxHandler(consumer, lambda: runtime.pool, apply, wake=wake)
 
 
 def consumers(
