@@ -411,3 +411,28 @@ async def test_a_poll_that_finds_nothing_does_not_sleep() -> None:
 
 async def _no_handler(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
     return []
+
+
+async def test_the_consumer_settings_reach_the_kafka_consumer(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    runtime = ServiceRuntime(
+        "settingstest",
+        isolated_settings(
+            ServiceSettings,
+            infra,
+            consumer_idle_fetch_wait_ms=700,
+            consumer_heartbeat_ms=4000,
+            consumer_batch_timeout_ms=300,
+        ),
+        migrations=None,
+    )
+    runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, _no_handler)
+    async with started(runtime):
+        consumer = runtime.consumers[0]
+        kafka = consumer.subscriber.consumer
+        assert current_wait_ms(kafka) == 700  # quiet from the start
+        assert consumer.fetch_wait.idle_ms == 700
+        assert kafka._heartbeat_interval_ms == 4000
+        assert kafka._session_timeout_ms == 12001  # three heartbeats, above the 10 s floor
+        assert consumer.subscriber.batch_timeout_ms == 300
