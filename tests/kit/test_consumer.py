@@ -422,6 +422,7 @@ async def test_the_consumer_settings_reach_the_kafka_consumer(
             ServiceSettings,
             infra,
             consumer_idle_fetch_wait_ms=700,
+            consumer_quick_fetch_wait_ms=30,
             consumer_heartbeat_ms=4000,
             consumer_batch_timeout_ms=300,
         ),
@@ -433,6 +434,7 @@ async def test_the_consumer_settings_reach_the_kafka_consumer(
         kafka = consumer.subscriber.consumer
         assert current_wait_ms(kafka) == 700  # quiet from the start
         assert consumer.fetch_wait.idle_ms == 700
+        assert consumer.fetch_wait.quick_ms == 30
         assert kafka._heartbeat_interval_ms == 4000
         assert kafka._session_timeout_ms == 12001  # three heartbeats, above the 10 s floor
         assert consumer.subscriber.batch_timeout_ms == 300

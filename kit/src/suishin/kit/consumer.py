@@ -44,7 +44,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from suishin.contracts.events import Envelope, EventRejected, Payload, parse_event
 from suishin.kit import tracing
 from suishin.kit.deadletter import send_to_dead_letter
-from suishin.kit.fetchwait import IDLE_MS, FetchWait
+from suishin.kit.fetchwait import IDLE_MS, QUICK_MS, FetchWait
 from suishin.kit.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_RECORDS
 
 log = logging.getLogger(__name__)
@@ -323,6 +323,7 @@ def subscribe(
     batch_timeout_ms: int = POLL_MS,
     heartbeat_interval_ms: int = 3000,
     idle_fetch_wait_ms: int = IDLE_MS,
+    quick_fetch_wait_ms: int = QUICK_MS,
 ) -> None:
     """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``.
 
@@ -333,7 +334,8 @@ def subscribe(
     latency and wakes the service only when records come (or once per ``batch_timeout_ms``).
     The fetch wait at the broker follows the traffic (:class:`~suishin.kit.fetchwait.FetchWait`).
     ``heartbeat_interval_ms`` is the group heartbeat (ServiceSettings.consumer_heartbeat_ms),
-    ``idle_fetch_wait_ms`` the fetch wait on a quiet topic (consumer_idle_fetch_wait_ms)."""
+    ``idle_fetch_wait_ms`` and ``quick_fetch_wait_ms`` the fetch waits on a quiet topic and
+    while records flow (consumer_idle_fetch_wait_ms, consumer_quick_fetch_wait_ms)."""
 
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -364,7 +366,9 @@ def subscribe(
     _poll_without_sleep(subscriber)
     consumer.subscriber = subscriber
     consumer.fetch_wait = FetchWait(
-        lambda: getattr(subscriber, "consumer", None), idle_ms=idle_fetch_wait_ms
+        lambda: getattr(subscriber, "consumer", None),
+        quick_ms=quick_fetch_wait_ms,
+        idle_ms=idle_fetch_wait_ms,
     )
 
 

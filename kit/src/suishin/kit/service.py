@@ -112,6 +112,7 @@ class ServiceRuntime:
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
             idle_fetch_wait_ms=self.settings.consumer_idle_fetch_wait_ms,
+            quick_fetch_wait_ms=self.settings.consumer_quick_fetch_wait_ms,
         )
         self.consumers.append(consumer)
         return consumer

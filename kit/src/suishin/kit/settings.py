@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from suishin.contracts.topics import DEFAULT_PARTITIONS
-from suishin.kit.fetchwait import IDLE_MS
+from suishin.kit.fetchwait import IDLE_MS, QUICK_MS
 
 DEFAULT_PG_PORT = 54329
 DEFAULT_BROKER_PORT = 19092
@@ -178,6 +178,10 @@ class ServiceSettings(PlatformSettings):
     consumer_idle_fetch_wait_ms: int = Field(
         default=IDLE_MS,
         description="Fetch wait of a consumer whose topic has been quiet (kit.fetchwait).",
+    )
+    consumer_quick_fetch_wait_ms: int = Field(
+        default=QUICK_MS,
+        description="Fetch wait of a consumer while records flow (kit.fetchwait).",
     )
     consumer_heartbeat_ms: int = Field(
         default=3000,
