@@ -438,3 +438,13 @@ async def test_the_consumer_settings_reach_the_kafka_consumer(
         assert kafka._heartbeat_interval_ms == 4000
         assert kafka._session_timeout_ms == 12001  # three heartbeats, above the 10 s floor
         assert consumer.subscriber.batch_timeout_ms == 300
+
+
+def test_a_subscriber_without_faststreams_poll_is_left_alone() -> None:
+    from types import SimpleNamespace
+
+    from suishin.kit.consumer import _poll_without_sleep
+
+    renamed = SimpleNamespace(batch_timeout_ms=1000)  # a future FastStream, say
+    assert _poll_without_sleep(renamed) is False
+    assert not hasattr(renamed, "get_msg")

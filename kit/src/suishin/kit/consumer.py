@@ -363,7 +363,9 @@ def subscribe(
         decoder=_no_decoding,
     )
     subscriber(handle)
-    _poll_without_sleep(subscriber)
+    if not _poll_without_sleep(subscriber):  # FastStream's poll sleeps its timeout when empty
+        log.warning("FastStream's batch poll kept; its sleep after an empty poll is short")
+        subscriber.batch_timeout_ms = min(batch_timeout_ms, 10)
     consumer.subscriber = subscriber
     consumer.fetch_wait = FetchWait(
         lambda: getattr(subscriber, "consumer", None),
