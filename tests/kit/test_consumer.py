@@ -241,39 +241,42 @@ async def test_a_consumer_stuck_while_lag_grows_is_not_ready(
     runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, handle)
     topic = runtime.topic(topics.INDICATOR_REPORTED)
     async with started(runtime):
-        first = event("first")
-        await produce(infra.kafka_bootstrap, topic, [(first.key, first.to_bytes())])
-        await wait_until(lambda: _true("first" in seen), timeout=60)
-        assert all(v is True for v in (await runtime.ready()).values())
-        stuck = event("stuck")
-        await produce(infra.kafka_bootstrap, topic, [(stuck.key, stuck.to_bytes())])
-        behind = [event(f"behind-{i}") for i in range(5)]
-        await produce(infra.kafka_bootstrap, topic, [(e.key, e.to_bytes()) for e in behind])
+        try:
+            first = event("first")
+            await produce(infra.kafka_bootstrap, topic, [(first.key, first.to_bytes())])
+            await wait_until(lambda: _true("first" in seen), timeout=60)
+            assert all(v is True for v in (await runtime.ready()).values())
+            stuck = event("stuck")
+            await produce(infra.kafka_bootstrap, topic, [(stuck.key, stuck.to_bytes())])
+            behind = [event(f"behind-{i}") for i in range(5)]
+            await produce(infra.kafka_bootstrap, topic, [(e.key, e.to_bytes()) for e in behind])
 
-        async def not_ready() -> dict[str, Any] | None:
-            checks = await runtime.ready()
-            return None if all(v is True for v in checks.values()) else checks
+            async def not_ready() -> dict[str, Any] | None:
+                checks = await runtime.ready()
+                return None if all(v is True for v in checks.values()) else checks
 
-        checks = await wait_until(not_ready, timeout=30, message="readyz false")
-        [detail] = [v for k, v in checks.items() if k.startswith("consumer ")]
-        assert "stalled" in detail and "records waiting" in detail
-        app = runtime.http_app(None)
-        async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://service"
-        ) as client:
-            answer = await client.get("/readyz")
-        assert answer.status_code == 503
-        assert any("stalled" in p for p in answer.json()["problems"])
-        metrics = await runtime.metrics()
-        assert "suishin_consumer_stalled{" in metrics and "} 1.0\n" in metrics
-        assert re.search(r'suishin_consumer_lag\{[^}]*service="stucktest"', metrics)
-        release.set()
+            checks = await wait_until(not_ready, timeout=30, message="readyz false")
+            [detail] = [v for k, v in checks.items() if k.startswith("consumer ")]
+            assert "stalled" in detail and "records waiting" in detail
+            app = runtime.http_app(None)
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://service"
+            ) as client:
+                answer = await client.get("/readyz")
+            assert answer.status_code == 503
+            assert any("stalled" in p for p in answer.json()["problems"])
+            metrics = await runtime.metrics()
+            assert "suishin_consumer_stalled{" in metrics and "} 1.0\n" in metrics
+            assert re.search(r'suishin_consumer_lag\{[^}]*service="stucktest"', metrics)
+            release.set()
 
-        async def ready_again() -> bool:
-            return all(v is True for v in (await runtime.ready()).values())
+            async def ready_again() -> bool:
+                return all(v is True for v in (await runtime.ready()).values())
 
-        await wait_until(ready_again, timeout=60, message="ready after the batch moved on")
-        assert {f"behind-{i}" for i in range(5)} <= set(seen)
+            await wait_until(ready_again, timeout=60, message="ready after the batch moved on")
+            assert {f"behind-{i}" for i in range(5)} <= set(seen)
+        finally:
+            release.set()  # a failed check must not leave the handler (and the stop) waiting
 
 
 async def _true(value: bool) -> bool:
