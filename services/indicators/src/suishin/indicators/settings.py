@@ -40,7 +40,7 @@ class IndicatorsSettings(ServiceSettings):
         description="A batch is split only into parts of at least this many reports.",
     )
     heap_trim_quiet_seconds: float = Field(
-        default=2.0,
+        default=1.0,
         ge=0,
         validation_alias=AliasChoices(
             "heap_trim_quiet_seconds", "SUISHIN_INDICATORS_HEAP_TRIM_QUIET_SECONDS"
