@@ -23,12 +23,14 @@ class IndicatorsSettings(ServiceSettings):
     )
     stale_sweep_page_size: int = Field(default=500, gt=0)
     consumer_parts: int = Field(
-        default=2,
+        default=1,
         ge=1,
         validation_alias=AliasChoices("consumer_parts", "SUISHIN_INDICATORS_CONSUMER_PARTS"),
         description=(
             "A batch of reports is applied as up to this many parts at once, each in its own "
-            "transaction (parts share no indicator); 1 applies every batch in one transaction."
+            "transaction (parts share no indicator); 1 applies every batch in one transaction. "
+            "More than 1 overlaps the service's Python work with PostgreSQL's; it pays only "
+            "when both have a core of their own."
         ),
     )
     consumer_min_part_size: int = Field(
