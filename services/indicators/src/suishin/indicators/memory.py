@@ -3,10 +3,11 @@
 A burst of reports is parsed and applied in batches of up to 1,000 events; what the batches
 allocated is freed when they end, but glibc keeps the freed pages mapped, so the process's RSS
 stays at the burst's peak. Once no batch of size has arrived for ``quiet`` seconds,
-:class:`HeapTrim` calls ``malloc_trim(0)`` (glibc), which returns the free pages (there is no library for this; it is one libc call through ctypes). Steady traffic keeps
-postponing it, so it runs once after a burst and never while idle. No ``gc.collect()`` first:
-a burst's objects are freed by reference counting, and a full collection of the service's heap
-costs ~0.2 s.
+:class:`HeapTrim` runs the collector once and ``malloc_trim(0)`` (glibc), which returns the free
+pages (there is no library for this; it is one libc call through ctypes). Steady traffic keeps
+postponing it, so it runs once after a burst and never while idle. The collection first costs
+~0.2 s of CPU once (the whole heap is scanned) and returned ~10 MiB more in the 100,000-report
+burst (128 against 140 MiB, one run each).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 from collections.abc import Callable
 
@@ -34,7 +36,7 @@ def _malloc_trim() -> Callable[[], object] | None:
 
 
 class HeapTrim:
-    """Calls ``trim`` (default: glibc's ``malloc_trim``) ``quiet`` seconds
+    """Calls ``trim`` (default: ``gc.collect`` then glibc's ``malloc_trim``) ``quiet`` seconds
     after the last of at least ``min_records`` records seen since the previous trim."""
 
     def __init__(
@@ -70,6 +72,7 @@ class HeapTrim:
         self._timer = None
         self._pending = 0
         self.trims += 1
+        gc.collect()
         assert self._release is not None
         try:
             self._release()
