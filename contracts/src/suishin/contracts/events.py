@@ -52,7 +52,10 @@ def _canonical_period(value: Any) -> Any:
     """Any period form the GraphQL API accepts (令和3年度, R3, 2021年度, FY2021, 令和6年8月,
     R6.8, 令和6年8月1日現在 ...) in its canonical form; a string that is not a period is refused
     with the calendar's bilingual message."""
-    return _cached_period(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    # only short texts are cached, so the cache stays small whatever producers send
+    return _cached_period(value) if len(value) <= 40 else parse_period(value)
 
 
 @functools.lru_cache(maxsize=4096)
