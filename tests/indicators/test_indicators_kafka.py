@@ -41,10 +41,20 @@ pytestmark = pytest.mark.integration
 TENANT = "kafkaku"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def service(infra: Infrastructure) -> AsyncIterator[IndicatorsRuntime]:
+@pytest_asyncio.fixture(
+    scope="module",
+    loop_scope="session",
+    # one transaction per batch, and batches split into parts of one report or more
+    params=[{"consumer_parts": 1}, {"consumer_parts": 3, "consumer_min_part_size": 1}],
+    ids=["one-transaction", "parts"],
+)
+async def service(
+    infra: Infrastructure, request: pytest.FixtureRequest
+) -> AsyncIterator[IndicatorsRuntime]:
     clock = Clock(JUNE_2024)
-    settings = isolated_settings(IndicatorsSettings, infra, stale_sweep_interval=0.2)
+    settings = isolated_settings(
+        IndicatorsSettings, infra, stale_sweep_interval=0.2, **request.param
+    )
     runtime, _app = build(settings, clock=clock)
     async with started(runtime):
         for tenant in (TENANT, "otherku"):

@@ -48,6 +48,7 @@ tracer = trace.get_tracer("suishin")
 _propagator = TraceContextTextMapPropagator()
 
 _handling: ContextVar[tuple[Envelope[Any], ...]] = ContextVar("suishin_handling", default=())
+_handling_index: ContextVar[list[Any] | None] = ContextVar("suishin_handling_index", default=None)
 _correlation: ContextVar[str | None] = ContextVar("suishin_correlation", default=None)
 _active = False
 
@@ -212,6 +213,7 @@ def handling(topic: str, consumer: str, events: Sequence[Envelope[Any]]) -> Iter
     """Around a consumer's handler: one CONSUMER span for the batch (parent: the first event's
     context; links: the others'), and the events as the causes of what the handler enqueues."""
     token = _handling.set(tuple(events))
+    index_token = _handling_index.set([])
     try:
         if not _active:
             yield
@@ -239,6 +241,7 @@ def handling(topic: str, consumer: str, events: Sequence[Envelope[Any]]) -> Iter
         ):
             yield
     finally:
+        _handling_index.reset(index_token)
         _handling.reset(token)
 
 
@@ -314,14 +317,34 @@ def stamp(event: Envelope[Any]) -> Envelope[Any]:
 
 
 def _cause_of(event: Envelope[Any]) -> Envelope[Any] | None:
+    """The handled event of the same tenant and aggregate, else the tenant's first, else the
+    batch's first."""
     handled = _handling.get()
     if not handled:
         return None
-    same_tenant = [e for e in handled if e.tenant == event.tenant] or list(handled)
-    for candidate in same_tenant:
-        if candidate.aggregate_id == event.aggregate_id:
-            return candidate
-    return same_tenant[0]
+    by_aggregate, by_tenant = _causes(handled)
+    cause = by_aggregate.get((event.tenant, event.aggregate_id))
+    if cause is None:
+        cause = by_tenant.get(event.tenant, handled[0])
+    return cause
+
+
+_Causes = tuple[dict[tuple[str, str], Envelope[Any]], dict[str, Envelope[Any]]]
+
+
+def _causes(handled: tuple[Envelope[Any], ...]) -> _Causes:
+    # Indexed once per handled batch (each change a batch causes looks up its cause).
+    memo = _handling_index.get()
+    if memo:
+        return memo[0]
+    by_aggregate: dict[tuple[str, str], Envelope[Any]] = {}
+    by_tenant: dict[str, Envelope[Any]] = {}
+    for e in handled:
+        by_aggregate.setdefault((e.tenant, e.aggregate_id), e)
+        by_tenant.setdefault(e.tenant, e)
+    if memo is not None:
+        memo.append((by_aggregate, by_tenant))
+    return by_aggregate, by_tenant
 
 
 def _traceparent(cause: Envelope[Any] | None) -> str:

@@ -7,6 +7,7 @@ from importlib import resources
 
 import asyncpg
 
+from suishin.indicators.memory import HeapTrim
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit import metrics
 from suishin.kit.clock import Clock, SystemClock
@@ -27,6 +28,7 @@ class IndicatorsRuntime(ServiceRuntime):
         self.indicator_settings = settings
         self.clock: Clock = clock or SystemClock()
         self.ingested = 0
+        self.heap_trim = HeapTrim(quiet=settings.heap_trim_quiet_seconds)
 
     def metric_families(self) -> Iterator[Metric]:
         yield from super().metric_families()
