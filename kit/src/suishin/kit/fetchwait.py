@@ -52,8 +52,10 @@ class FetchWait:
         quick_ms: int = QUICK_MS,
         idle_ms: int = IDLE_MS,
         quiet_after: float = QUIET_AFTER,
+        on_apply: Callable[[bool], None] | None = None,
     ) -> None:
         self._consumer = consumer
+        self._on_apply = on_apply  # called with ``quick`` whenever a wait is applied
         self.quick_ms = quick_ms
         self.idle_ms = idle_ms
         self.quiet_after = quiet_after
@@ -81,6 +83,8 @@ class FetchWait:
             return False
         fetcher._fetch_max_wait_ms = wait_ms
         self.current, self._applied_to = wait_ms, id(consumer)
+        if self._on_apply is not None:
+            self._on_apply(wait_ms == self.quick_ms)
         return True
 
     def _stale(self) -> bool:

@@ -97,15 +97,6 @@ class PlatformSettings(TopicSettings):
     )
 
     # Limits of every GraphQL endpoint (gateway and subgraphs; see kit.limits).
-    consumer_idle_fetch_wait_ms: int = Field(
-        default=IDLE_MS,
-        description="Fetch wait of a consumer (the services' and the gateway's live hub) whose "
-        "topic has been quiet (kit.fetchwait).",
-    )
-    consumer_quick_fetch_wait_ms: int = Field(
-        default=QUICK_MS,
-        description="Fetch wait of a consumer while records flow (kit.fetchwait).",
-    )
     max_query_depth: int = Field(default=12, description="Deepest selection nesting accepted.")
     max_query_tokens: int = Field(default=4000, description="Most lexer tokens in one document.")
     max_aliases: int = Field(default=30, description="Most aliases in one document.")
@@ -183,6 +174,14 @@ class ServiceSettings(PlatformSettings):
         default=1000,
         description="Longest a poll of a consumer's buffer waits when empty (it returns as soon "
         "as records arrive; kit.consumer.subscribe).",
+    )
+    consumer_idle_fetch_wait_ms: int = Field(
+        default=IDLE_MS,
+        description="Fetch wait of a consumer whose topic has been quiet (kit.fetchwait).",
+    )
+    consumer_quick_fetch_wait_ms: int = Field(
+        default=QUICK_MS,
+        description="Fetch wait of a consumer while records flow (kit.fetchwait).",
     )
     consumer_heartbeat_ms: int = Field(
         default=3000,
