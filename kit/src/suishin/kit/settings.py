@@ -11,7 +11,6 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from suishin.contracts.topics import DEFAULT_PARTITIONS
-from suishin.kit.fetchwait import IDLE_MS, QUICK_MS
 
 DEFAULT_PG_PORT = 54329
 DEFAULT_BROKER_PORT = 19092
@@ -170,24 +169,7 @@ class ServiceSettings(PlatformSettings):
     relay_poll_interval: float = 0.5
     outbox_retention_days: int = 7
     consumer_max_records: int = 1000
-    consumer_batch_timeout_ms: int = Field(
-        default=1000,
-        description="Longest a poll of a consumer's buffer waits when empty (it returns as soon "
-        "as records arrive; kit.consumer.subscribe).",
-    )
-    consumer_idle_fetch_wait_ms: int = Field(
-        default=IDLE_MS,
-        description="Fetch wait of a consumer whose topic has been quiet (kit.fetchwait).",
-    )
-    consumer_quick_fetch_wait_ms: int = Field(
-        default=QUICK_MS,
-        description="Fetch wait of a consumer while records flow (kit.fetchwait).",
-    )
-    consumer_heartbeat_ms: int = Field(
-        default=3000,
-        description="Consumer-group heartbeat interval; the session timeout is the larger of "
-        "10 s and three heartbeats.",
-    )
+    consumer_batch_timeout_ms: int = 10  # while records flow; 50 when idle (kit.fetchwait)
     handler_max_retries: int = 5
     consumer_stall_seconds: float = Field(
         default=30.0, description="Records waiting and no progress this long: not ready."
