@@ -296,17 +296,34 @@ async def test_a_missed_deadline_is_one_alert_per_measure_escalated_once_and_res
         )
         assert data["setReportDeadline"]["errors"] == []
 
-        # The sweep signals every measure still owing its FY2024 report, each once.
-        async def overdue_signals() -> set[str] | None:
+        # The sweep signals every measure still owing its FY2024 report, each once, in one
+        # transaction with its record of what it signalled; the relay may publish them over
+        # several batches, so the test waits for all of them, not for the first.
+        async def signalled() -> set[str] | None:
+            rows = await nerima.fetch(
+                "plans",
+                """select measure_id::text as m from report_signals
+                   where tenant = 'nerima' and period = $1 and step = 'overdue'""",
+                PERIOD,
+            )
+            due = {r["m"] for r in rows}
+            return due if measure_id in due else None
+
+        overdue = await wait_until(signalled, timeout=60, message="the sweep's overdue signals")
+
+        async def overdue_signals() -> list[str] | None:
             events = [json.loads(r.value) for r in await reader.poll()]
-            due = {
+            due = [
                 e["payload"]["measure_id"]
                 for e in events
                 if e["event_type"] == "progress_report.overdue"
-            }
-            return due if measure_id in due else None
+                and e["tenant"] == "nerima"
+                and e["payload"]["period"] == PERIOD
+            ]
+            return due if set(due) >= overdue else None
 
-        overdue = await wait_until(overdue_signals, timeout=60, message="overdue signals")
+        published = await wait_until(overdue_signals, timeout=60, message="overdue signals")
+        assert sorted(published) == sorted(overdue)  # each measure once
 
     # One report_overdue alert per measure, for the owning department.
     async def alerts() -> list[asyncpg.Record] | None:
