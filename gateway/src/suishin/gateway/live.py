@@ -42,6 +42,7 @@ from suishin.kit.brokerwatch import rewind_out_of_range
 from suishin.kit.fetchwait import IDLE_MS, FetchWait
 from suishin.kit.metrics import LIVE_PUSHES
 from suishin.kit.signing import record_is_signed
+from suishin.kit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +142,7 @@ class LiveHub:
     async def stop(self) -> None:
         self.ready.clear()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         if self._consumer is not None:
             with contextlib.suppress(Exception):

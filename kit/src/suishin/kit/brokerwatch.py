@@ -83,7 +83,8 @@ async def rewind_out_of_range(
         if highwater is None:
             continue
         try:
-            position = await asyncio.wait_for(consumer.position(tp), 1.0)
+            async with asyncio.timeout(1.0):
+                position = await consumer.position(tp)
         except Exception:  # rebalancing or broker away: next time
             continue
         if position > highwater:

@@ -179,7 +179,8 @@ class BatchConsumer(Generic[P]):
         now = time.monotonic()
         lag: int | None
         try:
-            lag = await asyncio.wait_for(self.lag(), timeout=5.0)
+            async with asyncio.timeout(5.0):
+                lag = await self.lag()
         except Exception:
             lag = None
         stalled: str | None = None

@@ -224,7 +224,8 @@ class OutboxRelay:
                 listening = listener is not None and not listener.is_closed()
                 interval = self._listen_poll_interval if listening else self._poll_interval
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), interval)
+                    async with asyncio.timeout(interval):  # not wait_for: see kit.service.stop
+                        await self._wakeup.wait()
         finally:
             if listener is not None:
                 with contextlib.suppress(Exception):

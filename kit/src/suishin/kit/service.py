@@ -45,6 +45,7 @@ from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.outbox import OutboxRelay
 from suishin.kit.settings import ServiceSettings
 from suishin.kit.signing import needs_signature, record_is_signed
+from suishin.kit.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +187,8 @@ class ServiceRuntime:
             name=self.name,
         )
         try:  # before the relay publishes anything to this broker
-            await asyncio.wait_for(self.brokerwatch.check(), 15)
+            async with asyncio.timeout(15):
+                await self.brokerwatch.check()
         except Exception as exc:
             log.warning("broker epoch not checked at start", extra={"error": repr(exc)})
         self._tasks.append(
@@ -194,11 +196,7 @@ class ServiceRuntime:
         )
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
         if self.brokerwatch is not None:
             await self.brokerwatch.close()

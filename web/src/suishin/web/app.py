@@ -35,6 +35,7 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from suishin.kit.tasks import cancel_and_wait
 from suishin.web import queries, views
 from suishin.web.auth import User, csrf_ok, csrf_token, current_user, safe_next, sign_in
 from suishin.web.charts import fmt, points_of, series_svg
@@ -362,7 +363,8 @@ class Portal:
             yield "retry: 3000\n: connected\n\n"
             while True:
                 try:
-                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                    async with asyncio.timeout(15):  # not wait_for: see kit.service.stop
+                        event = await queue.get()
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
@@ -371,9 +373,7 @@ class Portal:
                 event["href"] = views.link_target(event.get("link"))
                 yield f"event: notification\ndata: {json.dumps(event, ensure_ascii=False)}\n\n"
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await cancel_and_wait([task])
 
     async def preferences(self, request: Request) -> Response:
         data = await self.ask(request, queries.PREFERENCES)

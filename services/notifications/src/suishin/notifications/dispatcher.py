@@ -96,7 +96,8 @@ class Dispatcher:
                 except Exception:
                     log.exception("dispatcher pass failed; continuing")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), wait)
+                    async with asyncio.timeout(wait):  # not wait_for: see kit.service.stop
+                        await self._wakeup.wait()
         finally:
             if listener is not None:
                 with contextlib.suppress(Exception):

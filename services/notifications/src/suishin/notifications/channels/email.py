@@ -53,8 +53,8 @@ class SmtpSender:
         """Send one message; return the server's reply; raise DeliveryError."""
         try:
             # The overall bound covers a server that accepts and then never answers.
-            errors, reply = await asyncio.wait_for(
-                aiosmtplib.send(
+            async with asyncio.timeout(self.timeout * 3):
+                errors, reply = await aiosmtplib.send(
                     message,
                     hostname=self.host,
                     port=self.port,
@@ -62,9 +62,7 @@ class SmtpSender:
                     start_tls=self.start_tls,
                     username=self.username,
                     password=self.password,
-                ),
-                timeout=self.timeout * 3,
-            )
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             permanent = all(c >= 500 for c in codes)
