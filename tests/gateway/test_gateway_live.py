@@ -327,3 +327,30 @@ async def test_the_live_hub_follows_a_broker_that_restarted_empty(infra: Infrast
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_the_live_hub_fetches_with_the_consumer_fetch_wait_settings(
+    infra: Infrastructure,
+) -> None:
+    """SUISHIN_CONSUMER_IDLE_FETCH_WAIT_MS / _QUICK_ FETCH_WAIT_MS reach the hub's consumer, as
+    they reach the services' consumers (kit.fetchwait)."""
+    from suishin.gateway.live import LiveHub
+    from suishin.kit.fetchwait import current_wait_ms
+
+    settings = isolated_settings(
+        GatewaySettings,
+        infra,
+        consumer_idle_fetch_wait_ms=333,
+        consumer_quick_fetch_wait_ms=7,
+    )
+    hub = LiveHub(settings)
+    try:
+        await hub.start()
+        assert current_wait_ms(hub._consumer) == 333  # starts idle
+        hub.fetch_wait.saw_records()
+        assert current_wait_ms(hub._consumer) == 7
+        hub.fetch_wait.last_records = float("-inf")  # quiet for long enough
+        hub.fetch_wait.tick()
+        assert current_wait_ms(hub._consumer) == 333
+    finally:
+        await hub.stop()

@@ -193,3 +193,22 @@ async def test_a_position_past_the_end_of_a_restarted_log_is_rewound(
 async def _at_least(runtime: ServiceRuntime, count: int) -> bool:
     await asyncio.sleep(0)
     return await applied_count(runtime) >= count
+
+
+async def test_the_epoch_partition_is_fetched_only_while_the_epoch_is_read(
+    infra: Infrastructure,
+) -> None:
+    from suishin.kit.brokerwatch import EpochReader
+
+    topic = f"_suishin.broker-epoch.test-{free_port()}"
+    reader = EpochReader(infra.kafka_bootstrap, topic, client_id="epoch-test")
+    try:
+        first = await reader.read()
+        consumer = reader._consumer
+        assert consumer is not None
+        # paused between reads: no background long polls on an idle broker
+        assert consumer.paused() == {TopicPartition(topic, 0)}
+        assert await reader.read() == first
+        assert consumer.paused() == {TopicPartition(topic, 0)}
+    finally:
+        await reader.close()

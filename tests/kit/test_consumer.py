@@ -330,13 +330,10 @@ async def test_fetch_wait_is_short_while_records_flow_and_long_when_quiet(
         return current_wait_ms(consumer.subscriber.consumer)
 
     async def quick() -> bool:
-        return consumer.processed >= 1 and wait_ms() == QUICK_MS and poll_ms() == 10
+        return consumer.processed >= 1 and wait_ms() == QUICK_MS
 
     async def idle() -> bool:
-        return wait_ms() == IDLE_MS and poll_ms() == 50
-
-    def poll_ms() -> int:  # FastStream polls the buffer, then sleeps as long when it is empty
-        return int(consumer.subscriber.batch_timeout_ms)
+        return wait_ms() == IDLE_MS
 
     assert await idle()  # nothing received yet: long polls
     flowing = event("kpi-flow")
@@ -345,3 +342,112 @@ async def test_fetch_wait_is_short_while_records_flow_and_long_when_quiet(
     await wait_until(quick, message="short fetch wait once records arrive")
     consumer.fetch_wait.quiet_after = 0.2  # the runtime ticks once a second
     await wait_until(idle, timeout=10, message="long fetch wait again once the topic is quiet")
+
+
+async def test_lag_is_read_from_the_fetched_high_watermark_without_asking_the_broker(
+    service: ServiceRuntime, infra: Infrastructure
+) -> None:
+    consumer = service.consumers[0]
+    kafka = consumer.subscriber.consumer
+    topic = service.topic(topics.INDICATOR_REPORTED)
+    first = event("kpi-lag-1")
+    await produce(infra.kafka_bootstrap, topic, [(first.key, first.to_bytes())])
+    await wait_until(lambda: _true(consumer.processed >= 1), timeout=60)
+    await wait_until(
+        lambda: _true(all(kafka.highwater(tp) is not None for tp in kafka.assignment())),
+        timeout=30,
+        message="every assigned partition fetched once",
+    )
+
+    async def no_list_offsets(*_: Any) -> Any:
+        raise AssertionError("lag asked the broker for offsets (ListOffsets)")
+
+    kafka.end_offsets = no_list_offsets
+    kafka.beginning_offsets = no_list_offsets
+
+    async def caught_up() -> bool:
+        return await consumer.lag() == 0
+
+    await wait_until(caught_up, timeout=30, message="no lag once the record is committed")
+    checks = await service.ready()
+    assert all(v is True for v in checks.values()), checks
+    # the ends are the high watermarks: counted from offset 0, the record is waiting
+    ends = sum(kafka.highwater(tp) for tp in kafka.assignment())
+    assert ends >= 1
+
+    async def from_the_start(_: Any) -> int:
+        return 0
+
+    kafka.committed = from_the_start
+    assert await consumer.lag() == ends
+
+
+async def test_a_poll_that_finds_nothing_does_not_sleep() -> None:
+    from faststream.kafka import KafkaBroker
+    from faststream.kafka.subscriber import usecase
+
+    from suishin.kit.consumer import BatchConsumer, subscribe
+
+    broker = KafkaBroker()
+    consumer: BatchConsumer[IndicatorReported] = BatchConsumer(
+        name="t", broker=broker, payload_type=IndicatorReported, handler=_no_handler
+    )
+    subscribe(broker, consumer, topic="t", group_id="g", batch_timeout_ms=1000)
+    polls: list[int] = []
+
+    class Kafka:
+        async def getmany(self, *, timeout_ms: int, max_records: int | None) -> dict[Any, Any]:
+            polls.append(timeout_ms)  # aiokafka returns as soon as records arrive
+            return {}
+
+    async def no_sleep(delay: float) -> None:
+        raise AssertionError(f"slept {delay} s after an empty poll")
+
+    original = usecase.anyio.sleep
+    usecase.anyio.sleep = no_sleep  # FastStream's BatchSubscriber.get_msg sleeps here
+    try:
+        assert await consumer.subscriber.get_msg(Kafka()) == ()
+    finally:
+        usecase.anyio.sleep = original
+    assert polls == [1000]
+
+
+async def _no_handler(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+    return []
+
+
+async def test_the_consumer_settings_reach_the_kafka_consumer(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    runtime = ServiceRuntime(
+        "settingstest",
+        isolated_settings(
+            ServiceSettings,
+            infra,
+            consumer_idle_fetch_wait_ms=700,
+            consumer_quick_fetch_wait_ms=30,
+            consumer_heartbeat_ms=4000,
+            consumer_batch_timeout_ms=300,
+        ),
+        migrations=None,
+    )
+    runtime.add_consumer(topics.INDICATOR_REPORTED, IndicatorReported, _no_handler)
+    async with started(runtime):
+        consumer = runtime.consumers[0]
+        kafka = consumer.subscriber.consumer
+        assert current_wait_ms(kafka) == 700  # quiet from the start
+        assert consumer.fetch_wait.idle_ms == 700
+        assert consumer.fetch_wait.quick_ms == 30
+        assert kafka._heartbeat_interval_ms == 4000
+        assert kafka._session_timeout_ms == 12001  # three heartbeats, above the 10 s floor
+        assert consumer.subscriber.batch_timeout_ms == 300
+
+
+def test_a_subscriber_without_faststreams_poll_is_left_alone() -> None:
+    from types import SimpleNamespace
+
+    from suishin.kit.consumer import _poll_without_sleep
+
+    renamed = SimpleNamespace(batch_timeout_ms=1000)  # a future FastStream, say
+    assert _poll_without_sleep(renamed) is False
+    assert not hasattr(renamed, "get_msg")

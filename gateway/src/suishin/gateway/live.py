@@ -39,7 +39,7 @@ from suishin.gateway.settings import GatewaySettings
 from suishin.kit import tracing
 from suishin.kit.broker import ensure_topics, kafka_client_options
 from suishin.kit.brokerwatch import rewind_out_of_range
-from suishin.kit.fetchwait import IDLE_MS, FetchWait
+from suishin.kit.fetchwait import FetchWait
 from suishin.kit.metrics import LIVE_PUSHES
 from suishin.kit.signing import record_is_signed
 from suishin.kit.tasks import cancel_and_wait
@@ -99,7 +99,11 @@ class LiveHub:
     def __post_init__(self) -> None:
         # short fetch waits while events flow, long ones when quiet (kit.fetchwait): on the
         # embedded broker the wait is the live push's latency
-        self.fetch_wait = FetchWait(lambda: self._consumer)
+        self.fetch_wait = FetchWait(
+            lambda: self._consumer,
+            quick_ms=self.settings.consumer_quick_fetch_wait_ms,
+            idle_ms=self.settings.consumer_idle_fetch_wait_ms,
+        )
 
     @property
     def topic_names(self) -> dict[str, str]:
@@ -117,7 +121,7 @@ class LiveHub:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
-            fetch_max_wait_ms=IDLE_MS,
+            fetch_max_wait_ms=self.settings.consumer_idle_fetch_wait_ms,
         )
         await consumer.start()
         self._consumer = consumer

@@ -147,6 +147,9 @@ class EpochReader:
             )
             await consumer.start()
             consumer.assign([self._tp])
+            # fetched only while read() runs: an assigned partition is fetched again and again
+            # in the background (every fetch_max_wait_ms on an idle broker)
+            consumer.pause(self._tp)
             self._consumer = consumer
         if self._producer is None:
             producer = AIOKafkaProducer(
@@ -165,8 +168,12 @@ class EpochReader:
         wrote = False
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            await consumer.seek_to_beginning(self._tp)
-            batch = await consumer.getmany(self._tp, timeout_ms=1000, max_records=1)
+            consumer.resume(self._tp)
+            try:
+                await consumer.seek_to_beginning(self._tp)
+                batch = await consumer.getmany(self._tp, timeout_ms=1000, max_records=1)
+            finally:
+                consumer.pause(self._tp)
             records = batch.get(self._tp, [])
             if records and records[0].value is not None:
                 return Epoch.parse(records[0].value)

@@ -33,6 +33,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -43,7 +44,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from suishin.contracts.events import Envelope, EventRejected, Payload, parse_event
 from suishin.kit import tracing
 from suishin.kit.deadletter import send_to_dead_letter
-from suishin.kit.fetchwait import IDLE_MS, FetchWait
+from suishin.kit.fetchwait import IDLE_MS, QUICK_MS, FetchWait
 from suishin.kit.metrics import CONSUMER_BATCH_SECONDS, CONSUMER_RECORDS
 
 log = logging.getLogger(__name__)
@@ -154,20 +155,31 @@ class BatchConsumer(Generic[P]):
 
     async def lag(self) -> int | None:
         """Records waiting in the assigned partitions: end offsets minus committed offsets
-        (the beginning when nothing was committed yet); None before the consumer started."""
+        (the beginning when nothing was committed yet); None before the consumer started.
+
+        The end of each partition is its high watermark as the consumer's last fetch response
+        reported it (no request); only a partition not fetched yet is asked with ListOffsets,
+        which on the embedded broker queues behind the consumer's long poll (kit.fetchwait).
+        The committed offsets come from the group coordinator, on a connection of their own."""
         kafka = getattr(self.subscriber, "consumer", None)
         if kafka is None:
             return None
         partitions: list[TopicPartition] = sorted(kafka.assignment())
         if not partitions:
             return 0
-        ends, offsets = await asyncio.gather(
-            kafka.end_offsets(partitions),
-            asyncio.gather(*(kafka.committed(tp) for tp in partitions)),
-        )
+        offsets = await asyncio.gather(*(kafka.committed(tp) for tp in partitions))
         committed = dict(zip(partitions, offsets, strict=True))
-        never = [tp for tp, offset in committed.items() if offset is None]
-        # nothing committed yet: the group starts from the beginning (auto_offset_reset)
+        ends: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            highwater = kafka.highwater(tp)
+            if highwater is not None:
+                ends[tp] = highwater
+        unknown = [tp for tp in partitions if tp not in ends]
+        if unknown:
+            ends.update(await kafka.end_offsets(unknown))
+        # nothing committed yet: the group starts from the beginning (auto_offset_reset); an
+        # empty partition needs no question
+        never = [tp for tp, offset in committed.items() if offset is None and ends.get(tp, 0)]
         starts = await kafka.beginning_offsets(never) if never else {}
         return sum(
             max(0, ends.get(tp, 0) - (offset if offset is not None else starts.get(tp, 0)))
@@ -297,6 +309,11 @@ async def _no_decoding(_: Any) -> None:
     return None
 
 
+POLL_MS = 1000
+"""How long one poll of a consumer's buffer waits for records when there are none (it returns
+as soon as records arrive; see :func:`_poll_without_sleep`)."""
+
+
 def subscribe(
     broker: KafkaBroker,
     consumer: BatchConsumer[Any],
@@ -304,17 +321,22 @@ def subscribe(
     topic: str,
     group_id: str,
     max_records: int = 1000,
-    batch_timeout_ms: int = 10,
-    idle_batch_timeout_ms: int = 50,
+    batch_timeout_ms: int = POLL_MS,
+    heartbeat_interval_ms: int = 3000,
+    idle_fetch_wait_ms: int = IDLE_MS,
+    quick_fetch_wait_ms: int = QUICK_MS,
 ) -> None:
     """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``.
 
-    FastStream polls the consumer's buffer for ``batch_timeout_ms`` and, when it found nothing,
-    sleeps as long again: a record arriving meanwhile waits. So the poll is short while records
-    flow and ``idle_batch_timeout_ms`` once the topic is quiet, together with the fetch wait
-    (:class:`~suishin.kit.fetchwait.FetchWait`). The idle poll stays short: it costs the
-    service a little CPU, but a long one would add its sleep to the first record after a quiet
-    spell on top of the fetch wait."""
+    FastStream polls the consumer's buffer for up to ``batch_timeout_ms`` and, when it found
+    nothing, sleeps as long again, so a record arriving meanwhile waits. The subscriber's poll
+    is replaced by one without that sleep (:func:`_poll_without_sleep`): aiokafka's
+    ``getmany`` returns as soon as a fetch response brings records, so a long poll costs no
+    latency and wakes the service only when records come (or once per ``batch_timeout_ms``).
+    The fetch wait at the broker follows the traffic (:class:`~suishin.kit.fetchwait.FetchWait`).
+    ``heartbeat_interval_ms`` is the group heartbeat (ServiceSettings.consumer_heartbeat_ms),
+    ``idle_fetch_wait_ms`` and ``quick_fetch_wait_ms`` the fetch waits on a quiet topic and
+    while records flow (consumer_idle_fetch_wait_ms, consumer_quick_fetch_wait_ms)."""
 
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message
@@ -326,22 +348,51 @@ def subscribe(
         group_id=group_id,
         batch=True,
         max_records=max_records,
-        batch_timeout_ms=idle_batch_timeout_ms,
+        batch_timeout_ms=batch_timeout_ms,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
-        heartbeat_interval_ms=500,
+        heartbeat_interval_ms=heartbeat_interval_ms,
+        # aiokafka requires the session to outlast three heartbeats; its default (10 s) stays
+        # the floor so a member is not dropped by one slow heartbeat
+        session_timeout_ms=max(10_000, 3 * heartbeat_interval_ms + 1),
         rebalance_timeout_ms=1000,
         # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline):
         # the wait starts long (idle) and is shortened while records flow (kit.fetchwait).
-        fetch_max_wait_ms=IDLE_MS,
+        fetch_max_wait_ms=idle_fetch_wait_ms,
         title=f"{consumer.name}:{topic}",
         parser=_parse_batch,
         decoder=_no_decoding,
     )
     subscriber(handle)
+    if not _poll_without_sleep(subscriber):  # FastStream's poll sleeps its timeout when empty
+        log.warning("FastStream's batch poll kept; its sleep after an empty poll is short")
+        subscriber.batch_timeout_ms = min(batch_timeout_ms, 10)
     consumer.subscriber = subscriber
+    consumer.fetch_wait = FetchWait(
+        lambda: getattr(subscriber, "consumer", None),
+        quick_ms=quick_fetch_wait_ms,
+        idle_ms=idle_fetch_wait_ms,
+    )
 
-    def poll(quick: bool) -> None:
-        subscriber.batch_timeout_ms = batch_timeout_ms if quick else idle_batch_timeout_ms
 
-    consumer.fetch_wait = FetchWait(lambda: getattr(subscriber, "consumer", None), on_apply=poll)
+def _poll_without_sleep(subscriber: Any) -> bool:
+    """Give a FastStream batch subscriber a poll that does not sleep after an empty one.
+
+    FastStream's ``BatchSubscriber.get_msg`` calls ``getmany(timeout_ms=batch_timeout_ms)``
+    and, if that returned nothing, sleeps ``batch_timeout_ms``: dead time for a record that
+    arrives during the sleep, and a short timeout to keep that small wakes every idle consumer
+    many times a second. FastStream has no option for it, so the subscriber's ``get_msg`` is
+    replaced on the instance (its consume loop calls ``self.get_msg(consumer)``) by the same
+    ``getmany`` without the sleep. Returns False, leaving FastStream's poll, if a future
+    FastStream no longer has the method."""
+    if not callable(getattr(subscriber, "get_msg", None)):
+        return False
+
+    async def get_msg(kafka: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+        batches = await kafka.getmany(
+            timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records
+        )
+        return tuple(chain.from_iterable(batches.values()))
+
+    subscriber.get_msg = get_msg
+    return True

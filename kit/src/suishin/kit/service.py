@@ -111,6 +111,9 @@ class ServiceRuntime:
             group_id=group_id or f"{self.settings.topic_prefix}{self.name}.{topic}",
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
+            idle_fetch_wait_ms=self.settings.consumer_idle_fetch_wait_ms,
+            quick_fetch_wait_ms=self.settings.consumer_quick_fetch_wait_ms,
         )
         self.consumers.append(consumer)
         return consumer

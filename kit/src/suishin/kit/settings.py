@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from suishin.contracts.topics import DEFAULT_PARTITIONS
+from suishin.kit.fetchwait import IDLE_MS, QUICK_MS
 
 DEFAULT_PG_PORT = 54329
 DEFAULT_BROKER_PORT = 19092
@@ -96,6 +97,15 @@ class PlatformSettings(TopicSettings):
     )
 
     # Limits of every GraphQL endpoint (gateway and subgraphs; see kit.limits).
+    consumer_idle_fetch_wait_ms: int = Field(
+        default=IDLE_MS,
+        description="Fetch wait of a consumer (the services' and the gateway's live hub) whose "
+        "topic has been quiet (kit.fetchwait).",
+    )
+    consumer_quick_fetch_wait_ms: int = Field(
+        default=QUICK_MS,
+        description="Fetch wait of a consumer while records flow (kit.fetchwait).",
+    )
     max_query_depth: int = Field(default=12, description="Deepest selection nesting accepted.")
     max_query_tokens: int = Field(default=4000, description="Most lexer tokens in one document.")
     max_aliases: int = Field(default=30, description="Most aliases in one document.")
@@ -169,7 +179,16 @@ class ServiceSettings(PlatformSettings):
     relay_poll_interval: float = 0.5
     outbox_retention_days: int = 7
     consumer_max_records: int = 1000
-    consumer_batch_timeout_ms: int = 10  # while records flow; 50 when idle (kit.fetchwait)
+    consumer_batch_timeout_ms: int = Field(
+        default=1000,
+        description="Longest a poll of a consumer's buffer waits when empty (it returns as soon "
+        "as records arrive; kit.consumer.subscribe).",
+    )
+    consumer_heartbeat_ms: int = Field(
+        default=3000,
+        description="Consumer-group heartbeat interval; the session timeout is the larger of "
+        "10 s and three heartbeats.",
+    )
     handler_max_retries: int = 5
     consumer_stall_seconds: float = Field(
         default=30.0, description="Records waiting and no progress this long: not ready."
