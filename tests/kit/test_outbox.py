@@ -241,7 +241,7 @@ async def test_a_relay_cancelled_as_it_is_woken_stops(env) -> None:
     for _ in range(5):
         task = asyncio.create_task(relay.run())
         # idle: waiting for a wake-up
-        await wait_until(lambda: _true(bool(relay._wakeup._waiters)), message="the relay idle")  # type: ignore[attr-defined]
+        await wait_until(lambda: _true(bool(relay._wakeup._waiters)), message="the relay idle")
         relay.wake()
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=10)
