@@ -263,17 +263,17 @@ class _Cached:
 class SnapshotCache:
     """The routing snapshots of the tenants a replica has routed for, kept between batches.
 
-        :meth:`snapshots` reads the tenants' versions (one query) and loads, with
-        :func:`snapshot_rows`, only the tenants whose version differs from the cached one (or that
-        have none, or whose snapshot is older than ``max_age`` seconds, or was loaded for a later
+    :meth:`snapshots` reads the tenants' versions (one query) and loads, with
+    :func:`snapshot_rows`, only the tenants whose version differs from the cached one (or that
+    have none, or whose snapshot is older than ``max_age`` seconds, or was loaded for a later
     ``now``: its silences are those not expired then). A change to a tenant's
-        directory, rules, subscriptions, silences, webhooks or preferences, by this replica or any
-        other, commits a new version with it (triggers of migration 004), so a batch whose version
-        query starts after the commit routes with the changed data. The version is read before the
-        rows: a change committed while they load makes the cached entry older than the data it
-        holds, never newer, and the next batch loads it again. Silences and assignments are checked
-        against the time and day at use (``silence_applies``, ``AssignmentView.holds``), so a
-        snapshot stays valid as time passes."""
+    directory, rules, subscriptions, silences, webhooks or preferences, by this replica or any
+    other, commits a new version with it (triggers of migration 004), so a batch whose version
+    query starts after the commit routes with the changed data. The version is read before the
+    rows: a change committed while they load makes the cached entry older than the data it
+    holds, never newer, and the next batch loads it again. Silences and assignments are checked
+    against the time and day at use (``silence_applies``, ``AssignmentView.holds``), so a
+    snapshot stays valid as time passes."""
 
     def __init__(self, max_age: float = 300.0, clock: Callable[[], float] = time.monotonic):
         self.max_age = max_age
