@@ -83,3 +83,32 @@ async def test_a_failing_command_leaves_no_claim(pool: asyncpg.Pool) -> None:
         await handle([event])
     assert list(await handle([event])) == []
     assert calls == [1, 1]
+
+
+async def test_a_released_connection_is_rolled_back_without_a_reset_query(
+    infra: Infrastructure,
+) -> None:
+    """kit.db's pools skip asyncpg's reset query (a round trip after every use of a connection)
+    and still roll back what a user left open."""
+    settings = isolated_settings(ServiceSettings, infra)
+    pool = await create_pool(settings.database_url, settings.schema_name("resettest"), max_size=1)
+    try:
+        seen: list[str] = []
+        async with pool.acquire() as conn:
+            inner = conn._con
+            assert inner is not None
+            inner.add_query_logger(lambda q: seen.append(q.query))
+            await conn.execute("select 1")
+        assert seen == ["select 1"]
+
+        async with pool.acquire() as conn:
+            await conn.execute("begin")
+            await conn.execute("create temporary table left_open (x int)")
+        assert seen[-1] == "ROLLBACK"
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("select to_regclass('left_open')") is None
+            schema = settings.schema_name("resettest")
+            assert await conn.fetchval("show search_path") == f'"{schema}",public'
+    finally:
+        await pool.close()

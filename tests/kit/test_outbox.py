@@ -11,7 +11,7 @@ import pytest
 
 from suishin.contracts import topics
 from suishin.contracts.events import IndicatorReported, new_event
-from suishin.devstack.testing import Infrastructure, TopicReader, isolated_settings
+from suishin.devstack.testing import Infrastructure, TopicReader, isolated_settings, wait_until
 from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker
 from suishin.kit.db import create_pool
 from suishin.kit.migrations import migrate
@@ -232,3 +232,22 @@ async def test_rows_marked_during_a_failed_publish_stay_unpublished(env) -> None
     async with TopicReader(settings.kafka_bootstrap, topic) as reader:
         records = await reader.wait_for(3)
     assert [json.loads(r.value)["aggregate_version"] for r in records] == [1, 2, 3]
+
+
+async def test_a_relay_cancelled_as_it_is_woken_stops(env) -> None:
+    """On Python 3.11 ``asyncio.wait_for`` swallows a cancellation that arrives with the event
+    it waits for; a relay waiting that way kept running, and its service's shutdown hung."""
+    _settings, _pool, relay, _topic = env
+    for _ in range(5):
+        task = asyncio.create_task(relay.run())
+        # idle: waiting for a wake-up
+        await wait_until(lambda: _true(bool(relay._wakeup._waiters)), message="the relay idle")
+        relay.wake()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=10)
+        assert done, "the relay did not stop"
+        assert task.cancelled()
+
+
+async def _true(value: bool) -> bool:
+    return value

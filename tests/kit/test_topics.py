@@ -65,6 +65,13 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert make_broker(settings)._connection_kwargs["acks"] == 1
 
 
+def test_the_producer_linger_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """5 ms by default (a service's settings may default to another value)."""
+    assert make_broker(PlatformSettings())._connection_kwargs["linger_ms"] == 5
+    monkeypatch.setenv("SUISHIN_KAFKA_LINGER_MS", "2")
+    assert make_broker(PlatformSettings())._connection_kwargs["linger_ms"] == 2
+
+
 def test_min_insync_replicas_above_the_replication_factor_is_refused() -> None:
     with pytest.raises(ValidationError, match="MIN_INSYNC_REPLICAS"):
         TopicSettings(topic_replication_factor=1, topic_min_insync_replicas=2)

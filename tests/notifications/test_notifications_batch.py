@@ -26,6 +26,7 @@ from suishin.notifications.domain.directory import Directory
 from suishin.notifications.domain.shaping import JST
 from suishin.notifications.runtime import NotificationsRuntime, runtime_of
 from suishin.notifications.settings import NotificationsSettings
+from suishin.notifications.storage.directory import SnapshotCache
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +175,7 @@ async def test_the_statements_of_a_batch_do_not_grow_with_its_size(
 ) -> None:
     service = svc.service
 
-    async def statements(conn: Any, size: int) -> tuple[int, int]:
+    async def statements(conn: Any, size: int, cache: Any = None) -> tuple[int, int]:
         signals = [
             triggers.from_indicator(ev.indicator(tenant="counting", indicator_id=uuid4()))
             for _ in range(size)
@@ -184,7 +185,7 @@ async def test_the_statements_of_a_batch_do_not_grow_with_its_size(
             conn.add_query_logger(seen.append)
             try:
                 outcomes = await commands.apply_signals(
-                    conn, service.router, signals, WED, service.digest_schedule
+                    conn, service.router, signals, WED, service.digest_schedule, cache
                 )
             finally:
                 conn.remove_query_logger(seen.append)
@@ -195,7 +196,11 @@ async def test_the_statements_of_a_batch_do_not_grow_with_its_size(
     async with service.pool.acquire() as conn:
         await statements(conn, 3)
         small, large = await statements(conn, 3), await statements(conn, 120)
+        cache = SnapshotCache()
+        first, cached = await statements(conn, 3, cache), await statements(conn, 120, cache)
     # 3 off track signals: reporter, 事務局 and the subscriber each
-    assert small[1] == 9 and large[1] == 360
+    assert small[1] == first[1] == 9 and large[1] == cached[1] == 360
     # snapshots (8 tables), open alerts, then alerts, notifications, deliveries and the outbox
     assert small[0] == large[0] == 13
+    # with the service's cache: the version (1 query) and nothing else of the unchanged tenant
+    assert first[0] == 14 and cached[0] == 6

@@ -55,9 +55,9 @@ def make_broker(settings: PlatformSettings, *, client_id: str = "suishin") -> Ka
         client_id=client_id,
         enable_idempotence=False,
         acks=producer_acks(settings),
-        # 0 saves the relay's publish these 5 ms, but at 500 reports/s it made the indicators
-        # consumer's hop ~15 ms slower (docs/benchmarks.md, issue 16 third round): kept at 5
-        linger_ms=5,
+        # SUISHIN_KAFKA_LINGER_MS; 5 by default, 0 in the notifications service, whose relay
+        # publishes the live pushes (docs/benchmarks.md, issue 16 third and fourth rounds)
+        linger_ms=settings.kafka_linger_ms,
         max_batch_size=256 * 1024,
         logger=logging.getLogger(f"suishin.{client_id}.broker"),
         log_level=logging.DEBUG,

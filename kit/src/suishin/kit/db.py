@@ -18,15 +18,26 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection released to a pool needs besides asyncpg's own clean-up (which rolls
+    back an open transaction and drops the connection's listeners): nothing. The platform keeps
+    no session state on pooled connections (``set local`` and transaction-level advisory locks
+    only; LISTEN on connections of their own), so asyncpg's default reset query (``RESET ALL``,
+    ``UNLISTEN *``, ``CLOSE ALL``, unlocking advisory locks) would be a round trip to the
+    server after every use of a connection — on every consumer batch and relay pass."""
+
+
 async def create_pool(
     dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10
 ) -> asyncpg.Pool:
-    """A pool whose connections see ``schema`` first, then ``public``."""
+    """A pool whose connections see ``schema`` first, then ``public``; released connections
+    are not reset beyond a rollback (:func:`_keep_session`)."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"search_path": f'"{schema}",public', "application_name": schema},
     )
     assert pool is not None

@@ -84,6 +84,12 @@ class PlatformSettings(TopicSettings):
     kafka_acks: Literal["all", "1", "0"] = Field(
         default="all", description="Producer acks: all (wait for min.insync.replicas) | 1 | 0."
     )
+    kafka_linger_ms: int = Field(
+        default=5,
+        ge=0,
+        description="How long the process's producer (its outbox relay) waits to fill a "
+        "batch (ms); a service's settings may default to another value.",
+    )
     jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str | None = None
     jwt_issuer: str = "suishin-dev"

@@ -38,14 +38,19 @@ async def apply_signals(
     signals: Sequence[Signal],
     now: datetime,
     default_digest: DigestSchedule,
+    cache: storage.directory.SnapshotCache | None = None,
 ) -> list[Outcome]:
     """Apply a batch of signals, in order, with a bounded number of statements: the snapshots
-    of its tenants (one query per table), its subjects' open alerts (locked) and who was told
-    about those a recovery may end, then one write per table."""
+    of its tenants (one query per table; from ``cache`` with one query when none of them
+    changed), its subjects' open alerts (locked) and who was told about those a recovery may
+    end, then one write per table."""
     if not signals:
         return []
-    snapshots = await storage.directory.snapshots(
-        conn, {s.tenant for s in signals}, now, default_digest
+    tenants = {s.tenant for s in signals}
+    snapshots = (
+        await cache.snapshots(conn, tenants, now, default_digest)
+        if cache is not None
+        else await storage.directory.snapshots(conn, tenants, now, default_digest)
     )
     batch = Batch(now)
     subjects = Batch.subjects(signals)

@@ -4,7 +4,8 @@ batch's events, turn them into signals and apply them with ONE command
 relay.
 
 A batch costs a bounded number of statements whatever its size: one inbox claim for all its
-events, the snapshots of the tenants involved (one query per table), the open alerts of its
+events, the routing versions of the tenants involved (their snapshots are cached between
+batches; one query per table for the tenants whose version changed), the open alerts of its
 subjects, and one write per table."""
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def event_handler(
             signals(events),
             runtime.clock.now(),
             runtime.digest_schedule,
+            runtime.snapshots,
         )
         created = sum(len(o.notifications) for o in outcomes)
         return Outcome(changed=created > 0, applied=len(events))

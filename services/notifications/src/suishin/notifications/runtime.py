@@ -32,6 +32,7 @@ from suishin.notifications.domain.shaping import (
 from suishin.notifications.escalation import escalate_due
 from suishin.notifications.rendering import Renderer, RenderError, fallback
 from suishin.notifications.settings import NotificationsSettings
+from suishin.notifications.storage.directory import SnapshotCache
 
 SERVICE_NAME = "notifications"
 MIGRATIONS = resources.files("suishin.notifications") / "migrations"
@@ -76,6 +77,9 @@ class NotificationsRuntime(ServiceRuntime):
             lambda: self.pool, settings, self.clock, self.renderer, schema=self.schema
         )
         self.handlers: dict[str, InboxHandler[Any]] = {}
+        # the tenants' routing snapshots between consumer batches, checked against the
+        # tenants' versions in every batch (migration 004)
+        self.snapshots = SnapshotCache()
 
     def notice_text(
         self,

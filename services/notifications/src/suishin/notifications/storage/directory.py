@@ -1,10 +1,12 @@
 """The tenant directory: the import of a directory file, the codes the API checks against,
-the routing snapshot of several tenants (one query per table), and the people and webhooks the
-dispatcher sends to."""
+the routing snapshot of several tenants (one query per table, or from a replica's cache checked
+with one query), and the people and webhooks the dispatcher sends to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -238,3 +240,81 @@ async def snapshots(
     """The routing snapshots of several tenants, with one query per table (not per tenant)."""
     rows = await snapshot_rows(conn, tenants, now)
     return {t: snapshot(t, rows[t], default_digest) for t in rows}
+
+
+async def versions(conn: asyncpg.Connection, tenants: Iterable[str]) -> dict[str, int]:
+    """The routing version of each of these tenants that has one (migration 004: a new one
+    with every committed change to what :func:`snapshot_rows` reads)."""
+    rows = await conn.fetch(
+        "select tenant, version from routing_versions where tenant = any($1::text[])",
+        list(tenants),
+    )
+    return {r["tenant"]: r["version"] for r in rows}
+
+
+@dataclass(frozen=True)
+class _Cached:
+    version: int
+    loaded: float
+    now: datetime
+    snapshot: TenantSnapshot
+
+
+class SnapshotCache:
+    """The routing snapshots of the tenants a replica has routed for, kept between batches.
+
+    :meth:`snapshots` reads the tenants' versions (one query) and loads, with
+    :func:`snapshot_rows`, only the tenants whose version differs from the cached one (or that
+    have none, or whose snapshot is older than ``max_age`` seconds, or was loaded for a later
+    ``now``: its silences are those not expired then). A change to a tenant's
+    directory, rules, subscriptions, silences, webhooks or preferences, by this replica or any
+    other, commits a new version with it (triggers of migration 004), so a batch whose version
+    query starts after the commit routes with the changed data. The version is read before the
+    rows: a change committed while they load makes the cached entry older than the data it
+    holds, never newer, and the next batch loads it again. Silences and assignments are checked
+    against the time and day at use (``silence_applies``, ``AssignmentView.holds``), so a
+    snapshot stays valid as time passes."""
+
+    def __init__(self, max_age: float = 300.0, clock: Callable[[], float] = time.monotonic):
+        self.max_age = max_age
+        self._clock = clock
+        self._entries: dict[tuple[str, DigestSchedule], _Cached] = {}
+        self.loads = 0
+        """How many tenant snapshots were loaded from the tables (tests, metrics)."""
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    async def snapshots(
+        self,
+        conn: asyncpg.Connection,
+        tenants: Iterable[str],
+        now: datetime,
+        default_digest: DigestSchedule,
+    ) -> dict[str, TenantSnapshot]:
+        names = sorted(set(tenants))
+        if not names:
+            return {}
+        current = await versions(conn, names)
+        at = self._clock()
+        out: dict[str, TenantSnapshot] = {}
+        stale: list[str] = []
+        for t in names:
+            entry = self._entries.get((t, default_digest))
+            if (
+                entry is not None
+                and entry.version == current.get(t, 0)
+                and at - entry.loaded < self.max_age
+                and entry.now <= now
+            ):
+                out[t] = entry.snapshot
+            else:
+                stale.append(t)
+        if stale:
+            rows = await snapshot_rows(conn, stale, now)
+            for t in stale:
+                snap = snapshot(t, rows[t], default_digest)
+                self._entries[(t, default_digest)] = _Cached(current.get(t, 0), at, now, snap)
+                out[t] = snap
+            self.loads += len(stale)
+        return out
