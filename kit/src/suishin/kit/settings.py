@@ -102,7 +102,6 @@ class PlatformSettings(TopicSettings):
         description="Platform-internal HMAC key (private in prod).",
     )
 
-    # Limits of every GraphQL endpoint (gateway and subgraphs; see kit.limits).
     consumer_idle_fetch_wait_ms: int = Field(
         default=IDLE_MS,
         description="Fetch wait of a consumer (the services' and the gateway's live hub) whose "
@@ -112,6 +111,8 @@ class PlatformSettings(TopicSettings):
         default=QUICK_MS,
         description="Fetch wait of a consumer while records flow (kit.fetchwait).",
     )
+
+    # Limits of every GraphQL endpoint (gateway and subgraphs; see kit.limits).
     max_query_depth: int = Field(default=12, description="Deepest selection nesting accepted.")
     max_query_tokens: int = Field(default=4000, description="Most lexer tokens in one document.")
     max_aliases: int = Field(default=30, description="Most aliases in one document.")

@@ -282,9 +282,6 @@ class SnapshotCache:
         self.loads = 0
         """How many tenant snapshots were loaded from the tables (tests, metrics)."""
 
-    def clear(self) -> None:
-        self._entries.clear()
-
     async def snapshots(
         self,
         conn: asyncpg.Connection,
