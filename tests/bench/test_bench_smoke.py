@@ -3,6 +3,7 @@ broker, every process of the platform. Figures are not checked, only that each o
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import sys
@@ -83,3 +84,22 @@ def test_idle_cpu_benchmark_runs_and_reports_every_service(infra: Infrastructure
     for name in ("plans", "indicators", "notifications", "gateway"):
         assert cpu[name] >= 0
     assert result["total_percent"] == round(sum(cpu.values()), 2)
+
+
+def test_broker_cpu_benchmark_counts_the_consumers_requests() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "suishin_bench_broker_cpu", SCRIPT.parent / "broker_cpu.py"
+    )
+    assert spec is not None and spec.loader is not None
+    broker_cpu = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = broker_cpu
+    spec.loader.exec_module(broker_cpu)
+    produce_only, one_group = broker_cpu.SCENARIOS[0], broker_cpu.SCENARIOS[3]
+    rows = [
+        asyncio.run(broker_cpu.measure(s, 50.0, 1.0, settle=0.5)) for s in (produce_only, one_group)
+    ]
+    assert [r["consumers"] for r in rows] == [0, 2]
+    assert all(r["broker_cpu_s"] >= 0 for r in rows)
+    # the consumers' fetches are requests the broker answers on top of the produce requests
+    assert rows[1]["requests_per_s"] > rows[0]["requests_per_s"] > 0
+    assert "+ 1 consumer of 5 topics" in broker_cpu.report(rows, 50.0)
