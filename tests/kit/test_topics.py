@@ -66,8 +66,8 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_producer_linger_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    """5 ms by default (a service's settings may default to another value)."""
-    assert make_broker(PlatformSettings())._connection_kwargs["linger_ms"] == 5
+    """0 by default: every hop of a live alert publishes at once."""
+    assert make_broker(PlatformSettings())._connection_kwargs["linger_ms"] == 0
     monkeypatch.setenv("SUISHIN_KAFKA_LINGER_MS", "2")
     assert make_broker(PlatformSettings())._connection_kwargs["linger_ms"] == 2
 

@@ -6,12 +6,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pytest
-
-from suishin.kit.broker import make_broker
 from suishin.notifications.domain import triggers
 from suishin.notifications.handlers import event_handler
-from suishin.notifications.settings import NotificationsSettings
 
 
 class Counter:
@@ -38,9 +34,3 @@ def test_no_relay_yet_still_wakes_the_dispatcher() -> None:
     assert handler.wake is not None
     handler.wake()
     assert dispatcher.calls == 1
-
-
-def test_the_relay_publishes_without_linger(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert make_broker(NotificationsSettings())._connection_kwargs["linger_ms"] == 0
-    monkeypatch.setenv("SUISHIN_KAFKA_LINGER_MS", "2")
-    assert make_broker(NotificationsSettings())._connection_kwargs["linger_ms"] == 2

@@ -85,10 +85,11 @@ class PlatformSettings(TopicSettings):
         default="all", description="Producer acks: all (wait for min.insync.replicas) | 1 | 0."
     )
     kafka_linger_ms: int = Field(
-        default=5,
+        default=0,
         ge=0,
         description="How long the process's producer (its outbox relay) waits to fill a "
-        "batch (ms); a service's settings may default to another value.",
+        "batch (ms). 0: each hop of a live alert publishes at once; a relay pass already "
+        "sends its claimed rows together.",
     )
     jwt_secret: str = DEV_JWT_SECRET
     jwt_jwks_url: str | None = None

@@ -9,11 +9,6 @@ from suishin.kit.settings import ServiceSettings
 
 class NotificationsSettings(ServiceSettings):
     port: int = Field(default=4003, validation_alias="SUISHIN_NOTIFICATIONS_PORT")
-    # The relay publishes notification.delivered, which the gateway pushes live: no linger.
-    kafka_linger_ms: int = Field(
-        default=0, ge=0, description="The producer's linger (ms): 0, the live push waits on it."
-    )
-
     # E-mail (SMTP). The embedded default runs the local sink on 127.0.0.1:2525.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
