@@ -5,6 +5,7 @@ where the per-topic groups it replaces had got to."""
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from suishin.devstack.testing import (
 )
 from suishin.kit.broker import ensure_topics, platform_topics
 from suishin.kit.consumer import Rejection, committed_offsets
+from suishin.kit.inbox import claim_many
 from suishin.kit.service import ServiceRuntime
 from suishin.kit.settings import ServiceSettings
 
@@ -254,3 +256,58 @@ async def test_the_group_starts_where_the_per_topic_groups_it_replaces_had_commi
     async with started(again):
         await wait_until(lambda: _true("after-restart" in seen), timeout=60)
         assert seen[before:] == ["after-restart"], "the new group's own offsets win"
+
+
+async def test_a_batch_failing_as_a_whole_is_read_again_and_the_inbox_dedups_it(
+    infra: Infrastructure, tmp_path: Path
+) -> None:
+    """What no topic's part caught fails the batch: FastStream nacks it, every partition of it
+    is read again, and what one topic had applied changes nothing the second time."""
+    (tmp_path / "001_applied.sql").write_text(
+        "create table applied (event_id uuid primary key, topic text not null);"
+    )
+    runtime = ServiceRuntime(
+        "nacktest",
+        isolated_settings(ServiceSettings, infra, handler_max_retries=0),
+        migrations=tmp_path,
+    )
+    handed = {FIRST: 0, SECOND: 0}
+    failures = 0
+
+    def handler(name: str, flaky: bool) -> Any:
+        async def handle(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+            nonlocal failures
+            handed[name] += len(events)
+            if flaky and failures < 2:
+                failures += 1
+                raise ConnectionRefusedError("the database is down")
+            async with runtime.pool.acquire() as conn, conn.transaction():
+                fresh = await claim_many(conn, name, [e.event_id for e in events])
+                await conn.executemany(
+                    "insert into applied values ($1, $2)",
+                    [(e.event_id, name) for e in events if e.event_id in fresh],
+                )
+            return []
+
+        return handle
+
+    runtime.add_consumer(FIRST, IndicatorReported, handler(FIRST, flaky=False))
+    runtime.add_consumer(SECOND, IndicatorReported, handler(SECOND, flaky=True))
+
+    def no_partial_retry(records: Any, after: float) -> None:
+        raise RuntimeError("seeking the failed part back failed")
+
+    runtime.group._read_again = no_partial_retry  # type: ignore[method-assign]
+    await ensure_topics(runtime.settings.kafka_bootstrap, platform_topics(runtime.settings))
+    await publish(infra, runtime.topic(FIRST), [report(f"one-{i}") for i in range(40)])
+    await publish(infra, runtime.topic(SECOND), [report(f"two-{i}") for i in range(40)])
+    async with started(runtime):
+
+        async def both_applied() -> bool:
+            rows = await runtime.pool.fetch("select topic, count(*) from applied group by topic")
+            return {r["topic"]: r["count"] for r in rows} == {FIRST: 40, SECOND: 40}
+
+        await wait_until(both_applied, timeout=90, message="both topics applied")
+        assert failures == 2
+        assert handed[FIRST] > 40, "the other topic's records were read again with the batch"
+        assert await runtime.pool.fetchval("select count(*) from applied") == 80

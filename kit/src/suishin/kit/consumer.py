@@ -375,16 +375,22 @@ class ConsumerGroup:
         return getattr(self.subscriber, "consumer", None)
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Hand each topic's records of one polled batch to its consumer, all at once; a
+        topic's part that fails is read again (:meth:`_read_again`), the rest is committed
+        when this returns. Raises only what no part caught (FastStream then nacks the whole
+        batch: every partition is read again, and the inbox dedups what was applied)."""
+        if not records:
+            return
+        work: list[tuple[BatchConsumer[Any], list[ConsumerRecord[Any, Any]]]] = []
         by_topic: dict[str, list[ConsumerRecord[Any, Any]]] = {}
         for record in records:  # a partition's records keep their order
             by_topic.setdefault(record.topic, []).append(record)
-        parts = [(self.consumers.get(topic), part) for topic, part in by_topic.items()]
-        for consumer, part in parts:
-            if consumer is None:  # subscribed topics only; nothing else can come
-                log.error("records of a topic without a consumer", extra={"topic": part[0].topic})
-        work = [(c, part) for c, part in parts if c is not None]
-        if not records:
-            return
+        for topic, part in by_topic.items():
+            consumer = self.consumers.get(topic)
+            if consumer is None:  # only subscribed topics are fetched
+                log.error("records of a topic without a consumer", extra={"topic": topic})
+            else:
+                work.append((consumer, part))
         self.fetch_wait.saw_records()
         results = await asyncio.gather(
             *(c.process(part, pace=False) for c, part in work), return_exceptions=True
@@ -407,8 +413,8 @@ class ConsumerGroup:
         """Seek each partition of ``records`` back to its earliest record (the position the
         batch's commit records) and pause it for ``after`` seconds."""
         kafka = self.kafka()
-        if kafka is None:
-            return
+        if kafka is None:  # not while a batch is handled; never commit past the records
+            raise RuntimeError("the consumer stopped while its batch failed")
         earliest: dict[TopicPartition, int] = {}
         for record in records:
             tp = TopicPartition(record.topic, record.partition)
