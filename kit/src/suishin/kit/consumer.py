@@ -20,6 +20,11 @@ Each batch runs in one span that continues the trace of its events (kit.tracing)
 handler enqueues carries that trace and its cause. Batch time and records per topic are metrics
 (kit.metrics); lag and progress are read at scrape time.
 
+A service's consumers share one Kafka consumer and one consumer group (:class:`ConsumerGroup`):
+a polled batch is split by topic, each topic's part goes to its :class:`BatchConsumer`, and a
+part that fails is read again on its own. The group starts where the per-topic groups it
+replaced had committed.
+
 Progress is tracked for readiness (:meth:`BatchConsumer.health`): a consumer with records
 waiting (lag) that has been busy with one batch, or failing, for longer than ``stall_after``
 seconds, or that has not started a batch since lag was first seen that long ago, is stalled.
