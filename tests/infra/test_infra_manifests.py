@@ -794,10 +794,8 @@ def consumer_groups() -> dict[str, set[tuple[str, str]]]:
     groups: dict[str, set[tuple[str, str]]] = {}
     for build in (plans, indicators, notifications):
         runtime, _ = build()
-        for consumer in runtime.consumers:
-            subscriber = consumer.subscriber
-            for topic in subscriber.topics:
-                groups.setdefault(runtime.name, set()).add((subscriber.group_id, topic.name))
+        for consumer in runtime.consumers:  # one group per service (kit.consumer.ConsumerGroup)
+            groups.setdefault(runtime.name, set()).add((runtime.group_id, consumer.topic))
     return groups
 
 

@@ -386,13 +386,13 @@ async def test_a_poll_that_finds_nothing_does_not_sleep() -> None:
     from faststream.kafka import KafkaBroker
     from faststream.kafka.subscriber import usecase
 
-    from suishin.kit.consumer import BatchConsumer, subscribe
+    from suishin.kit.consumer import BatchConsumer, ConsumerGroup, subscribe
 
     broker = KafkaBroker()
     consumer: BatchConsumer[IndicatorReported] = BatchConsumer(
         name="t", broker=broker, payload_type=IndicatorReported, handler=_no_handler
     )
-    subscribe(broker, consumer, topic="t", group_id="g", batch_timeout_ms=1000)
+    subscribe(broker, ConsumerGroup({"t": consumer}, group_id="g"), batch_timeout_ms=1000)
     polls: list[int] = []
 
     class Kafka:

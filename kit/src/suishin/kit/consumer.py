@@ -20,6 +20,11 @@ Each batch runs in one span that continues the trace of its events (kit.tracing)
 handler enqueues carries that trace and its cause. Batch time and records per topic are metrics
 (kit.metrics); lag and progress are read at scrape time.
 
+A service's consumers share one Kafka consumer and one consumer group (:class:`ConsumerGroup`):
+a polled batch is split by topic, each topic's part goes to its :class:`BatchConsumer`, and a
+part that fails is read again on its own. The group starts where the per-topic groups it
+replaced had committed.
+
 Progress is tracked for readiness (:meth:`BatchConsumer.health`): a consumer with records
 waiting (lag) that has been busy with one batch, or failing, for longer than ``stall_after``
 seconds, or that has not started a batch since lag was first seen that long ago, is stalled.
@@ -37,7 +42,8 @@ from itertools import chain
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -88,8 +94,10 @@ class BatchConsumer(Generic[P]):
         stall_after: float = 30.0,
         authentic: Callable[[ConsumerRecord[Any, Any]], bool] | None = None,
         service: str = "",
+        topic: str = "",
     ) -> None:
         self.name = name
+        self.topic = topic  # lag counts this topic's partitions ("": every assigned one)
         self.service = service
         self._broker = broker
         self._payload_type = payload_type
@@ -100,7 +108,7 @@ class BatchConsumer(Generic[P]):
         self.processed = 0
         self.dead_lettered = 0
         self.stall_after = stall_after
-        self.subscriber: Any = None  # FastStream's subscriber; its AIOKafkaConsumer gives lag
+        self.subscriber: Any = None  # FastStream's subscriber (shared by the consumer group)
         self.last_progress = time.monotonic()  # a batch was applied (or nothing was waiting)
         self.busy_since: float | None = None  # a batch is being applied since
         self.failing_since: float | None = None  # batches fail (redelivered) since
@@ -109,7 +117,12 @@ class BatchConsumer(Generic[P]):
         # short fetch waits while records flow, long ones when the topic is quiet (fetchwait.py)
         self.fetch_wait = FetchWait(lambda: getattr(self.subscriber, "consumer", None))
 
-    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    async def process(
+        self, records: Sequence[ConsumerRecord[Any, Any]], *, pace: bool = True
+    ) -> None:
+        """Apply one batch of this consumer's topic. On failure the batch is read again: with
+        ``pace``, after a growing pause here (:meth:`backoff`); without, the caller paces
+        (:class:`ConsumerGroup` pauses the topic's partitions instead)."""
         self.busy_since = time.monotonic()
         self._behind_since = None
         if records:
@@ -123,13 +136,18 @@ class BatchConsumer(Generic[P]):
             self._failures += 1
             # The batch is redelivered at once (nack): pace the attempts, so a failure that
             # persists is retried (and logged) a few times a minute, not in a tight loop.
-            await asyncio.sleep(min(30.0, self._base_backoff * 2 ** min(self._failures, 8)))
+            if pace:
+                await asyncio.sleep(self.backoff())
             raise
         finally:
             self.busy_since = None
         self.failing_since = None
         self._failures = 0
         self.last_progress = time.monotonic()
+
+    def backoff(self) -> float:
+        """Seconds to wait before a failed batch is tried again (grows with the failures)."""
+        return min(30.0, self._base_backoff * 2 ** min(self._failures, 8))
 
     async def _process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         valid: list[tuple[Envelope[P], ConsumerRecord[Any, Any]]] = []
@@ -164,7 +182,9 @@ class BatchConsumer(Generic[P]):
         kafka = getattr(self.subscriber, "consumer", None)
         if kafka is None:
             return None
-        partitions: list[TopicPartition] = sorted(kafka.assignment())
+        partitions: list[TopicPartition] = sorted(
+            tp for tp in kafka.assignment() if not self.topic or tp.topic == self.topic
+        )
         if not partitions:
             return 0
         offsets = await asyncio.gather(*(kafka.committed(tp) for tp in partitions))
@@ -314,38 +334,230 @@ POLL_MS = 1000
 as soon as records arrive; see :func:`_poll_without_sleep`)."""
 
 
+Offsets = Callable[
+    [dict[str, list[TopicPartition]]], Awaitable[dict[str, dict[TopicPartition, int]]]
+]
+"""Reads committed offsets: {group: partitions} to {group: {partition: offset}}, leaving out the
+partitions a group has committed nothing for (:func:`committed_offsets`)."""
+
+
+class ConsumerGroup:
+    """The consumers of one service: one FastStream subscriber (one aiokafka consumer, one
+    consumer group) subscribed to all their topics.
+
+    A Kafka consumer costs a fetch a second and a heartbeat every few seconds in the service
+    and as much at the broker, idle or not; one per service instead of one per topic
+    (issue 16). A polled batch is split by topic and each topic's records go to that topic's
+    :class:`BatchConsumer` (its payload type, signature check, dead letters, retries and
+    health figures stay its own); the topics' parts are applied concurrently, each
+    partition's records in order. A part that fails is read again from its earliest record
+    after the consumer's backoff, with its partitions paused meanwhile (:meth:`process`); the
+    other topics' records are committed and not handed over again.
+
+    ``previous`` names, per topic, the group that consumed it before (one group per topic, as
+    services did until issue 16): on assignment, a partition this group has committed nothing
+    for starts at that group's committed offset (:class:`_CarryOver`), so an upgraded
+    deployment does not read the whole history again."""
+
+    def __init__(
+        self,
+        consumers: dict[str, BatchConsumer[Any]],
+        *,
+        group_id: str,
+        previous: dict[str, str] | None = None,
+        offsets: Offsets | None = None,
+    ) -> None:
+        self.consumers = consumers
+        self.group_id = group_id
+        self.previous = previous or {}
+        self.offsets = offsets
+        self.subscriber: Any = None
+        self.fetch_wait = FetchWait(self.kafka)
+        self._resumes: set[asyncio.TimerHandle] = set()
+
+    def kafka(self) -> Any:
+        """The live AIOKafkaConsumer (None before the subscriber started)."""
+        return getattr(self.subscriber, "consumer", None)
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Hand each topic's records of one polled batch to its consumer, all at once; a
+        topic's part that fails is read again (:meth:`_read_again`), the rest is committed
+        when this returns. Raises only what no part caught (FastStream then nacks the whole
+        batch: every partition is read again, and the inbox dedups what was applied)."""
+        if not records:
+            return
+        work: list[tuple[BatchConsumer[Any], list[ConsumerRecord[Any, Any]]]] = []
+        by_topic: dict[str, list[ConsumerRecord[Any, Any]]] = {}
+        for record in records:  # a partition's records keep their order
+            by_topic.setdefault(record.topic, []).append(record)
+        for topic, part in by_topic.items():
+            consumer = self.consumers.get(topic)
+            if consumer is None:  # only subscribed topics are fetched
+                log.error("records of a topic without a consumer", extra={"topic": topic})
+            else:
+                work.append((consumer, part))
+        self.fetch_wait.saw_records()
+        results = await asyncio.gather(
+            *(c.process(part, pace=False) for c, part in work), return_exceptions=True
+        )
+        failed: list[tuple[BatchConsumer[Any], list[ConsumerRecord[Any, Any]]]] = []
+        for (consumer, part), result in zip(work, results, strict=True):
+            if isinstance(result, asyncio.CancelledError):
+                raise result
+            if isinstance(result, BaseException):
+                log.error(
+                    "batch failed; its records are read again",
+                    exc_info=result,
+                    extra={"consumer": consumer.name, "records": len(part)},
+                )
+                failed.append((consumer, part))
+        for consumer, part in failed:
+            self._read_again(part, consumer.backoff())
+
+    def _read_again(self, records: Sequence[ConsumerRecord[Any, Any]], after: float) -> None:
+        """Seek each partition of ``records`` back to its earliest record (the position the
+        batch's commit records) and pause it for ``after`` seconds."""
+        kafka = self.kafka()
+        if kafka is None:  # not while a batch is handled; never commit past the records
+            raise RuntimeError("the consumer stopped while its batch failed")
+        earliest: dict[TopicPartition, int] = {}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            earliest[tp] = min(record.offset, earliest.get(tp, record.offset))
+        for tp, offset in earliest.items():
+            kafka.seek(tp, offset)
+        kafka.pause(*earliest)
+
+        def resume() -> None:
+            self._resumes.discard(handle)
+            if self.kafka() is kafka:  # a restarted consumer starts unpaused
+                kafka.resume(*(tp for tp in earliest if tp in kafka.assignment()))
+
+        handle = asyncio.get_running_loop().call_later(after, resume)
+        self._resumes.add(handle)
+
+    def close(self) -> None:
+        for handle in self._resumes:
+            handle.cancel()
+        self._resumes.clear()
+
+    async def carried_over(self, assigned: set[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where to start the assigned partitions this group has committed nothing for: the
+        offset their topic's previous group committed, where it did."""
+        if self.offsets is None or not assigned:
+            return {}
+        asked: dict[str, list[TopicPartition]] = {self.group_id: sorted(assigned)}
+        for tp in sorted(assigned):
+            old = self.previous.get(tp.topic)
+            if old is not None and old != self.group_id:
+                asked.setdefault(old, []).append(tp)
+        if len(asked) == 1:
+            return {}
+        found = await self.offsets(asked)
+        mine = found.get(self.group_id, {})
+        starts: dict[TopicPartition, int] = {}
+        for tp in assigned:
+            old = self.previous.get(tp.topic)
+            if tp not in mine and old is not None and tp in found.get(old, {}):
+                starts[tp] = found[old][tp]
+        return starts
+
+
+class _CarryOver(ConsumerRebalanceListener):
+    """Starts newly assigned partitions at the previous groups' offsets
+    (:meth:`ConsumerGroup.carried_over`). aiokafka calls it once the assignment is in place;
+    the partitions are paused while the offsets are read, so nothing is fetched from where the
+    group would otherwise start (the beginning) meanwhile."""
+
+    def __init__(self, group: ConsumerGroup) -> None:
+        self.group = group
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        kafka = self.group.kafka()
+        if kafka is None or not assigned or not self.group.previous:
+            return
+        kafka.pause(*assigned)
+        try:
+            async with asyncio.timeout(15):
+                starts = await self.group.carried_over(assigned)
+            for tp, offset in starts.items():
+                kafka.seek(tp, offset)
+            if starts:
+                # committed at once: a quiet partition must not look like its whole history
+                # is waiting (lag, KEDA) until its first batch, nor be looked up again
+                await kafka.commit(starts)
+                log.info(
+                    "partitions start at the previous groups' offsets",
+                    extra={"group": self.group.group_id, "partitions": len(starts)},
+                )
+        except Exception as exc:  # the inbox dedups what is read again from the beginning
+            log.warning(
+                "previous groups' offsets not read; starting from the committed or earliest",
+                extra={"group": self.group.group_id, "error": repr(exc)},
+            )
+        finally:
+            kafka.resume(*(tp for tp in assigned if tp in kafka.assignment()))
+
+
+def committed_offsets(bootstrap: str, client_options: dict[str, Any] | None = None) -> Offsets:
+    """Read groups' committed offsets with an admin client of its own (opened per call: it is
+    only asked when partitions are assigned)."""
+
+    async def read(asked: dict[str, list[TopicPartition]]) -> dict[str, dict[TopicPartition, int]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_options or {}))
+        await admin.start()
+        try:
+            found: dict[str, dict[TopicPartition, int]] = {}
+            for group, partitions in asked.items():
+                offsets = await admin.list_consumer_group_offsets(group, partitions=partitions)
+                found[group] = {
+                    TopicPartition(tp.topic, tp.partition): meta.offset
+                    for tp, meta in offsets.items()
+                    if meta is not None and meta.offset >= 0
+                }
+            return found
+        finally:
+            await admin.close()
+
+    return read
+
+
 def subscribe(
     broker: KafkaBroker,
-    consumer: BatchConsumer[Any],
+    group: ConsumerGroup,
     *,
-    topic: str,
-    group_id: str,
     max_records: int = 1000,
     batch_timeout_ms: int = POLL_MS,
     heartbeat_interval_ms: int = 3000,
     idle_fetch_wait_ms: int = IDLE_MS,
     quick_fetch_wait_ms: int = QUICK_MS,
 ) -> None:
-    """Register ``consumer`` as a batch subscriber of ``topic`` in consumer group ``group_id``.
+    """Register ``group`` as one batch subscriber of all its topics in consumer group
+    ``group.group_id``.
 
     FastStream polls the consumer's buffer for up to ``batch_timeout_ms`` and, when it found
     nothing, sleeps as long again, so a record arriving meanwhile waits. The subscriber's poll
     is replaced by one without that sleep (:func:`_poll_without_sleep`): aiokafka's
     ``getmany`` returns as soon as a fetch response brings records, so a long poll costs no
     latency and wakes the service only when records come (or once per ``batch_timeout_ms``).
-    The fetch wait at the broker follows the traffic (:class:`~suishin.kit.fetchwait.FetchWait`).
-    ``heartbeat_interval_ms`` is the group heartbeat (ServiceSettings.consumer_heartbeat_ms),
-    ``idle_fetch_wait_ms`` and ``quick_fetch_wait_ms`` the fetch waits on a quiet topic and
-    while records flow (consumer_idle_fetch_wait_ms, consumer_quick_fetch_wait_ms)."""
+    The fetch wait at the broker follows the traffic of all the topics (one
+    :class:`~suishin.kit.fetchwait.FetchWait` per subscriber). ``max_records`` bounds a poll
+    across the topics. ``heartbeat_interval_ms`` is the group heartbeat
+    (ServiceSettings.consumer_heartbeat_ms), ``idle_fetch_wait_ms`` and
+    ``quick_fetch_wait_ms`` the fetch waits when quiet and while records flow
+    (consumer_idle_fetch_wait_ms, consumer_quick_fetch_wait_ms)."""
 
     async def handle(message: KafkaMessage) -> None:
         raw = message.raw_message
         records = raw if isinstance(raw, tuple) else (raw,)
-        await consumer.process(records)
+        await group.process(records)
 
     subscriber = broker.subscriber(
-        topic,
-        group_id=group_id,
+        *group.consumers,
+        group_id=group.group_id,
         batch=True,
         max_records=max_records,
         batch_timeout_ms=batch_timeout_ms,
@@ -359,7 +571,8 @@ def subscribe(
         # A long poll on a quiet topic is pure latency on tansu (it answers at the deadline):
         # the wait starts long (idle) and is shortened while records flow (kit.fetchwait).
         fetch_max_wait_ms=idle_fetch_wait_ms,
-        title=f"{consumer.name}:{topic}",
+        listener=_CarryOver(group),
+        title=group.group_id,
         parser=_parse_batch,
         decoder=_no_decoding,
     )
@@ -367,12 +580,14 @@ def subscribe(
     if not _poll_without_sleep(subscriber):  # FastStream's poll sleeps its timeout when empty
         log.warning("FastStream's batch poll kept; its sleep after an empty poll is short")
         subscriber.batch_timeout_ms = min(batch_timeout_ms, 10)
-    consumer.subscriber = subscriber
-    consumer.fetch_wait = FetchWait(
-        lambda: getattr(subscriber, "consumer", None),
-        quick_ms=quick_fetch_wait_ms,
-        idle_ms=idle_fetch_wait_ms,
+    group.subscriber = subscriber
+    group.fetch_wait = FetchWait(
+        group.kafka, quick_ms=quick_fetch_wait_ms, idle_ms=idle_fetch_wait_ms
     )
+    for topic, consumer in group.consumers.items():
+        consumer.topic = topic
+        consumer.subscriber = subscriber
+        consumer.fetch_wait = group.fetch_wait
 
 
 def _poll_without_sleep(subscriber: Any) -> bool:

@@ -6,7 +6,8 @@ its deadline, so on a quiet topic the wait is latency: a record produced meanwhi
 median of half the wait later. A short wait everywhere fixes the latency but makes every idle
 consumer fetch many times a second (the broker and every service burn CPU with no traffic).
 
-So each consumer fetches with a short wait (``quick_ms``) while it is receiving records, and
+So each Kafka consumer (one per service, for all its topics: kit.consumer ``ConsumerGroup``)
+fetches with a short wait (``quick_ms``) while it is receiving records on any of its topics, and
 with a long one (``idle_ms``) once nothing came for ``quiet_after`` seconds. The first record
 after a quiet spell waits for tansu's next look at the log (at 1/2, 3/4, 7/8, ... of the wait:
 at most half of ``idle_ms``, about a sixth on average); the ones behind it are quick again.

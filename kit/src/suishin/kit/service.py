@@ -38,7 +38,13 @@ from suishin.kit.broker import (
     platform_topics,
 )
 from suishin.kit.brokerwatch import EPOCH_TOPIC, BrokerWatch, EpochReader
-from suishin.kit.consumer import BatchConsumer, Handler, subscribe
+from suishin.kit.consumer import (
+    BatchConsumer,
+    ConsumerGroup,
+    Handler,
+    committed_offsets,
+    subscribe,
+)
 from suishin.kit.graphql import ServiceGraphQL
 from suishin.kit.logging import configure_logging
 from suishin.kit.migrations import open_migrated_pool
@@ -65,6 +71,11 @@ class ServiceRuntime:
         self.migrations = migrations
         self.broker = make_broker(settings, client_id=name)
         self.consumers: list[BatchConsumer[Any]] = []
+        self.group = ConsumerGroup(
+            {},
+            group_id=self.group_id,
+            offsets=committed_offsets(settings.kafka_bootstrap, kafka_client_options(settings)),
+        )
         self._background: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._pool: asyncpg.Pool | None = None
@@ -83,16 +94,30 @@ class ServiceRuntime:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
+    @property
+    def group_id(self) -> str:
+        """The consumer group of all this service's consumers (kit.consumer.ConsumerGroup).
+        Named under the ``<service>.`` prefix the Kafka ACLs grant the service (and KEDA),
+        like the per-topic groups before it."""
+        return f"{self.settings.topic_prefix}{self.name}.consumers"
+
+    def previous_group_id(self, topic: str) -> str:
+        """The group that consumed ``topic`` before issue 16 (one group per topic); its
+        committed offsets are carried over to :attr:`group_id`."""
+        return f"{self.settings.topic_prefix}{self.name}.{topic}"
+
     def add_consumer(
         self,
         topic: str,
         payload_type: type[Payload],
         handler: Handler[Any],
         *,
-        group_id: str | None = None,
         consumer_name: str | None = None,
     ) -> BatchConsumer[Any]:
-        """Consume ``topic`` (an unprefixed contracts name) in batches; see kit.consumer."""
+        """Consume ``topic`` (an unprefixed contracts name) in batches; see kit.consumer. The
+        service's consumers share one Kafka consumer and group, subscribed when it starts."""
+        if self.group.subscriber is not None:
+            raise RuntimeError("consumers are added before the service starts")
         consumer: BatchConsumer[Any] = BatchConsumer(
             name=consumer_name or f"{self.name}:{topic}",
             broker=self.broker,
@@ -102,21 +127,26 @@ class ServiceRuntime:
             stall_after=self.settings.consumer_stall_seconds,
             authentic=self._authentic if needs_signature(topic) else None,
             service=self.name,
+            topic=self.topic(topic),
         )
+        self.group.consumers[self.topic(topic)] = consumer
+        self.group.previous[self.topic(topic)] = self.previous_group_id(topic)
+        self.consumers.append(consumer)
+        return consumer
+
+    def _subscribe(self) -> None:
+        """One FastStream subscriber for all the consumers (before the broker starts)."""
+        if not self.group.consumers or self.group.subscriber is not None:
+            return
         subscribe(
             self.broker,
-            consumer,
-            topic=self.topic(topic),
-            # One group per subscription: a join for one topic never rebalances another.
-            group_id=group_id or f"{self.settings.topic_prefix}{self.name}.{topic}",
+            self.group,
             max_records=self.settings.consumer_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
             idle_fetch_wait_ms=self.settings.consumer_idle_fetch_wait_ms,
             quick_fetch_wait_ms=self.settings.consumer_quick_fetch_wait_ms,
         )
-        self.consumers.append(consumer)
-        return consumer
 
     def _authentic(self, record: Any) -> bool:
         return record_is_signed(self.settings.internal_key, record.value, record.headers)
@@ -135,6 +165,7 @@ class ServiceRuntime:
             max_size=self.settings.pool_max_size,
         )
         await self._ensure_topics()
+        self._subscribe()
         await self.broker.start()
         self.relay = OutboxRelay(
             self._pool,
@@ -156,10 +187,9 @@ class ServiceRuntime:
         log.info("service started", extra={"service": self.name, "schema": self.schema})
 
     async def _pace_fetches(self) -> None:
-        """Once a second: consumers whose topic went quiet switch to the long fetch wait."""
+        """Once a second: once the consumers' topics went quiet, the long fetch wait."""
         while True:
-            for consumer in self.consumers:
-                consumer.fetch_wait.tick()
+            self.group.fetch_wait.tick()
             await asyncio.sleep(1.0)
 
     async def _ensure_topics(self) -> None:
@@ -201,6 +231,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         await cancel_and_wait(self._tasks)
         self._tasks.clear()
+        self.group.close()
         if self.brokerwatch is not None:
             await self.brokerwatch.close()
         with contextlib.suppress(Exception):
