@@ -19,8 +19,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "e2e.py"
 
 
-def load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("suishin_bench_e2e", SCRIPT)
+def load_bench(script: str = "e2e") -> ModuleType:
+    """``bench/<script>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(
+        f"suishin_bench_{script}", SCRIPT.parent / f"{script}.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve their module by name
@@ -70,13 +73,7 @@ def test_e2e_benchmark_runs_and_reports_every_figure(infra: Infrastructure, tmp_
 
 
 def test_idle_cpu_benchmark_runs_and_reports_every_service(infra: Infrastructure) -> None:
-    spec = importlib.util.spec_from_file_location(
-        "suishin_bench_idle", SCRIPT.parent / "idle_cpu.py"
-    )
-    assert spec is not None and spec.loader is not None
-    idle = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = idle
-    spec.loader.exec_module(idle)
+    idle = load_bench("idle_cpu")
     env = dict(os.environ)
     env.update(isolated_env(infra))
     result = idle.run(0.5, 1.0, env=env)
@@ -87,13 +84,7 @@ def test_idle_cpu_benchmark_runs_and_reports_every_service(infra: Infrastructure
 
 
 def test_broker_cpu_benchmark_counts_the_consumers_requests() -> None:
-    spec = importlib.util.spec_from_file_location(
-        "suishin_bench_broker_cpu", SCRIPT.parent / "broker_cpu.py"
-    )
-    assert spec is not None and spec.loader is not None
-    broker_cpu = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = broker_cpu
-    spec.loader.exec_module(broker_cpu)
+    broker_cpu = load_bench("broker_cpu")
     produce_only, one_group = broker_cpu.SCENARIOS[0], broker_cpu.SCENARIOS[3]
     rows = [
         asyncio.run(broker_cpu.measure(s, 50.0, 1.0, settle=0.5)) for s in (produce_only, one_group)
