@@ -396,7 +396,6 @@ class ConsumerGroup:
                 log.error("records of a topic without a consumer", extra={"topic": topic})
             else:
                 work.append((consumer, part))
-        self.fetch_wait.saw_records()
         results = await asyncio.gather(
             *(c.process(part, pace=False) for c, part in work), return_exceptions=True
         )

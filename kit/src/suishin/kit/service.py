@@ -70,7 +70,6 @@ class ServiceRuntime:
         self.schema = settings.schema_name(schema_name or name)
         self.migrations = migrations
         self.broker = make_broker(settings, client_id=name)
-        self.consumers: list[BatchConsumer[Any]] = []
         self.group = ConsumerGroup(
             {},
             group_id=self.group_id,
@@ -93,6 +92,11 @@ class ServiceRuntime:
 
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
+
+    @property
+    def consumers(self) -> list[BatchConsumer[Any]]:
+        """The service's consumers, in the order they were added (one per topic)."""
+        return list(self.group.consumers.values())
 
     @property
     def group_id(self) -> str:
@@ -131,7 +135,6 @@ class ServiceRuntime:
         )
         self.group.consumers[self.topic(topic)] = consumer
         self.group.previous[self.topic(topic)] = self.previous_group_id(topic)
-        self.consumers.append(consumer)
         return consumer
 
     def _subscribe(self) -> None:
