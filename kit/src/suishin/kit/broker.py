@@ -55,10 +55,14 @@ def make_broker(settings: PlatformSettings, *, client_id: str = "suishin") -> Ka
         client_id=client_id,
         enable_idempotence=False,
         acks=producer_acks(settings),
-        # SUISHIN_KAFKA_LINGER_MS; 5 by default, 0 in the notifications service, whose relay
-        # publishes the live pushes (docs/benchmarks.md, issue 16 third and fourth rounds)
+        # SUISHIN_KAFKA_LINGER_MS, 0 by default (docs/benchmarks.md, issue 16 fifth round)
         linger_ms=settings.kafka_linger_ms,
         max_batch_size=256 * 1024,
+        # The one subscriber (kit.consumer.subscribe) takes the batch's raw records as its
+        # body. With FastDepends on, FastStream would resolve the handler's arguments for every
+        # batch, a synchronous context lookup among them in a worker thread: a thread hop per
+        # batch on the consumers' hot path (issue 16, sixth round).
+        apply_types=False,
         logger=logging.getLogger(f"suishin.{client_id}.broker"),
         log_level=logging.DEBUG,
     )

@@ -324,9 +324,11 @@ async def _parse_batch(
     return message
 
 
-async def _no_decoding(_: Any) -> None:
-    """The handler reads the raw records; FastStream's unbounded JSON decoding is skipped."""
-    return None
+async def _raw_records(message: KafkaMessage) -> tuple[ConsumerRecord[Any, Any], ...]:
+    """The handler's body: the batch's records as received (FastStream's unbounded JSON
+    decoding is skipped; each consumer parses with bounds)."""
+    raw = message.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
 
 
 POLL_MS = 1000
@@ -549,9 +551,7 @@ def subscribe(
     ``quick_fetch_wait_ms`` the fetch waits when quiet and while records flow
     (consumer_idle_fetch_wait_ms, consumer_quick_fetch_wait_ms)."""
 
-    async def handle(message: KafkaMessage) -> None:
-        raw = message.raw_message
-        records = raw if isinstance(raw, tuple) else (raw,)
+    async def handle(records: tuple[ConsumerRecord[Any, Any], ...]) -> None:
         await group.process(records)
 
     subscriber = broker.subscriber(
@@ -573,7 +573,7 @@ def subscribe(
         listener=_CarryOver(group),
         title=group.group_id,
         parser=_parse_batch,
-        decoder=_no_decoding,
+        decoder=_raw_records,
     )
     subscriber(handle)
     if not _poll_without_sleep(subscriber):  # FastStream's poll sleeps its timeout when empty
