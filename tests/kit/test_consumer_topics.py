@@ -3,6 +3,7 @@ ConsumerGroup): a polled batch is split by topic, a topic whose batch fails is r
 without the other topics' records being handed over again, and an upgraded service starts
 where the per-topic groups it replaces had got to."""
 
+import asyncio
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -311,3 +312,71 @@ async def test_a_batch_failing_as_a_whole_is_read_again_and_the_inbox_dedups_it(
         assert failures == 2
         assert handed[FIRST] > 40, "the other topic's records were read again with the batch"
         assert await runtime.pool.fetchval("select count(*) from applied") == 80
+
+
+async def test_fetching_is_held_while_a_batch_is_handled_and_a_failed_part_keeps_its_backoff(
+    infra: Infrastructure,
+) -> None:
+    """The consumer's partitions are paused while a batch is handled, so the next fetch brings
+    everything that arrived meanwhile; they are fetched again once it is done, except those of
+    a part that failed, which wait for their backoff."""
+    runtime = ServiceRuntime(
+        "holdtest",
+        isolated_settings(ServiceSettings, infra, handler_max_retries=0),
+        migrations=None,
+    )
+    gate = asyncio.Event()
+    held: list[tuple[set[TopicPartition], set[TopicPartition]]] = []  # (paused, assigned)
+    first_seen: list[str] = []
+    second_seen: list[str] = []
+    failures = 0
+
+    async def first(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+        kafka = runtime.group.kafka()
+        held.append((set(kafka.paused()), set(kafka.assignment())))
+        await gate.wait()
+        first_seen.extend(e.payload.indicator_key for e in events)
+        return []
+
+    async def second(events: list[Envelope[IndicatorReported]]) -> Sequence[Rejection]:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise ConnectionRefusedError("the database is down")
+        second_seen.extend(e.payload.indicator_key for e in events)
+        return []
+
+    runtime.add_consumer(FIRST, IndicatorReported, first)
+    runtime.add_consumer(SECOND, IndicatorReported, second)
+    paused_after_release: list[set[TopicPartition]] = []
+    release = runtime.group.release
+
+    def observed_release() -> None:
+        release()
+        kafka = runtime.group.kafka()
+        paused_after_release.append(set(kafka.paused()) if kafka is not None else set())
+
+    runtime.group.release = observed_release  # type: ignore[method-assign]
+    async with started(runtime):
+        kafka = runtime.group.kafka()
+        await publish(infra, runtime.topic(FIRST), [report(f"a-{i}") for i in range(5)])
+        await wait_until(lambda: _true(bool(held)), timeout=60, message="a batch handled")
+        paused, assigned = held[0]
+        assert assigned and paused == assigned, "every partition held while the batch runs"
+        # arrives while the batch is held: fetched once it is done, nothing lost
+        later = [f"b-{i}" for i in range(10)]
+        await publish(infra, runtime.topic(FIRST), [report(k) for k in later])
+        gate.set()
+        wanted = sorted([f"a-{i}" for i in range(5)] + later)
+        await wait_until(lambda: _true(sorted(first_seen) == wanted), timeout=60)
+        await wait_until(lambda: _true(not kafka.paused()), timeout=10, message="fetching again")
+
+        await publish(infra, runtime.topic(SECOND), [report("s-0")])
+        await wait_until(lambda: _true(second_seen == ["s-0"]), timeout=60, message="retried")
+        assert failures == 1
+        backing_off = [
+            p
+            for p in paused_after_release
+            if p and all(tp.topic == runtime.topic(SECOND) for tp in p)
+        ]
+        assert backing_off, "the failed part's partition stayed paused after the batch"
