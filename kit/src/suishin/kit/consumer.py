@@ -442,6 +442,10 @@ class ConsumerGroup:
             assigned = kafka.assignment()
             kafka.resume(*(tp for tp in held if tp in assigned))
 
+    def held_revoked(self) -> None:
+        """The partitions were revoked (a rebalance): the hold has nothing left to resume."""
+        self._held, self._held_on = set(), None
+
     def _read_again(self, records: Sequence[ConsumerRecord[Any, Any]], after: float) -> None:
         """Seek each partition of ``records`` back to its earliest record (the position the
         batch's commit records) and pause it for ``after`` seconds."""
@@ -502,7 +506,9 @@ class _CarryOver(ConsumerRebalanceListener):
         self.group = group
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        return None
+        # what the group assigns next is fetched from its own start (and may be paused here
+        # while the previous groups' offsets are read): the batch's hold must not resume it
+        self.group.held_revoked()
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         kafka = self.group.kafka()

@@ -1,0 +1,81 @@
+"""The bookkeeping of a batch's hold on fetching (kit.consumer ConsumerGroup.hold/release):
+what it resumes after the batch, and what it leaves to others. The behaviour on the real
+broker is in test_consumer_topics.py."""
+
+from types import SimpleNamespace
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from suishin.kit.consumer import ConsumerGroup, _CarryOver
+
+A, B, C = (TopicPartition("t", p) for p in range(3))
+
+
+class Partitions:
+    """The pause state of a consumer's assignment, as aiokafka's consumer keeps it."""
+
+    def __init__(self, *assigned: TopicPartition) -> None:
+        self.assigned = set(assigned)
+        self._paused: set[TopicPartition] = set()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self.assigned)
+
+    def paused(self) -> set[TopicPartition]:
+        return self._paused & self.assigned
+
+    def pause(self, *tps: TopicPartition) -> None:
+        assert set(tps) <= self.assigned
+        self._paused.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        assert set(tps) <= self.assigned
+        self._paused.difference_update(tps)
+
+
+def group_on(kafka: Any) -> ConsumerGroup:
+    group = ConsumerGroup({}, group_id="g")
+    group.subscriber = SimpleNamespace(consumer=kafka)
+    return group
+
+
+def test_a_hold_pauses_the_assignment_and_resumes_only_what_it_paused() -> None:
+    kafka = Partitions(A, B, C)
+    kafka.pause(C)  # paused by someone else (a failed part's backoff)
+    group = group_on(kafka)
+    group.hold(kafka)
+    assert kafka.paused() == {A, B, C}
+    group.release()
+    assert kafka.paused() == {C}
+    group.release()  # twice (the handler, then the next poll) changes nothing
+    assert kafka.paused() == {C}
+
+
+def test_a_partition_unassigned_during_the_batch_is_not_resumed() -> None:
+    kafka = Partitions(A, B)
+    group = group_on(kafka)
+    group.hold(kafka)
+    kafka.assigned = {A}
+    group.release()
+    assert kafka.paused() == set()
+
+
+async def test_after_a_rebalance_the_hold_resumes_nothing() -> None:
+    kafka = Partitions(A, B)
+    group = group_on(kafka)
+    group.hold(kafka)
+    await _CarryOver(group).on_partitions_revoked({A, B})  # the subscriber's listener
+    kafka.pause(A)  # newly assigned, paused while the previous groups' offsets are read
+    group.release()
+    assert kafka.paused() == {A, B}
+
+
+def test_a_hold_on_a_consumer_since_replaced_resumes_nothing_on_the_new_one() -> None:
+    old, new = Partitions(A), Partitions(A)
+    group = group_on(old)
+    group.hold(old)
+    group.subscriber = SimpleNamespace(consumer=new)
+    new.pause(A)
+    group.release()
+    assert new.paused() == {A}
