@@ -23,7 +23,8 @@ handler enqueues carries that trace and its cause. Batch time and records per to
 A service's consumers share one Kafka consumer and one consumer group (:class:`ConsumerGroup`):
 a polled batch is split by topic, each topic's part goes to its :class:`BatchConsumer`, and a
 part that fails is read again on its own. The group starts where the per-topic groups it
-replaced had committed.
+replaced had committed. Fetching is held while a batch is handled (:meth:`ConsumerGroup.hold`),
+so the next batch brings everything that arrived meanwhile rather than a prefetched few.
 
 Progress is tracked for readiness (:meth:`BatchConsumer.health`): a consumer with records
 waiting (lag) that has been busy with one batch, or failing, for longer than ``stall_after``
