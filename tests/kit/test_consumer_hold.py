@@ -7,7 +7,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from suishin.kit.consumer import ConsumerGroup, _CarryOver
+from suishin.kit.consumer import ConsumerGroup, _CarryOver, _poll_without_sleep
 
 A, B, C = (TopicPartition("t", p) for p in range(3))
 
@@ -79,3 +79,31 @@ def test_a_hold_on_a_consumer_since_replaced_resumes_nothing_on_the_new_one() ->
     new.pause(A)
     group.release()
     assert new.paused() == {A}
+
+
+class Buffered(Partitions):
+    """A consumer whose buffer holds ``waiting`` records of partition A."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(A, B)
+        self.waiting = waiting
+
+    async def getmany(
+        self, *, timeout_ms: int, max_records: int
+    ) -> dict[TopicPartition, list[int]]:
+        taken = min(self.waiting, max_records)
+        self.waiting -= taken
+        return {A: list(range(taken))} if taken else {}
+
+
+async def test_the_poll_holds_fetching_once_caught_up_not_while_behind() -> None:
+    subscriber = SimpleNamespace(get_msg=lambda kafka: None, batch_timeout_ms=10, max_records=4)
+    kafka = Buffered(waiting=6)
+    group = group_on(kafka)
+    assert _poll_without_sleep(subscriber, group)
+    assert len(await subscriber.get_msg(kafka)) == 4  # a full batch: more are buffered
+    assert kafka.paused() == set(), "behind: the buffered records are kept, prefetching goes on"
+    assert len(await subscriber.get_msg(kafka)) == 2  # the rest: caught up
+    assert kafka.paused() == {A, B}, "caught up: fetching held while the batch is handled"
+    assert await subscriber.get_msg(kafka) == ()  # the next poll releases the hold first
+    assert kafka.paused() == set()

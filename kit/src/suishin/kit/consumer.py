@@ -428,7 +428,8 @@ class ConsumerGroup:
         partitions are fetched when the batch is done (:meth:`release`) and the next batch
         brings everything that arrived while this one was handled: half a batch time on
         average (issue 16, sixth round). Partitions paused for another reason (a failed part's
-        backoff, the carry-over of offsets) are left to their owner."""
+        backoff, the carry-over of offsets) are left to their owner. Not for a full batch (the
+        consumer is behind: see :func:`_poll_without_sleep`)."""
         paused = kafka.paused()
         self._held = {tp for tp in kafka.assignment() if tp not in paused}
         self._held_on = kafka
@@ -646,9 +647,13 @@ def _poll_without_sleep(subscriber: Any, group: ConsumerGroup | None = None) -> 
         batches = await kafka.getmany(
             timeout_ms=subscriber.batch_timeout_ms, max_records=subscriber.max_records
         )
-        if batches and group is not None:
+        records = tuple(chain.from_iterable(batches.values()))
+        # Fewer than asked for: every partition's buffer is drained, the consumer has caught up
+        # and holds fetching for latency. A full batch leaves records buffered, which pausing
+        # would throw away (fetched again later); behind, prefetching is what keeps up.
+        if records and group is not None and len(records) < subscriber.max_records:
             group.hold(kafka)
-        return tuple(chain.from_iterable(batches.values()))
+        return records
 
     subscriber.get_msg = get_msg
     return True
