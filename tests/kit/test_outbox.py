@@ -251,3 +251,65 @@ async def test_a_relay_cancelled_as_it_is_woken_stops(env) -> None:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_pass_short_of_a_batch_is_not_followed_by_an_empty_one(env) -> None:
+    """After a pass that claimed fewer rows than a batch the relay waits for its next wake-up
+    instead of looking again (an empty pass is three round trips to PostgreSQL); a row
+    committed while a pass publishes still goes out, on the wake-up its writer gives; a full
+    batch is followed by another pass at once."""
+    settings, pool, _relay, topic = env
+    schema = settings.schema_name("outboxtest")
+    broker = make_broker(settings)
+    await broker.start()
+    publisher = BrokerPublisher(broker)
+    passes: list[int] = []
+    written_during_pass = False
+
+    async def publish(records) -> None:
+        nonlocal written_during_pass
+        if not written_during_pass:  # a writer commits while the first pass publishes
+            written_during_pass = True
+            async with pool.acquire() as conn, conn.transaction():
+                await enqueue(conn, reported(2, "partial"))
+            relay.wake()  # as the writer's handler does after its commit
+        await publisher(records)
+
+    relay = OutboxRelay(
+        pool, schema, publish, topic_prefix=settings.topic_prefix, batch_size=3, poll_interval=60
+    )
+    counted = relay.publish_pending
+
+    async def publish_pending() -> int:
+        passes.append(await counted())
+        return passes[-1]
+
+    relay.publish_pending = publish_pending  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+
+    async def waiting(count: int) -> bool:
+        if task.done():
+            task.result()
+        return len(passes) >= count and bool(relay._wakeup._waiters)
+
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, reported(1, "partial"))
+        relay.wake()
+        await wait_until(lambda: waiting(2), message="the relay waiting after two passes")
+        assert passes == [1, 1]  # the second pass was the writer's wake-up, not a look-again
+
+        async with pool.acquire() as conn, conn.transaction():
+            for n in range(3, 7):
+                await enqueue(conn, reported(n, "partial"))
+        relay.wake()
+        await wait_until(lambda: waiting(4), message="the relay waiting after a full batch")
+        assert passes == [1, 1, 3, 1]  # a full batch: the rest at once
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(6)
+    assert [json.loads(r.value)["aggregate_version"] for r in records] == list(range(1, 7))

@@ -189,7 +189,12 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publish continuously: on NOTIFY from the outbox trigger (or :meth:`wake`), and every
         poll interval, which is only a fallback while LISTEN works (``listen_poll_interval``),
-        so an idle relay costs the database a query every few seconds, not twice a second."""
+        so an idle relay costs the database a query every few seconds, not twice a second.
+
+        A pass that claimed fewer rows than a batch has published everything committed before
+        it began, so the relay waits rather than looking again (an empty pass is three round
+        trips): a row committed during the pass woke it (NOTIFY, or :meth:`wake` after the
+        writer's commit), and the wake-up is cleared before the pass, so it is not lost."""
         listener = await self._listen()
         backoff = self._poll_interval
         last_purge = 0.0
@@ -205,8 +210,8 @@ class OutboxRelay:
                     if loop.time() - last_purge > 3600:
                         last_purge = loop.time()
                         await self.purge_published()
-                    if n:
-                        continue
+                    if n >= self._batch_size:
+                        continue  # a full batch: more rows may be waiting
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker or database down: retry with backoff
