@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+import asyncpg
 import pytest
 import pytest_asyncio
 
@@ -41,7 +42,9 @@ async def svc(infra: Infrastructure) -> AsyncIterator[SimpleNamespace]:
         yield SimpleNamespace(runtime=runtime)
 
 
-async def insert_delivery(svc: SimpleNamespace, **values: object) -> uuid.UUID:
+async def insert_delivery(
+    svc: SimpleNamespace, conn: asyncpg.Connection | None = None, **values: object
+) -> uuid.UUID:
     """A delivery row written by another connection, as another replica or a tool would."""
     row = {
         "id": uuid.uuid4(),
@@ -54,22 +57,93 @@ async def insert_delivery(svc: SimpleNamespace, **values: object) -> uuid.UUID:
     }
     columns = ", ".join(row)
     marks = ", ".join(f"${i}" for i in range(1, len(row) + 1))
-    await svc.runtime.pool.execute(
+    await (conn or svc.runtime.pool).execute(
         f"insert into deliveries ({columns}) values ({marks})", *row.values()
     )
     return row["id"]  # type: ignore[return-value]
 
 
 @pytest.mark.asyncio(loop_scope="session")
-async def test_a_new_delivery_wakes_the_dispatcher(svc: SimpleNamespace) -> None:
+async def test_a_new_email_delivery_wakes_the_dispatcher(svc: SimpleNamespace) -> None:
     dispatcher = svc.runtime.dispatcher
     before = dispatcher.notified
-    await insert_delivery(svc)
+    due = await insert_delivery(
+        svc,
+        channel="email",
+        status="pending",
+        address="someone@example.jp",
+        next_attempt_at=NOW + timedelta(hours=1),
+    )
+    try:
 
-    async def woken() -> bool:
-        return dispatcher.notified > before
+        async def woken() -> bool:
+            return dispatcher.notified > before
 
-    await wait_until(woken, timeout=5, message="the dispatcher woken by NOTIFY")
+        await wait_until(woken, timeout=5, message="the dispatcher woken by NOTIFY")
+    finally:
+        await svc.runtime.pool.execute("delete from deliveries where id = $1", due)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_only_deliveries_the_dispatcher_sends_notify(svc: SimpleNamespace) -> None:
+    """An inbox delivery (one with every alert) or a digest item does not wake the dispatchers;
+    a pending e-mail or webhook call does. The inserts run in one transaction, each followed by
+    a marker NOTIFY: a transaction's notifications arrive together, in the order sent."""
+    runtime = svc.runtime
+    received: list[str] = []
+    listener = await asyncpg.connect(runtime.settings.database_url)
+    later = NOW + timedelta(hours=1)  # pending, not due: the woken dispatcher sends nothing
+    ids: list[uuid.UUID] = []
+    try:
+        await listener.add_listener("suishin_deliveries", lambda *a: received.append(a[3]))
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            ids.append(await insert_delivery(svc, conn))
+            await conn.execute("select pg_notify('suishin_deliveries', 'after inbox')")
+            ids.append(
+                await insert_delivery(
+                    svc, conn, channel="email", status="digest", address="someone@example.jp"
+                )
+            )
+            await conn.execute("select pg_notify('suishin_deliveries', 'after digest item')")
+            ids.append(
+                await insert_delivery(
+                    svc,
+                    conn,
+                    channel="webhook",
+                    status="pending",
+                    address="https://example.invalid/hook",
+                    next_attempt_at=later,
+                )
+            )
+            await conn.execute("select pg_notify('suishin_deliveries', 'after webhook')")
+
+        async def all_arrived() -> bool:
+            return "after webhook" in received
+
+        await wait_until(all_arrived, timeout=5, message="the marker notifications")
+        assert received == ["after inbox", "after digest item", runtime.schema, "after webhook"]
+    finally:
+        await listener.close()
+        await runtime.pool.execute("delete from deliveries where id = any($1::uuid[])", ids)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_batch_wakes_a_listening_dispatcher_only_through_notify(
+    svc: SimpleNamespace,
+) -> None:
+    """The handlers' direct wake-up after a batch is for a dispatcher that polls; while it
+    listens, the trigger wakes it for what it sends and an inbox-only batch costs no pass."""
+    dispatcher = svc.runtime.dispatcher
+    dispatcher._wakeup.clear()
+    dispatcher.deliveries_committed()
+    assert not dispatcher._wakeup.is_set()
+    listener = dispatcher._listener
+    dispatcher._listener = None  # as while LISTEN is lost
+    try:
+        dispatcher.deliveries_committed()
+        assert dispatcher._wakeup.is_set()
+    finally:
+        dispatcher._listener = listener
 
 
 @pytest.mark.asyncio(loop_scope="session")

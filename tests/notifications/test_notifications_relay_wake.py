@@ -1,6 +1,7 @@
 """A batch that created notifications wakes the outbox relay in the process, so its
 ``notification.delivered`` events (the live push) do not wait for the NOTIFY after the commit;
-the relay's producer does not linger."""
+the relay's producer does not linger. The dispatcher is told of the batch's deliveries (it
+wakes for them only when it cannot LISTEN: test_notifications_dispatcher_wake.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ class Counter:
         self.calls = 0
 
     def wake(self) -> None:
+        self.calls += 1
+
+    def deliveries_committed(self) -> None:  # the dispatcher's (it wakes only when polling)
         self.calls += 1
 
 

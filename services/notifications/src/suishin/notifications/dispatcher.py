@@ -55,6 +55,7 @@ class Dispatcher:
         self._schema = schema
         self.notified = 0  # wake-ups by NOTIFY (tests, diagnostics)
         self.listener_pid: int | None = None
+        self._listener: asyncpg.Connection | None = None
         self.settings = settings
         self.clock = clock
         self.renderer = renderer
@@ -78,8 +79,15 @@ class Dispatcher:
     def wake(self) -> None:
         self._wakeup.set()
 
+    def deliveries_committed(self) -> None:
+        """Deliveries were committed in this process. While LISTEN works the trigger's NOTIFY
+        wakes every replica's dispatcher, and only for deliveries it sends (pending e-mails and
+        webhook calls; an inbox delivery needs no pass), so this wakes it only when it polls."""
+        if self._listener is None or self._listener.is_closed():
+            self._wakeup.set()
+
     async def run(self) -> None:
-        listener = await self._listen()
+        listener = self._listener = await self._listen()
         try:
             while True:
                 self._wakeup.clear()
@@ -88,7 +96,7 @@ class Dispatcher:
                     while await self.run_once():
                         pass
                     if listener is not None and listener.is_closed():  # e.g. PostgreSQL restarted
-                        listener = await self._listen()
+                        listener = self._listener = await self._listen()
                     if listener is not None:
                         wait = await self.seconds_until_due()
                 except asyncio.CancelledError:

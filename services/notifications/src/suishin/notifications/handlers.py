@@ -62,7 +62,7 @@ def event_handler(
     def wake() -> None:
         # the batch's notification.delivered events are in the outbox: the relay publishes them
         # now rather than on the NOTIFY that follows the commit (the live push waits on it)
-        runtime.dispatcher.wake()
+        runtime.dispatcher.deliveries_committed()
         if runtime.relay is not None:
             runtime.relay.wake()
 
