@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,8 +14,14 @@ import pytest
 from suishin.contracts import ids
 from suishin.contracts.events import IndicatorStatusChanged, parse_event
 from suishin.indicators.commands import ingest
+from suishin.indicators.domain.model import ReportingPeriod
 from suishin.indicators.domain.reports import Report
 from suishin.indicators.importer import REIMPORT_REASON, import_indicator_definitions
+from suishin.indicators.storage.measurements import (
+    NewMeasurement,
+    current_observations,
+    write_measurements,
+)
 from suishin.indicators.sweep import sweep
 
 from .conftest import JUNE_2024, IndicatorsDb, dataset, plan_file, small_plan
@@ -318,6 +325,69 @@ async def test_a_late_report_recorded_earlier_does_not_replace_the_current_value
             ids.indicator_id("storeku", key),
         )
     assert current == 33
+
+
+async def test_a_write_returns_the_current_values_the_table_then_holds(
+    indicators_db: IndicatorsDb,
+) -> None:
+    """The ingest evaluates the current values ``write_measurements`` returns instead of reading
+    them again: after every kind of write they are what ``current_observations`` reads
+    (a value as the database gives it back, e.g. ``1E+2`` as ``100``)."""
+    await import_indicator_definitions(indicators_db.pool, plan_file(small_plan("writtenku")))
+    rpa, sns = ids.indicator_id("writtenku", "p1.rpa"), ids.indicator_id("writtenku", "p1.sns")
+
+    def new(indicator: Any, period: str, value: object, at: datetime, **kw: Any) -> Any:
+        return NewMeasurement(
+            tenant="writtenku",
+            indicator_id=indicator,
+            period=ReportingPeriod.parse(period),
+            value=None if value is None else Decimal(str(value)),
+            text_value=kw.pop("text", None),
+            unit=None,
+            source="test",
+            idempotency_key=f"written-{uuid.uuid4()}",
+            reported_by=None,
+            is_correction=kw.pop("is_correction", False),
+            comment=None,
+            occurred_at=at,
+            event_id=None,
+            via="kafka",
+        )
+
+    batches = [
+        [new(rpa, "FY2023", 5, T0), new(rpa, "FY2024", "1E+2", T0)],  # new periods
+        [new(rpa, "FY2024", 7, T0 + timedelta(days=1))],  # a later value; FY2023 untouched
+        [new(rpa, "FY2024", 9, T0 - timedelta(days=9))],  # a late report loses
+        [  # two of one period in a batch, and a correction that wins over both
+            new(rpa, "FY2025", 1, T0 + timedelta(days=2)),
+            new(rpa, "FY2025", 2, T0 + timedelta(days=3)),
+            new(rpa, "FY2024", "3.50", T0, is_correction=True),
+            new(sns, "FY2024", None, T0, text="テキスト"),
+        ],
+    ]
+
+    def rows(current: Any) -> dict[Any, list[tuple[str, Any, Any, str]]]:
+        return {
+            i: sorted((o.period.label, o.value, o.text, str(o.value)) for o in obs)
+            for i, obs in current.items()
+        }
+
+    async with indicators_db.pool.acquire() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            for batch in batches:
+                written = await write_measurements(conn, batch)
+                read = await current_observations(conn, list(written.current))
+                assert set(written.current) == {m.indicator_id for m in batch}
+                assert rows(written.current) == rows(read)
+            assert rows(written.current)[rpa] == [
+                ("FY2023", Decimal("5"), None, "5"),
+                ("FY2024", Decimal("3.50"), None, "3.50"),
+                ("FY2025", Decimal("2"), None, "2"),
+            ]
+        finally:
+            await tx.rollback()
 
 
 async def test_reports_that_cannot_be_applied_are_refused_with_a_reason(

@@ -38,6 +38,7 @@ from suishin.indicators.domain.definitions import (
 )
 from suishin.indicators.domain.evaluation import Evaluation, evaluate, years_to_evaluate
 from suishin.indicators.domain.model import (
+    Observation,
     ReportingPeriod,
     ReportRejected,
     TargetSpec,
@@ -90,10 +91,12 @@ async def reevaluate(
     now: datetime,
     *,
     from_fiscal_year: Mapping[UUID, int] | None = None,
+    observations: Mapping[UUID, list[Observation]] | None = None,
 ) -> list[StatusChange]:
     """Evaluate the plan years of ``indicators`` that have started by ``now`` (from
     ``from_fiscal_year`` on, per indicator, when given), store what changed and enqueue
-    ``indicator.status_changed`` for every status that changed.
+    ``indicator.status_changed`` for every status that changed. ``observations``: the
+    indicators' current values when the caller has them (a write returns them), else read.
 
     The caller holds the indicators' row locks (``load_indicators(..., lock=True)``), so two
     transactions never announce the same change twice. A first evaluation that finds no data
@@ -102,7 +105,8 @@ async def reevaluate(
     if not indicators:
         return []
     ids = list(indicators)
-    observations = await storage.measurements.current_observations(conn, ids)
+    if observations is None:
+        observations = await storage.measurements.current_observations(conn, ids)
     stored = await storage.statuses.load_statuses(conn, ids)
     to_write: list[tuple[UUID, Evaluation]] = []
     changed: list[tuple[IndicatorRecord, Evaluation, IndicatorStatus | None]] = []
@@ -266,7 +270,7 @@ async def ingest(
             result.duplicates.append((report, before["id"]))
         else:
             result.rejected.append((report, key_reused(report)))
-    ids = await storage.measurements.write_measurements(
+    written = await storage.measurements.write_measurements(
         conn,
         [
             NewMeasurement(
@@ -290,12 +294,14 @@ async def ingest(
     )
     affected: dict[UUID, IndicatorRecord] = {}
     from_fy: dict[UUID, int] = {}
-    for (report, indicator, period), measurement_id in zip(fresh, ids, strict=True):
+    for (report, indicator, period), measurement_id in zip(fresh, written.ids, strict=True):
         result.accepted.append(Accepted(report, measurement_id, indicator))
         affected[indicator.id] = indicator
         earliest = from_fy.get(indicator.id, period.fiscal_year)
         from_fy[indicator.id] = min(earliest, period.fiscal_year)
-    result.changes = await reevaluate(conn, affected, now, from_fiscal_year=from_fy)
+    result.changes = await reevaluate(
+        conn, affected, now, from_fiscal_year=from_fy, observations=written.current
+    )
     return result
 
 

@@ -3,6 +3,7 @@ period is current, reading them back."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +34,21 @@ class NewMeasurement:
     via: str
 
 
-async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasurement]) -> list[int]:
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_measurements` stored: the new rows' ids in order, and the current
+    values of every indicator it wrote for, after the write (what
+    :func:`current_observations` would read)."""
+
+    ids: list[int]
+    current: dict[UUID, list[Observation]]
+
+
+async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasurement]) -> Written:
     """Store new reports (their idempotency keys are unused) and decide, per indicator and
-    period, which value is current; return the new rows' ids in order.
+    period, which value is current; return the new rows' ids in order and the indicators'
+    current values (read once, before the write, and updated with its decisions: the caller
+    evaluates them without reading them again).
 
     The current value is decided by one order, ``(is_correction, occurred_at, received)``: a
     correction outranks every ordinary report whatever its ``occurred_at``; among corrections,
@@ -49,17 +62,16 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
     stored report (a duplicate).
     """
     if not rows:
-        return []
-    pairs = list({(r.indicator_id, r.period.label) for r in rows})
-    current = await conn.fetch(
-        """select m.id, m.indicator_id, m.period, m.is_correction, m.occurred_at
-           from measurements m
-           join unnest($1::uuid[], $2::text[]) as a(indicator_id, period)
-             on m.indicator_id = a.indicator_id and m.period = a.period
-           where m.is_current""",
-        [p[0] for p in pairs],
-        [p[1] for p in pairs],
+        return Written([], {})
+    # every current value of the indicators (the caller evaluates them); those of the batch's
+    # periods compete with the new rows
+    stored = await conn.fetch(
+        """select id, indicator_id, period, is_correction, occurred_at, value, text_value
+           from measurements where is_current and indicator_id = any($1::uuid[])""",
+        list({r.indicator_id for r in rows}),
     )
+    pairs = {(r.indicator_id, r.period.label) for r in rows}
+    current = [r for r in stored if (r["indicator_id"], r["period"]) in pairs]
     ids: list[int] = [
         r[0]
         for r in await conn.fetch(
@@ -90,7 +102,7 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
         else winners[(r.indicator_id, r.period.label)]
         for r, new_id in zip(rows, ids, strict=True)
     ]
-    await conn.execute(
+    inserted = await conn.fetch(
         """insert into measurements (id, tenant, indicator_id, period, fiscal_year, period_end,
                value, text_value, unit, source, idempotency_key, reported_by, is_correction,
                comment, occurred_at, event_id, via, is_current, superseded_by, superseded_at)
@@ -101,7 +113,8 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
                $7::numeric[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                $13::bool[], $14::text[], $15::timestamptz[], $16::uuid[], $17::text[],
                $18::bigint[])
-             as x(i, t, ind, p, fy, pe, v, tv, u, src, k, rb, c, cm, oa, e, via, sb)""",
+             as x(i, t, ind, p, fy, pe, v, tv, u, src, k, rb, c, cm, oa, e, via, sb)
+           returning id, indicator_id, period, value, text_value, is_current""",
         ids,
         [r.tenant for r in rows],
         [r.indicator_id for r in rows],
@@ -130,7 +143,15 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
             [b[0] for b in beaten],
             [b[1] for b in beaten],
         )
-    return ids
+    # the current values after the write: the stored ones no new row beat, and the new winners
+    # as the database returned them (as current_observations reads them)
+    lost = {old for old, _ in beaten}
+    return Written(
+        ids,
+        _observations(
+            [r for r in stored if r["id"] not in lost], [r for r in inserted if r["is_current"]]
+        ),
+    )
 
 
 async def measurements_by_key(
@@ -156,9 +177,14 @@ async def current_observations(
            where is_current and indicator_id = any($1::uuid[])""",
         list(indicator_ids),
     )
+    return _observations(rows)
+
+
+def _observations(*rows: Sequence[asyncpg.Record]) -> dict[UUID, list[Observation]]:
+    """Current values (``indicator_id``, ``period``, ``value``, ``text_value``) by indicator."""
     out: dict[UUID, list[Observation]] = {}
     periods: dict[str, ReportingPeriod] = {}
-    for r in rows:
+    for r in itertools.chain(*rows):
         label = r["period"]
         period = periods.get(label)
         if period is None:
