@@ -17,6 +17,12 @@ from suishin.indicators.commands import ingest
 from suishin.indicators.domain.model import ReportingPeriod
 from suishin.indicators.domain.reports import Report
 from suishin.indicators.importer import REIMPORT_REASON, import_indicator_definitions
+from suishin.indicators.storage.indicators import (
+    INDICATOR_COLUMNS,
+    load_indicators,
+    load_indicators_by_key,
+    with_targets,
+)
 from suishin.indicators.storage.measurements import (
     NewMeasurement,
     current_observations,
@@ -198,6 +204,22 @@ async def test_every_reference_dataset_imports(indicators_db: IndicatorsDb, name
     assert result.total == expected and len(result.created) == expected
     again = await import_indicator_definitions(indicators_db.pool, pf)
     assert len(again.unchanged) == expected
+    # the ingest path reads the targets with the indicators (one statement); the listings
+    # read them apart: the same records either way
+    async with indicators_db.pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"select {INDICATOR_COLUMNS} from indicators i where i.plan_id = $1", pf.plan_id()
+        )
+        apart = await with_targets(conn, rows)
+        together = await load_indicators(conn, list(apart), lock=False)
+        by_key = await load_indicators_by_key(conn, [(r.tenant, r.key) for r in apart.values()])
+    assert len(apart) == expected and any(r.spec.targets for r in apart.values())
+    assert together == apart
+    assert {type(t.value) for r in together.values() for t in r.spec.targets} <= {
+        Decimal,
+        type(None),
+    }
+    assert {r.id: r for r in by_key.values()} == apart
 
 
 # --- ingestion -----------------------------------------------------------------------------------

@@ -56,30 +56,30 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
     the one received last). Every other value that competed with it (the previous current
     one, earlier values of the same batch, a late report) is kept, not current, and points to
     the value current when it was superseded. Each row is written once: ids are drawn from the
-    sequence first so the rows can be inserted with their final state, and only the previous
-    current values are updated. Two consumers racing on one idempotency key make the insert
-    fail on the unique key; the batch is then retried event by event and the loser finds the
-    stored report (a duplicate).
+    sequence first (with the read of the current values) so the rows can be inserted with their
+    final state, and only the previous current values are updated. Two consumers racing on one
+    idempotency key make the insert fail on the unique key; the batch is then retried event by
+    event and the loser finds the stored report (a duplicate).
     """
     if not rows:
         return Written([], {})
-    # every current value of the indicators (the caller evaluates them); those of the batch's
-    # periods compete with the new rows
-    stored = await conn.fetch(
+    # One statement: every current value of the indicators (the caller evaluates them; those
+    # of the batch's periods compete with the new rows), then the new rows' ids drawn from the
+    # sequence (the rows without an indicator; increasing in the order drawn).
+    read = await conn.fetch(
         """select id, indicator_id, period, is_correction, occurred_at, value, text_value
-           from measurements where is_current and indicator_id = any($1::uuid[])""",
+           from measurements where is_current and indicator_id = any($1::uuid[])
+           union all
+           select nextval(pg_get_serial_sequence('measurements', 'id')),
+                  null, null, null, null, null, null
+           from generate_series(1, $2)""",
         list({r.indicator_id for r in rows}),
+        len(rows),
     )
+    stored = [r for r in read if r["indicator_id"] is not None]
+    ids: list[int] = sorted(r["id"] for r in read if r["indicator_id"] is None)
     pairs = {(r.indicator_id, r.period.label) for r in rows}
     current = [r for r in stored if (r["indicator_id"], r["period"]) in pairs]
-    ids: list[int] = [
-        r[0]
-        for r in await conn.fetch(
-            "select nextval(pg_get_serial_sequence('measurements', 'id')) "
-            "from generate_series(1, $1)",
-            len(rows),
-        )
-    ]
     # Candidates per (indicator, period): the stored current value and the new ones.
     best: dict[tuple[UUID, str], tuple[bool, datetime, int]] = {
         (r["indicator_id"], r["period"]): (r["is_correction"], r["occurred_at"], r["id"])

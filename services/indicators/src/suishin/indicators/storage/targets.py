@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -23,6 +24,20 @@ def target_of(row: asyncpg.Record) -> TargetSpec:
         text=row["text"],
         from_fiscal_year=row["from_fiscal_year"],
         printed=row["printed"],
+    )
+
+
+def targets_of_json(item: list[Any]) -> TargetSpec:
+    """A target read as ``json_build_array(fiscal_year, from_fiscal_year, value::text,
+    comparator, text, printed)`` (the value as text: exact, as a numeric is read)."""
+    fiscal_year, from_fiscal_year, value, comparator, text, printed = item
+    return TargetSpec(
+        fiscal_year=fiscal_year,
+        value=None if value is None else Decimal(value),
+        comparator=Comparator(comparator) if comparator else None,
+        text=text,
+        from_fiscal_year=from_fiscal_year,
+        printed=printed,
     )
 
 
