@@ -63,17 +63,17 @@ async def insert_delivery(
     return row["id"]  # type: ignore[return-value]
 
 
+async def pending_email(svc: SimpleNamespace, due: datetime) -> uuid.UUID:
+    return await insert_delivery(
+        svc, channel="email", status="pending", address="someone@example.jp", next_attempt_at=due
+    )
+
+
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_new_email_delivery_wakes_the_dispatcher(svc: SimpleNamespace) -> None:
     dispatcher = svc.runtime.dispatcher
     before = dispatcher.notified
-    due = await insert_delivery(
-        svc,
-        channel="email",
-        status="pending",
-        address="someone@example.jp",
-        next_attempt_at=NOW + timedelta(hours=1),
-    )
+    due = await pending_email(svc, NOW + timedelta(hours=1))
     try:
 
         async def woken() -> bool:
@@ -152,13 +152,7 @@ async def test_the_dispatcher_sleeps_until_the_earliest_delivery_is_due(
 ) -> None:
     dispatcher = svc.runtime.dispatcher
     assert await dispatcher.seconds_until_due() == 60  # nothing pending: the fallback poll
-    due = await insert_delivery(
-        svc,
-        channel="email",
-        status="pending",
-        address="someone@example.jp",
-        next_attempt_at=NOW + timedelta(seconds=7),
-    )
+    due = await pending_email(svc, NOW + timedelta(seconds=7))
     try:
         assert await dispatcher.seconds_until_due() == pytest.approx(7)
     finally:
