@@ -285,6 +285,9 @@ async def test_a_pass_short_of_a_batch_is_not_followed_by_an_empty_one(env) -> N
         return passes[-1]
 
     relay.publish_pending = publish_pending  # type: ignore[method-assign]
+    # committed before the relay starts, so its first pass (at start) claims it
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, reported(1, "partial"))
     task = asyncio.create_task(relay.run())
 
     async def waiting(count: int) -> bool:
@@ -293,9 +296,6 @@ async def test_a_pass_short_of_a_batch_is_not_followed_by_an_empty_one(env) -> N
         return len(passes) >= count and bool(relay._wakeup._waiters)
 
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            await enqueue(conn, reported(1, "partial"))
-        relay.wake()
         await wait_until(lambda: waiting(2), message="the relay waiting after two passes")
         assert passes == [1, 1]  # the second pass was the writer's wake-up, not a look-again
 
