@@ -87,7 +87,7 @@ class Dispatcher:
             self._wakeup.set()
 
     async def run(self) -> None:
-        listener = self._listener = await self._listen()
+        self._listener = await self._listen()
         try:
             while True:
                 self._wakeup.clear()
@@ -95,9 +95,9 @@ class Dispatcher:
                 try:
                     while await self.run_once():
                         pass
-                    if listener is not None and listener.is_closed():  # e.g. PostgreSQL restarted
-                        listener = self._listener = await self._listen()
-                    if listener is not None:
+                    if self._listener is not None and self._listener.is_closed():
+                        self._listener = await self._listen()  # e.g. PostgreSQL restarted
+                    if self._listener is not None:
                         wait = await self.seconds_until_due()
                 except asyncio.CancelledError:
                     raise
@@ -107,9 +107,9 @@ class Dispatcher:
                     async with asyncio.timeout(wait):  # not wait_for: see kit.service.stop
                         await self._wakeup.wait()
         finally:
-            if listener is not None:
+            if self._listener is not None:
                 with contextlib.suppress(Exception):
-                    await listener.close()
+                    await self._listener.close()
 
     async def seconds_until_due(self) -> float:
         """Seconds to sleep while LISTEN works: until the earliest delivery is due, at least

@@ -15,7 +15,7 @@ from suishin.contracts import ids
 from suishin.contracts.enums import Aggregation, IndicatorStatus, Polarity
 from suishin.indicators.domain.definitions import IndicatorDefinition
 from suishin.indicators.domain.model import Cadence, Granularity, IndicatorSpec, TargetSpec
-from suishin.indicators.storage.targets import current_targets, targets_of_json
+from suishin.indicators.storage.targets import current_targets, target_of_json
 from suishin.kit.db import contains_pattern
 
 INDICATOR_COLUMNS = """
@@ -31,8 +31,11 @@ INDICATOR_COLUMNS = """
 # The current targets of the row's indicator, for the reads on the ingest path (one statement
 # instead of two per batch); the other reads, which list indicators per node, use with_targets.
 _TARGETS_COLUMN = """
-    (select coalesce(json_agg(json_build_array(t.fiscal_year, t.from_fiscal_year, t.value::text,
-                                               t.comparator, t.text, t.printed)
+    (select coalesce(json_agg(json_build_object('fiscal_year', t.fiscal_year,
+                                                'from_fiscal_year', t.from_fiscal_year,
+                                                'value', t.value::text,
+                                                'comparator', t.comparator, 'text', t.text,
+                                                'printed', t.printed)
                               order by t.fiscal_year, t.from_fiscal_year nulls first),
                      '[]'::json)
      from targets t where t.indicator_id = i.id and t.superseded_at is null) as targets
@@ -125,7 +128,7 @@ async def with_targets(
 
 def _with_their_targets(rows: Sequence[asyncpg.Record]) -> dict[UUID, IndicatorRecord]:
     """Records of rows read with ``_TARGETS_COLUMN``."""
-    return {r["id"]: _record(r, [targets_of_json(t) for t in r["targets"]]) for r in rows}
+    return {r["id"]: _record(r, [target_of_json(t) for t in r["targets"]]) for r in rows}
 
 
 async def load_indicators(

@@ -3,7 +3,7 @@ the next revision), history."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,7 @@ from suishin.indicators.domain.definitions import TargetInput
 from suishin.indicators.domain.model import TargetSpec
 
 
-def target_of(row: asyncpg.Record) -> TargetSpec:
+def target_of(row: Mapping[str, Any]) -> TargetSpec:
     return TargetSpec(
         fiscal_year=row["fiscal_year"],
         value=row["value"],
@@ -27,18 +27,11 @@ def target_of(row: asyncpg.Record) -> TargetSpec:
     )
 
 
-def targets_of_json(item: list[Any]) -> TargetSpec:
-    """A target read as ``json_build_array(fiscal_year, from_fiscal_year, value::text,
-    comparator, text, printed)`` (the value as text: exact, as a numeric is read)."""
-    fiscal_year, from_fiscal_year, value, comparator, text, printed = item
-    return TargetSpec(
-        fiscal_year=fiscal_year,
-        value=None if value is None else Decimal(value),
-        comparator=Comparator(comparator) if comparator else None,
-        text=text,
-        from_fiscal_year=from_fiscal_year,
-        printed=printed,
-    )
+def target_of_json(item: dict[str, Any]) -> TargetSpec:
+    """A target read as a JSON object of its columns, the value as text (exact, as a numeric
+    is read)."""
+    value = item["value"]
+    return target_of({**item, "value": None if value is None else Decimal(value)})
 
 
 async def current_targets(
