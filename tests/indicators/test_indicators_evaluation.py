@@ -26,6 +26,7 @@ from suishin.indicators.domain.model import (
     ReportRejected,
     TargetSpec,
     check_report,
+    normalise_unit,
 )
 
 ACHIEVED = IndicatorStatus.ACHIEVED
@@ -650,6 +651,20 @@ def test_reports_are_checked_against_their_indicator() -> None:
 def test_unit_aliases_are_accepted() -> None:
     s = spec(unit="件", unit_aliases=("件数",))
     assert check(s, unit="件数") == "ok"
+
+
+def test_units_compare_normalised_however_often_and_however_long() -> None:
+    # normalise_unit caches short units; the answers are the same on every call
+    for _ in range(2):
+        assert normalise_unit("％ ") == normalise_unit("%") == "%"
+        assert normalise_unit("ＰＴ") == "pt"
+        assert normalise_unit(None) == ""
+        assert spec(unit="ポイント").is_ratio and spec(unit="ＰＴ").is_ratio
+        assert not spec(unit="件").is_ratio
+        assert check(spec(unit="ＫＷｈ"), unit="kwh") == "ok"
+        assert check(spec(unit="件"), unit="人") == "unit_mismatch"
+    long = "ｋ" * 30 + " " + "Ｗ" * 30
+    assert normalise_unit(long) == "k" * 30 + "w" * 30
 
 
 @pytest.mark.parametrize("status", list(IndicatorStatus))

@@ -81,7 +81,21 @@ def normalise_unit(unit: str | None) -> str:
     """Units compare after NFKC (全角 → 半角), without spaces, case-insensitively."""
     if unit is None:
         return ""
+    return _normalised(unit) if len(unit) <= 40 else _normalise(unit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _normalised(unit: str) -> str:
+    # asked three times a report (its unit, the definition's, whether it is a ratio); a plan
+    # has a few dozen units, so the cache stays small whatever reporters send
+    return _normalise(unit)
+
+
+def _normalise(unit: str) -> str:
     return "".join(unicodedata.normalize("NFKC", unit).split()).casefold()
+
+
+_RATIO_UNITS_NORMALISED = frozenset(normalise_unit(u) for u in RATIO_UNITS)
 
 
 # --- periods ----------------------------------------------------------------------------------
@@ -212,7 +226,7 @@ class IndicatorSpec:
 
     @property
     def is_ratio(self) -> bool:
-        return normalise_unit(self.unit) in {normalise_unit(u) for u in RATIO_UNITS}
+        return normalise_unit(self.unit) in _RATIO_UNITS_NORMALISED
 
     @property
     def is_level(self) -> bool:
