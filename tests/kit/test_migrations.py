@@ -18,7 +18,13 @@ async def test_migrations_apply_once_in_order(infra: Infrastructure, tmp_path: P
     conn = await asyncpg.connect(infra.database_url)
     try:
         first = await migrate(conn, schema, tmp_path)
-        assert first == ["kit_001_outbox_inbox", "kit_002_broker_epoch", "001_a", "002_b"]
+        assert first == [
+            "kit_001_outbox_inbox",
+            "kit_002_broker_epoch",
+            "kit_003_outbox_notify_xact",
+            "001_a",
+            "002_b",
+        ]
         assert await migrate(conn, schema, tmp_path) == []
         assert await conn.fetchval(f'select count(*) from "{schema}".a') == 1
 

@@ -15,7 +15,7 @@ from suishin.devstack.testing import Infrastructure, TopicReader, isolated_setti
 from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker
 from suishin.kit.db import create_pool
 from suishin.kit.migrations import migrate
-from suishin.kit.outbox import OutboxRelay, enqueue, replay
+from suishin.kit.outbox import OutboxRelay, Snapshot, enqueue, replay
 from suishin.kit.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
@@ -313,3 +313,140 @@ async def test_a_pass_short_of_a_batch_is_not_followed_by_an_empty_one(env) -> N
     async with TopicReader(settings.kafka_bootstrap, topic) as reader:
         records = await reader.wait_for(6)
     assert [json.loads(r.value)["aggregate_version"] for r in records] == list(range(1, 7))
+
+
+def test_a_snapshot_tells_which_transactions_it_saw() -> None:
+    seen = Snapshot.parse("100:105:101,103")
+    assert seen == Snapshot(100, 105, frozenset({101, 103}))
+    assert [xid for xid in range(98, 108) if seen.saw(xid)] == [98, 99, 100, 102, 104]
+    assert Snapshot.parse("7:7:") == Snapshot(7, 7, frozenset())
+
+
+async def _listening_relay(env, publish_hook):
+    """A relay that LISTENs (60 s fallback poll), its passes counted, and a ``waiting``
+    predicate: it has made ``count`` passes and waits with no wake-up pending."""
+    settings, pool, _, _ = env
+    broker = make_broker(settings)
+    await broker.start()
+    publisher = BrokerPublisher(broker)
+
+    async def publish(records) -> None:
+        await publish_hook(relay)
+        await publisher(records)
+
+    relay = OutboxRelay(
+        pool,
+        settings.schema_name("outboxtest"),
+        publish,
+        topic_prefix=settings.topic_prefix,
+        poll_interval=60,
+        listen_poll_interval=60,
+        listen_dsn=settings.database_url,
+    )
+    passes: list[int] = []
+    counted = relay.publish_pending
+
+    async def publish_pending() -> int:
+        passes.append(await counted())
+        return passes[-1]
+
+    relay.publish_pending = publish_pending  # type: ignore[method-assign]
+    task = asyncio.create_task(relay.run())
+
+    async def waiting(count: int) -> bool:
+        if task.done():
+            task.result()
+        idle = bool(relay._wakeup._waiters) and not relay._wakeup.is_set()
+        return len(passes) >= count and idle and relay.listener_pid is not None
+
+    return broker, relay, task, passes, waiting
+
+
+async def test_the_notify_of_a_commit_the_pass_already_saw_wakes_nothing(env) -> None:
+    """The writer wakes the relay after its commit (as the handlers do), and its commit's NOTIFY
+    arrives while that pass runs (or started it, the wake-up arriving during the pass): the
+    pass's claim saw the transaction, so no empty pass follows (one did before the NOTIFY
+    named its transaction)."""
+    _, pool, _, _ = env
+
+    async def notify_arrives_during_the_pass(relay: OutboxRelay) -> None:
+        await wait_until(lambda: _true(relay.notifications_received), message="the NOTIFY")
+
+    broker, relay, task, passes, waiting = await _listening_relay(
+        env, notify_arrives_during_the_pass
+    )
+    try:
+        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, reported(1, "seen"))
+        relay.wake()
+        await wait_until(lambda: waiting(2), message="the relay waiting after the writer's pass")
+        assert passes == [0, 1]
+        assert relay._notified == set()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()
+
+
+async def test_the_notify_of_a_commit_the_pass_did_not_see_wakes_the_relay(env) -> None:
+    """A row committed while a pass publishes, with no wake-up but its NOTIFY, goes out
+    without waiting for the (60 s) poll."""
+    settings, pool, _, topic = env
+    committed_during_pass = False
+
+    async def commit_during_the_pass(relay: OutboxRelay) -> None:
+        nonlocal committed_during_pass
+        if not committed_during_pass:
+            committed_during_pass = True
+            async with pool.acquire() as conn, conn.transaction():
+                await enqueue(conn, reported(2, "unseen"))
+
+    broker, relay, task, passes, waiting = await _listening_relay(env, commit_during_the_pass)
+    try:
+        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, reported(1, "unseen"))
+        relay.wake()
+        await wait_until(lambda: waiting(3), timeout=10, message="both rows published")
+        assert passes == [0, 1, 1]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(2)
+    assert [json.loads(r.value)["aggregate_id"] for r in records] == ["unseen", "unseen"]
+
+
+async def test_a_wake_during_a_pass_is_spent_by_it_while_listening_but_look_is_not(env) -> None:
+    """While the relay LISTENs, a writer's wake-up only starts a pass sooner (its commit's
+    NOTIFY decides); :meth:`OutboxRelay.look` (rows made pending again by a replay, which
+    sends no NOTIFY) always gets a pass of its own."""
+    _, pool, _, _ = env
+    during_pass: list[str] = []
+
+    async def call_during_the_pass(relay: OutboxRelay) -> None:
+        getattr(relay, during_pass.pop(0))()
+
+    broker, relay, task, passes, waiting = await _listening_relay(env, call_during_the_pass)
+    try:
+        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+        for number, call, expected in [(1, "wake", [0, 1]), (2, "look", [0, 1, 1, 0])]:
+            during_pass.append(call)
+            async with pool.acquire() as conn, conn.transaction():
+                await enqueue(conn, reported(number, "called"))
+            relay.wake()
+            await wait_until(lambda e=expected: waiting(len(e)), message=f"passes after {call}")
+            assert passes == expected
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()
+
+
+async def _true(value: object) -> bool:
+    return bool(value)

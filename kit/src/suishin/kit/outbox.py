@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -80,6 +81,24 @@ Publish = Callable[[Sequence[tuple[str, bytes, bytes, dict[str, str]]]], Awaitab
 """Publishes (topic, key, body, headers) records and returns once the broker acknowledged all."""
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Which transactions a statement saw: PostgreSQL's ``pg_snapshot`` (``xmin:xmax:xip,...``)."""
+
+    xmin: int
+    xmax: int
+    in_progress: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        xmin, xmax, xip = text.split(":")
+        return cls(int(xmin), int(xmax), frozenset(int(x) for x in xip.split(",") if x))
+
+    def saw(self, xid: int) -> bool:
+        """Whether a transaction that committed (it notified) had committed for this snapshot."""
+        return xid < self.xmin or (xid < self.xmax and xid not in self.in_progress)
+
+
 class OutboxRelay:
     """Moves outbox rows of one schema to Kafka. Run :meth:`run` as a background task."""
 
@@ -108,33 +127,49 @@ class OutboxRelay:
         self._listen_poll_interval = max(poll_interval, listen_poll_interval)
         self._retention = retention
         self._wakeup = asyncio.Event()
+        self._look = False  # a wake-up that must be followed by a pass (see wake)
+        self._notified: set[int] = set()  # transactions that notified since their last pass
+        self._seen: Snapshot | None = None  # what the last pass's claim saw
         self._lock_key = int.from_bytes(
             hashlib.sha256(f"outbox:{schema}".encode()).digest()[:8], "big", signed=True
         )
         self.published_total = 0
         self.last_error: str | None = None
         self.listener_pid: int | None = None  # the backend that LISTENs (tests, diagnostics)
+        self.notifications_received = 0  # NOTIFYs for this schema (tests, diagnostics)
+        self._listener: asyncpg.Connection | None = None
 
     async def publish_pending(self) -> int:
         """Publish one batch; return how many rows were published (0 when idle or not leader).
 
         Three round trips to PostgreSQL besides the publish: ``begin``, one statement that
-        takes the leader's lock and claims the rows, and ``commit``; the rows are marked while
-        the broker acknowledges them (same transaction: a failed publish rolls the mark back
-        and the rows are published again, never lost)."""
+        takes the leader's lock, claims the rows and returns its snapshot (which transactions'
+        rows it could see), and ``commit``; the rows are marked while the broker acknowledges
+        them (same transaction: a failed publish rolls the mark back and the rows are published
+        again, never lost)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            # the lock in a materialized CTE: taken once, before any row is claimed
-            rows = await conn.fetch(
-                """with leader as materialized (select pg_try_advisory_xact_lock($2) as ok)
-                   select o.id, o.topic, o.key, o.body, o.headers, o.created_at
-                   from outbox o, leader
-                   where leader.ok and o.published_at is null
-                   order by o.id
-                   limit $1
-                   for update of o skip locked""",
+            # the lock in a materialized CTE: taken once, before any row is claimed; one row
+            # with the snapshot and no claim when nothing is pending (or another relay leads)
+            found = await conn.fetch(
+                """with leader as materialized (
+                       select pg_try_advisory_xact_lock($2) as ok,
+                              pg_current_snapshot()::text as snapshot
+                   ), claimed as (
+                       select o.id, o.topic, o.key, o.body, o.headers, o.created_at
+                       from outbox o, leader
+                       where leader.ok and o.published_at is null
+                       order by o.id
+                       limit $1
+                       for update of o skip locked
+                   )
+                   select leader.snapshot, claimed.*
+                   from leader left join claimed on true
+                   order by claimed.id""",
                 self._batch_size,
                 self._lock_key,
             )
+            self._seen = Snapshot.parse(found[0]["snapshot"])
+            rows = [r for r in found if r["id"] is not None]
             if not rows:
                 return 0
             records = [
@@ -184,7 +219,17 @@ class OutboxRelay:
         return int(status.split()[-1])
 
     def wake(self) -> None:
+        """A writer committed rows: look now. While the relay LISTENs this only starts a pass
+        sooner (the writer's commit usually reaches it before the NOTIFY does), and the NOTIFY,
+        which names the transaction, decides whether another pass is needed; while it cannot
+        LISTEN, the next pass is never skipped."""
+        if not self.listening:
+            self._look = True
         self._wakeup.set()
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
 
     async def run(self) -> None:
         """Publish continuously: on NOTIFY from the outbox trigger (or :meth:`wake`), and every
@@ -194,8 +239,11 @@ class OutboxRelay:
         A pass that claimed fewer rows than a batch has published everything committed before
         it began, so the relay waits rather than looking again (an empty pass is three round
         trips): a row committed during the pass woke it (NOTIFY, or :meth:`wake` after the
-        writer's commit), and the wake-up is cleared before the pass, so it is not lost."""
-        listener = await self._listen()
+        writer's commit), and the wake-up is cleared before the pass, so it is not lost. A
+        NOTIFY names its transaction, and one that a pass's claim already saw (the writer's
+        :meth:`wake` started the pass before its commit's NOTIFY arrived) wakes nothing: no
+        empty pass after each commit."""
+        self._listener = await self._listen()
         backoff = self._poll_interval
         last_purge = 0.0
         loop = asyncio.get_running_loop()
@@ -203,6 +251,7 @@ class OutboxRelay:
             while True:
                 # cleared before looking, so a NOTIFY that arrives while publishing is kept
                 self._wakeup.clear()
+                self._look = False
                 try:
                     n = await self.publish_pending()
                     self.last_error = None
@@ -224,17 +273,31 @@ class OutboxRelay:
                         with contextlib.suppress(Exception):
                             await self._on_failure()
                     continue
-                if listener is not None and listener.is_closed():  # e.g. PostgreSQL restarted
-                    listener = await self._listen()
-                listening = listener is not None and not listener.is_closed()
-                interval = self._listen_poll_interval if listening else self._poll_interval
+                self._forget_seen()
+                if self._listener is not None and self._listener.is_closed():  # PG restarted
+                    self._listener = await self._listen()
+                interval = self._listen_poll_interval if self.listening else self._poll_interval
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(interval):  # not wait_for: see kit.service.stop
                         await self._wakeup.wait()
         finally:
-            if listener is not None:
+            if self._listener is not None:
                 with contextlib.suppress(Exception):
-                    await listener.close()
+                    await self._listener.close()
+
+    def look(self) -> None:
+        """Look for rows now, whatever the last pass saw: rows made pending again (replay, which
+        updates them and so sends no NOTIFY) or a lost LISTEN connection."""
+        self._look = True
+        self._wakeup.set()
+
+    def _forget_seen(self) -> None:
+        """Drop the NOTIFYs of transactions the last pass saw; if they were all the wake-up
+        had, it is spent."""
+        if self._seen is not None:
+            self._notified = {xid for xid in self._notified if not self._seen.saw(xid)}
+        if self._wakeup.is_set() and not self._look and not self._notified:
+            self._wakeup.clear()
 
     async def _listen(self) -> asyncpg.Connection | None:
         """A dedicated connection that LISTENs, so new rows are published without waiting."""
@@ -247,12 +310,21 @@ class OutboxRelay:
             return None
 
         def on_notify(_c: Any, _pid: int, _channel: str, payload: str) -> None:
-            if payload == self._schema:
-                self._wakeup.set()
+            schema, _, xid = payload.partition(" ")  # "<schema> <xid>" (migration 003)
+            if schema != self._schema:
+                return
+            self.notifications_received += 1
+            if not xid.isdigit():  # a trigger that does not name its transaction
+                self._look = True
+            elif self._seen is not None and self._seen.saw(int(xid)):
+                return  # a pass claimed after it committed
+            else:
+                self._notified.add(int(xid))
+            self._wakeup.set()
 
         await conn.add_listener("suishin_outbox", on_notify)
         # a lost LISTEN connection wakes the loop, which listens again (or polls quickly)
-        conn.add_termination_listener(lambda _c: self._wakeup.set())
+        conn.add_termination_listener(lambda _c: self.look())
         self.listener_pid = conn.get_server_pid()
         return conn
 

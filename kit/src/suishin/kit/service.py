@@ -218,7 +218,7 @@ class ServiceRuntime:
                 c for s in self.broker.subscribers if (c := getattr(s, "consumer", None))
             ],
             ensure=self._ensure_topics,
-            on_replay=relay.wake if relay is not None else lambda: None,
+            on_replay=relay.look if relay is not None else lambda: None,
             interval=self.settings.broker_watch_interval,
             name=self.name,
         )
