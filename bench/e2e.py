@@ -628,7 +628,8 @@ class Pipeline:
         A snapshot scrapes three services' /metrics and asks the broker and PostgreSQL, so it
         is taken every :data:`IDLE_POLL_S`: the figures come from the services' own timestamps,
         not from when idleness is seen, and a faster poll only takes CPU from the platform it
-        measures (every 100 ms cost a 20,000 burst 5-15 % of its rate)."""
+        measures (every 100 ms, 0.2-0.4 CPU s of the client's and the services' during a
+        20,000 burst; docs/benchmarks.md, eighth round)."""
         deadline = time.monotonic() + timeout
         previous: dict[str, int] | None = None
         while time.monotonic() < deadline:
