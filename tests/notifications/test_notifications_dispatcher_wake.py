@@ -121,7 +121,11 @@ async def test_only_deliveries_the_dispatcher_sends_notify(svc: SimpleNamespace)
             return "after webhook" in received
 
         await wait_until(all_arrived, timeout=5, message="the marker notifications")
-        assert received == ["after inbox", "after digest item", runtime.schema, "after webhook"]
+        assert received[:2] == ["after inbox", "after digest item"]
+        assert received[3:] == ["after webhook"]
+        schema, due = received[2].split(" ")  # when the webhook call is due (migration 006)
+        assert schema == runtime.schema
+        assert float(due) == later.timestamp()
     finally:
         await listener.close()
         await runtime.pool.execute("delete from deliveries where id = any($1::uuid[])", ids)
@@ -168,3 +172,30 @@ async def test_the_dispatcher_sleeps_until_the_earliest_delivery_is_due(
         assert await dispatcher.seconds_until_due() == 0.5
     finally:
         await svc.runtime.pool.execute("delete from deliveries where id = $1", overdue)
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_delivery_due_after_the_dispatcher_wakes_anyway_does_not_wake_it(
+    svc: SimpleNamespace,
+) -> None:
+    """The trigger's NOTIFY says when its earliest delivery is due; a sleeping dispatcher that
+    will wake before then (it looks for the earliest due delivery after every pass) stays
+    asleep: an e-mail held for quiet hours or a grouping window costs no pass."""
+    dispatcher = svc.runtime.dispatcher
+    schema = svc.runtime.schema
+
+    async def asleep() -> bool:
+        return dispatcher._sleep_ends is not None and not dispatcher._wakeup.is_set()
+
+    await wait_until(asleep, timeout=10, message="the dispatcher asleep")
+    before = dispatcher.notified
+    dispatcher.notice(f"{schema} {(NOW + timedelta(hours=1)).timestamp()}")  # after its sleep
+    dispatcher.notice(f"other_schema {NOW.timestamp()}")  # another service's deliveries
+    assert not dispatcher._wakeup.is_set()
+    assert dispatcher.notified == before + 1
+    dispatcher.notice(f"{schema} {NOW.timestamp()}")  # due now
+    assert dispatcher._wakeup.is_set()
+
+    await wait_until(asleep, timeout=10, message="the dispatcher asleep again")
+    dispatcher.notice(schema)  # a trigger that does not say when (before migration 006)
+    assert dispatcher._wakeup.is_set()

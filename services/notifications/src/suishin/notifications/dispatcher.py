@@ -53,7 +53,8 @@ class Dispatcher:
     ) -> None:
         self._pool_source = pool_source
         self._schema = schema
-        self.notified = 0  # wake-ups by NOTIFY (tests, diagnostics)
+        self.notified = 0  # NOTIFYs received for this schema (tests, diagnostics)
+        self._sleep_ends: float | None = None  # loop time the current sleep ends (None: awake)
         self.listener_pid: int | None = None
         self._listener: asyncpg.Connection | None = None
         self.settings = settings
@@ -103,9 +104,13 @@ class Dispatcher:
                     raise
                 except Exception:
                     log.exception("dispatcher pass failed; continuing")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):  # not wait_for: see kit.service.stop
-                        await self._wakeup.wait()
+                self._sleep_ends = asyncio.get_running_loop().time() + wait
+                try:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):  # not wait_for: see kit.service.stop
+                            await self._wakeup.wait()
+                finally:
+                    self._sleep_ends = None
         finally:
             if self._listener is not None:
                 with contextlib.suppress(Exception):
@@ -134,15 +139,32 @@ class Dispatcher:
             return None
 
         def on_notify(_c: Any, _pid: int, _channel: str, payload: str) -> None:
-            if payload == self._schema:
-                self.notified += 1
-                self._wakeup.set()
+            self.notice(payload)
 
         await conn.add_listener("suishin_deliveries", on_notify)
         # a lost LISTEN connection wakes the loop, which listens again (or polls)
         conn.add_termination_listener(lambda _c: self._wakeup.set())
         self.listener_pid = conn.get_server_pid()
         return conn
+
+    def notice(self, payload: str) -> None:
+        """A NOTIFY of the deliveries trigger: ``<schema> <epoch seconds>`` (when the earliest
+        delivery it announces is due; migration 006). It wakes the dispatcher unless that is
+        after the dispatcher's sleep ends anyway: each pass ends by looking for the earliest due
+        delivery, so one held for quiet hours or a grouping window is sent on time without a
+        pass now. A payload without a time, or one that arrives during a pass, always wakes."""
+        schema, _, due = payload.partition(" ")
+        if schema != self._schema:
+            return
+        self.notified += 1
+        if self._sleep_ends is not None:
+            try:
+                seconds = float(due) - self.clock.now().timestamp()
+            except ValueError:
+                seconds = 0.0
+            if seconds > self._sleep_ends - asyncio.get_running_loop().time():
+                return
+        self._wakeup.set()
 
     async def run_once(self) -> int:
         """Claim and send what is due now; return how many deliveries were handled."""
