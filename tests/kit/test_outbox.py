@@ -322,9 +322,11 @@ def test_a_snapshot_tells_which_transactions_it_saw() -> None:
     assert Snapshot.parse("7:7:") == Snapshot(7, 7, frozenset())
 
 
-async def _listening_relay(env, publish_hook):
-    """A relay that LISTENs (60 s fallback poll), its passes counted, and a ``waiting``
-    predicate: it has made ``count`` passes and waits with no wake-up pending."""
+@contextlib.asynccontextmanager
+async def listening_relay(env, publish_hook):
+    """A running relay that LISTENs (60 s fallback poll), ``publish_hook(relay)`` called as it
+    publishes; yields it, its passes (rows claimed by each) and ``waiting(count)``: it has made
+    ``count`` passes and waits with no wake-up pending."""
     settings, pool, _, _ = env
     broker = make_broker(settings)
     await broker.start()
@@ -359,7 +361,14 @@ async def _listening_relay(env, publish_hook):
         idle = bool(relay._wakeup._waiters) and not relay._wakeup.is_set()
         return len(passes) >= count and idle and relay.listener_pid is not None
 
-    return broker, relay, task, passes, waiting
+    try:
+        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+        yield relay, passes, waiting
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()
 
 
 async def test_the_notify_of_a_commit_the_pass_already_saw_wakes_nothing(env) -> None:
@@ -372,22 +381,13 @@ async def test_the_notify_of_a_commit_the_pass_already_saw_wakes_nothing(env) ->
     async def notify_arrives_during_the_pass(relay: OutboxRelay) -> None:
         await wait_until(lambda: _true(relay.notifications_received), message="the NOTIFY")
 
-    broker, relay, task, passes, waiting = await _listening_relay(
-        env, notify_arrives_during_the_pass
-    )
-    try:
-        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+    async with listening_relay(env, notify_arrives_during_the_pass) as (relay, passes, waiting):
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, reported(1, "seen"))
         relay.wake()
         await wait_until(lambda: waiting(2), message="the relay waiting after the writer's pass")
         assert passes == [0, 1]
         assert relay._notified == set()
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await broker.stop()
 
 
 async def test_the_notify_of_a_commit_the_pass_did_not_see_wakes_the_relay(env) -> None:
@@ -403,19 +403,12 @@ async def test_the_notify_of_a_commit_the_pass_did_not_see_wakes_the_relay(env) 
             async with pool.acquire() as conn, conn.transaction():
                 await enqueue(conn, reported(2, "unseen"))
 
-    broker, relay, task, passes, waiting = await _listening_relay(env, commit_during_the_pass)
-    try:
-        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+    async with listening_relay(env, commit_during_the_pass) as (relay, passes, waiting):
         async with pool.acquire() as conn, conn.transaction():
             await enqueue(conn, reported(1, "unseen"))
         relay.wake()
         await wait_until(lambda: waiting(3), timeout=10, message="both rows published")
         assert passes == [0, 1, 1]
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await broker.stop()
     async with TopicReader(settings.kafka_bootstrap, topic) as reader:
         records = await reader.wait_for(2)
     assert [json.loads(r.value)["aggregate_id"] for r in records] == ["unseen", "unseen"]
@@ -431,9 +424,7 @@ async def test_a_wake_during_a_pass_is_spent_by_it_while_listening_but_look_is_n
     async def call_during_the_pass(relay: OutboxRelay) -> None:
         getattr(relay, during_pass.pop(0))()
 
-    broker, relay, task, passes, waiting = await _listening_relay(env, call_during_the_pass)
-    try:
-        await wait_until(lambda: waiting(1), message="the relay listening after its first pass")
+    async with listening_relay(env, call_during_the_pass) as (relay, passes, waiting):
         for number, call, expected in [(1, "wake", [0, 1]), (2, "look", [0, 1, 1, 0])]:
             during_pass.append(call)
             async with pool.acquire() as conn, conn.transaction():
@@ -441,11 +432,6 @@ async def test_a_wake_during_a_pass_is_spent_by_it_while_listening_but_look_is_n
             relay.wake()
             await wait_until(lambda e=expected: waiting(len(e)), message=f"passes after {call}")
             assert passes == expected
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await broker.stop()
 
 
 async def _true(value: object) -> bool:
