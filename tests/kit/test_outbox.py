@@ -434,5 +434,27 @@ async def test_a_wake_during_a_pass_is_spent_by_it_while_listening_but_look_is_n
             assert passes == expected
 
 
+async def test_a_notify_that_does_not_name_a_transaction_always_gets_a_pass(env) -> None:
+    """A payload without a transaction id (the trigger before kit migration 003) or with one
+    that is not a number is not trusted to have been seen: the relay looks; another schema's
+    NOTIFY is ignored."""
+    settings, pool, _, _ = env
+    schema = settings.schema_name("outboxtest")
+
+    async def nothing(_relay: OutboxRelay) -> None:
+        return None
+
+    async with listening_relay(env, nothing) as (relay, passes, waiting):
+        for count, payload in [(2, schema), (3, f"{schema} not-a-xid"), (4, f"{schema} ")]:
+            await pool.execute("select pg_notify('suishin_outbox', $1)", payload)
+            await wait_until(lambda c=count: waiting(c), message=f"a pass after {payload!r}")
+        received = relay.notifications_received
+        await pool.execute("select pg_notify('suishin_outbox', 'another_schema 1')")
+        await pool.execute("select pg_notify('suishin_outbox', $1)", schema)  # a marker
+        await wait_until(lambda: waiting(5), message="a pass after the marker")
+        assert passes == [0, 0, 0, 0, 0]
+        assert relay.notifications_received == received + 1  # the marker only
+
+
 async def _true(value: object) -> bool:
     return bool(value)

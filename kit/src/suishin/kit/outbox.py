@@ -229,6 +229,7 @@ class OutboxRelay:
 
     @property
     def listening(self) -> bool:
+        """Whether the LISTEN connection is open (NOTIFYs reach the relay)."""
         return self._listener is not None and not self._listener.is_closed()
 
     async def run(self) -> None:
