@@ -20,6 +20,16 @@ evaluations, workflow events and deliveries flow at that rate), and reads the br
 
 Prints each scenario's broker CPU (% of one core), requests/s, and the ratio to ``produce
 only``; the difference between scenarios is the cost of the consumers' fetches.
+
+    uv run python bench/broker_cpu.py --history 100,1000,5000,20000
+
+``--history`` measures instead what a record costs the broker against how many batches its
+partition already holds (tansu keeps every batch of a memory-only topic, and a fetch that finds
+records lists all of the partition's batches): a fresh broker, one topic of one partition
+filled with one-record batches up to each level, then ``--trips`` records produced one at a
+time without a consumer, and as many produced and fetched one at a time (each fetch finds one
+record). Prints the broker's CPU per produce and per fetch, and the time from produce to the
+consumer, at each level.
 """
 
 from __future__ import annotations
@@ -36,13 +46,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from suishin.devstack.embedded import EmbeddedBroker
 from suishin.kit.settings import PlatformSettings
 
 BUSY = "bench.busy"
+HISTORY = "bench.history"
 LOW = [f"bench.low{i}" for i in range(5)]
 LOW_RATE = 10.0
 VALUE = json.dumps({"payload": {"value": 1.0, "comment": "x" * 600}}).encode()
@@ -178,6 +189,89 @@ async def measure(
         broker.stop()
 
 
+async def measure_history(levels: Sequence[int], trips: int = 300) -> list[dict[str, Any]]:
+    """The broker's CPU per produce and per fetch, and produce → consumed, at each level of
+    one-record batches held by the partition (see the module's ``--history``)."""
+    settings = PlatformSettings()
+    broker = EmbeddedBroker(port=_free_port())
+    broker.start()
+    producer: AIOKafkaProducer | None = None
+    consumer: AIOKafkaConsumer | None = None
+    try:
+        assert broker.pid is not None
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(HISTORY, 1, 1)])
+        finally:
+            await admin.close()
+        # no linger: every record of the fill is a batch of its own
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False)
+        await producer.start()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=broker.bootstrap,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=settings.consumer_quick_fetch_wait_ms,
+        )
+        await consumer.start()
+        partition = TopicPartition(HISTORY, 0)
+        consumer.assign([partition])
+        consumer.pause(partition)  # no fetch while filling and producing alone
+        held, rows = 0, []
+        for level in sorted(levels):
+            while held < level:
+                await producer.send_and_wait(HISTORY, VALUE)
+                held += 1
+            cpu = _cpu_seconds(broker.pid)
+            for _ in range(trips):
+                await producer.send_and_wait(HISTORY, VALUE)
+            produce_cpu = (_cpu_seconds(broker.pid) - cpu) / trips
+            held += trips
+            await consumer.seek_to_end(partition)
+            await consumer.position(partition)
+            consumer.resume(partition)
+            cpu, began = _cpu_seconds(broker.pid), time.perf_counter()
+            for _ in range(trips):
+                sent = await producer.send_and_wait(HISTORY, VALUE)
+                record = await consumer.getone(partition)
+                if record.offset != sent.offset:  # each fetch must find the record just sent
+                    raise RuntimeError(f"fetched offset {record.offset}, sent {sent.offset}")
+            wall = (time.perf_counter() - began) / trips
+            trip_cpu = (_cpu_seconds(broker.pid) - cpu) / trips
+            consumer.pause(partition)
+            held += trips
+            rows.append(
+                {
+                    "batches_held": level,
+                    "produce_cpu_ms": round(1000 * produce_cpu, 3),
+                    "fetch_cpu_ms": round(1000 * max(trip_cpu - produce_cpu, 0.0), 3),
+                    "produce_to_consumed_ms": round(1000 * wall, 2),
+                }
+            )
+        return rows
+    finally:
+        if consumer is not None:
+            await consumer.stop()
+        if producer is not None:
+            await producer.stop()
+        broker.stop()
+
+
+def report_history(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "broker CPU per record against the one-record batches its partition holds "
+        f"(load {os.getloadavg()[0]:.2f})",
+        f"  {'batches held':>12s} {'produce CPU ms':>15s} {'fetch CPU ms':>13s} "
+        f"{'produce → consumed ms':>22s}",
+    ]
+    for r in rows:
+        lines.append(
+            f"  {r['batches_held']:12d} {r['produce_cpu_ms']:15.3f} {r['fetch_cpu_ms']:13.3f} "
+            f"{r['produce_to_consumed_ms']:22.2f}"
+        )
+    return "\n".join(lines)
+
+
 def report(rows: list[dict[str, Any]], rate: float) -> str:
     base = rows[0]["broker_cpu_s"] or 1.0
     lines = [
@@ -200,7 +294,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=500.0, help="records/s on the busy topic")
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per run")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument(
+        "--history",
+        help="instead: cost per record at these batches held, comma-separated (e.g. 100,20000)",
+    )
+    parser.add_argument("--trips", type=int, default=300, help="records per --history level")
     args = parser.parse_args(argv)
+    if args.history:
+        levels = [int(n) for n in args.history.split(",")]
+        history = asyncio.run(measure_history(levels, args.trips))
+        print(report_history(history))
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"history": history}, f, indent=2)
+        return
     rows = [asyncio.run(measure(s, args.rate, args.seconds)) for s in SCENARIOS]
     print(report(rows, args.rate))
     if args.json:

@@ -94,3 +94,14 @@ def test_broker_cpu_benchmark_counts_the_consumers_requests() -> None:
     # the consumers' fetches are requests the broker answers on top of the produce requests
     assert rows[1]["requests_per_s"] > rows[0]["requests_per_s"] > 0
     assert "+ 1 consumer of 5 topics" in broker_cpu.report(rows, 50.0)
+
+
+def test_broker_history_benchmark_fetches_each_record_it_sends() -> None:
+    broker_cpu = load_bench("broker_cpu")
+    rows = asyncio.run(broker_cpu.measure_history([40, 5], trips=10))
+    # levels in order; each trip's fetch found the record just produced (or the run raises)
+    assert [r["batches_held"] for r in rows] == [5, 40]
+    assert all(r["produce_to_consumed_ms"] > 0 for r in rows)
+    assert all(r["produce_cpu_ms"] >= 0 and r["fetch_cpu_ms"] >= 0 for r in rows)
+    printed = broker_cpu.report_history(rows)
+    assert "batches held" in printed and printed.count("\n") == 3
