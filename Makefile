@@ -4,7 +4,8 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 export UV_PYTHON_DOWNLOADS := never
 # Trust the system's certificate store (corporate proxies re-sign TLS; pip already does).
-export UV_NATIVE_TLS := 1
+# Older uv releases call this UV_NATIVE_TLS, which uv now warns is deprecated.
+export UV_SYSTEM_CERTS := 1
 
 .PHONY: up test sync lint format schemas check-schemas boundaries bench clean
 
