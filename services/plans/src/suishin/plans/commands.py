@@ -541,34 +541,51 @@ async def record_indicator_statuses(
 
 
 async def _indicator_results(
-    conn: Conn, measure: asyncpg.Record, year: int
-) -> list[IndicatorResult]:
-    return [
-        IndicatorResult(
-            r["indicator_id"],
-            IndicatorStatus(r["status"]),
-            r["quantitative"],
-            r["exceeded"],
-            bar=r["exceeded_bar"],
-            title=r["title"],
-            met=r["graded_met"],
-            note=r["graded_note"],
-        )
-        for r in await storage.grades.latest_indicator_statuses(conn, measure, year)
-    ]
+    conn: Conn, measure_years: Sequence[tuple[asyncpg.Record, int]]
+) -> dict[tuple[UUID, int], list[IndicatorResult]]:
+    statuses = await storage.grades.latest_indicator_statuses(conn, measure_years)
+    return {
+        pair: [
+            IndicatorResult(
+                r["indicator_id"],
+                IndicatorStatus(r["status"]),
+                r["quantitative"],
+                r["exceeded"],
+                bar=r["exceeded_bar"],
+                title=r["title"],
+                met=r["graded_met"],
+                note=r["graded_note"],
+            )
+            for r in rows
+        ]
+        for pair, rows in statuses.items()
+    }
 
 
 async def regrade(
     conn: Conn, pairs: Iterable[tuple[UUID, int]], *, changed_by: str = MACHINE
 ) -> list[Envelope[MeasureEvaluated]]:
-    """Recompute the machine grade of each (measure, year); enqueue and return the events."""
+    """Recompute the machine grade of each (measure, year); enqueue and return the events.
+
+    What a grade is computed from is read for all pairs at once (the measures, when each was
+    completed, the latest indicator statuses, the grades rows, locked); the pairs whose grade
+    changed are then written and settled one by one, in (measure, year) order."""
+    ordered = list(dict.fromkeys(sorted(pairs, key=lambda p: (str(p[0]), p[1]))))
+    if not ordered:
+        return []
+    measures = await storage.nodes.measures(conn, list({m for m, _ in ordered}))
+    # a measure not found: the plan is not imported yet; graded at import
+    graded = [(m, y) for m, y in ordered if m in measures]
+    if not graded:
+        return []
+    completed = await storage.history.completed_since(conn, list({m for m, _ in graded}))
+    results = await _indicator_results(conn, [(measures[m], y) for m, y in graded])
+    currents = await storage.grades.grades_for_update(conn, graded)
     events: list[Envelope[MeasureEvaluated]] = []
     scales: dict[UUID, GradeScale] = {}
     labels: dict[UUID, list[str]] = {}
-    for measure_id, year in sorted(pairs, key=lambda p: (str(p[0]), p[1])):
-        measure = await storage.nodes.measure(conn, measure_id)
-        if measure is None:
-            continue  # the plan is not imported yet; graded at import
+    for measure_id, year in graded:
+        measure = measures[measure_id]
         tenant = measure["tenant"]
         scale = scales.get(measure["plan_id"]) or await storage.tenants.plan_scale(
             conn, measure["plan_id"]
@@ -577,14 +594,14 @@ async def regrade(
         if measure["plan_id"] not in labels:
             plan = await storage.plans.plan(conn, measure["plan_id"])
             labels[measure["plan_id"]] = list(plan["level_labels"]) if plan else []
-        completed_since = await storage.history.completed_since(conn, measure_id)
+        completed_since = completed.get(measure_id)
         decision = machine_grade(
             scale,
-            await _indicator_results(conn, measure, year),
+            results[(measure_id, year)],
             completed=completed_since is not None and year >= completed_since,
             level_label=level_label(labels[measure["plan_id"]], measure["level"]),
         )
-        current = await storage.grades.grade_for_update(conn, measure_id, year)
+        current = currents.get((measure_id, year))
         if current is None and decision.grade is None:
             continue
         old_machine = current["machine_grade"] if current else None

@@ -113,29 +113,56 @@ async def graded_node_years(conn: Conn, plan_id: UUID) -> list[tuple[UUID, int]]
 
 
 async def latest_indicator_statuses(
-    conn: Conn, measure: asyncpg.Record, year: int
-) -> list[asyncpg.Record]:
-    """The latest status of every indicator linked to the measure or one of its sub-items."""
-    return await conn.fetch(
-        """select distinct on (s.indicator_id) s.indicator_id, s.status, s.quantitative,
-                  s.exceeded, s.exceeded_bar, s.title, s.graded_met, s.graded_note
-           from indicator_statuses s join nodes n on n.id = s.node_id
-           where n.plan_id = $1 and (n.id = $2 or starts_with(n.path, $3 || '/'))
-                 and s.fiscal_year = $4
-           order by s.indicator_id, s.occurred_at desc""",
-        measure["plan_id"],
-        measure["id"],
-        measure["path"],
-        year,
+    conn: Conn, measure_years: Sequence[tuple[asyncpg.Record, int]]
+) -> dict[tuple[UUID, int], list[asyncpg.Record]]:
+    """For each (measure, year): the latest status of every indicator linked to the measure or
+    one of its sub-items, by indicator id. One query for all of them."""
+    rows = await conn.fetch(
+        """select t.measure_id, t.fiscal_year, s.*
+           from unnest($1::uuid[], $2::uuid[], $3::text[], $4::int[]) with ordinality
+                as t(measure_id, plan_id, path, fiscal_year, ord)
+           cross join lateral (
+               select distinct on (s.indicator_id) s.indicator_id, s.status, s.quantitative,
+                      s.exceeded, s.exceeded_bar, s.title, s.graded_met, s.graded_note
+               from indicator_statuses s join nodes n on n.id = s.node_id
+               where n.plan_id = t.plan_id
+                     and (n.id = t.measure_id or starts_with(n.path, t.path || '/'))
+                     and s.fiscal_year = t.fiscal_year
+               order by s.indicator_id, s.occurred_at desc
+           ) s
+           order by t.ord, s.indicator_id""",
+        [m["id"] for m, _ in measure_years],
+        [m["plan_id"] for m, _ in measure_years],
+        [m["path"] for m, _ in measure_years],
+        [year for _, year in measure_years],
     )
+    out: dict[tuple[UUID, int], list[asyncpg.Record]] = {
+        (m["id"], year): [] for m, year in measure_years
+    }
+    for r in rows:
+        out[(r["measure_id"], r["fiscal_year"])].append(r)
+    return out
+
+
+async def grades_for_update(
+    conn: Conn, pairs: Sequence[tuple[UUID, int]]
+) -> dict[tuple[UUID, int], asyncpg.Record]:
+    """The grades rows of the (measure, year) pairs that have one, locked in (measure, year)
+    order (the order in which every regrade takes them)."""
+    rows = await conn.fetch(
+        """select g.* from grades g
+           join unnest($1::uuid[], $2::int[]) as t(measure_id, fiscal_year)
+                using (measure_id, fiscal_year)
+           order by g.measure_id, g.fiscal_year
+           for update of g""",
+        [m for m, _ in pairs],
+        [y for _, y in pairs],
+    )
+    return {(r["measure_id"], r["fiscal_year"]): r for r in rows}
 
 
 async def grade_for_update(conn: Conn, measure_id: UUID, year: int) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "select * from grades where measure_id = $1 and fiscal_year = $2 for update",
-        measure_id,
-        year,
-    )
+    return (await grades_for_update(conn, [(measure_id, year)])).get((measure_id, year))
 
 
 async def set_machine_reason(conn: Conn, measure_id: UUID, year: int, reason: str | None) -> None:

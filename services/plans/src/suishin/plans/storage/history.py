@@ -82,16 +82,18 @@ async def add_grade_history(
     )
 
 
-async def completed_since(db: Executor, measure_id: UUID) -> int | None:
-    """The fiscal year (Japan time, April to March) in which the measure became 完了, at the
-    latest the plan's last year, when it is 完了 now; None otherwise. An imported 完了 counts
-    from its import."""
-    return await db.fetchval(
-        """select least(extract(year from (h.changed_at at time zone 'Asia/Tokyo')
-                                           - interval '3 months')::int, p.fiscal_year_to)
+async def completed_since(db: Executor, measure_ids: Sequence[UUID]) -> dict[UUID, int]:
+    """For each measure that is 完了 now: the fiscal year (Japan time, April to March) in which
+    it became 完了, at the latest the plan's last year. Measures not 完了 are left out. An
+    imported 完了 counts from its import."""
+    rows = await db.fetch(
+        """select distinct on (h.node_id) h.node_id,
+                  least(extract(year from (h.changed_at at time zone 'Asia/Tokyo')
+                                - interval '3 months')::int, p.fiscal_year_to) as since
            from node_history h join nodes n on n.id = h.node_id join plans p on p.id = n.plan_id
-           where h.node_id = $1 and h.field = 'status' and n.status = '完了'
+           where h.node_id = any($1::uuid[]) and h.field = 'status' and n.status = '完了'
                  and h.value #>> '{}' = '完了'
-           order by h.id desc limit 1""",
-        measure_id,
+           order by h.node_id, h.id desc""",
+        list(measure_ids),
     )
+    return {r["node_id"]: r["since"] for r in rows}

@@ -93,10 +93,13 @@ async def bump_version(conn: Conn, node_id: UUID) -> int:
     return version
 
 
-async def measure(conn: Conn, measure_id: UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"select {NODE_COLUMNS} from nodes where id = $1 and kind = 'measure'", measure_id
+async def measures(conn: Conn, measure_ids: Sequence[UUID]) -> dict[UUID, asyncpg.Record]:
+    """The measures among ``measure_ids`` by id (other nodes and unknown ids are left out)."""
+    rows = await conn.fetch(
+        f"select {NODE_COLUMNS} from nodes where id = any($1::uuid[]) and kind = 'measure'",
+        list(measure_ids),
     )
+    return {r["id"]: r for r in rows}
 
 
 async def measure_with_period_for_update(conn: Conn, measure_id: UUID) -> asyncpg.Record | None:
