@@ -114,25 +114,33 @@ async def _publish(producer: AIOKafkaProducer, topic: str, rate: float, seconds:
     await asyncio.gather(*futures)
 
 
+async def _fresh_broker(topics: list[NewTopic]) -> EmbeddedBroker:
+    """A new embedded broker on a free port, with ``topics`` created."""
+    broker = EmbeddedBroker(port=_free_port())
+    broker.start()
+    try:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics(topics)
+        finally:
+            await admin.close()
+    except BaseException:
+        broker.stop()
+        raise
+    return broker
+
+
 async def measure(
     scenario: Scenario, rate: float, seconds: float, *, settle: float = 3.0
 ) -> dict[str, Any]:
     settings = PlatformSettings()
-    broker = EmbeddedBroker(port=_free_port())
-    broker.start()
+    broker = await _fresh_broker([NewTopic(t, settings.topic_partitions, 1) for t in [BUSY, *LOW]])
     consumers: list[AIOKafkaConsumer] = []
     tasks: list[asyncio.Task[None]] = []
     producer: AIOKafkaProducer | None = None
     try:
         assert broker.pid is not None
-        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics(
-                [NewTopic(t, settings.topic_partitions, 1) for t in [BUSY, *LOW]]
-            )
-        finally:
-            await admin.close()
         producer = AIOKafkaProducer(
             bootstrap_servers=broker.bootstrap,
             enable_idempotence=False,
@@ -193,18 +201,11 @@ async def measure_history(levels: Sequence[int], trips: int = 300) -> list[dict[
     """The broker's CPU per produce and per fetch, and produce → consumed, at each level of
     one-record batches held by the partition (see the module's ``--history``)."""
     settings = PlatformSettings()
-    broker = EmbeddedBroker(port=_free_port())
-    broker.start()
+    broker = await _fresh_broker([NewTopic(HISTORY, 1, 1)])
     producer: AIOKafkaProducer | None = None
     consumer: AIOKafkaConsumer | None = None
     try:
         assert broker.pid is not None
-        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
-        await admin.start()
-        try:
-            await admin.create_topics([NewTopic(HISTORY, 1, 1)])
-        finally:
-            await admin.close()
         # no linger: every record of the fill is a batch of its own
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False)
         await producer.start()
