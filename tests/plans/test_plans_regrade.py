@@ -1,8 +1,10 @@
 """Regrading a batch of (measure, year) pairs: what a grade is computed from is read once for the
-whole batch, and the grades come out as if each status change had been applied on its own."""
+whole batch, the changed grades are written and announced together, and the grades and their
+``measure.evaluated`` events come out as if each status change had been applied on its own."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -85,6 +87,20 @@ async def _grades(plans_db: PlansDb, plan_key: str) -> dict[tuple[str, int], tup
     }
 
 
+async def _announced(plans_db: PlansDb, plan_key: str) -> dict[tuple[str, int], list[Any]]:
+    """The ``measure.evaluated`` events of a plan's measures by (path, year), in outbox order."""
+    paths = {ids.node_id(TENANT, plan_key, path): path for path in MEASURES}
+    out: dict[tuple[str, int], list[Any]] = {}
+    for row in await plans_db.pool.fetch(
+        "select body from outbox where topic = 'measure.evaluated' order by id"
+    ):
+        event = json.loads(row["body"])
+        path = paths.get(UUID(event["payload"]["measure_id"]))
+        if path is not None:
+            out.setdefault((path, event["payload"]["fiscal_year"]), []).append(event)
+    return out
+
+
 async def test_a_batch_grades_as_each_status_change_applied_on_its_own(plans_db: PlansDb) -> None:
     await _plan(plans_db, "rg1")
     await _plan(plans_db, "rg2")
@@ -99,6 +115,31 @@ async def test_a_batch_grades_as_each_status_change_applied_on_its_own(plans_db:
     assert {path for path, _ in batched} == set(MEASURES)
     assert len(batched) == 6
     assert len({grade for grade, _, _ in batched.values()}) > 1  # not all alike
+
+    # the events: one per changed pair in the batch, saying what the last of the one-by-one
+    # events says; the previous grade is the one before the first of them (one by one,
+    # 基本方針Ⅱ/1 FY2021 changed twice; a published grade counts before any machine grade)
+    told, told_one_by_one = await _announced(plans_db, "rg1"), await _announced(plans_db, "rg2")
+    assert set(told) == set(told_one_by_one) == set(batched)
+    same = ("grade", "grade_label", "machine_grade", "is_override", "is_failing")
+    same += ("consecutive_failing_years", "department_codes", "level_label")
+    for pair, events in told.items():
+        assert len(events) == 1, pair
+        (event,), last = events, told_one_by_one[pair][-1]["payload"]
+        assert {k: event["payload"][k] for k in same} == {k: last[k] for k in same}, pair
+        assert event["payload"]["reason"] == batched[pair][1]  # the reason stored
+        first = told_one_by_one[pair][0]["payload"]
+        assert event["payload"]["previous_grade"] == first["previous_grade"], pair
+    assert any(e[0]["payload"]["department_codes"] for e in told.values())
+    assert any(e[0]["payload"]["consecutive_failing_years"] for e in told.values())
+    assert any(e[0]["payload"]["previous_grade"] for e in told.values())
+    # each event its own version of its measure, in year order, up to the measure's version
+    for path in MEASURES:
+        versions = [told[(path, y)][0]["aggregate_version"] for y in (2021, 2022)]
+        stored = await plans_db.pool.fetchval(
+            "select version from nodes where id = $1", ids.node_id(TENANT, "rg1", path)
+        )
+        assert versions == [stored - 1, stored], path
 
 
 async def test_a_regrade_reads_once_for_the_whole_batch(plans_db: PlansDb) -> None:
@@ -128,4 +169,31 @@ async def test_a_regrade_reads_once_for_the_whole_batch(plans_db: PlansDb) -> No
         return seen
 
     one, six = await statements(pairs[:1]), await statements(pairs)
+    assert len(six) == len(one), six
+
+
+async def test_grades_that_change_are_written_and_announced_together(plans_db: PlansDb) -> None:
+    for key in ("rg4", "rg5", "rg6"):
+        await _plan(plans_db, key)
+    async with plans_db.pool.acquire() as conn:
+
+        async def statements(events: list[Envelope[IndicatorStatusChanged]]) -> list[str]:
+            seen: list[str] = []
+
+            def log(query: Any) -> None:
+                seen.append(query.query.split("\n")[0])
+
+            async with conn.transaction():
+                conn.add_query_logger(log)
+                try:
+                    await commands.apply_indicator_statuses(conn, events)
+                finally:
+                    conn.remove_query_logger(log)
+            return seen
+
+        await statements(_events("rg6")[:1])  # the connection learns the types it uses
+        one = await statements(_events("rg4")[:1])  # the first grade of one (measure, year)
+        six = await statements(_events("rg5"))  # the first grades of six
+    assert len(await _announced(plans_db, "rg4")) == 1
+    assert len(await _announced(plans_db, "rg5")) == 6
     assert len(six) == len(one), six

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -61,7 +62,6 @@ from suishin.kit.handlers import Outcome
 from suishin.plans import storage
 from suishin.plans.domain import reports
 from suishin.plans.domain.grading import (
-    GradeScale,
     IndicatorResult,
     check_override_change,
     check_override_year,
@@ -567,9 +567,10 @@ async def regrade(
 ) -> list[Envelope[MeasureEvaluated]]:
     """Recompute the machine grade of each (measure, year); enqueue and return the events.
 
-    What a grade is computed from is read for all pairs at once (the measures, when each was
-    completed, the latest indicator statuses, the grades rows, locked); the pairs whose grade
-    changed are then written and settled one by one, in (measure, year) order."""
+    What a grade is computed from is read for all pairs at once (the measures, their plans'
+    scales, when each was completed, the latest indicator statuses, the grades rows, locked,
+    with the published grades); the grades that changed are written, their history recorded
+    and their events announced together, in (measure, year) order."""
     ordered = list(dict.fromkeys(sorted(pairs, key=lambda p: (str(p[0]), p[1]))))
     if not ordered:
         return []
@@ -578,104 +579,122 @@ async def regrade(
     graded = [(m, y) for m, y in ordered if m in measures]
     if not graded:
         return []
+    plans = await storage.tenants.plans_grading(
+        conn, list({measures[m]["plan_id"] for m, _ in graded})
+    )
     completed = await storage.history.completed_since(conn, list({m for m, _ in graded}))
     results = await _indicator_results(conn, [(measures[m], y) for m, y in graded])
     currents = await storage.grades.grades_for_update(conn, graded)
-    events: list[Envelope[MeasureEvaluated]] = []
-    scales: dict[UUID, GradeScale] = {}
-    labels: dict[UUID, list[str]] = {}
+    writes: list[tuple[Any, ...]] = []
+    history: list[tuple[Any, ...]] = []
+    settled: list[_Settled] = []
     for measure_id, year in graded:
         measure = measures[measure_id]
-        tenant = measure["tenant"]
-        scale = scales.get(measure["plan_id"]) or await storage.tenants.plan_scale(
-            conn, measure["plan_id"]
-        )
-        scales[measure["plan_id"]] = scale
-        if measure["plan_id"] not in labels:
-            plan = await storage.plans.plan(conn, measure["plan_id"])
-            labels[measure["plan_id"]] = list(plan["level_labels"]) if plan else []
+        plan = plans[measure["plan_id"]]
         completed_since = completed.get(measure_id)
         decision = machine_grade(
-            scale,
+            plan.scale,
             results[(measure_id, year)],
             completed=completed_since is not None and year >= completed_since,
-            level_label=level_label(labels[measure["plan_id"]], measure["level"]),
+            level_label=level_label(plan.level_labels, measure["level"]),
         )
-        current = currents.get((measure_id, year))
-        if current is None and decision.grade is None:
+        current = currents[(measure_id, year)]
+        if not current["has_row"] and decision.grade is None:
             continue
-        old_machine = current["machine_grade"] if current else None
-        if current is not None and old_machine == decision.grade:
+        old_machine = current["machine_grade"]
+        if current["has_row"] and old_machine == decision.grade:
             if current["machine_reason"] != decision.reason:
                 await storage.grades.set_machine_reason(conn, measure_id, year, decision.reason)
             continue
-        await storage.grades.upsert_machine_grade(
-            conn, measure_id, year, tenant, decision.grade, decision.reason
+        effective = effective_grade(
+            current["override_grade"], current["published_grade"], decision.grade
         )
-        await storage.history.add_grade_history(
-            conn,
-            measure_id=measure_id,
-            tenant=tenant,
-            fiscal_year=year,
-            kind="machine",
-            previous=old_machine,
-            grade=decision.grade,
-            reason=decision.reason,
-            changed_by=changed_by,
+        tenant = measure["tenant"]
+        grade, reason = decision.grade, decision.reason
+        writes.append((measure_id, year, tenant, grade, reason, effective))
+        history.append((measure_id, tenant, year, MACHINE, old_machine, grade, reason, changed_by))
+        settled.append(
+            _Settled(
+                measure,
+                year,
+                previous=current["effective_grade"],
+                effective=effective,
+                machine=grade,
+                is_override=current["override_grade"] is not None,
+                reason=reason,
+            )
         )
-        event = await _settle(conn, measure, year, scale, reason=decision.reason)
-        if event is not None:
-            events.append(event)
+    await storage.grades.write_machine_grades(conn, writes)
+    await storage.history.add_grade_histories(conn, history)
+    return await _announce(conn, settled, plans)
+
+
+@dataclass(frozen=True)
+class _Settled:
+    """A (measure, year) whose grade was just written: the effective grade before and now."""
+
+    measure: asyncpg.Record
+    year: int
+    previous: str | None
+    effective: str | None
+    machine: str | None
+    is_override: bool
+    reason: str | None
+
+
+async def _announce(
+    conn: Conn, settled: Sequence[_Settled], plans: Mapping[UUID, storage.tenants.PlanGrading]
+) -> list[Envelope[MeasureEvaluated]]:
+    """Enqueue and return ``measure.evaluated`` for each settled (measure, year) that has an
+    effective grade, in order: a handful of statements however many there are."""
+    due = [s for s in settled if s.effective is not None]
+    if not due:
+        return []
+    measure_ids = list(dict.fromkeys(s.measure["id"] for s in due))
+    by_year = await storage.grades.effective_grades_of(conn, measure_ids)
+    chains = await storage.nodes.owner_chains(conn, measure_ids)
+    steps = Counter(s.measure["id"] for s in due)
+    versions = await storage.nodes.bump_versions(conn, steps)
+    # each event its own version, in order: the first gets the lowest of the measure's new ones
+    next_version = {m: versions[m] - n + 1 for m, n in steps.items()}
+    events: list[Envelope[MeasureEvaluated]] = []
+    for s in due:
+        assert s.effective is not None
+        measure, plan = s.measure, plans[s.measure["plan_id"]]
+        own, ancestors = chains.get(measure["id"], ([], []))
+        owners = _owners_for_reporting(own, ancestors, plan.default_owner)
+        grade = plan.scale.find(s.effective)
+        version = next_version[measure["id"]]
+        next_version[measure["id"]] += 1
+        events.append(
+            new_event(
+                MeasureEvaluated(
+                    measure_id=measure["id"],
+                    plan_id=measure["plan_id"],
+                    code=measure["code"],
+                    title=measure["title"],
+                    fiscal_year=s.year,
+                    grade=s.effective,
+                    grade_label=grade.label if grade else s.effective,
+                    machine_grade=s.machine,
+                    previous_grade=s.previous,
+                    is_override=s.is_override,
+                    is_failing=plan.scale.is_failing(s.effective),
+                    consecutive_failing_years=consecutive_failing_years(
+                        plan.scale, by_year.get(measure["id"], {}), s.year
+                    ),
+                    reason=s.reason,
+                    department_codes=list(owners.codes),
+                    level_label=level_label(plan.level_labels, measure["level"]),
+                ),
+                tenant=measure["tenant"],
+                aggregate_id=str(measure["id"]),
+                aggregate_version=version,
+                producer=PRODUCER,
+            )
+        )
+    await outbox.enqueue_many(conn, events)
     return events
-
-
-async def _settle(
-    conn: Conn,
-    measure: asyncpg.Record,
-    year: int,
-    scale: GradeScale,
-    *,
-    reason: str | None,
-    is_override: bool = False,
-) -> Envelope[MeasureEvaluated] | None:
-    """Recompute the effective grade of (measure, year) and announce it."""
-    row = await storage.grades.grade_with_published(conn, measure["id"], year)
-    assert row is not None
-    previous = row["effective_grade"]
-    effective = effective_grade(row["override_grade"], row["published_grade"], row["machine_grade"])
-    if effective != previous:
-        await storage.grades.set_effective_grade(conn, measure["id"], year, effective)
-    if effective is None:
-        return None
-    by_year = await storage.grades.effective_grades_by_year(conn, measure["id"])
-    grade = scale.find(effective)
-    departments, label = await _event_context(conn, measure["id"])
-    version = await storage.nodes.bump_version(conn, measure["id"])
-    event = new_event(
-        MeasureEvaluated(
-            measure_id=measure["id"],
-            plan_id=measure["plan_id"],
-            code=measure["code"],
-            title=measure["title"],
-            fiscal_year=year,
-            grade=effective,
-            grade_label=grade.label if grade else effective,
-            machine_grade=row["machine_grade"],
-            previous_grade=previous,
-            is_override=is_override or row["override_grade"] is not None,
-            is_failing=scale.is_failing(effective),
-            consecutive_failing_years=consecutive_failing_years(scale, by_year, year),
-            reason=reason,
-            department_codes=departments,
-            level_label=label,
-        ),
-        tenant=measure["tenant"],
-        aggregate_id=str(measure["id"]),
-        aggregate_version=version,
-        producer=PRODUCER,
-    )
-    await outbox.enqueue(conn, event)
-    return event
 
 
 async def override_grade(
@@ -695,13 +714,14 @@ async def override_grade(
     if measure is None or measure["tenant"] != actor.tenant:
         raise NotFound("施策", "Measure", str(measure_id))
     check_override_year(fiscal_year, measure["fy_from"], measure["fy_to"])
-    scale = await storage.tenants.plan_scale(conn, measure["plan_id"])
-    code = scale.grade(grade).code if grade is not None else None
+    plans = await storage.tenants.plans_grading(conn, [measure["plan_id"]])
+    code = plans[measure["plan_id"]].scale.grade(grade).code if grade is not None else None
     current = await storage.grades.grade_for_update(conn, measure_id, fiscal_year)
-    previous = current["override_grade"] if current else None
-    check_override_change(current is not None, previous, code)
+    previous = current["override_grade"]
+    check_override_change(current["has_row"], previous, code)
+    effective = effective_grade(code, current["published_grade"], current["machine_grade"])
     await storage.grades.upsert_override(
-        conn, measure_id, fiscal_year, measure["tenant"], code, why, actor.subject, now
+        conn, measure_id, fiscal_year, measure["tenant"], code, why, actor.subject, now, effective
     )
     await storage.history.add_grade_history(
         conn,
@@ -714,9 +734,17 @@ async def override_grade(
         reason=why,
         changed_by=actor.subject,
     )
-    return await _settle(
-        conn, measure, fiscal_year, scale, reason=why, is_override=code is not None
+    settled = _Settled(
+        measure,
+        fiscal_year,
+        previous=current["effective_grade"],
+        effective=effective,
+        machine=current["machine_grade"],
+        is_override=code is not None,
+        reason=why,
     )
+    events = await _announce(conn, [settled], plans)
+    return events[0] if events else None
 
 
 async def settle_published(conn: Conn, pairs: Iterable[tuple[UUID, int]]) -> None:

@@ -147,22 +147,33 @@ async def latest_indicator_statuses(
 async def grades_for_update(
     conn: Conn, pairs: Sequence[tuple[UUID, int]]
 ) -> dict[tuple[UUID, int], asyncpg.Record]:
-    """The grades rows of the (measure, year) pairs that have one, locked in (measure, year)
-    order (the order in which every regrade takes them)."""
+    """What the grade of each (measure, year) is settled from, for every pair: its grades row
+    (``has_row``; the machine, override and effective grades, null without a row), locked in
+    the order of ``pairs`` (every regrade takes them in (measure, year) order), and the grade
+    the ward published that year (``published_grade``)."""
     rows = await conn.fetch(
-        """select g.* from grades g
-           join unnest($1::uuid[], $2::int[]) as t(measure_id, fiscal_year)
-                using (measure_id, fiscal_year)
-           order by g.measure_id, g.fiscal_year
-           for update of g""",
+        """select t.measure_id, t.fiscal_year, g.measure_id is not null as has_row,
+                  g.machine_grade, g.machine_reason, g.override_grade, g.effective_grade,
+                  (select p.grade from published_grades p
+                   where p.measure_id = t.measure_id and p.fiscal_year = t.fiscal_year)
+                  as published_grade
+           from unnest($1::uuid[], $2::int[]) with ordinality as t(measure_id, fiscal_year, ord)
+           left join lateral (
+               select g.measure_id, g.machine_grade, g.machine_reason, g.override_grade,
+                      g.effective_grade
+               from grades g
+               where g.measure_id = t.measure_id and g.fiscal_year = t.fiscal_year
+               for update
+           ) g on true
+           order by t.ord""",
         [m for m, _ in pairs],
         [y for _, y in pairs],
     )
     return {(r["measure_id"], r["fiscal_year"]): r for r in rows}
 
 
-async def grade_for_update(conn: Conn, measure_id: UUID, year: int) -> asyncpg.Record | None:
-    return (await grades_for_update(conn, [(measure_id, year)])).get((measure_id, year))
+async def grade_for_update(conn: Conn, measure_id: UUID, year: int) -> asyncpg.Record:
+    return (await grades_for_update(conn, [(measure_id, year)]))[(measure_id, year)]
 
 
 async def set_machine_reason(conn: Conn, measure_id: UUID, year: int, reason: str | None) -> None:
@@ -175,21 +186,26 @@ async def set_machine_reason(conn: Conn, measure_id: UUID, year: int, reason: st
     )
 
 
-async def upsert_machine_grade(
-    conn: Conn, measure_id: UUID, year: int, tenant: str, grade: str | None, reason: str | None
-) -> None:
+async def write_machine_grades(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Upsert the machine grade, its reason and the effective grade of many (measure, year) in
+    one statement. A row is (measure_id, fiscal_year, tenant, machine_grade, machine_reason,
+    effective_grade)."""
+    if not rows:
+        return
+    columns = [list(c) for c in zip(*rows, strict=True)]
     await conn.execute(
         """insert into grades (measure_id, fiscal_year, tenant, machine_grade, machine_reason,
-                               machine_at)
-           values ($1, $2, $3, $4, $5, now())
+                               machine_at, effective_grade)
+           select t.measure_id, t.fiscal_year, t.tenant, t.machine_grade, t.machine_reason,
+                  now(), t.effective_grade
+           from unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[])
+                as t(measure_id, fiscal_year, tenant, machine_grade, machine_reason,
+                     effective_grade)
            on conflict (measure_id, fiscal_year) do update set
                machine_grade = excluded.machine_grade,
-               machine_reason = excluded.machine_reason, machine_at = now()""",
-        measure_id,
-        year,
-        tenant,
-        grade,
-        reason,
+               machine_reason = excluded.machine_reason, machine_at = now(),
+               effective_grade = excluded.effective_grade""",
+        *columns,
     )
 
 
@@ -202,15 +218,18 @@ async def upsert_override(
     reason: str,
     by: str,
     at: datetime,
+    effective: str | None,
 ) -> None:
+    """Set (or clear) the override of (measure, year) with the effective grade it gives."""
     await conn.execute(
         """insert into grades (measure_id, fiscal_year, tenant, override_grade, override_reason,
-                               override_by, override_at)
-           values ($1, $2, $3, $4, $5, $6, $7)
+                               override_by, override_at, effective_grade)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)
            on conflict (measure_id, fiscal_year) do update set
                override_grade = excluded.override_grade,
                override_reason = excluded.override_reason,
-               override_by = excluded.override_by, override_at = excluded.override_at""",
+               override_by = excluded.override_by, override_at = excluded.override_at,
+               effective_grade = excluded.effective_grade""",
         measure_id,
         year,
         tenant,
@@ -218,35 +237,23 @@ async def upsert_override(
         reason,
         by,
         at,
+        effective,
     )
 
 
-async def grade_with_published(conn: Conn, measure_id: UUID, year: int) -> asyncpg.Record | None:
-    """The grades row of (measure, year) with the grade the ward published that year."""
-    return await conn.fetchrow(
-        """select g.*, (select p.grade from published_grades p
-                        where p.measure_id = g.measure_id and p.fiscal_year = g.fiscal_year)
-                       as published_grade
-           from grades g where g.measure_id = $1 and g.fiscal_year = $2""",
-        measure_id,
-        year,
+async def effective_grades_of(
+    db: Executor, measure_ids: Sequence[UUID]
+) -> dict[UUID, dict[int, str | None]]:
+    """Each measure's effective grade by fiscal year (measures without grades are left out)."""
+    rows = await db.fetch(
+        """select measure_id, fiscal_year, effective_grade from grades
+           where measure_id = any($1::uuid[])""",
+        measure_ids,
     )
-
-
-async def set_effective_grade(conn: Conn, measure_id: UUID, year: int, grade: str | None) -> None:
-    await conn.execute(
-        "update grades set effective_grade = $3 where measure_id = $1 and fiscal_year = $2",
-        measure_id,
-        year,
-        grade,
-    )
-
-
-async def effective_grades_by_year(conn: Conn, measure_id: UUID) -> dict[int, str | None]:
-    rows = await conn.fetch(
-        "select fiscal_year, effective_grade from grades where measure_id = $1", measure_id
-    )
-    return {r["fiscal_year"]: r["effective_grade"] for r in rows}
+    out: dict[UUID, dict[int, str | None]] = {}
+    for r in rows:
+        out.setdefault(r["measure_id"], {})[r["fiscal_year"]] = r["effective_grade"]
+    return out
 
 
 async def resettle_effective(conn: Conn, measure_id: UUID, year: int) -> None:

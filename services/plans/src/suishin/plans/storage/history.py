@@ -67,18 +67,22 @@ async def add_grade_history(
     changed_by: str,
 ) -> None:
     """One change of the machine grade (``kind`` machine) or of the override (override)."""
+    await add_grade_histories(
+        conn, [(measure_id, tenant, fiscal_year, kind, previous, grade, reason, changed_by)]
+    )
+
+
+async def add_grade_histories(conn: Conn, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Many grade changes in one statement, in order. A row is (measure_id, tenant,
+    fiscal_year, kind, previous, grade, reason, changed_by)."""
+    if not rows:
+        return
     await conn.execute(
         """insert into grade_history
                (measure_id, tenant, fiscal_year, kind, previous, grade, reason, changed_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8)""",
-        measure_id,
-        tenant,
-        fiscal_year,
-        kind,
-        previous,
-        grade,
-        reason,
-        changed_by,
+           select * from unnest($1::uuid[], $2::text[], $3::int[], $4::text[], $5::text[],
+                                $6::text[], $7::text[], $8::text[])""",
+        *[list(c) for c in zip(*rows, strict=True)],
     )
 
 

@@ -3,7 +3,7 @@ measure search with keyset pagination."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -91,6 +91,19 @@ async def bump_version(conn: Conn, node_id: UUID) -> int:
         "update nodes set version = version + 1 where id = $1 returning version", node_id
     )
     return version
+
+
+async def bump_versions(conn: Conn, steps: Mapping[UUID, int]) -> dict[UUID, int]:
+    """Raise each node's version by its number of steps (one per event about it) in one
+    statement; returns the new versions."""
+    rows = await conn.fetch(
+        """update nodes n set version = n.version + t.steps
+           from unnest($1::uuid[], $2::int[]) as t(id, steps) where n.id = t.id
+           returning n.id, n.version""",
+        list(steps),
+        list(steps.values()),
+    )
+    return {r["id"]: r["version"] for r in rows}
 
 
 async def measures(conn: Conn, measure_ids: Sequence[UUID]) -> dict[UUID, asyncpg.Record]:
@@ -304,6 +317,25 @@ async def ownership_contexts(db: Executor, node_ids: Sequence[UUID]) -> dict[UUI
            from nodes n join plans p on p.id = n.plan_id where n.id = any($1::uuid[])""",
         node_ids,
     )
+    chains = await owner_chains(db, node_ids)
+    out: dict[UUID, OwnershipRow] = {}
+    for head in heads:
+        own, ancestors = chains.get(head["id"], ([], []))
+        out[head["id"]] = OwnershipRow(
+            level=head["level"],
+            level_labels=list(head["level_labels"]),
+            default_owner=head["d"],
+            own=own,
+            ancestors=ancestors,
+        )
+    return out
+
+
+async def owner_chains(
+    db: Executor, node_ids: Sequence[UUID]
+) -> dict[UUID, tuple[list[str], list[list[str]]]]:
+    """Each node's own owners and each ancestor's owners, nearest first (empty lists for
+    nodes without owners), in one query."""
     rows = await db.fetch(
         """with recursive up (start, id, parent_id, hops) as (
                select id, id, parent_id, 0 from nodes where id = any($1::uuid[])
@@ -321,14 +353,7 @@ async def ownership_contexts(db: Executor, node_ids: Sequence[UUID]) -> dict[UUI
         codes = chains.setdefault(r["start"], {}).setdefault(r["hops"], [])
         if r["department_code"] is not None:
             codes.append(r["department_code"])
-    out: dict[UUID, OwnershipRow] = {}
-    for head in heads:
-        by_hops = chains.get(head["id"], {})
-        out[head["id"]] = OwnershipRow(
-            level=head["level"],
-            level_labels=list(head["level_labels"]),
-            default_owner=head["d"],
-            own=by_hops.get(0, []),
-            ancestors=[by_hops[h] for h in sorted(by_hops) if h > 0],
-        )
-    return out
+    return {
+        start: (by_hops.get(0, []), [by_hops[h] for h in sorted(by_hops) if h > 0])
+        for start, by_hops in chains.items()
+    }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,33 @@ async def plan_scale(db: Executor, plan_id: UUID) -> GradeScale:
     if row is None:
         raise LookupError(f"plan {plan_id} does not exist")
     return GradeScale.from_json(row["scale"]) if row["scale"] else default_scale_for(row["tenant"])
+
+
+@dataclass(frozen=True)
+class PlanGrading:
+    """What grading a plan's measures and announcing their grades needs of the plan."""
+
+    scale: GradeScale
+    level_labels: list[str]
+    default_owner: str | None
+
+
+async def plans_grading(db: Executor, plan_ids: Sequence[UUID]) -> dict[UUID, PlanGrading]:
+    """:class:`PlanGrading` of each plan (unknown plans are left out), in one query."""
+    rows = await db.fetch(
+        """select p.id, p.tenant, coalesce(p.grade_scale, t.grade_scale) as scale,
+                  p.level_labels, p.document -> 'plan' ->> 'default_owner' as default_owner
+           from plans p join tenants t on t.code = p.tenant where p.id = any($1::uuid[])""",
+        plan_ids,
+    )
+    return {
+        r["id"]: PlanGrading(
+            GradeScale.from_json(r["scale"]) if r["scale"] else default_scale_for(r["tenant"]),
+            list(r["level_labels"] or []),
+            r["default_owner"],
+        )
+        for r in rows
+    }
 
 
 async def tenant_row(db: Executor, tenant: str) -> asyncpg.Record | None:
