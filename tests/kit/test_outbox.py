@@ -15,7 +15,7 @@ from suishin.devstack.testing import Infrastructure, TopicReader, isolated_setti
 from suishin.kit.broker import BrokerPublisher, ensure_topics, make_broker
 from suishin.kit.db import create_pool
 from suishin.kit.migrations import migrate
-from suishin.kit.outbox import OutboxRelay, Snapshot, enqueue, replay
+from suishin.kit.outbox import OutboxRelay, Snapshot, enqueue, enqueue_many, replay
 from suishin.kit.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
@@ -102,6 +102,32 @@ async def test_events_of_one_aggregate_keep_their_order(env) -> None:
         records = await reader.wait_for(200)
     assert len({r.partition for r in records}) == 1
     assert [json.loads(r.value)["aggregate_version"] for r in records] == list(range(1, 201))
+
+
+async def test_a_batch_is_enqueued_in_one_statement_and_published_in_its_order(env) -> None:
+    settings, pool, relay, topic = env
+    events = [reported(n, "itabashi-kpi-batch") for n in range(1, 101)]
+    async with pool.acquire() as conn:
+        # what the server runs: a statement trigger beside the outbox's NOTIFY counts them
+        await conn.execute(
+            """create table inserts_seen (at timestamptz default now());
+               create function count_insert() returns trigger language plpgsql as $$
+               begin insert into inserts_seen default values; return null; end $$;
+               create trigger count_insert after insert on outbox
+                   for each statement execute function count_insert()"""
+        )
+        async with conn.transaction():
+            await enqueue_many(conn, events, headers={"x-test": "一括"})
+        assert await conn.fetchval("select count(*) from inserts_seen") == 1
+    assert await relay.drain() == 100
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        records = await reader.wait_for(100)
+    assert [json.loads(r.value)["event_id"] for r in records] == [str(e.event_id) for e in events]
+    for record in records:
+        headers = {k: v.decode() for k, v in record.headers}
+        assert headers["x-test"] == "一括"
+        assert headers["event_type"] == "indicator.reported"
+        assert headers["traceparent"] == json.loads(record.value)["trace"]["traceparent"]
 
 
 async def test_enqueue_outside_a_transaction_is_refused(env) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -56,23 +57,28 @@ async def enqueue_many(
     if not conn.is_in_transaction():
         raise RuntimeError("outbox.enqueue must run inside the transaction of the state change")
     events = [tracing.stamp(e) for e in events]
-    rows = [
-        (
-            e.event_id,
-            (topic_for(e) if topic_for else None) or e.topic,
-            e.key,
-            e.to_bytes(),
-            {
-                "event_type": e.event_type,
-                tracing.TRACEPARENT_HEADER: e.trace.traceparent,
-                **(headers or {}),
-            },
-        )
-        for e in events
-    ]
-    await conn.executemany(
-        "insert into outbox (event_id, topic, key, body, headers) values ($1, $2, $3, $4, $5)",
-        rows,
+    # one statement for the whole batch (the trigger's NOTIFY fires once), rows in order
+    await conn.execute(
+        """insert into outbox (event_id, topic, key, body, headers)
+           select event_id, topic, key, body, headers::jsonb
+           from unnest($1::uuid[], $2::text[], $3::bytea[], $4::bytea[], $5::text[])
+                with ordinality as t(event_id, topic, key, body, headers, ord)
+           order by ord""",
+        [e.event_id for e in events],
+        [(topic_for(e) if topic_for else None) or e.topic for e in events],
+        [e.key for e in events],
+        [e.to_bytes() for e in events],
+        [
+            json.dumps(
+                {
+                    "event_type": e.event_type,
+                    tracing.TRACEPARENT_HEADER: e.trace.traceparent,
+                    **(headers or {}),
+                },
+                ensure_ascii=False,
+            )
+            for e in events
+        ],
     )
     metrics.count_emitted(events)
 
