@@ -245,6 +245,49 @@ async def test_a_repeated_idempotency_key_is_applied_once(imported: IndicatorsDb
     assert [r["idempotency_key"] for r in keys] == ["dup-1", "dup-2"]
 
 
+async def test_a_batch_reads_and_writes_measurements_in_one_statement_each(
+    indicators_db: IndicatorsDb,
+) -> None:
+    """Duplicates, a reused key, new values that supersede current ones and a late report, in
+    one batch: one read of the measurements (the batch's keys, the current values, the new
+    ids) and one write (the new rows and the values they supersede)."""
+    await import_indicator_definitions(indicators_db.pool, plan_file(small_plan("oneku")))
+    imported = indicators_db
+
+    def one(key: str, period: str, value: int, idem: str, at: datetime) -> Report:
+        return report(key, period, value, tenant="oneku", idem=idem, at=at)
+
+    await apply(imported, one("p1.rpa", "FY2023", 1, "one-1", T0))
+    await apply(imported, one("p1.hours", "2024-04", 1, "one-2", T0))
+    later = T0 + timedelta(days=1)
+    batch = [
+        one("p1.rpa", "FY2023", 1, "one-1", T0),  # a duplicate
+        one("p1.rpa", "FY2023", 5, "one-2", later),  # a reused key
+        one("p1.rpa", "FY2023", 2, "one-3", later),  # supersedes
+        one("p1.hours", "2024-04", 3, "one-4", later),  # supersedes
+        one("p1.hours", "2024-04", 4, "one-5", T0 - timedelta(days=1)),  # late
+    ]
+    seen: list[str] = []
+    async with imported.pool.acquire() as conn, conn.transaction():
+        conn.add_query_logger(lambda query: seen.append(query.query))
+        result = await ingest(conn, batch, now=JUNE_2024)
+        touching = [q for q in seen if "measurements" in q]
+        rows = await conn.fetch(
+            """select idempotency_key, is_current, superseded_by is not null as superseded
+               from measurements where tenant = 'oneku' order by 1"""
+        )
+    assert len(result.accepted) == 3 and len(result.duplicates) == 1
+    assert [r.code for _, r in result.rejected] == ["idempotency_key_reused"]
+    assert [tuple(r) for r in rows] == [
+        ("one-1", False, True),
+        ("one-2", False, True),
+        ("one-3", True, False),
+        ("one-4", True, False),
+        ("one-5", False, True),
+    ]
+    assert len(touching) == 2, touching
+
+
 async def test_a_correction_supersedes_and_keeps_the_earlier_value(imported: IndicatorsDb) -> None:
     key = "p1.rpa"
     await apply(imported, report(key, "FY2024", 8, idem="c-1", at=T0))

@@ -258,9 +258,15 @@ async def ingest(
         seen[key] = report
         valid.append((report, indicator, period))
 
-    existing = await storage.measurements.measurements_by_key(
-        conn, [(r.tenant, r.idempotency_key) for r, _, _ in valid]
+    # the stored reports of the batch's keys, the indicators' current values and the new rows'
+    # ids, in one read
+    prepared = await storage.measurements.prepare_write(
+        conn,
+        [(r.tenant, r.idempotency_key) for r, _, _ in valid],
+        list({ind.id for _, ind, _ in valid}),
+        len(valid),
     )
+    existing = prepared.by_key
     fresh: list[tuple[Report, IndicatorRecord, ReportingPeriod]] = []
     for report, indicator, period in valid:
         before = existing.get((report.tenant, report.idempotency_key))
@@ -291,6 +297,7 @@ async def ingest(
             )
             for r, ind, period in fresh
         ],
+        prepared,
     )
     affected: dict[UUID, IndicatorRecord] = {}
     from_fy: dict[UUID, int] = {}

@@ -44,11 +44,63 @@ class Written:
     current: dict[UUID, list[Observation]]
 
 
-async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasurement]) -> Written:
+@dataclass(frozen=True)
+class Prepared:
+    """What a batch's write needs to know first (:func:`prepare_write`)."""
+
+    by_key: dict[tuple[str, str], asyncpg.Record]
+    """The stored measurements of the batch's (tenant, idempotency key)s."""
+    current: list[asyncpg.Record]
+    """The current values of the batch's indicators."""
+    ids: list[int]
+    """New measurement ids drawn from the sequence, increasing."""
+
+
+async def prepare_write(
+    conn: asyncpg.Connection,
+    keys: Sequence[tuple[str, str]],
+    indicator_ids: Sequence[UUID],
+    count: int,
+) -> Prepared:
+    """In one statement: the measurements already stored under ``keys`` (duplicates and
+    reused keys), every current value of ``indicator_ids``, and ``count`` new ids (the
+    caller may use fewer: a gap in the ids is harmless)."""
+    if not keys and not indicator_ids and count == 0:
+        return Prepared({}, [], [])
+    read = await conn.fetch(
+        """select k.tenant, k.idempotency_key, m.id, m.indicator_id, m.period,
+                  m.is_correction, m.occurred_at, m.value, m.text_value
+           from measurements m
+           join unnest($1::text[], $2::text[]) as k(tenant, idempotency_key)
+             on m.tenant = k.tenant and m.idempotency_key = k.idempotency_key
+           union all
+           select null, null, id, indicator_id, period, is_correction, occurred_at, value,
+                  text_value
+           from measurements where is_current and indicator_id = any($3::uuid[])
+           union all
+           select null, null, nextval(pg_get_serial_sequence('measurements', 'id')),
+                  null, null, null, null, null, null
+           from generate_series(1, $4)""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        list(indicator_ids),
+        count,
+    )
+    return Prepared(
+        {(r["tenant"], r["idempotency_key"]): r for r in read if r["tenant"] is not None},
+        [r for r in read if r["tenant"] is None and r["indicator_id"] is not None],
+        sorted(r["id"] for r in read if r["indicator_id"] is None),
+    )
+
+
+async def write_measurements(
+    conn: asyncpg.Connection, rows: Sequence[NewMeasurement], prepared: Prepared | None = None
+) -> Written:
     """Store new reports (their idempotency keys are unused) and decide, per indicator and
     period, which value is current; return the new rows' ids in order and the indicators'
     current values (read once, before the write, and updated with its decisions: the caller
-    evaluates them without reading them again).
+    evaluates them without reading them again). ``prepared``: that read, done by
+    :func:`prepare_write` with the check of the batch's idempotency keys (else done here).
 
     The current value is decided by one order, ``(is_correction, occurred_at, received)``: a
     correction outranks every ordinary report whatever its ``occurred_at``; among corrections,
@@ -57,27 +109,19 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
     one, earlier values of the same batch, a late report) is kept, not current, and points to
     the value current when it was superseded. Each row is written once: ids are drawn from the
     sequence first (with the read of the current values) so the rows can be inserted with their
-    final state, and only the previous current values are updated. Two consumers racing on one
-    idempotency key make the insert fail on the unique key; the batch is then retried event by
-    event and the loser finds the stored report (a duplicate).
+    final state, and only the previous current values are updated, in the same statement. Two
+    consumers racing on one idempotency key make the insert fail on the unique key; the batch is
+    then retried event by event and the loser finds the stored report (a duplicate).
     """
     if not rows:
         return Written([], {})
-    # One statement: every current value of the indicators (the caller evaluates them; those
-    # of the batch's periods compete with the new rows), then the new rows' ids drawn from the
-    # sequence (the rows without an indicator; increasing in the order drawn).
-    read = await conn.fetch(
-        """select id, indicator_id, period, is_correction, occurred_at, value, text_value
-           from measurements where is_current and indicator_id = any($1::uuid[])
-           union all
-           select nextval(pg_get_serial_sequence('measurements', 'id')),
-                  null, null, null, null, null, null
-           from generate_series(1, $2)""",
-        list({r.indicator_id for r in rows}),
-        len(rows),
-    )
-    stored = [r for r in read if r["indicator_id"] is not None]
-    ids: list[int] = sorted(r["id"] for r in read if r["indicator_id"] is None)
+    wanted = {r.indicator_id for r in rows}
+    if prepared is None:
+        prepared = await prepare_write(conn, [], list(wanted), len(rows))
+    if len(prepared.ids) < len(rows):
+        raise ValueError(f"{len(rows)} rows to write, {len(prepared.ids)} ids drawn")
+    stored = [r for r in prepared.current if r["indicator_id"] in wanted]
+    ids = prepared.ids[: len(rows)]
     pairs = {(r.indicator_id, r.period.label) for r in rows}
     current = [r for r in stored if (r["indicator_id"], r["period"]) in pairs]
     # Candidates per (indicator, period): the stored current value and the new ones.
@@ -102,8 +146,17 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
         else winners[(r.indicator_id, r.period.label)]
         for r, new_id in zip(rows, ids, strict=True)
     ]
+    # One statement: the new rows, and the previous current values they beat marked as
+    # superseded (the winners they point to are checked, as foreign keys, at its end, when
+    # the new rows exist).
     inserted = await conn.fetch(
-        """insert into measurements (id, tenant, indicator_id, period, fiscal_year, period_end,
+        """with beaten as (
+               update measurements m
+               set is_current = false, superseded_by = v.winner,
+                   superseded_at = clock_timestamp()
+               from unnest($19::bigint[], $20::bigint[]) as v(id, winner) where m.id = v.id
+           )
+           insert into measurements (id, tenant, indicator_id, period, fiscal_year, period_end,
                value, text_value, unit, source, idempotency_key, reported_by, is_correction,
                comment, occurred_at, event_id, via, is_current, superseded_by, superseded_at)
            overriding system value
@@ -133,16 +186,9 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
         [r.event_id for r in rows],
         [r.via for r in rows],
         superseded_by,
+        [b[0] for b in beaten],
+        [b[1] for b in beaten],
     )
-    # after the insert: the winners they point to must exist (foreign key)
-    if beaten:
-        await conn.execute(
-            """update measurements m
-               set is_current = false, superseded_by = v.winner, superseded_at = clock_timestamp()
-               from unnest($1::bigint[], $2::bigint[]) as v(id, winner) where m.id = v.id""",
-            [b[0] for b in beaten],
-            [b[1] for b in beaten],
-        )
     # the current values after the write: the stored ones no new row beat, and the new winners
     # as the database returned them (as current_observations reads them)
     lost = {old for old, _ in beaten}
@@ -152,21 +198,6 @@ async def write_measurements(conn: asyncpg.Connection, rows: Sequence[NewMeasure
             [r for r in stored if r["id"] not in lost], [r for r in inserted if r["is_current"]]
         ),
     )
-
-
-async def measurements_by_key(
-    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], asyncpg.Record]:
-    if not keys:
-        return {}
-    rows = await conn.fetch(
-        """select m.* from measurements m
-           join unnest($1::text[], $2::text[]) as k(tenant, idempotency_key)
-             on m.tenant = k.tenant and m.idempotency_key = k.idempotency_key""",
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-    )
-    return {(r["tenant"], r["idempotency_key"]): r for r in rows}
 
 
 async def current_observations(
