@@ -40,6 +40,7 @@ from suishin.contracts.events import (
     IndicatorStatusChanged,
     MeasureEvaluated,
     MeasureStatusChanged,
+    P,
     PlanMilestoneDue,
     ProgressReportAccepted,
     ProgressReportApproved,
@@ -104,6 +105,17 @@ async def _event_context(db: storage.Executor, node_id: UUID) -> tuple[list[str]
         return [], None
     owners = _owners_for_reporting(ctx.own, ctx.ancestors, ctx.default_owner)
     return list(owners.codes), level_label(ctx.level_labels, ctx.level)
+
+
+def _measure_event(payload: P, measure: asyncpg.Record, version: int) -> Envelope[P]:
+    """An event about ``measure`` at its ``version`` (the measure's aggregate)."""
+    return new_event(
+        payload,
+        tenant=measure["tenant"],
+        aggregate_id=str(measure["id"]),
+        aggregate_version=version,
+        producer=PRODUCER,
+    )
 
 
 async def _measure_for_update(conn: Conn, actor: Principal, measure_id: UUID) -> asyncpg.Record:
@@ -177,7 +189,7 @@ async def apply_status(
         source=source,
     )
     version = await storage.nodes.bump_version(conn, measure["id"])
-    event = new_event(
+    event = _measure_event(
         MeasureStatusChanged(
             measure_id=measure["id"],
             plan_id=measure["plan_id"],
@@ -190,10 +202,8 @@ async def apply_status(
             department_codes=list(departments),
             level_label=label,
         ),
-        tenant=measure["tenant"],
-        aggregate_id=str(measure["id"]),
-        aggregate_version=version,
-        producer=PRODUCER,
+        measure,
+        version,
     )
     await outbox.enqueue(conn, event)
     return event
@@ -667,7 +677,7 @@ async def _announce(
         version = next_version[measure["id"]]
         next_version[measure["id"]] += 1
         events.append(
-            new_event(
+            _measure_event(
                 MeasureEvaluated(
                     measure_id=measure["id"],
                     plan_id=measure["plan_id"],
@@ -687,10 +697,8 @@ async def _announce(
                     department_codes=list(owners.codes),
                     level_label=level_label(plan.level_labels, measure["level"]),
                 ),
-                tenant=measure["tenant"],
-                aggregate_id=str(measure["id"]),
-                aggregate_version=version,
-                producer=PRODUCER,
+                measure,
+                version,
             )
         )
     await outbox.enqueue_many(conn, events)
