@@ -622,7 +622,9 @@ async def regrade(
         tenant = measure["tenant"]
         grade, reason = decision.grade, decision.reason
         writes.append((measure_id, year, tenant, grade, reason, effective))
-        history.append((measure_id, tenant, year, MACHINE, old_machine, grade, reason, changed_by))
+        history.append(
+            (measure_id, tenant, year, "machine", old_machine, grade, reason, changed_by)
+        )
         settled.append(
             _Settled(
                 measure,
