@@ -165,7 +165,7 @@ class Loaders:
         return [await storage.tenants.tenant_scale(self.pool, t) for t in tenants]
 
     async def _plan_scales(self, plan_ids: list[UUID]) -> list[Any]:
-        return [await storage.tenants.plan_scale(self.pool, p) for p in plan_ids]
+        return list(await storage.tenants.plan_scales(self.pool, plan_ids))
 
     async def _ownership(self, ids: list[UUID]) -> list[Any]:
         rows = await storage.nodes.ownership_contexts(self.pool, ids)

@@ -20,14 +20,16 @@ async def tenant_scale(db: Executor, tenant: str) -> GradeScale:
 
 async def plan_scale(db: Executor, plan_id: UUID) -> GradeScale:
     """The scale a plan's measures are graded on: the plan's, else the tenant's, else built-in."""
-    row = await db.fetchrow(
-        """select p.tenant, coalesce(p.grade_scale, t.grade_scale) as scale
-           from plans p join tenants t on t.code = p.tenant where p.id = $1""",
-        plan_id,
-    )
-    if row is None:
-        raise LookupError(f"plan {plan_id} does not exist")
-    return GradeScale.from_json(row["scale"]) if row["scale"] else default_scale_for(row["tenant"])
+    return (await plan_scales(db, [plan_id]))[0]
+
+
+async def plan_scales(db: Executor, plan_ids: Sequence[UUID]) -> list[GradeScale]:
+    """:func:`plan_scale` of each plan, in order, in one query."""
+    grading = await plans_grading(db, plan_ids)
+    missing = [p for p in plan_ids if p not in grading]
+    if missing:
+        raise LookupError(f"plan {missing[0]} does not exist")
+    return [grading[p].scale for p in plan_ids]
 
 
 @dataclass(frozen=True)
