@@ -522,6 +522,12 @@ def _reject_constant(name: str) -> float:
     raise _NumberOutOfRange(f"{name} is not a JSON number")
 
 
+_DECODER = json.JSONDecoder(
+    parse_int=_bounded_int, parse_float=_bounded_float, parse_constant=_reject_constant
+)
+"""The bounded decoder, built once (``json.loads`` with hooks builds one per call)."""
+
+
 def parse_event(raw: bytes | str | None, *, expect: type[P] | None = None) -> Envelope[Any]:
     """Parse and validate one message body against the catalogue, with bounds checked first.
 
@@ -547,12 +553,8 @@ def parse_event(raw: bytes | str | None, *, expect: type[P] | None = None) -> En
     if (depth := json_depth(raw)) > MAX_JSON_DEPTH:
         raise EventRejected("too_deeply_nested", f"nesting depth {depth} exceeds {MAX_JSON_DEPTH}")
     try:
-        data = json.loads(
-            raw,
-            parse_int=_bounded_int,
-            parse_float=_bounded_float,
-            parse_constant=_reject_constant,
-        )
+        # what json.loads(raw, ...) does, without building a decoder for every message
+        data = _DECODER.decode(raw.decode(json.detect_encoding(raw), "surrogatepass"))
     except _NumberOutOfRange as exc:
         raise EventRejected("number_out_of_range", str(exc)) from exc
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
