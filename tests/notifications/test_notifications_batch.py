@@ -200,7 +200,77 @@ async def test_the_statements_of_a_batch_do_not_grow_with_its_size(
         first, cached = await statements(conn, 3, cache), await statements(conn, 120, cache)
     # 3 off track signals: reporter, 事務局 and the subscriber each
     assert small[1] == first[1] == 9 and large[1] == cached[1] == 360
-    # snapshots (8 tables), open alerts, then alerts, notifications, deliveries and the outbox
-    assert small[0] == large[0] == 13
+    # snapshots (8 tables), open alerts, then alerts, notifications with their deliveries and
+    # the outbox
+    assert small[0] == large[0] == 12
     # with the service's cache: the version (1 query) and nothing else of the unchanged tenant
-    assert first[0] == 14 and cached[0] == 6
+    assert first[0] == 13 and cached[0] == 5
+
+
+async def test_a_batch_writes_its_alerts_notifications_and_deliveries_in_one_insert_each(
+    svc: SimpleNamespace, ev: SimpleNamespace
+) -> None:
+    """What the server runs, counted by statement triggers: an ``executemany`` would run one
+    insert per alert. The alerts' arrays and facts come back as the signals gave them."""
+    service = svc.service
+    plan_ids = [uuid4(), uuid4()]
+    signals = []
+    for n in range(40):
+        event = ev.indicator(
+            tenant="counting",
+            indicator_id=uuid4(),
+            departments=("戸籍住民課", "IT推進課")[: n % 2 + 1],
+        )
+        payload = event.payload.model_copy(update={"plan_ids": plan_ids[: n % 3]})
+        signals.append(triggers.from_indicator(event.model_copy(update={"payload": payload})))
+    async with service.pool.acquire() as conn:
+        await conn.execute(
+            """create table if not exists inserts_seen (tbl text);
+               create or replace function count_insert() returns trigger language plpgsql as $$
+               begin insert into inserts_seen values (tg_table_name); return null; end $$;
+               create or replace trigger count_alerts after insert on alerts
+                   for each statement execute function count_insert();
+               create or replace trigger count_notifications after insert on notifications
+                   for each statement execute function count_insert();
+               create or replace trigger count_deliveries after insert on deliveries
+                   for each statement execute function count_insert();"""
+        )
+        try:
+            async with conn.transaction():
+                outcomes = await commands.apply_signals(
+                    conn, service.router, signals, WED, service.digest_schedule
+                )
+            seen = await conn.fetch("select tbl, count(*) from inserts_seen group by tbl")
+            alerts = {
+                r["subject"]: r
+                for r in await conn.fetch(
+                    """select subject, department_codes, plan_ids, facts from alerts
+                       where subject = any($1::text[])""",
+                    [s.subject for s in signals],
+                )
+            }
+            delivered = await conn.fetchval(
+                "select count(*) from deliveries where notification_id = any($1::uuid[])",
+                [n for o in outcomes for n in o.notifications],
+            )
+        finally:
+            await conn.execute(
+                """drop trigger count_alerts on alerts;
+                   drop trigger count_notifications on notifications;
+                   drop trigger count_deliveries on deliveries;
+                   drop table inserts_seen; drop function count_insert()"""
+            )
+    assert {r["tbl"]: r["count"] for r in seen} == {
+        "alerts": 1,
+        "notifications": 1,
+        "deliveries": 1,
+    }
+    assert len(alerts) == 40
+    for signal in signals:
+        stored = alerts[signal.subject]
+        codes = {"戸籍住民課": "koseki", "IT推進課": "it"}
+        assert stored["department_codes"] == [codes[d] for d in signal.department_codes]
+        assert stored["plan_ids"] == list(signal.plan_ids)
+        assert stored["facts"] == signal.facts
+    notified = sum(len(o.notifications) for o in outcomes)
+    assert notified == 40 * 3 and delivered >= notified

@@ -76,8 +76,8 @@ async def _write(conn: asyncpg.Connection, batch: Batch) -> None:
     await storage.alerts.settle_many(conn, batch.newly_settled, batch.now)
     if batch.planned:
         rows = batch.notification_rows([name for name, _ in storage.inbox.COLUMNS])
-        deliveries, announced = batch.inserted(await storage.inbox.insert_many(conn, rows))
-        await storage.deliveries.insert_many(conn, deliveries)
+        stored = await storage.inbox.insert_many(conn, rows, batch.delivery_rows())
+        announced = batch.inserted(stored)
         events: list[Envelope[Any]] = [
             delivered_event(n, channel="inbox", status="delivered", attempts=1) for n in announced
         ]

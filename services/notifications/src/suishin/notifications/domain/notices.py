@@ -242,10 +242,13 @@ class Batch:
         """The planned notifications, as rows of ``columns``."""
         return [tuple(p.row[name] for name in columns) for p in self.planned]
 
-    def inserted(self, ids: set[UUID]) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
-        """The planned notifications stored (``ids``; the others existed already): their
-        deliveries, and those the inbox announces."""
-        deliveries: list[tuple[Any, ...]] = []
+    def delivery_rows(self) -> list[tuple[Any, ...]]:
+        """The deliveries of the planned notifications (stored with the ones stored)."""
+        return [row for p in self.planned for row in p.deliveries]
+
+    def inserted(self, ids: set[UUID]) -> list[dict[str, Any]]:
+        """The planned notifications stored (``ids``; the others existed already): those the
+        inbox announces."""
         announced: list[dict[str, Any]] = []
         for p in self.planned:
             n = p.row
@@ -262,10 +265,9 @@ class Batch:
             p.inserted = True
             if p.outcome is not None:
                 p.outcome.notifications.append(n["id"])
-            deliveries.extend(p.deliveries)
             if p.announce:
                 announced.append(n)
-        return deliveries, announced
+        return announced
 
 
 def _period_ends(alert_period: str | None, signal: Signal) -> bool:

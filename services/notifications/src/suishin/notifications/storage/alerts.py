@@ -10,7 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
-from suishin.notifications.storage.bulk import columns, insert_unnest
+from suishin.notifications.storage.bulk import columns, insert_unnest, unnest_args
 
 OUTCOME_COLUMNS = (
     ("tenant", "text"),
@@ -24,6 +24,28 @@ OUTCOME_COLUMNS = (
 """The columns a routing outcome is written with (:func:`insert_outcomes`)."""
 
 _INSERT_OUTCOMES = insert_unnest("routing_outcomes", OUTCOME_COLUMNS)
+
+ALERT_COLUMNS = (
+    ("id", "uuid"),
+    ("tenant", "text"),
+    ("alert_key", "text"),
+    ("kind", "text"),
+    ("subject", "text"),
+    ("period", "text"),
+    ("severity", "text"),
+    ("state", "text"),
+    ("escalate", "boolean"),
+    ("escalate_at", "timestamptz"),
+    ("department_codes", "text[]"),
+    ("plan_ids", "uuid[]"),
+    ("facts", "jsonb"),
+    ("source_event_id", "uuid"),
+    ("opened_at", "timestamptz"),
+    ("resolved_at", "timestamptz"),
+)
+"""The columns a new alert is written with (:func:`insert_many`)."""
+
+_INSERT_ALERTS = insert_unnest("alerts", ALERT_COLUMNS)
 
 
 async def lock_open(
@@ -59,18 +81,9 @@ async def update_many(conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]) -
 
 
 async def insert_many(conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert alerts: (id, tenant, alert_key, kind, subject, period, severity, state, escalate,
-    escalate_at, department_codes, plan_ids, facts, source_event_id, opened_at, resolved_at)."""
-    if not rows:
-        return
-    await conn.executemany(
-        """insert into alerts (id, tenant, alert_key, kind, subject, period, severity,
-               state, escalate, escalate_at, department_codes, plan_ids, facts,
-               source_event_id, opened_at, resolved_at)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
-                   $16)""",
-        rows,
-    )
+    """Insert alerts (values in :data:`ALERT_COLUMNS` order) in one statement."""
+    if rows:
+        await conn.execute(_INSERT_ALERTS, *unnest_args(rows, ALERT_COLUMNS))
 
 
 async def acknowledge_alert(
@@ -146,7 +159,7 @@ async def insert_outcome(conn: asyncpg.Connection, row: Sequence[Any]) -> None:
 async def insert_outcomes(conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]) -> None:
     """Routing outcomes (values in :data:`OUTCOME_COLUMNS` order), in one statement."""
     if rows:
-        await conn.execute(_INSERT_OUTCOMES, *columns(rows, len(OUTCOME_COLUMNS)))
+        await conn.execute(_INSERT_OUTCOMES, *unnest_args(rows, OUTCOME_COLUMNS))
 
 
 async def settled(

@@ -11,8 +11,6 @@ from uuid import UUID
 
 import asyncpg
 
-from suishin.notifications.storage.bulk import columns, insert_unnest
-
 COLUMNS = (
     ("id", "uuid"),
     ("notification_id", "uuid"),
@@ -27,15 +25,7 @@ COLUMNS = (
     ("created_at", "timestamptz"),
     ("finished_at", "timestamptz"),
 )
-"""The columns a new delivery is written with (:func:`insert_many`)."""
-
-_INSERT = insert_unnest("deliveries", COLUMNS)
-
-
-async def insert_many(conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]) -> None:
-    """Insert deliveries (values in :data:`COLUMNS` order) in one statement."""
-    if rows:
-        await conn.execute(_INSERT, *columns(rows, len(COLUMNS)))
+"""The columns a new delivery is written with (``storage.inbox.insert_many``)."""
 
 
 async def for_notifications(

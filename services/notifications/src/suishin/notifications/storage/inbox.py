@@ -10,7 +10,8 @@ from uuid import UUID
 
 import asyncpg
 
-from suishin.notifications.storage.bulk import columns, insert_unnest
+from suishin.notifications.storage.bulk import insert_unnest, unnest_args
+from suishin.notifications.storage.deliveries import COLUMNS as DELIVERY_COLUMNS
 
 COLUMNS = (
     ("id", "uuid"),
@@ -33,11 +34,26 @@ COLUMNS = (
 )
 """The columns a new notification is written with (:func:`insert_many`)."""
 
-_INSERT = insert_unnest(
-    "notifications",
-    COLUMNS,
-    "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
+_INSERT_WITH_DELIVERIES = f"""
+with inserted as (
+    {
+    insert_unnest(
+        "notifications",
+        COLUMNS,
+        "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
+    )
+}
+), delivered as (
+    {
+    insert_unnest(
+        "deliveries",
+        DELIVERY_COLUMNS,
+        first=len(COLUMNS) + 1,
+        where="u.notification_id in (select id from inserted)",
+    )
+}
 )
+select id from inserted"""
 
 
 async def inbox_page(
@@ -185,7 +201,18 @@ async def first_of_alert(conn: asyncpg.Connection, alert_id: UUID) -> asyncpg.Re
     return row
 
 
-async def insert_many(conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]) -> set[UUID]:
-    """Insert notifications (values in :data:`COLUMNS` order) in one statement; a notification
-    whose (tenant, recipient, dedup key) exists is skipped. Returns the ids inserted."""
-    return {r["id"] for r in await conn.fetch(_INSERT, *columns(rows, len(COLUMNS)))}
+async def insert_many(
+    conn: asyncpg.Connection,
+    rows: Sequence[Sequence[Any]],
+    deliveries: Sequence[Sequence[Any]] = (),
+) -> set[UUID]:
+    """Insert notifications (values in :data:`COLUMNS` order) and their ``deliveries``
+    (:data:`suishin.notifications.storage.deliveries.COLUMNS` order) in one statement; a
+    notification whose (tenant, recipient, dedup key) exists is skipped with its deliveries.
+    Returns the ids inserted."""
+    found = await conn.fetch(
+        _INSERT_WITH_DELIVERIES,
+        *unnest_args(rows, COLUMNS),
+        *unnest_args(deliveries, DELIVERY_COLUMNS),
+    )
+    return {r["id"] for r in found}
