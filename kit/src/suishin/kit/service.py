@@ -20,7 +20,6 @@ from typing import Any
 
 import asyncpg
 import strawberry
-import uvicorn
 from prometheus_client.core import Metric
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -49,6 +48,7 @@ from suishin.kit.graphql import ServiceGraphQL
 from suishin.kit.logging import configure_logging
 from suishin.kit.migrations import open_migrated_pool
 from suishin.kit.outbox import OutboxRelay
+from suishin.kit.server import run_server
 from suishin.kit.settings import ServiceSettings
 from suishin.kit.signing import needs_signature, record_is_signed
 from suishin.kit.tasks import cancel_and_wait
@@ -412,15 +412,7 @@ def serve(runtime: ServiceRuntime, app: Starlette) -> None:
     configure_logging(
         runtime.name, runtime.settings.log_level, json_lines=runtime.settings.log_json
     )
-    config = uvicorn.Config(
-        app,
-        host=runtime.settings.host,
-        port=runtime.settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    uvicorn.Server(config).run()
+    run_server(app, host=runtime.settings.host, port=runtime.settings.port)
 
 
 __all__ = ["ServiceRuntime", "serve"]

@@ -2,9 +2,8 @@
 
 import logging
 
-import uvicorn
-
 from suishin.kit.logging import configure_logging
+from suishin.kit.server import run_server
 from suishin.web.app import build
 from suishin.web.settings import WebSettings
 
@@ -13,9 +12,7 @@ def main() -> None:
     settings = WebSettings()
     configure_logging("web", settings.log_level, json_lines=settings.log_json)
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
-    uvicorn.run(
-        build(settings), host=settings.host, port=settings.port, log_config=None, access_log=False
-    )
+    run_server(build(settings), host=settings.host, port=settings.port)
 
 
 if __name__ == "__main__":
