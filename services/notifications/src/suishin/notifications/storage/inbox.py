@@ -34,26 +34,21 @@ COLUMNS = (
 )
 """The columns a new notification is written with (:func:`insert_many`)."""
 
-_INSERT_WITH_DELIVERIES = f"""
-with inserted as (
-    {
-    insert_unnest(
-        "notifications",
-        COLUMNS,
-        "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
-    )
-}
-), delivered as (
-    {
-    insert_unnest(
-        "deliveries",
-        DELIVERY_COLUMNS,
-        first=len(COLUMNS) + 1,
-        where="u.notification_id in (select id from inserted)",
-    )
-}
+_INSERT_NOTIFICATIONS = insert_unnest(
+    "notifications",
+    COLUMNS,
+    "on conflict (tenant, recipient_id, dedup_key) do nothing returning id",
 )
-select id from inserted"""
+_INSERT_THEIR_DELIVERIES = insert_unnest(
+    "deliveries",
+    DELIVERY_COLUMNS,
+    first=len(COLUMNS) + 1,
+    where="u.notification_id in (select id from inserted)",
+)
+_INSERT_WITH_DELIVERIES = (
+    f"with inserted as ({_INSERT_NOTIFICATIONS}), delivered as ({_INSERT_THEIR_DELIVERIES}) "
+    "select id from inserted"
+)
 
 
 async def inbox_page(
