@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterable
 
+import orjson
 from brotli_asgi import BrotliMiddleware
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -29,14 +30,15 @@ _UNTRACED = "healthz,readyz,metrics"
 
 
 def encode_json(data: object) -> str:
-    """Compact JSON with characters as they are (Japanese is 3 bytes in UTF-8, 6 as ``\\uXXXX``);
-    text that cannot be UTF-8 (a lone surrogate) falls back to escapes."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON with characters as they are (Japanese is 3 bytes in UTF-8, 6 as ``\\uXXXX``).
+
+    orjson writes a whole-plan answer about ten times faster than the json module. What it
+    refuses, text that cannot be UTF-8 (a lone surrogate) or an integer beyond 64 bits, is
+    written by the json module, with escapes."""
     try:
-        text.encode()
-    except UnicodeEncodeError:
+        return orjson.dumps(data).decode()
+    except orjson.JSONEncodeError:
         return json.dumps(data, separators=(",", ":"))
-    return text
 
 
 class Correlation:
