@@ -73,16 +73,21 @@ def check_rows(principal: Principal, data: Any) -> None:
     token). Every forwarded selection carries ``_gw_tenant`` on types with a tenant."""
     if principal.tenant is None:
         return
+    own = principal.tenant
     stack = [data]
-    while stack:
+    push = stack.append
+    while stack:  # parsed JSON: exact dicts and lists, no subclasses
         item = stack.pop()
-        if isinstance(item, dict):
-            tenant = item.get(TENANT_ALIAS)
-            if tenant is not None and tenant != principal.tenant:
+        if type(item) is dict:
+            if item.get(TENANT_ALIAS, own) not in (own, None):
                 raise errors.forbidden_tenant()
-            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend(v for v in item if isinstance(v, (dict, list)))
+            for value in item.values():
+                if type(value) is dict or type(value) is list:
+                    push(value)
+        elif type(item) is list:
+            for value in item:
+                if type(value) is dict or type(value) is list:
+                    push(value)
 
 
 def require_signed_in(info: Info[Any, Any]) -> Principal:

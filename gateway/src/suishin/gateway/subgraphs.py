@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from graphql import GraphQLError
 
 from suishin.gateway import errors
@@ -162,7 +163,7 @@ class SubgraphClient:
         if outcome != "ok":
             raise errors.subgraph_unavailable(self.name)
         try:
-            body = json.loads(content)
+            body = orjson.loads(content)  # twice as fast as json.loads on a whole-plan answer
         except ValueError:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
