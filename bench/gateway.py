@@ -54,6 +54,7 @@ from suishin.indicators.app import build as build_indicators
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
+from suishin.kit.server import freeze_heap
 from suishin.plans.app import build as build_plans
 from suishin.plans.importer import import_plan_file
 from suishin.plans.settings import PlansSettings
@@ -293,6 +294,7 @@ async def run(args: argparse.Namespace, infra: Any) -> None:
                 )
                 payload = {"query": GATEWAY_QUERY, "variables": {"id": plan_id}}
                 print(await answer_sizes(client, gateway_url, payload))
+                freeze_heap()  # the servers and this client share the process (see hive.py)
                 header = f"{'path':8} {'conc.':>5} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}"
                 print(f"{header} {'CPU ms/req':>10} {'subgraph calls':>15}")
                 for concurrency in args.concurrency:

@@ -51,6 +51,7 @@ from suishin.indicators.app import build as build_indicators
 from suishin.indicators.importer import import_indicator_definitions
 from suishin.indicators.settings import IndicatorsSettings
 from suishin.kit.auth import issue_token
+from suishin.kit.server import freeze_heap
 from suishin.notifications.app import build as build_notifications
 from suishin.notifications.settings import NotificationsSettings
 from suishin.plans.app import build as build_plans
@@ -289,6 +290,9 @@ async def run(args: argparse.Namespace, infra: Any, hive_bin: Path, workdir: Pat
 
                     return call
 
+                # the subgraphs and this client share the process: their full collections
+                # (the three schemas and the plan) would stall both gateways' answers alike
+                freeze_heap()
                 header = f"{'round':>5} {'gateway':8} {'conc.':>5} {'req/s':>8} {'p50 ms':>8}"
                 print(f"{header} {'p99 ms':>8} {'CPU ms/req':>10} {'calls/query':>11}")
                 summary: dict[tuple[str, int], list[dict[str, float]]] = {}
