@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 import strawberry
+from graphql import GraphQLError
 from strawberry.asgi import GraphQL
 
 from suishin.contracts.enums import IndicatorStatus
@@ -600,4 +601,33 @@ async def test_a_merged_call_survives_the_caller_that_started_it() -> None:
     result = await follower
     assert result.data == {"x": [{"n": 1}]}
     assert leader.cancelled()
+    await client.aclose()
+
+
+async def test_an_answer_that_is_not_a_graphql_body_is_service_unavailable() -> None:
+    """A proxy's HTML page, bytes that are not UTF-8, truncated JSON, a JSON array, an empty
+    body: the caller gets SERVICE_UNAVAILABLE (no address, no body echoed), the call counts as
+    a failure, and a good answer afterwards still goes through."""
+    bodies = [
+        (502, b"<html><body>Bad Gateway at 10.9.8.7</body></html>"),
+        (200, b'{"data": {"x": "\xff\xfe"}}'),
+        (200, b'{"data": {"x": [1, 2'),
+        (200, b'[{"data": {}}]'),
+        (200, b""),
+        (200, b'{"data": {"x": [{"n": "\xe6\x96\xbd\xe7\xad\x96"}]}}'),
+    ]
+    answers = iter(bodies)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        status, content = next(answers)
+        return httpx.Response(status, content=content)
+
+    client = SubgraphClient("plans", "http://plans/graphql", transport=httpx.MockTransport(answer))
+    for _ in bodies[:-1]:
+        with pytest.raises(GraphQLError) as refused:
+            await client.execute("{ x { n } }")
+        assert refused.value.extensions["code"] == "SERVICE_UNAVAILABLE"
+        assert "10.9.8.7" not in str(refused.value.formatted)
+    assert client.failures == len(bodies) - 1
+    assert (await client.execute("{ x { n } }")).data == {"x": [{"n": "施策"}]}
     await client.aclose()
